@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* src/dns.h — DNS for the whole product: validating resolution through libunbound
+ * (asynchronous, many queries in flight on one fd) and direct, non-recursive queries to one
+ * authoritative server (ldns wire format over a shared UDP socket, TCP on truncation).
+ * DNS outcomes (NXDOMAIN, NODATA, bogus, SERVFAIL) are data in struct dns_answer, never
+ * errors; an mx_err is returned only when a query could not be made at all. */
+#ifndef MX_DNS_H
+#define MX_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+/* RR types we parse (numeric values as on the wire). */
+enum {
+	DNS_T_A = 1,
+	DNS_T_NS = 2,
+	DNS_T_CNAME = 5,
+	DNS_T_SOA = 6,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+	DNS_T_DS = 43,
+	DNS_T_DNSKEY = 48,
+	DNS_T_TLSA = 52,
+};
+
+/* DNSSEC state of an answer, RFC 4035 §4.3. */
+enum dns_sec {
+	DNS_SEC_INDETERMINATE = 0, /* no answer could be validated (e.g. SERVFAIL, timeout) */
+	DNS_SEC_INSECURE,	   /* provably unsigned */
+	DNS_SEC_SECURE,
+	DNS_SEC_BOGUS,
+};
+
+/* "secure", "insecure", "bogus", "indeterminate". */
+const char *dns_sec_name(enum dns_sec s);
+
+/* One parsed resource record. Names are absolute, lower-case, without the trailing dot
+ * ("contoso-com.o-v1.mx.microsoft"). Only the member for `type` is meaningful. */
+struct dns_rr {
+	uint16_t type;
+	uint32_t ttl;
+	char *owner; /* owner name */
+	union {
+		struct {
+			uint16_t pref;
+			char *host;
+		} mx;
+		char *txt;  /* TXT: all character-strings concatenated (RFC 7208 §3.3) */
+		char *host; /* NS, CNAME target */
+		char addr[46]; /* A, AAAA in presentation form */
+		struct {
+			uint8_t usage, selector, mtype;
+			unsigned char *data;
+			size_t len;
+		} tlsa;
+		struct {
+			char *mname, *rname;
+			uint32_t serial, refresh, retry, expire, minimum;
+		} soa;
+		struct {
+			uint16_t keytag;
+			uint8_t alg, digest_type;
+		} ds;
+		struct {
+			uint16_t flags, keytag;
+			uint8_t alg;
+		} dnskey;
+	} u;
+	char *text; /* the whole RR in presentation form (for messages, snapshots) */
+};
+
+struct dns_answer {
+	char *qname; /* as asked, lower-case, no trailing dot */
+	uint16_t qtype;
+	int rcode;	   /* 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, …; -1: no response (timeout) */
+	bool nxdomain;	   /* rcode 3 */
+	bool nodata;	   /* NOERROR with no RR of qtype */
+	bool aa;	   /* direct queries: the server answered authoritatively */
+	enum dns_sec sec;  /* resolver answers; INDETERMINATE for direct queries */
+	char *why_bogus;   /* unbound's explanation when sec == BOGUS, else NULL */
+	uint32_t ttl;	   /* TTL of the answer RRset (resolver: remaining; direct: as served) */
+	char *server;	   /* direct queries: "ip@port" asked; NULL for resolver answers */
+	size_t n;	   /* RRs of qtype (a CNAME chain is followed by the resolver) */
+	struct dns_rr *rr; /* n entries */
+};
+
+/* Frees an answer and everything it owns. NULL is fine. */
+void dns_answer_free(struct dns_answer *a);
+
+/* Deep copy, caller frees with dns_answer_free. NULL on allocation failure. */
+struct dns_answer *dns_answer_dup(const struct dns_answer *a);
+
+/* rcode as text: "NOERROR", "SERVFAIL", "NXDOMAIN", "TIMEOUT" (rcode -1), … */
+const char *dns_rcode_name(int rcode);
+
+/* Completion callback. Takes ownership of *ans (free with dns_answer_free). Called from
+ * dns_process / dns_wait, never from inside dns_resolve_async. */
+typedef void dns_cb(void *arg, struct dns_answer *ans);
+
+struct dns_ctx;
+
+/* Creates the resolver. resolver_conf: an unbound.conf(5) file (trust anchors, root hints,
+ * stubs) or NULL for full recursion from the real root with the trust anchor in
+ * /usr/share/dns/root.key. Caller frees with dns_ctx_free. Errors name the file and
+ * unbound's reason. */
+int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err);
+void dns_ctx_free(struct dns_ctx *c);
+
+/* Starts a validating lookup; the callback runs later. name may carry a trailing dot. */
+int dns_resolve_async(struct dns_ctx *c, const char *name, uint16_t type, dns_cb *cb, void *arg,
+    struct mx_err *err);
+
+/* Starts a direct query (RD=0) to one server, "ip" or "ip@port" (default 53). Retries over
+ * UDP until timeout_ms, falls back to TCP when truncated. The answer's sec is INDETERMINATE
+ * and rcode -1 on timeout. */
+int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *name,
+    uint16_t type, int timeout_ms, dns_cb *cb, void *arg, struct mx_err *err);
+
+/* Blocking forms of the two calls above (they run the loop until their answer arrives).
+ * *out is the caller's; free with dns_answer_free. */
+int dns_resolve(struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out,
+    struct mx_err *err);
+int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
+    int timeout_ms, struct dns_answer **out, struct mx_err *err);
+
+/* Event-loop integration: the descriptors to poll for reading (libunbound's fd and the direct
+ * query socket), at most `max`; returns how many were written. */
+int dns_fds(struct dns_ctx *c, int *fds, int max);
+
+/* Milliseconds until the next direct-query retransmission or timeout, -1 when none. */
+int dns_timeout_ms(struct dns_ctx *c);
+
+/* Reads whatever is ready without blocking, handles timers, and runs callbacks. */
+int dns_process(struct dns_ctx *c, struct mx_err *err);
+
+/* Number of queries in flight (resolver + direct). */
+int dns_pending(const struct dns_ctx *c);
+
+/* Runs until no query is in flight (blocking). */
+int dns_wait(struct dns_ctx *c, struct mx_err *err);
+
+/* The absolute names and addresses of a zone's authoritative servers, as the resolver sees
+ * them: NS RRset of `zone`, then A/AAAA of each NS host. out_addrs receives "ip" strings
+ * (caller frees each and the array with dns_strv_free). Blocking. */
+int dns_zone_servers(struct dns_ctx *c, const char *zone, char ***out_addrs, size_t *out_n,
+    struct mx_err *err);
+void dns_strv_free(char **v, size_t n);
+
+#endif

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: MIT
+# tests/tests.cmake — registers unit tests (tests/unit_*.c), C end-to-end tests (tests/e2e_*.c)
+# and end-to-end scripts (tests/e2e_*.sh). End-to-end tests need the sandbox
+# (tests/sandbox/sandbox exec -- ctest ...) and report "skipped" (exit 77) without it.
+file(GLOB MX_FAKES_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fakes/*.c)
+if(MX_FAKES_SRC)
+	add_library(mxfakes STATIC ${MX_FAKES_SRC})
+	target_include_directories(mxfakes PUBLIC ${CMAKE_SOURCE_DIR}/tests/fakes ${CMAKE_SOURCE_DIR}/tests)
+	target_link_libraries(mxfakes PUBLIC mxcore)
+endif()
+
+file(GLOB MX_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit_*.c)
+file(GLOB MX_E2E_C_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e_*.c)
+foreach(src IN LISTS MX_UNIT_TESTS MX_E2E_C_TESTS)
+	get_filename_component(name ${src} NAME_WE)
+	add_executable(${name} ${src})
+	target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+	target_link_libraries(${name} PRIVATE mxcore)
+	if(MX_FAKES_SRC)
+		target_link_libraries(${name} PRIVATE mxfakes)
+	endif()
+	add_test(NAME ${name} COMMAND ${name})
+	set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+		ENVIRONMENT "MXCUTOVER=$<TARGET_FILE:mxcutover>;MX_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endforeach()
+
+file(GLOB MX_E2E_SH_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e_*.sh)
+foreach(src IN LISTS MX_E2E_SH_TESTS)
+	get_filename_component(name ${src} NAME_WE)
+	add_test(NAME ${name} COMMAND bash ${src})
+	set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+		ENVIRONMENT "MXCUTOVER=$<TARGET_FILE:mxcutover>;MX_SOURCE_DIR=${CMAKE_SOURCE_DIR};MX_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endforeach()
