@@ -12,39 +12,39 @@
 
 /* Why a transfer produced no HTTP response. */
 enum http_fail {
-	HTTP_FAIL_NONE = 0,  /* a response arrived (any status) */
-	HTTP_FAIL_RESOLVE,   /* host name could not be resolved */
-	HTTP_FAIL_CONNECT,   /* TCP connect refused / unreachable */
-	HTTP_FAIL_TLS_CERT,  /* certificate not valid for the name or not trusted */
-	HTTP_FAIL_TLS,	     /* other TLS failure */
+	HTTP_FAIL_NONE = 0, /* a response arrived (any status) */
+	HTTP_FAIL_RESOLVE,  /* host name could not be resolved */
+	HTTP_FAIL_CONNECT,  /* TCP connect refused / unreachable */
+	HTTP_FAIL_TLS_CERT, /* certificate not valid for the name or not trusted */
+	HTTP_FAIL_TLS,	    /* other TLS failure */
 	HTTP_FAIL_TIMEOUT,
 	HTTP_FAIL_TOO_LARGE, /* body exceeded max_body (status and headers are kept) */
 	HTTP_FAIL_OTHER,
 };
 
 struct http_request {
-	const char *method;		/* NULL = "GET" */
+	const char *method; /* NULL = "GET" */
 	const char *url;
-	const char *const *headers;	/* NULL-terminated "Name: value" lines, or NULL */
-	const char *body;		/* request body or NULL */
+	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+	const char *body;	    /* request body or NULL */
 	size_t body_len;
 	/* Pin the URL's host to this address (CURLOPT_RESOLVE), e.g. an address our validating
 	 * resolver found; NULL lets curl resolve. */
 	const char *connect_addr;
-	size_t max_body;		/* 0 = 16 MiB */
-	long timeout_ms;		/* 0 = 30000 */
-	bool follow_redirects;		/* false: a 3xx is returned as is */
+	size_t max_body;       /* 0 = 16 MiB */
+	long timeout_ms;       /* 0 = 30000 */
+	bool follow_redirects; /* false: a 3xx is returned as is */
 };
 
 struct http_response {
-	long status;		/* HTTP status, 0 when fail != NONE before a response */
+	long status; /* HTTP status, 0 when fail != NONE before a response */
 	enum http_fail fail;
-	char error[256];	/* transport error text (curl's), empty when none; no secrets */
-	char *body;		/* NUL-terminated for convenience; len excludes the NUL */
+	char error[256]; /* transport error text (curl's), empty when none; no secrets */
+	char *body;	 /* NUL-terminated for convenience; len excludes the NUL */
 	size_t len;
-	char **headers;		/* "Name: value" lines of the final response */
+	char **headers; /* "Name: value" lines of the final response */
 	size_t nheaders;
-	double seconds;		/* total transfer time */
+	double seconds; /* total transfer time */
 };
 
 /* Case-insensitive lookup of a response header's value (leading spaces trimmed), or NULL.
@@ -63,8 +63,8 @@ int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err);
 void http_ctx_free(struct http_ctx *c);
 
 /* Starts a transfer; the request is copied, so it may be freed after the call. */
-int http_start(struct http_ctx *c, const struct http_request *req, http_cb *cb, void *arg,
-    struct mx_err *err);
+int http_start(
+    struct http_ctx *c, const struct http_request *req, http_cb *cb, void *arg, struct mx_err *err);
 
 /* Blocking form: runs until this transfer completes. *out is the caller's. */
 int http_perform(struct http_ctx *c, const struct http_request *req, struct http_response **out,
@@ -72,8 +72,20 @@ int http_perform(struct http_ctx *c, const struct http_request *req, struct http
 
 /* Waits up to timeout_ms for activity on curl's sockets or on any of the extra fds (e.g. the
  * DNS fds, the terminal), then advances transfers and runs completion callbacks. */
-int http_wait(struct http_ctx *c, const int *extra_fds, int nextra, int timeout_ms,
-    struct mx_err *err);
+int http_wait(
+    struct http_ctx *c, const int *extra_fds, int nextra, int timeout_ms, struct mx_err *err);
+
+/* One extra descriptor for http_wait_fds: watched for readability; ready tells whether it
+ * became readable during the wait. */
+struct http_pollfd {
+	int fd;
+	bool ready;
+};
+
+/* Same as http_wait, and reports which of the extra fds became readable (fds[i].ready), so
+ * one loop can drive HTTP and, e.g., the DNS fd or the terminal. */
+int http_wait_fds(
+    struct http_ctx *c, struct http_pollfd *fds, int nfds, int timeout_ms, struct mx_err *err);
 
 /* Number of transfers in flight. */
 int http_pending(const struct http_ctx *c);
