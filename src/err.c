@@ -9,20 +9,20 @@ static const struct {
 	const char *name;
 	enum mx_exit exit;
 } rc_info[MX_RC_COUNT] = {
-	[MX_OK] = {"ok", MX_EXIT_OK},
-	[MX_EAGAIN] = {"again", MX_EXIT_OK},
-	[MX_ENOMEM] = {"nomem", MX_EXIT_RUNTIME},
-	[MX_EINVAL] = {"invalid", MX_EXIT_USAGE},
-	[MX_EIO] = {"io", MX_EXIT_RUNTIME},
-	[MX_EDNS] = {"dns", MX_EXIT_RUNTIME},
-	[MX_EDNSSEC] = {"dnssec", MX_EXIT_RUNTIME},
-	[MX_EAUTH] = {"auth", MX_EXIT_RUNTIME},
-	[MX_EPROVIDER] = {"provider", MX_EXIT_RUNTIME},
-	[MX_ERATELIMIT] = {"ratelimit", MX_EXIT_RUNTIME},
-	[MX_ECONFLICT] = {"conflict", MX_EXIT_RUNTIME},
-	[MX_ELOCKED] = {"locked", MX_EXIT_LOCKED},
-	[MX_ECANCELED] = {"canceled", MX_EXIT_RUNTIME},
-	[MX_EGATE] = {"gate", MX_EXIT_BLOCKED},
+    [MX_OK] = {"ok", MX_EXIT_OK},
+    [MX_EAGAIN] = {"again", MX_EXIT_OK},
+    [MX_ENOMEM] = {"nomem", MX_EXIT_RUNTIME},
+    [MX_EINVAL] = {"invalid", MX_EXIT_USAGE},
+    [MX_EIO] = {"io", MX_EXIT_RUNTIME},
+    [MX_EDNS] = {"dns", MX_EXIT_RUNTIME},
+    [MX_EDNSSEC] = {"dnssec", MX_EXIT_RUNTIME},
+    [MX_EAUTH] = {"auth", MX_EXIT_RUNTIME},
+    [MX_EPROVIDER] = {"provider", MX_EXIT_RUNTIME},
+    [MX_ERATELIMIT] = {"ratelimit", MX_EXIT_RUNTIME},
+    [MX_ECONFLICT] = {"conflict", MX_EXIT_RUNTIME},
+    [MX_ELOCKED] = {"locked", MX_EXIT_LOCKED},
+    [MX_ECANCELED] = {"canceled", MX_EXIT_RUNTIME},
+    [MX_EGATE] = {"gate", MX_EXIT_BLOCKED},
 };
 
 int mx_err_vset(struct mx_err *e, enum mx_rc rc, const char *fmt, va_list ap)
@@ -55,7 +55,8 @@ int mx_err_prefix(struct mx_err *e, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	/* The message keeps its end when the prefix makes it too long. */
+	snprintf(e->msg, sizeof(e->msg), "%.127s: %.126s", prefix, old);
 	return e->rc;
 }
 

@@ -7,29 +7,29 @@
 
 enum mx_rc {
 	MX_OK = 0,
-	MX_EAGAIN,	/* nothing to do now: call again later (not a failure) */
+	MX_EAGAIN, /* nothing to do now: call again later (not a failure) */
 	MX_ENOMEM,
-	MX_EINVAL,	/* bad input: usage, config, domain name */
-	MX_EIO,		/* file, socket, database */
-	MX_EDNS,	/* resolution failed (SERVFAIL, timeout, no server) */
-	MX_EDNSSEC,	/* an answer that had to be secure was not */
-	MX_EAUTH,	/* a provider refused our credentials */
-	MX_EPROVIDER,	/* a provider failed or answered something unexpected */
-	MX_ERATELIMIT,	/* a provider asked us to slow down and retries ran out */
-	MX_ECONFLICT,	/* the zone changed behind our back (compare-and-swap failed) */
-	MX_ELOCKED,	/* another process holds this domain's run lock */
-	MX_ECANCELED,	/* the user or a signal stopped the work */
-	MX_EGATE,	/* a gate could not be passed (a person's step not done in time) */
+	MX_EINVAL,     /* bad input: usage, config, domain name */
+	MX_EIO,	       /* file, socket, database */
+	MX_EDNS,       /* resolution failed (SERVFAIL, timeout, no server) */
+	MX_EDNSSEC,    /* an answer that had to be secure was not */
+	MX_EAUTH,      /* a provider refused our credentials */
+	MX_EPROVIDER,  /* a provider failed or answered something unexpected */
+	MX_ERATELIMIT, /* a provider asked us to slow down and retries ran out */
+	MX_ECONFLICT,  /* the zone changed behind our back (compare-and-swap failed) */
+	MX_ELOCKED,    /* another process holds this domain's run lock */
+	MX_ECANCELED,  /* the user or a signal stopped the work */
+	MX_EGATE,      /* a gate could not be passed (a person's step not done in time) */
 	MX_RC_COUNT
 };
 
 /* Exit statuses of the command line (DESIGN.md §4, contract). */
 enum mx_exit {
 	MX_EXIT_OK = 0,
-	MX_EXIT_BLOCKED = 1,	/* checks found blockers / run stopped at a gate */
-	MX_EXIT_USAGE = 2,	/* usage or config error */
-	MX_EXIT_RUNTIME = 3,	/* DNS, provider, I/O */
-	MX_EXIT_LOCKED = 4,	/* another process holds the domain's run lock */
+	MX_EXIT_BLOCKED = 1, /* checks found blockers / run stopped at a gate */
+	MX_EXIT_USAGE = 2,   /* usage or config error */
+	MX_EXIT_RUNTIME = 3, /* DNS, provider, I/O */
+	MX_EXIT_LOCKED = 4,  /* another process holds the domain's run lock */
 };
 
 struct mx_err {

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/* src/cli.c — the command line: global options, the subcommand table, shared helpers. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "paths.h"
+
+enum {
+	OPT_STATE = 1000,
+	OPT_CONFIG,
+	OPT_RESOLVER_CONF,
+	OPT_CACERT,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option global_opts[] = {
+    {"state", required_argument, NULL, OPT_STATE},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"resolver-conf", required_argument, NULL, OPT_RESOLVER_CONF},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+};
+
+#define GLOBAL_USAGE                                                                               \
+	"Global options (before or after the command):\n"                                          \
+	"  --state FILE          state database (default "                                         \
+	"$XDG_STATE_HOME/mxcutover/state.db)\n"                                                    \
+	"  --config FILE         config file (default $XDG_CONFIG_HOME/mxcutover/config)\n"        \
+	"  --resolver-conf FILE  unbound.conf for the validating resolver (default: the real\n"    \
+	"                        root with /usr/share/dns/root.key)\n"                             \
+	"  --cacert FILE         CA bundle for every HTTPS request\n"                              \
+	"  --json                one JSON document on stdout; messages go to stderr\n"             \
+	"  -q, --quiet           only errors     -v, --verbose  more detail\n"                     \
+	"  --help, --version\n"
+
+struct cmd {
+	const char *name;
+	const char *usage;
+	const char *help;
+	int (*fn)(struct mx_app *app, int argc, char **argv);
+	const char *pending; /* not in this build yet: what will bring it */
+};
+
+static const struct cmd commands[] = {
+    {"check", "check DOMAIN... [--target-mx HOST] [--provider NAME] [--file FILE]",
+	"Checks that each domain is ready for the move to the DNSSEC-capable MX endpoint:\n"
+	"DNSSEC, NS consistency, the current MX, the target host and its TLSA, MTA-STS, TLS-RPT\n"
+	"and SPF. Exit 0 when every domain is ready, 1 when a check fails.\n"
+	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain (one domain)\n"
+	"  --provider NAME   also check that [provider.NAME] can read the zone's MX\n"
+	"  --file FILE       domains, one per line, optionally followed by the target host\n",
+	NULL, "the check engine"},
+    {"plan",
+	"plan DOMAIN --target-mx HOST --provider NAME [--format "
+	"text|json|markdown|nsupdate|powershell] [-o FILE]",
+	"Shows, without changing anything, every step of the cutover with the records before\n"
+	"and after, the waits, and the rollback.\n",
+	NULL, "the cutover engine"},
+    {"run",
+	"run DOMAIN --target-mx HOST --provider NAME [--yes] [--plan FILE]\n"
+	"       mxcutover run --file FILE --provider NAME [--yes]",
+	"Moves the domain's MX to the target host, step by step, with the right waits.\n", NULL,
+	"the cutover engine"},
+    {"resume", "resume [DOMAIN]",
+	"Continues unfinished runs (all of them when no domain is named).\n", NULL,
+	"the cutover engine"},
+    {"rollback", "rollback DOMAIN [--yes]",
+	"Restores the domain's MX exactly as it was before the run, in a mail-safe order.\n", NULL,
+	"the cutover engine"},
+    {"status", "status [DOMAIN]",
+	"Shows each run's state, current step, next deadline and what it waits for.\n", NULL,
+	"the cutover engine"},
+    {"outbound", "outbound DOMAIN...",
+	"Tells, for partner domains, whether SmtpDaneMode Mandatory and MtaStsMode are safe on\n"
+	"an outbound connector, with the reason.\n",
+	NULL, "the DANE wire probe and partner readiness"},
+    {"tui", "tui", "Opens the terminal wizard (also what a bare `mxcutover` does on a terminal).\n",
+	NULL, "the ncurses wizard"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+void mx_cli_help(FILE *fp, const char *name)
+{
+	const struct cmd *c = name ? find_cmd(name) : NULL;
+
+	if (c) {
+		fprintf(fp, "Usage: mxcutover [global options] %s\n\n%s", c->usage, c->help);
+		if (c->pending)
+			fprintf(fp, "\nNot available in this build yet: it arrives with %s.\n",
+			    c->pending);
+		fprintf(fp, "\n" GLOBAL_USAGE);
+		return;
+	}
+	fprintf(fp, "Usage: mxcutover [global options] COMMAND [ARGS]\n\n"
+		    "Moves an Exchange Online domain's inbound MX to the DNSSEC-capable endpoint\n"
+		    "and prepares it for inbound SMTP DANE, without losing a message.\n\n"
+		    "Commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %s\n", commands[i].usage);
+	fprintf(fp, "\n" GLOBAL_USAGE
+		    "\nExit status: 0 ready/success, 1 blockers or a gate not passed, 2 usage or\n"
+		    "config error, 3 runtime failure, 4 another process holds the domain's lock.\n"
+		    "`mxcutover COMMAND --help` describes each command.\n");
+}
+
+int mx_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mxcutover%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see `mxcutover %s%s--help`\n", cmd ? cmd : "", cmd ? " " : "");
+	return MX_EXIT_USAGE;
+}
+
+int mx_cli_fail(struct mx_app *app, const struct mx_err *err)
+{
+	fprintf(stderr, "mxcutover: %s\n", err->msg[0] ? err->msg : mx_rc_name(err->rc));
+	fflush(stderr);
+	return (int)mx_rc_exit(err->rc);
+}
+
+int mx_cli_getopt(struct mx_app *app, int argc, char **argv, const char *shortopts,
+    const struct option *cmd_opts, int *argv_index)
+{
+	/* Rebuilt on each call: cheap, and keeps the tables const. */
+	struct option all[64];
+	char shorts[64];
+	size_t n = 0, ncmd = 0;
+	int c;
+
+	for (size_t i = 0; i < sizeof(global_opts) / sizeof(global_opts[0]); i++)
+		all[n++] = global_opts[i];
+	while (cmd_opts && cmd_opts[ncmd].name && n < 63)
+		all[n++] = cmd_opts[ncmd++];
+	memset(&all[n], 0, sizeof(all[n]));
+	/* Before the command (shortopts NULL) stop at the first operand, the command's name;
+	 * within a command, operands may come before options ("check contoso.com --json"). */
+	snprintf(shorts, sizeof(shorts), "+qv%s", shortopts ? shortopts : "");
+	for (;;) {
+		opterr = 0;
+		c = getopt_long(argc, argv, shortopts ? shorts + 1 : shorts, all, NULL);
+		switch (c) {
+		case OPT_STATE:
+			app->state_path = optarg;
+			continue;
+		case OPT_CONFIG:
+			app->config_path = optarg;
+			app->config_given = true;
+			continue;
+		case OPT_RESOLVER_CONF:
+			app->resolver_conf = optarg;
+			continue;
+		case OPT_CACERT:
+			app->cacert = optarg;
+			continue;
+		case OPT_JSON:
+			app->json = true;
+			continue;
+		case 'q':
+			app->verbosity = -1;
+			continue;
+		case 'v':
+			app->verbosity = 1;
+			continue;
+		case OPT_HELP:
+			return 'h';
+		case OPT_VERSION:
+			printf("mxcutover %s\n", MX_VERSION);
+			exit(0);
+		case '?':
+			if (optopt && optopt < 256 && isprint(optopt))
+				mx_cli_usage_error(shortopts ? argv[0] : NULL,
+				    "unknown or incomplete option -%c", optopt);
+			else
+				mx_cli_usage_error(shortopts ? argv[0] : NULL,
+				    "unknown or incomplete option %s", argv[optind - 1]);
+			return '?';
+		case ':':
+			mx_cli_usage_error(shortopts ? argv[0] : NULL, "option %s needs a value",
+			    argv[optind - 1]);
+			return '?';
+		case -1:
+			*argv_index = optind;
+			return -1;
+		default:
+			return c;
+		}
+	}
+}
+
+int mx_cli_load_config(struct mx_app *app, struct mx_err *err)
+{
+	if (app->conf)
+		return MX_OK;
+	return mx_conf_load(app->config_path, app->config_given, &app->conf, err);
+}
+
+static int grow(char ***v, size_t n)
+{
+	char **g = realloc(*v, (n + 1) * sizeof(**v));
+
+	if (!g)
+		return -1;
+	*v = g;
+	return 0;
+}
+
+int mx_cli_read_list(
+    const char *path, char ***domains, char ***targets, size_t *n, struct mx_err *err)
+{
+	char *line = NULL, *save, *tok, *host, norm[MX_NAME_MAX + 1], what[300];
+	size_t cap = 0;
+	int lineno = 0, rc = MX_OK;
+	FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
+
+	if (!fp)
+		return mx_err_set(err, errno == ENOENT ? MX_EINVAL : MX_EIO, "--file %s: %s", path,
+		    strerror(errno));
+	while (getline(&line, &cap, fp) >= 0) {
+		char *hash = strchr(line, '#');
+
+		lineno++;
+		if (hash)
+			*hash = '\0';
+		tok = strtok_r(line, " \t\r\n,", &save);
+		if (!tok)
+			continue;
+		host = strtok_r(NULL, " \t\r\n,", &save);
+		snprintf(what, sizeof(what), "--file %s line %d: domain", path, lineno);
+		rc = mx_domain_normalize(tok, what, norm, sizeof(norm), err);
+		if (rc)
+			goto out;
+		if (grow(domains, *n) || grow(targets, *n) || !((*domains)[*n] = strdup(norm))) {
+			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+			goto out;
+		}
+		(*targets)[*n] = NULL;
+		(*n)++;
+		if (host) {
+			snprintf(
+			    what, sizeof(what), "--file %s line %d: target host", path, lineno);
+			rc = mx_domain_normalize(host, what, norm, sizeof(norm), err);
+			if (rc)
+				goto out;
+			if (!((*targets)[*n - 1] = strdup(norm))) {
+				rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+		if (strtok_r(NULL, " \t\r\n,", &save)) {
+			rc = mx_err_set(err, MX_EINVAL,
+			    "--file %s line %d: expected \"DOMAIN [TARGET-HOST]\", found more",
+			    path, lineno);
+			goto out;
+		}
+	}
+	if (ferror(fp))
+		rc = mx_err_set(err, MX_EIO, "--file %s: read error", path);
+out:
+	free(line);
+	if (fp != stdin)
+		fclose(fp);
+	return rc;
+}
+
+void mx_cli_list_free(char **domains, char **targets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(domains ? domains[i] : NULL);
+		free(targets ? targets[i] : NULL);
+	}
+	free(domains);
+	free(targets);
+}
+
+/* A command that later work brings: parses the options it will take so --help works, then
+ * says what is missing. */
+static int cmd_pending(struct mx_app *app, const struct cmd *c, int argc, char **argv)
+{
+	int idx, opt;
+
+	while ((opt = mx_cli_getopt(app, argc, argv, "", NULL, &idx)) != -1) {
+		if (opt == 'h') {
+			mx_cli_help(stdout, c->name);
+			return MX_EXIT_OK;
+		}
+		if (opt == '?')
+			break;
+	}
+	fprintf(stderr,
+	    "mxcutover %s: not available in this build yet; it arrives with %s. "
+	    "Use `mxcutover check` meanwhile.\n",
+	    c->name, c->pending);
+	return MX_EXIT_USAGE;
+}
+
+static int setup_paths(struct mx_app *app, struct mx_err *err)
+{
+	int rc;
+
+	if (!app->state_path) {
+		rc = mx_path_default_state(&app->default_state, err);
+		if (rc)
+			return rc;
+		app->state_path = app->default_state;
+	}
+	if (!app->config_path) {
+		rc = mx_path_default_config(&app->default_config, err);
+		if (rc)
+			return rc;
+		app->config_path = app->default_config;
+	}
+	return MX_OK;
+}
+
+int mx_cli_main(int argc, char **argv)
+{
+	struct mx_app app;
+	struct mx_err err;
+	const struct cmd *c = NULL;
+	const char *no_color = getenv("NO_COLOR");
+	int status, idx = 0, opt;
+
+	memset(&app, 0, sizeof(app));
+	mx_err_clear(&err);
+	app.out = stdout;
+	app.msg = stdout;
+
+	/* Global options before the command. */
+	while ((opt = mx_cli_getopt(&app, argc, argv, NULL, NULL, &idx)) != -1) {
+		if (opt == 'h') {
+			mx_cli_help(stdout, NULL);
+			return MX_EXIT_OK;
+		}
+		if (opt == '?')
+			return MX_EXIT_USAGE;
+		/* A command option before the command: stop, the command will see it. */
+		idx = optind - 1;
+		break;
+	}
+	if (idx >= argc) {
+		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+			c = find_cmd("tui");
+		else {
+			mx_cli_help(stderr, NULL);
+			return MX_EXIT_USAGE;
+		}
+	} else {
+		c = find_cmd(argv[idx]);
+		if (!c)
+			return mx_cli_usage_error(NULL, "unknown command \"%s\"", argv[idx]);
+	}
+	if (app.json)
+		app.msg = stderr;
+	status = setup_paths(&app, &err);
+	if (status) {
+		status = mx_cli_fail(&app, &err);
+		goto out;
+	}
+	/* The command parses again from its own name, so globals after it work too. */
+	optind = 0;
+	{
+		int cargc = idx < argc ? argc - idx : 1;
+		static char tui_name[] = "tui";
+		char *tui_argv[] = {tui_name, NULL};
+		char **cargv = idx < argc ? argv + idx : tui_argv;
+
+		app.color = !app.json && isatty(fileno(app.msg)) && !(no_color && *no_color);
+		if (c->fn)
+			status = c->fn(&app, cargc, cargv);
+		else
+			status = cmd_pending(&app, c, cargc, cargv);
+	}
+out:
+	mx_conf_free(app.conf);
+	free(app.default_state);
+	free(app.default_config);
+	return status;
+}

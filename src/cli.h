@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* src/cli.h — the command line (DESIGN.md §4, contract): global options, the subcommand
+ * table, and what every subcommand shares (config, paths, output mode). */
+#ifndef MX_CLI_H
+#define MX_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "err.h"
+
+struct mx_app {
+	const char *state_path;	   /* --state, else the XDG default */
+	const char *config_path;   /* --config, else the XDG default */
+	bool config_given;	   /* --config named a file: it must exist */
+	const char *resolver_conf; /* --resolver-conf or NULL */
+	const char *cacert;	   /* --cacert or NULL */
+	bool json;		   /* --json: one JSON document on stdout */
+	int verbosity;		   /* -q: -1, default 0, -v: 1 */
+	bool color;		   /* human text may use colour (terminal, no NO_COLOR) */
+	FILE *out;		   /* the document: stdout */
+	FILE *msg;		   /* human text: stderr with --json, else stdout */
+	struct mx_conf *conf;	   /* loaded before the command runs */
+	char *default_state;	   /* owned storage for the defaults */
+	char *default_config;
+};
+
+/* Entry point of the program; returns the exit status (enum mx_exit). */
+int mx_cli_main(int argc, char **argv);
+
+/* Prints "mxcutover: <message>" on stderr (one line) and returns the exit status for rc. */
+int mx_cli_fail(struct mx_app *app, const struct mx_err *err);
+
+/* Reads a --file list: one domain per line, optionally followed by its target host; '#'
+ * starts a comment. Names are normalized. Appends to *domains / *targets (target NULL when
+ * not given), growing the arrays; caller frees with mx_cli_list_free. Errors name the file
+ * and line. */
+int mx_cli_read_list(
+    const char *path, char ***domains, char ***targets, size_t *n, struct mx_err *err);
+void mx_cli_list_free(char **domains, char **targets, size_t n);
+
+struct option;
+
+/* getopt_long over the global options plus a command's own (cmd_opts may be NULL; their
+ * `val`s must be ≥ 256 or a short option letter listed in shortopts). Global options are
+ * applied to *app here. Returns the next command option, -1 at the end (then *argv_index is
+ * the first operand), 'h' for --help, or '?' after printing a one-line usage error. */
+int mx_cli_getopt(struct mx_app *app, int argc, char **argv, const char *shortopts,
+    const struct option *cmd_opts, int *argv_index);
+
+/* Prints the usage and help text of a command (or the program when name is NULL). */
+void mx_cli_help(FILE *fp, const char *name);
+
+/* Prints a one-line usage error naming the fix and returns MX_EXIT_USAGE. */
+int mx_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Loads the config (app->config_path) into app->conf. */
+int mx_cli_load_config(struct mx_app *app, struct mx_err *err);
+
+/* Subcommands implemented in their own files (src/cmd_*.c). argv[0] is the command name;
+ * options already include the global ones. */
+int mx_cmd_check(struct mx_app *app, int argc, char **argv);
+
+#endif
