@@ -50,8 +50,8 @@ struct dns_rr {
 			uint16_t pref;
 			char *host;
 		} mx;
-		char *txt;  /* TXT: all character-strings concatenated (RFC 7208 §3.3) */
-		char *host; /* NS, CNAME target */
+		char *txt;     /* TXT: all character-strings concatenated (RFC 7208 §3.3) */
+		char *host;    /* NS, CNAME target */
 		char addr[46]; /* A, AAAA in presentation form */
 		struct {
 			uint8_t usage, selector, mtype;
@@ -83,7 +83,9 @@ struct dns_answer {
 	bool aa;	   /* direct queries: the server answered authoritatively */
 	enum dns_sec sec;  /* resolver answers; INDETERMINATE for direct queries */
 	char *why_bogus;   /* unbound's explanation when sec == BOGUS, else NULL */
-	uint32_t ttl;	   /* TTL of the answer RRset (resolver: remaining; direct: as served) */
+	uint32_t ttl;	   /* TTL of the answer RRset (resolver: remaining; direct: as served);
+			    * with no RR of qtype, the negative TTL min(SOA TTL, SOA MINIMUM) of the
+			    * authority SOA (RFC 2308 §5), 0 without one */
 	char *server;	   /* direct queries: "ip@port" asked; NULL for resolver answers */
 	size_t n;	   /* RRs of qtype (a CNAME chain is followed by the resolver) */
 	struct dns_rr *rr; /* n entries */
@@ -98,8 +100,10 @@ struct dns_answer *dns_answer_dup(const struct dns_answer *a);
 /* rcode as text: "NOERROR", "SERVFAIL", "NXDOMAIN", "TIMEOUT" (rcode -1), … */
 const char *dns_rcode_name(int rcode);
 
-/* Completion callback. Takes ownership of *ans (free with dns_answer_free). Called from
- * dns_process / dns_wait, never from inside dns_resolve_async. */
+/* Completion callback. Takes ownership of *ans (free with dns_answer_free); ans is NULL only
+ * when memory ran out. Called from dns_process / dns_wait (or a blocking call's loop), never
+ * from inside dns_resolve_async / dns_query_direct_async. A callback may start new queries
+ * and may run blocking calls, but must not free the context. */
 typedef void dns_cb(void *arg, struct dns_answer *ans);
 
 struct dns_ctx;
@@ -112,14 +116,16 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 void dns_ctx_free(struct dns_ctx *c);
 
 /* Starts a validating lookup; the callback runs later. name may carry a trailing dot. */
-int dns_resolve_async(struct dns_ctx *c, const char *name, uint16_t type, dns_cb *cb, void *arg,
-    struct mx_err *err);
+int dns_resolve_async(
+    struct dns_ctx *c, const char *name, uint16_t type, dns_cb *cb, void *arg, struct mx_err *err);
 
-/* Starts a direct query (RD=0) to one server, "ip" or "ip@port" (default 53). Retries over
- * UDP until timeout_ms, falls back to TCP when truncated. The answer's sec is INDETERMINATE
- * and rcode -1 on timeout. */
-int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *name,
-    uint16_t type, int timeout_ms, dns_cb *cb, void *arg, struct mx_err *err);
+/* Starts a direct query (RD=0, EDNS0 DO, 1232-byte buffer) to one server, "ip" or "ip@port"
+ * (default 53; IPv4 or IPv6). Retransmits over UDP every 400 ms until timeout_ms (<= 0: 5000),
+ * falls back to a blocking TCP query for the time left when truncated. The answer's sec is
+ * INDETERMINATE, server is "ip@port", and rcode -1 on timeout. MX_EINVAL for a bad server
+ * or name. */
+int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
+    int timeout_ms, dns_cb *cb, void *arg, struct mx_err *err);
 
 /* Blocking forms of the two calls above (they run the loop until their answer arrives).
  * *out is the caller's; free with dns_answer_free. */
@@ -146,9 +152,20 @@ int dns_wait(struct dns_ctx *c, struct mx_err *err);
 
 /* The absolute names and addresses of a zone's authoritative servers, as the resolver sees
  * them: NS RRset of `zone`, then A/AAAA of each NS host. out_addrs receives "ip" strings
- * (caller frees each and the array with dns_strv_free). Blocking. */
-int dns_zone_servers(struct dns_ctx *c, const char *zone, char ***out_addrs, size_t *out_n,
-    struct mx_err *err);
+ * (caller frees each and the array with dns_strv_free). Blocking. The A/AAAA lookups run
+ * concurrently; addresses are unique and sorted (strcmp), bogus address answers are left
+ * out. MX_EDNSSEC when the NS RRset is bogus, MX_EDNS when there is no NS RRset or no
+ * address at all. */
+int dns_zone_servers(
+    struct dns_ctx *c, const char *zone, char ***out_addrs, size_t *out_n, struct mx_err *err);
 void dns_strv_free(char **v, size_t n);
+
+/* Converts one DNS response in wire format (as received, or as libunbound's answer_packet)
+ * into a dns_answer for qname/qtype: rcode, aa, nxdomain, nodata and the answer-section RRs of
+ * qtype (the CNAMEs of a chain are skipped), ttl as documented above, sec INDETERMINATE.
+ * Exposed for tests and fuzzers. *out is the caller's (dns_answer_free). MX_EDNS when the
+ * response cannot be parsed. */
+int dns_answer_from_wire(const unsigned char *wire, size_t len, const char *qname, uint16_t qtype,
+    struct dns_answer **out, struct mx_err *err);
 
 #endif

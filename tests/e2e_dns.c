@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/e2e_dns.c — the DNS module against the sandbox's fake internet: DNSSEC states through
+ * libunbound (secure, insecure, bogus, expired, NXDOMAIN), the zone's server addresses, direct
+ * SOA queries to each authoritative server, and DANE TLSA. Exit 77 without the sandbox. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dns.h"
+
+static struct dns_answer *resolve(struct dns_ctx *c, const char *name, uint16_t type)
+{
+	struct dns_answer *a = NULL;
+	struct mx_err err = {0};
+
+	if (dns_resolve(c, name, type, &a, &err) != MX_OK) {
+		fprintf(stderr, "dns_resolve %s/%u: %s\n", name, (unsigned)type, err.msg);
+		check_failures++;
+		return NULL;
+	}
+	printf("%s/%u: rcode %s, %s, %zu RR(s)%s%s\n", name, (unsigned)type,
+	    dns_rcode_name(a->rcode), dns_sec_name(a->sec), a->n, a->why_bogus ? ", why: " : "",
+	    a->why_bogus ? a->why_bogus : "");
+	return a;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+static void test_dnssec_states(struct dns_ctx *c)
+{
+	struct dns_answer *a;
+
+	a = resolve(c, "contoso.test", DNS_T_MX);
+	if (a) {
+		CHECK_INT(a->sec, DNS_SEC_SECURE);
+		CHECK_INT(a->rcode, 0);
+		CHECK(a->n >= 1);
+		CHECK(a->n >= 1 && a->rr[0].u.mx.pref == 0 &&
+		      ends_with(a->rr[0].u.mx.host, ".mail.protection.outlook.test"));
+		CHECK(a->ttl > 0);
+	}
+	dns_answer_free(a);
+
+	a = resolve(c, "fabrikam.test.", DNS_T_MX);
+	if (a) {
+		CHECK_INT(a->sec, DNS_SEC_INSECURE);
+		CHECK_INT(a->rcode, 0);
+		CHECK(a->n >= 1);
+	}
+	dns_answer_free(a);
+
+	a = resolve(c, "bogus.test", DNS_T_MX);
+	if (a) {
+		CHECK_INT(a->sec, DNS_SEC_BOGUS);
+		CHECK(a->why_bogus && *a->why_bogus);
+	}
+	dns_answer_free(a);
+
+	a = resolve(c, "expired.test", DNS_T_MX);
+	if (a) {
+		CHECK_INT(a->sec, DNS_SEC_BOGUS);
+		CHECK(a->why_bogus && *a->why_bogus);
+	}
+	dns_answer_free(a);
+
+	a = resolve(c, "no-such-name-4711.contoso.test", DNS_T_MX);
+	if (a) {
+		CHECK(a->nxdomain);
+		CHECK_INT(a->rcode, 3);
+		CHECK_INT(a->sec, DNS_SEC_SECURE);
+		CHECK_INT(a->n, 0);
+	}
+	dns_answer_free(a);
+}
+
+static void test_zone_servers(struct dns_ctx *c)
+{
+	char **addrs = NULL;
+	size_t n = 0;
+	struct mx_err err = {0};
+	uint32_t serial = 0;
+
+	if (dns_zone_servers(c, "contoso.test", &addrs, &n, &err) != MX_OK) {
+		fprintf(stderr, "dns_zone_servers contoso.test: %s\n", err.msg);
+		check_failures++;
+		return;
+	}
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(addrs[0], "127.0.3.1");
+		CHECK_STR(addrs[1], "127.0.3.2");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dns_answer *a = NULL;
+
+		printf("contoso.test server %s\n", addrs[i]);
+		if (dns_query_direct(c, addrs[i], "contoso.test", DNS_T_SOA, 3000, &a, &err) !=
+		    MX_OK) {
+			fprintf(stderr, "direct SOA to %s: %s\n", addrs[i], err.msg);
+			check_failures++;
+			continue;
+		}
+		CHECK(a->aa);
+		CHECK_INT(a->rcode, 0);
+		CHECK_INT(a->n, 1);
+		CHECK_INT(a->sec, DNS_SEC_INDETERMINATE);
+		if (a->n == 1) {
+			printf("  SOA serial %u\n", a->rr[0].u.soa.serial);
+			if (i == 0)
+				serial = a->rr[0].u.soa.serial;
+			else
+				CHECK_INT(a->rr[0].u.soa.serial, serial);
+		}
+		dns_answer_free(a);
+	}
+	dns_strv_free(addrs, n);
+}
+
+static void test_tlsa(struct dns_ctx *c)
+{
+	struct dns_answer *a =
+	    resolve(c, "_25._tcp.contoso-test.o-v1.mx.microsoft.test", DNS_T_TLSA);
+
+	if (!a)
+		return;
+	CHECK_INT(a->sec, DNS_SEC_SECURE);
+	CHECK(a->n >= 1);
+	for (size_t i = 0; i < a->n; i++) {
+		CHECK_INT(a->rr[i].u.tlsa.usage, 3);
+		CHECK(a->rr[i].u.tlsa.len > 0);
+	}
+	dns_answer_free(a);
+}
+
+/* Many validating lookups in flight at once, answered through the one libunbound fd. */
+struct many {
+	int answered, secure;
+};
+
+static void many_cb(void *arg, struct dns_answer *a)
+{
+	struct many *m = arg;
+
+	m->answered++;
+	if (a && a->sec == DNS_SEC_SECURE && a->nxdomain)
+		m->secure++;
+	dns_answer_free(a);
+}
+
+static void test_many(struct dns_ctx *c)
+{
+	struct many m = {0, 0};
+	struct mx_err err = {0};
+	enum { MANY = 200 };
+
+	for (int i = 0; i < MANY; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "many-%d.contoso.test", i);
+		if (dns_resolve_async(c, name, DNS_T_MX, many_cb, &m, &err) != MX_OK) {
+			fprintf(stderr, "dns_resolve_async %s: %s\n", name, err.msg);
+			check_failures++;
+		}
+	}
+	CHECK_INT(dns_wait(c, &err), MX_OK);
+	CHECK_INT(m.answered, MANY);
+	CHECK_INT(m.secure, MANY);
+}
+
+int main(void)
+{
+	const char *conf = getenv("MX_RESOLVER_CONF");
+	struct dns_ctx *c = NULL;
+	struct mx_err err = {0};
+
+	if (!conf || !*conf) {
+		printf("skipped: no sandbox\n");
+		return 77;
+	}
+	if (dns_ctx_new(&c, conf, &err) != MX_OK) {
+		fprintf(stderr, "dns_ctx_new: %s\n", err.msg);
+		return 1;
+	}
+	test_dnssec_states(c);
+	test_zone_servers(c);
+	test_tlsa(c);
+	test_many(c);
+	CHECK_INT(dns_pending(c), 0);
+	dns_ctx_free(c);
+	return CHECK_DONE();
+}
