@@ -4,11 +4,11 @@ Zone templates, PowerDNS HTTP API client, DS computation, MTA-STS policy files.
 """
 import base64
 import hashlib
+import http.client
 import json
 import os
 import struct
-import urllib.error
-import urllib.request
+import urllib.parse
 
 CHILD_NS = ("127.0.3.1", "127.0.3.2")
 PARENT_NS = ("127.0.2.1", "127.0.2.2")
@@ -57,19 +57,19 @@ class PdnsApi:
         self.key = key
 
     def req(self, method, path, body=None, ok=(200, 201, 204)):
+        u = urllib.parse.urlsplit(self.base + path)
+        headers = {"X-API-Key": self.key, "Connection": "close"}
         data = None
-        headers = {"X-API-Key": self.key}
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        r = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=120)
         try:
-            with urllib.request.urlopen(r, timeout=60) as resp:
-                raw = resp.read()
-                code = resp.status
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            code = e.code
+            c.request(method, u.path, body=data, headers=headers)
+            resp = c.getresponse()
+            raw, code = resp.read(), resp.status
+        finally:
+            c.close()
         if code not in ok:
             raise RuntimeError("PowerDNS API %s %s -> %d: %s" % (method, path, code, raw[:500].decode(errors="replace")))
         return json.loads(raw) if raw else None
@@ -257,8 +257,8 @@ def target_rrsets(name, tlsa=None, ip=SMTP_TARGET_IP):
 
 # ---------------------------------------------------------------- PKI (openssl CLI)
 import subprocess  # noqa: E402
-import secrets  # noqa: E402
-import tempfile  # noqa: E402
+
+
 
 
 def run(cmd, **kw):
@@ -282,6 +282,8 @@ def make_key(path):
 
 def issue(pki, names, out_cert, key, expired=False):
     """Issue a leaf cert for names (list of DNS names) with the sandbox CA, signing key `key`."""
+    import secrets
+    import tempfile
     ca, cakey = os.path.join(pki, "ca.pem"), os.path.join(pki, "ca.key")
     san = ",".join("DNS:" + n for n in names)
     with tempfile.TemporaryDirectory(dir=pki) as td:

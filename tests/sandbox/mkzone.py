@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Create fresh ready-to-migrate, DNSSEC-signed zones in a running sandbox.
+
+  mkzone [--dir DIR] NAME [--insecure] [--mtasts enforce|testing|none] [--no-tlsrpt] [--mx-ttl N]
+      -> prints the target host (<NAME with dots->dashes>.o-v1.mx.microsoft.test)
+  mkzone [--dir DIR] --bulk N PREFIX [--insecure] [...]
+      -> creates PREFIX1.test .. PREFIXN.test, prints the zone names
+
+Run inside the sandbox namespace (DIR defaults to $MX_SANDBOX_DIR). NAME must be directly under
+test. (e.g. t1234.test). Zones go to the child PowerDNS (ns1/ns2 127.0.3.1/.2), delegation + DS to
+the parent test. zone, target host A 127.0.6.1 + TLSA 3 1 1 to mx.microsoft.test, MTA-STS policy
+to DIR/www/mta-sts.NAME/.well-known/mta-sts.txt (served by the HTTPS server, cert issued on the fly).
+"""
+import argparse
+import concurrent.futures as cf
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import sbxlib as L  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="mkzone")
+    ap.add_argument("--dir", default=os.environ.get("MX_SANDBOX_DIR"))
+    ap.add_argument("name", nargs="?")
+    ap.add_argument("--insecure", action="store_true", help="do not sign / no DS at the parent")
+    ap.add_argument("--mtasts", choices=("enforce", "testing", "none"), default="enforce")
+    ap.add_argument("--no-tlsrpt", action="store_true")
+    ap.add_argument("--mx-ttl", type=int, default=3600)
+    ap.add_argument("--bulk", nargs=2, metavar=("N", "PREFIX"))
+    ap.add_argument("--threads", type=int, default=4)
+    a = ap.parse_args()
+    if not a.dir:
+        ap.error("no --dir and MX_SANDBOX_DIR unset (run inside tests/sandbox/sandbox exec)")
+    if bool(a.bulk) == bool(a.name):
+        ap.error("give exactly one of NAME or --bulk N PREFIX")
+    env = L.load_env(os.path.join(a.dir, "sandbox.env"))
+    child = L.api_from_env(env, "child")
+    parent = L.api_from_env(env, "parent")
+    tlsa = "3 1 1 " + env["MX_TARGET_TLSA_311"]
+    www = env.get("MX_SANDBOX_WWW", os.path.join(a.dir, "www"))
+
+    if a.bulk:
+        n, prefix = int(a.bulk[0]), a.bulk[1]
+        names = ["%s%d.test" % (prefix, i) for i in range(1, n + 1)]
+    else:
+        names = [a.name.lower().rstrip(".")]
+    for nm in names:
+        if not nm.endswith(".test") or nm.count(".") != 1:
+            sys.exit("mkzone: %s: NAME must be a single label under test. (e.g. t1234.test)" % nm)
+
+    def one(nm):
+        rrs = L.domain_rrsets(nm, mx_ttl=a.mx_ttl, mtasts=a.mtasts,
+                              tlsrpt=None if a.no_tlsrpt else "default")
+        child.create_zone(nm, rrs, dnssec=not a.insecure)
+        if a.mtasts != "none":
+            L.write_policy(www, nm, mode=a.mtasts)
+        ds = None if a.insecure else child.ds(nm)
+        return L.delegation_rrsets(nm, L.CHILD_NS, ds), L.target_rrsets(nm, tlsa)
+
+    deleg, targets = [], []
+    try:
+        if len(names) == 1:
+            results = [one(names[0])]
+        else:
+            with cf.ThreadPoolExecutor(max(1, a.threads)) as ex:
+                results = list(ex.map(one, names))
+        for d, t in results:
+            deleg += d
+            targets += t
+        child.patch(L.ENDPOINT_SUFFIX, targets)
+        parent.patch("test.", deleg)
+    except RuntimeError as e:
+        sys.exit("mkzone: %s" % e)
+    if a.bulk:
+        print("\n".join(names))
+    else:
+        print(L.target_host(names[0]))
+
+
+if __name__ == "__main__":
+    main()
