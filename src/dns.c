@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,6 @@ struct direct_query {
 
 struct dns_ctx {
 	struct ub_ctx *ub;
-	FILE *ub_log; /* libunbound's log output: kept off the user's terminal */
 	int udp4, udp6;
 	struct ub_query *ubq;
 	int n_ub;
@@ -505,6 +505,16 @@ static void udp_open(struct dns_ctx *c, int family)
 	setsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
+/* libunbound's log stream is one process-wide FILE (log_file() sets a global), so a
+ * context must not close it: it is opened once and lives as long as the process. */
+static FILE *ub_log;
+static pthread_once_t ub_log_once = PTHREAD_ONCE_INIT;
+
+static void ub_log_open(void)
+{
+	ub_log = fopen("/dev/null", "we");
+}
+
 int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err)
 {
 	struct dns_ctx *c;
@@ -554,11 +564,10 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 			goto out;
 		}
 	}
-	/* Collect the validator's reasons for why_bogus; its log lines go nowhere. */
-	ub_ctx_set_option(c->ub, "val-log-level:", "2");
-	c->ub_log = fopen("/dev/null", "w");
-	if (c->ub_log)
-		ub_ctx_debugout(c->ub, c->ub_log);
+	/* libunbound logs to stderr, which would draw over the wizard's screen. */
+	pthread_once(&ub_log_once, ub_log_open);
+	if (ub_log)
+		ub_ctx_debugout(c->ub, ub_log);
 	udp_open(c, AF_INET);
 	udp_open(c, AF_INET6);
 out:
@@ -612,8 +621,6 @@ void dns_ctx_free(struct dns_ctx *c)
 		dns_answer_free(d->ans);
 		free(d);
 	}
-	if (c->ub_log)
-		fclose(c->ub_log);
 	if (c->udp4 >= 0)
 		close(c->udp4);
 	if (c->udp6 >= 0)

@@ -113,6 +113,9 @@ struct dns_ctx;
  * /usr/share/dns/root.key. Caller frees with dns_ctx_free. Errors name the file and
  * unbound's reason. */
 int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err);
+
+/* Frees the resolver; queries still in flight are dropped without their callbacks. NULL is
+ * fine. */
 void dns_ctx_free(struct dns_ctx *c);
 
 /* Starts a validating lookup; the callback runs later. name may carry a trailing dot. */
@@ -122,8 +125,8 @@ int dns_resolve_async(
 /* Starts a direct query (RD=0, EDNS0 DO, 1232-byte buffer) to one server, "ip" or "ip@port"
  * (default 53; IPv4 or IPv6). Retransmits over UDP every 400 ms until timeout_ms (<= 0: 5000),
  * falls back to a blocking TCP query for the time left when truncated. The answer's sec is
- * INDETERMINATE, server is "ip@port", and rcode -1 on timeout. MX_EINVAL for a bad server
- * or name. */
+ * INDETERMINATE, server is "ip@port", and rcode -1 on timeout or when the TCP retry fails.
+ * MX_EINVAL for a bad server or name. */
 int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
     int timeout_ms, dns_cb *cb, void *arg, struct mx_err *err);
 
@@ -141,7 +144,8 @@ int dns_fds(struct dns_ctx *c, int *fds, int max);
 /* Milliseconds until the next direct-query retransmission or timeout, -1 when none. */
 int dns_timeout_ms(struct dns_ctx *c);
 
-/* Reads whatever is ready without blocking, handles timers, and runs callbacks. */
+/* Reads whatever is ready without blocking, handles timers, and runs callbacks. MX_EDNS when
+ * libunbound's background resolver broke; its lookups then complete as SERVFAIL. */
 int dns_process(struct dns_ctx *c, struct mx_err *err);
 
 /* Number of queries in flight (resolver + direct). */
