@@ -63,7 +63,7 @@ static const struct cmd commands[] = {
 	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain (one domain)\n"
 	"  --provider NAME   also check that [provider.NAME] can read the zone's MX\n"
 	"  --file FILE       domains, one per line, optionally followed by the target host\n",
-	NULL, "the check engine"},
+	mx_cmd_check, NULL},
     {"plan",
 	"plan DOMAIN --target-mx HOST --provider NAME [--format "
 	"text|json|markdown|nsupdate|powershell] [-o FILE]",

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* providers/provider.h — the DNS provider adapters: one RRset-level vtable per provider
+ * (DESIGN.md §6, STYLE.md "Providers") and the registry that finds them by config type.
+ * Adapters never print; they return data and an mx_err naming provider, status and fix. */
+#ifndef MX_PROVIDER_H
+#define MX_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "err.h"
+#include "http.h"
+
+/* An RRset in the product's canonical form, the same for every provider:
+ * - name: absolute, lower-case, no trailing dot ("contoso.com", "_mta-sts.contoso.com");
+ * - MX values: "PREF HOST" with HOST lower-case and without trailing dot ("0 x.mx.microsoft");
+ * - TXT values: the text itself, character-strings concatenated, unquoted.
+ * n == 0 means the RRset does not exist. Values are kept sorted (prov_rrset_sort) so two
+ * RRsets compare with prov_rrset_equal. */
+struct mx_rrset {
+	char name[254];
+	uint16_t type; /* DNS_T_MX or DNS_T_TXT */
+	uint32_t ttl;
+	size_t n;
+	char **values;
+};
+
+enum {
+	PROV_CAP_CAS = 1 << 0,	  /* replace_rrset honours *expect atomically */
+	PROV_CAP_ATOMIC = 1 << 1, /* an RRset changes in one step (never half-written) */
+	PROV_CAP_HUMAN = 1 << 2,  /* a person applies changes (manual) */
+};
+
+struct prov;
+
+struct prov_ops {
+	const char *name; /* config "type" and journal key: never rename */
+	unsigned caps;
+	int min_ttl; /* the smallest TTL the provider accepts */
+	/* Reads the section's keys and secrets, checks they are complete. */
+	int (*open)(struct prov *p, const struct mx_conf_section *cfg, struct mx_err *err);
+	/* Reads name/type as the provider holds it (not through DNS caches). *out is the
+	 * caller's; free with prov_rrset_clear. A missing RRset is n == 0, not an error. */
+	int (*read_rrset)(struct prov *p, const char *name, uint16_t type, struct mx_rrset *out,
+	    struct mx_err *err);
+	/* Replaces want->name/type with *want (want->n == 0 deletes it). With PROV_CAP_CAS, fail
+	 * MX_ECONFLICT unless the zone still holds *expect. Must be idempotent: resume may call
+	 * it again with the same arguments after a crash. */
+	int (*replace_rrset)(struct prov *p, const struct mx_rrset *expect,
+	    const struct mx_rrset *want, struct mx_err *err);
+	void (*close)(struct prov *p); /* optional */
+};
+
+/* Everything an adapter may use; borrowed from the caller for the adapter's lifetime. */
+struct prov {
+	const struct prov_ops *ops;
+	char *name;	       /* the [provider.NAME] the user chose */
+	char zone[254];	       /* the zone written to, e.g. "contoso.com" */
+	struct dns_ctx *dns;   /* for adapters that read or verify through DNS */
+	struct http_ctx *http; /* for HTTP API adapters */
+	const struct mx_conf *conf;
+	void *priv; /* the adapter's own state */
+};
+
+/* The registry, NULL-terminated, in providers/registry.c. */
+extern const struct prov_ops *const prov_registry[];
+
+/* The ops whose name is type, or NULL. */
+const struct prov_ops *prov_find(const char *type);
+
+/* Opens [provider.NAME] of conf for zone. dns and http are borrowed. Errors: unknown NAME
+ * (listing the configured ones), a type this build lacks, or the adapter's open. Caller
+ * frees with prov_close. */
+int prov_open(const struct mx_conf *conf, const char *name, const char *zone, struct dns_ctx *dns,
+    struct http_ctx *http, struct prov **out, struct mx_err *err);
+void prov_close(struct prov *p);
+
+/* RRset helpers. */
+int prov_rrset_add(struct mx_rrset *s, const char *value, struct mx_err *err);
+void prov_rrset_sort(struct mx_rrset *s);
+bool prov_rrset_equal(const struct mx_rrset *a, const struct mx_rrset *b, bool with_ttl);
+int prov_rrset_copy(struct mx_rrset *dst, const struct mx_rrset *src, struct mx_err *err);
+void prov_rrset_clear(struct mx_rrset *s);
+/* "0 a.example, 10 b.example (TTL 3600)" or "(none)"; caller frees. */
+char *prov_rrset_text(const struct mx_rrset *s);
+/* Canonical MX value from preference and host ("0 host"), host lower-cased, dot dropped. */
+int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen);
+/* Splits a canonical MX value; returns false when it is not "PREF HOST". */
+bool prov_mx_parse(const char *value, unsigned *pref, char *host, size_t hostlen);
+
+#endif

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/* providers/registry.c — the provider registry and the canonical RRset helpers. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+
+/* One line per adapter; the order is the order of `--help` listings. */
+const struct prov_ops *const prov_registry[] = {
+    NULL,
+};
+
+const struct prov_ops *prov_find(const char *type)
+{
+	for (size_t i = 0; prov_registry[i]; i++)
+		if (!strcmp(prov_registry[i]->name, type))
+			return prov_registry[i];
+	return NULL;
+}
+
+int prov_open(const struct mx_conf *conf, const char *name, const char *zone, struct dns_ctx *dns,
+    struct http_ctx *http, struct prov **out, struct mx_err *err)
+{
+	const struct mx_conf_section *s = mx_conf_provider(conf, name);
+	const struct prov_ops *ops;
+	struct prov *p;
+	int rc;
+
+	if (!s) {
+		char known[256] = "";
+		size_t used = 0;
+
+		for (size_t i = 0; i < conf->nprov && used < sizeof(known); i++)
+			used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+			    used ? ", " : "", conf->prov[i].name);
+		return mx_err_set(err, MX_EINVAL,
+		    "--provider %s: the config %s has no [provider.%s] section%s%s", name,
+		    conf->path ? conf->path : "(none)", name, used ? "; configured: " : "", known);
+	}
+	ops = prov_find(s->type);
+	if (!ops)
+		return mx_err_set(err, MX_EINVAL,
+		    "[provider.%s]: the %s adapter is not part of this build yet", name, s->type);
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->name = strdup(name))) {
+		free(p);
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	}
+	p->ops = ops;
+	p->dns = dns;
+	p->http = http;
+	p->conf = conf;
+	snprintf(p->zone, sizeof(p->zone), "%s", zone);
+	rc = ops->open(p, s, err);
+	if (rc) {
+		prov_close(p);
+		return rc;
+	}
+	*out = p;
+	return MX_OK;
+}
+
+void prov_close(struct prov *p)
+{
+	if (!p)
+		return;
+	if (p->ops && p->ops->close)
+		p->ops->close(p);
+	free(p->name);
+	free(p);
+}
+
+int prov_rrset_add(struct mx_rrset *s, const char *value, struct mx_err *err)
+{
+	char **grown = realloc(s->values, (s->n + 1) * sizeof(*grown));
+
+	if (!grown)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	s->values = grown;
+	s->values[s->n] = strdup(value);
+	if (!s->values[s->n])
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	s->n++;
+	return MX_OK;
+}
+
+static int cmp_value(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void prov_rrset_sort(struct mx_rrset *s)
+{
+	if (s->n > 1)
+		qsort(s->values, s->n, sizeof(*s->values), cmp_value);
+}
+
+bool prov_rrset_equal(const struct mx_rrset *a, const struct mx_rrset *b, bool with_ttl)
+{
+	if (a->n != b->n || a->type != b->type || strcasecmp(a->name, b->name))
+		return false;
+	if (with_ttl && a->n && a->ttl != b->ttl)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->values[i], b->values[i]))
+			return false;
+	return true;
+}
+
+int prov_rrset_copy(struct mx_rrset *dst, const struct mx_rrset *src, struct mx_err *err)
+{
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst->name, src->name, sizeof(dst->name));
+	dst->type = src->type;
+	dst->ttl = src->ttl;
+	for (size_t i = 0; i < src->n; i++)
+		if (prov_rrset_add(dst, src->values[i], err)) {
+			prov_rrset_clear(dst);
+			return MX_ENOMEM;
+		}
+	return MX_OK;
+}
+
+void prov_rrset_clear(struct mx_rrset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->values[i]);
+	free(s->values);
+	s->values = NULL;
+	s->n = 0;
+}
+
+char *prov_rrset_text(const struct mx_rrset *s)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&out, &len);
+
+	if (!fp)
+		return NULL;
+	if (!s->n)
+		fputs("(none)", fp);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(
+		    fp, s->type == DNS_T_TXT ? "%s\"%s\"" : "%s%s", i ? ", " : "", s->values[i]);
+	if (s->n)
+		fprintf(fp, " (TTL %u)", s->ttl);
+	fclose(fp);
+	return out;
+}
+
+int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen)
+{
+	size_t len = strlen(host);
+	int n;
+
+	if (len && host[len - 1] == '.')
+		len--;
+	n = snprintf(out, outlen, "%u %.*s", pref, (int)len, host);
+	if (n < 0 || (size_t)n >= outlen)
+		return MX_EINVAL;
+	for (char *p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return MX_OK;
+}
+
+bool prov_mx_parse(const char *value, unsigned *pref, char *host, size_t hostlen)
+{
+	char *end;
+	unsigned long n = strtoul(value, &end, 10);
+
+	if (end == value || *end != ' ' || n > 65535 || !end[1])
+		return false;
+	*pref = (unsigned)n;
+	snprintf(host, hostlen, "%s", end + 1);
+	return true;
+}

@@ -1,0 +1,1110 @@
+/* SPDX-License-Identifier: MIT */
+/* src/check.c — the prerequisite checks, many domains at once on one event loop.
+ *
+ * Each domain is a little state machine driven by completion callbacks: the first wave of
+ * resolver queries (DNSKEY, SOA, MX, a made-up name, NS, the _mta-sts/_smtp._tls/apex TXT,
+ * the mta-sts host, the target's A/AAAA/TLSA) goes out at once; NS answers start the lookups
+ * of the server addresses and then direct SOA/MX queries to each server; the mta-sts
+ * address starts the HTTPS fetch of the policy. When a domain's last answer arrives, every
+ * check is evaluated from the stored answers and the answers are freed, so memory stays
+ * bounded by the number of domains in flight. */
+#include "check.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "loop.h"
+#include "mtasts.h"
+#include "spf.h"
+#include "tlsrpt.h"
+
+enum slot {
+	Q_DNSKEY = 0,
+	Q_SOA,
+	Q_MX,
+	Q_NX,
+	Q_NS,
+	Q_STS_TXT,
+	Q_TLSRPT,
+	Q_APEX_TXT,
+	Q_STS_A,
+	Q_TARGET_A,
+	Q_TARGET_AAAA,
+	Q_TARGET_TLSA,
+	Q_COUNT
+};
+
+struct ns_server {
+	char addr[64];
+	struct dns_answer *soa, *mx;
+};
+
+struct chk_work {
+	struct chk_job *job;
+	struct chk_domain *d;
+	int pending;
+	struct dns_answer *a[Q_COUNT];
+	char nx_name[300];
+	/* NS host address lookups, then per-server direct queries */
+	int ns_lookups;
+	struct ns_server *srv;
+	size_t nsrv;
+	struct http_response *policy;
+	char policy_addr[64];
+	char policy_url[300];
+};
+
+struct chk_job {
+	const struct chk_opts *o;
+	struct mx_err err;
+	size_t done, total;
+};
+
+struct query_ctx {
+	struct chk_work *w;
+	int slot;     /* enum slot, or -1 for NS host addresses, -2/-3 for direct SOA/MX */
+	size_t index; /* server index for direct queries */
+};
+
+static const char *const chk_names[CHK_COUNT] = {
+    [CHK_ZONE_DNSSEC] = "zone.dnssec",
+    [CHK_NS_CONSISTENCY] = "ns.consistency",
+    [CHK_MX_CURRENT] = "mx.current",
+    [CHK_MX_TARGET] = "mx.target",
+    [CHK_MX_TARGET_TLSA] = "mx.target.tlsa",
+    [CHK_MTASTS_RECORD] = "mtasts.record",
+    [CHK_MTASTS_POLICY] = "mtasts.policy",
+    [CHK_MTASTS_COVERS] = "mtasts.covers_target",
+    [CHK_TLSRPT] = "tlsrpt",
+    [CHK_SPF] = "spf",
+    [CHK_PROVIDER_ACCESS] = "provider.access",
+};
+
+const char *chk_id_name(enum chk_id id)
+{
+	return (unsigned)id < CHK_COUNT ? chk_names[id] : "unknown";
+}
+
+const char *chk_status_name(enum chk_status s)
+{
+	static const char *const names[] = {"pass", "warn", "fail", "skip"};
+
+	return (unsigned)s < 4 ? names[s] : "fail";
+}
+
+static void set_result(struct chk_domain *d, enum chk_id id, enum chk_status st, json_t *detail,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void set_result(
+    struct chk_domain *d, enum chk_id id, enum chk_status st, json_t *detail, const char *fmt, ...)
+{
+	struct chk_result *r = &d->res[id];
+	va_list ap;
+
+	r->present = true;
+	r->status = st;
+	va_start(ap, fmt);
+	vsnprintf(r->summary, sizeof(r->summary), fmt, ap);
+	va_end(ap);
+	json_decref(r->detail);
+	r->detail = detail ? detail : json_object();
+}
+
+/* ---- small helpers over answers ---- */
+
+static json_t *answer_json(const struct dns_answer *a)
+{
+	json_t *o = json_object(), *rrs = json_array();
+
+	if (!a) {
+		json_object_set_new(o, "answered", json_false());
+		json_decref(rrs);
+		return o;
+	}
+	json_object_set_new(o, "rcode", json_string(dns_rcode_name(a->rcode)));
+	if (!a->server)
+		json_object_set_new(o, "dnssec", json_string(dns_sec_name(a->sec)));
+	if (a->why_bogus)
+		json_object_set_new(o, "why_bogus", json_string(a->why_bogus));
+	if (a->n)
+		json_object_set_new(o, "ttl", json_integer(a->ttl));
+	for (size_t i = 0; i < a->n; i++)
+		json_array_append_new(rrs, json_string(a->rr[i].text ? a->rr[i].text : ""));
+	json_object_set_new(o, "records", rrs);
+	return o;
+}
+
+static enum dns_sec worst_sec(enum dns_sec a, enum dns_sec b)
+{
+	/* bogus < indeterminate < insecure < secure */
+	static const int rank[] = {[DNS_SEC_BOGUS] = 0,
+	    [DNS_SEC_INDETERMINATE] = 1,
+	    [DNS_SEC_INSECURE] = 2,
+	    [DNS_SEC_SECURE] = 3};
+
+	return rank[a] <= rank[b] ? a : b;
+}
+
+static const char *answer_problem(const struct dns_answer *a)
+{
+	if (!a)
+		return "no answer";
+	if (a->rcode < 0)
+		return "timed out";
+	if (a->rcode == 2)
+		return "SERVFAIL";
+	if (a->sec == DNS_SEC_BOGUS)
+		return "bogus";
+	return NULL;
+}
+
+/* TXT strings of an answer as a borrowed array (caller frees the array only). */
+static const char **txt_list(const struct dns_answer *a, size_t *n)
+{
+	const char **v;
+
+	*n = 0;
+	if (!a || !a->n)
+		return NULL;
+	v = calloc(a->n, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->rr[i].type == DNS_T_TXT)
+			v[(*n)++] = a->rr[i].u.txt;
+	return v;
+}
+
+/* ---- evaluation, one function per check ---- */
+
+static void eval_dnssec(struct chk_work *w)
+{
+	static const struct {
+		int slot;
+		const char *name;
+	} parts[] = {{Q_DNSKEY, "dnskey"}, {Q_SOA, "soa"}, {Q_MX, "mx"}, {Q_NX, "denial"}};
+	struct chk_domain *d = w->d;
+	enum dns_sec sec = DNS_SEC_SECURE;
+	const char *why = NULL, *worst_part = NULL;
+	json_t *detail = json_object(), *answers = json_object();
+
+	for (size_t i = 0; i < 4; i++) {
+		const struct dns_answer *a = w->a[parts[i].slot];
+		enum dns_sec s = a ? a->sec : DNS_SEC_INDETERMINATE;
+
+		json_object_set_new(answers, parts[i].name, answer_json(a));
+		if (worst_sec(sec, s) != sec) {
+			sec = s;
+			worst_part = parts[i].name;
+		}
+		if (a && a->why_bogus && !why)
+			why = a->why_bogus;
+	}
+	d->facts.zone_sec = sec;
+	json_object_set_new(detail, "state", json_string(dns_sec_name(sec)));
+	json_object_set_new(detail, "why_bogus", why ? json_string(why) : json_null());
+	json_object_set_new(detail, "answers", answers);
+
+	if (w->a[Q_SOA] && w->a[Q_SOA]->nxdomain && sec != DNS_SEC_BOGUS) {
+		set_result(d, CHK_ZONE_DNSSEC, CHK_FAIL, detail,
+		    "%s does not exist in DNS (NXDOMAIN); check the spelling", d->domain);
+		return;
+	}
+	switch (sec) {
+	case DNS_SEC_SECURE:
+		set_result(d, CHK_ZONE_DNSSEC, CHK_PASS, detail,
+		    "the zone is signed and validates: DNSKEY, SOA, MX and the proof of "
+		    "non-existence are secure");
+		break;
+	case DNS_SEC_INSECURE:
+		set_result(d, CHK_ZONE_DNSSEC, CHK_WARN, detail,
+		    "the zone is not signed (no DS at the parent): the new MX works, but inbound "
+		    "DANE needs DNSSEC; sign the zone and publish its DS at the registrar");
+		break;
+	case DNS_SEC_BOGUS:
+		set_result(d, CHK_ZONE_DNSSEC, CHK_FAIL, detail,
+		    "DNSSEC validation fails (%s answer bogus: %s); validating senders defer "
+		    "mail — fix the DS at the registrar or re-sign the zone before the cutover",
+		    worst_part ? worst_part : "an", why ? why : "no reason given");
+		break;
+	default:
+		set_result(d, CHK_ZONE_DNSSEC, CHK_FAIL, detail,
+		    "the zone's DNSSEC state cannot be determined (%s): its name servers do not "
+		    "answer properly; check that they are reachable",
+		    worst_part ? worst_part : "no answer");
+		break;
+	}
+}
+
+static char *mx_set_text(const struct dns_answer *a)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&s, &len);
+	char **items;
+
+	if (!fp)
+		return NULL;
+	items = calloc(a && a->n ? a->n : 1, sizeof(*items));
+	for (size_t i = 0; a && items && i < a->n; i++) {
+		if (a->rr[i].type != DNS_T_MX)
+			continue;
+		if (asprintf(&items[i], "%u %s", a->rr[i].u.mx.pref, a->rr[i].u.mx.host) < 0)
+			items[i] = NULL;
+	}
+	/* sorted, so servers that list the same set in another order compare equal */
+	for (size_t i = 0; a && items && i < a->n; i++)
+		for (size_t j = i + 1; j < a->n; j++)
+			if (items[i] && items[j] && strcmp(items[i], items[j]) > 0) {
+				char *t = items[i];
+
+				items[i] = items[j];
+				items[j] = t;
+			}
+	for (size_t i = 0; a && items && i < a->n; i++) {
+		if (items[i])
+			fprintf(fp, "%s%s", ftell(fp) ? ", " : "", items[i]);
+		free(items[i]);
+	}
+	free(items);
+	fclose(fp);
+	return s;
+}
+
+static void eval_ns(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+	json_t *detail = json_object(), *servers = json_array();
+	char *first_mx = NULL;
+	uint32_t first_serial = 0;
+	bool have_first = false, differ = false, lame = false, silent = false;
+	uint32_t ttl_max = 0;
+
+	for (size_t i = 0; i < w->nsrv; i++) {
+		struct ns_server *s = &w->srv[i];
+		json_t *o = json_object();
+		char *mx = mx_set_text(s->mx);
+
+		json_object_set_new(o, "address", json_string(s->addr));
+		if (!s->soa || s->soa->rcode < 0) {
+			silent = true;
+			json_object_set_new(o, "answered", json_false());
+		} else if (!s->soa->aa || s->soa->n == 0) {
+			lame = true;
+			json_object_set_new(o, "authoritative", json_false());
+			json_object_set_new(o, "rcode", json_string(dns_rcode_name(s->soa->rcode)));
+		} else {
+			uint32_t serial = s->soa->rr[0].u.soa.serial;
+
+			json_object_set_new(o, "serial", json_integer(serial));
+			json_object_set_new(o, "mx", json_string(mx ? mx : ""));
+			if (s->mx && s->mx->n && s->mx->ttl > ttl_max)
+				ttl_max = s->mx->ttl;
+			if (s->mx && s->mx->n)
+				json_object_set_new(o, "mx_ttl", json_integer(s->mx->ttl));
+			if (!have_first) {
+				have_first = true;
+				first_serial = serial;
+				first_mx = mx ? strdup(mx) : strdup("");
+			} else if (serial != first_serial || strcmp(first_mx, mx ? mx : "")) {
+				differ = true;
+			}
+		}
+		free(mx);
+		json_array_append_new(servers, o);
+	}
+	d->facts.mx_ttl_max = ttl_max;
+	json_object_set_new(detail, "servers", servers);
+	if (w->nsrv == 0)
+		set_result(d, CHK_NS_CONSISTENCY, CHK_FAIL, detail,
+		    "no authoritative name server of %s could be found (NS %s); check the "
+		    "delegation at the registrar",
+		    d->domain, w->a[Q_NS] ? dns_rcode_name(w->a[Q_NS]->rcode) : "unanswered");
+	else if (differ)
+		set_result(d, CHK_NS_CONSISTENCY, CHK_FAIL, detail,
+		    "the name servers serve different data (SOA serial or MX differ); wait for "
+		    "zone transfers to finish or fix the secondary before the cutover");
+	else if (lame)
+		set_result(d, CHK_NS_CONSISTENCY, CHK_FAIL, detail,
+		    "a listed name server does not answer authoritatively for %s (lame "
+		    "delegation); fix or remove it in the NS set",
+		    d->domain);
+	else if (silent)
+		set_result(d, CHK_NS_CONSISTENCY, CHK_WARN, detail,
+		    "a name server did not answer from here; the others agree (serial %u), but "
+		    "waits cannot be verified on the silent one",
+		    first_serial);
+	else
+		set_result(d, CHK_NS_CONSISTENCY, CHK_PASS, detail,
+		    "all %zu authoritative servers serve SOA serial %u and the same MX RRset",
+		    w->nsrv, first_serial);
+	free(first_mx);
+}
+
+static void eval_mx_current(struct chk_work *w)
+{
+	const struct mx_conf *conf = w->job->o->conf;
+	struct chk_domain *d = w->d;
+	const struct dns_answer *a = w->a[Q_MX];
+	const char *problem = answer_problem(a);
+	json_t *detail = json_object(), *recs = json_array();
+	size_t nlegacy = 0, ntarget = 0, nother = 0;
+	const char *legacy = NULL, *other = NULL;
+	unsigned legacy_pref = 0;
+
+	for (size_t i = 0; a && i < a->n; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+		json_t *o = json_object();
+		const char *kind;
+
+		if (rr->type != DNS_T_MX) {
+			json_decref(o);
+			continue;
+		}
+		if (mx_conf_is_legacy(conf, rr->u.mx.host)) {
+			kind = "legacy";
+			nlegacy++;
+			legacy = rr->u.mx.host;
+			legacy_pref = rr->u.mx.pref;
+		} else if (mx_name_under(rr->u.mx.host, conf->endpoint_suffix)) {
+			kind = "target";
+			ntarget++;
+		} else {
+			kind = "other";
+			nother++;
+			other = rr->u.mx.host;
+		}
+		json_object_set_new(o, "preference", json_integer(rr->u.mx.pref));
+		json_object_set_new(o, "host", json_string(rr->u.mx.host));
+		json_object_set_new(o, "kind", json_string(kind));
+		json_array_append_new(recs, o);
+	}
+	json_object_set_new(detail, "records", recs);
+	json_object_set_new(detail, "ttl", json_integer(a && a->n ? a->ttl : 0));
+
+	if (problem)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
+		    "the MX RRset of %s could not be read (%s)", d->domain, problem);
+	else if (!a->n)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
+		    "%s has no MX record; publish the Exchange Online MX first", d->domain);
+	else if (ntarget && !nlegacy && !nother)
+		set_result(d, CHK_MX_CURRENT, CHK_PASS, detail,
+		    "the MX already points at %s: the cutover is done", conf->endpoint_suffix);
+	else if (ntarget && nlegacy && !nother)
+		set_result(d, CHK_MX_CURRENT, CHK_WARN, detail,
+		    "the MX lists both the legacy host and a %s host: a cutover is in progress; "
+		    "see `mxcutover status %s`",
+		    conf->endpoint_suffix, d->domain);
+	else if (!nlegacy)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
+		    "the MX points at %s, not at Exchange Online: with an inbound gateway in "
+		    "front, keep the MX and change the gateway's smart host instead",
+		    other ? other : "another host");
+	else if (nother)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
+		    "the MX has a fallback host %s next to Exchange Online; Microsoft's procedure "
+		    "supports no secondary MX — remove it first",
+		    other);
+	else if (nlegacy > 1)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
+		    "the MX lists %zu Exchange Online hosts; keep exactly one", nlegacy);
+	else if (legacy_pref != 0 && legacy_pref != 10)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
+		    "the MX %s has preference %u; set it to 0 or 10 before the cutover", legacy,
+		    legacy_pref);
+	else
+		set_result(d, CHK_MX_CURRENT, CHK_PASS, detail,
+		    "MX %u %s (Exchange Online), TTL %u s, no fallback host", legacy_pref, legacy,
+		    a->ttl);
+	if (a && !d->facts.mx)
+		d->facts.mx = dns_answer_dup(a);
+}
+
+static void eval_target(struct chk_work *w)
+{
+	const struct mx_conf *conf = w->job->o->conf;
+	struct chk_domain *d = w->d;
+	const struct dns_answer *a4 = w->a[Q_TARGET_A], *a6 = w->a[Q_TARGET_AAAA];
+	json_t *detail = json_object(), *addrs = json_array();
+	enum dns_sec sec = DNS_SEC_SECURE;
+	size_t naddr = 0;
+
+	if (!d->target[0]) {
+		json_decref(addrs);
+		set_result(d, CHK_MX_TARGET, CHK_SKIP, detail,
+		    "no target host given; run Enable-DnssecForVerifiedDomain -DomainName %s and "
+		    "pass its DnssecMxValue with --target-mx",
+		    d->domain);
+		return;
+	}
+	json_object_set_new(detail, "host", json_string(d->target));
+	if (!mx_name_under(d->target, conf->endpoint_suffix) ||
+	    !strcmp(d->target, conf->endpoint_suffix)) {
+		json_decref(addrs);
+		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail,
+		    "target %s is not under %s; copy DnssecMxValue exactly as "
+		    "Enable-DnssecForVerifiedDomain printed it",
+		    d->target, conf->endpoint_suffix);
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		const struct dns_answer *a = k ? a6 : a4;
+
+		if (!a)
+			continue;
+		for (size_t i = 0; i < a->n; i++) {
+			json_array_append_new(addrs, json_string(a->rr[i].u.addr));
+			naddr++;
+		}
+		if (a->n || a->sec == DNS_SEC_BOGUS)
+			sec = worst_sec(sec, a->sec);
+	}
+	json_object_set_new(detail, "addresses", addrs);
+	json_object_set_new(detail, "dnssec", json_string(dns_sec_name(sec)));
+	if (sec == DNS_SEC_BOGUS)
+		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail,
+		    "the address of %s is DNSSEC-bogus; do not cut over until Microsoft's zone "
+		    "validates",
+		    d->target);
+	else if (!naddr)
+		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail,
+		    "target %s does not resolve (no A/AAAA); check DnssecMxValue and that "
+		    "Enable-DnssecForVerifiedDomain succeeded",
+		    d->target);
+	else if (sec != DNS_SEC_SECURE)
+		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail,
+		    "target %s resolves but not securely (%s); the DNSSEC endpoint must validate",
+		    d->target, dns_sec_name(sec));
+	else
+		set_result(d, CHK_MX_TARGET, CHK_PASS, detail,
+		    "target %s resolves securely to %zu address%s", d->target, naddr,
+		    naddr == 1 ? "" : "es");
+}
+
+static void eval_tlsa(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+	const struct dns_answer *a = w->a[Q_TARGET_TLSA];
+	json_t *detail = json_object(), *recs = json_array();
+	size_t usable = 0;
+
+	if (!d->target[0]) {
+		json_decref(recs);
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_SKIP, detail,
+		    "no target host given (see mx.target)");
+		return;
+	}
+	json_object_set_new(
+	    detail, "name", json_string(w->a[Q_TARGET_TLSA] ? w->a[Q_TARGET_TLSA]->qname : ""));
+	for (size_t i = 0; a && i < a->n; i++) {
+		const struct dns_rr *rr = &a->rr[i];
+		bool ok = (rr->u.tlsa.usage == 2 || rr->u.tlsa.usage == 3) &&
+			  rr->u.tlsa.selector <= 1 && rr->u.tlsa.mtype <= 2;
+
+		json_array_append_new(recs,
+		    json_pack("{s:i,s:i,s:i,s:b}", "usage", rr->u.tlsa.usage, "selector",
+			rr->u.tlsa.selector, "matching_type", rr->u.tlsa.mtype, "usable", ok));
+		usable += ok;
+	}
+	json_object_set_new(detail, "records", recs);
+	json_object_set_new(detail, "dnssec", json_string(a ? dns_sec_name(a->sec) : "none"));
+	if (!a || answer_problem(a))
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_FAIL, detail,
+		    "the TLSA lookup for %s failed (%s): DANE senders would defer mail", d->target,
+		    answer_problem(a));
+	else if (!a->n)
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_WARN, detail,
+		    "no TLSA at _25._tcp.%s yet; Microsoft publishes it after "
+		    "Enable-SmtpDaneInbound (the run's last steps)",
+		    d->target);
+	else if (a->sec != DNS_SEC_SECURE)
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_WARN, detail,
+		    "TLSA for %s is %s, so senders ignore it", d->target, dns_sec_name(a->sec));
+	else if (!usable)
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_WARN, detail,
+		    "TLSA for %s has only usages 0/1, which SMTP DANE cannot use (RFC 7672)",
+		    d->target);
+	else
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_PASS, detail,
+		    "%zu usable TLSA record%s at _25._tcp.%s, DNSSEC-secure", usable,
+		    usable == 1 ? "" : "s", d->target);
+}
+
+static void eval_mtasts(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+	const struct dns_answer *txt = w->a[Q_STS_TXT];
+	struct http_response *resp = w->policy;
+	struct mtasts_txt *rec = NULL;
+	struct mtasts_policy *pol = NULL;
+	json_t *rd = json_object(), *pd = json_object(), *cd = json_object();
+	const char **strs;
+	size_t n = 0;
+	bool have_record;
+	const char *ctype;
+
+	strs = txt_list(txt, &n);
+	if (mtasts_txt_parse(strs, n, &rec, NULL) != MX_OK)
+		rec = NULL;
+	free(strs);
+	have_record = rec && rec->nrecords > 0;
+	json_object_set_new(rd, "answer", answer_json(txt));
+
+	/* mtasts.record */
+	if (txt && answer_problem(txt))
+		set_result(d, CHK_MTASTS_RECORD, CHK_FAIL, rd,
+		    "the _mta-sts.%s TXT lookup failed (%s)", d->domain, answer_problem(txt));
+	else if (!have_record)
+		set_result(d, CHK_MTASTS_RECORD, CHK_SKIP, rd,
+		    "no MTA-STS record (_mta-sts.%s): nothing to update during the cutover",
+		    d->domain);
+	else if (!rec->valid)
+		set_result(d, CHK_MTASTS_RECORD, CHK_FAIL, rd, "%s", rec->error);
+	else {
+		json_object_set_new(rd, "id", json_string(rec->id));
+		snprintf(d->facts.mtasts_id, sizeof(d->facts.mtasts_id), "%s", rec->id);
+		set_result(
+		    d, CHK_MTASTS_RECORD, CHK_PASS, rd, "MTA-STS record present, id=%s", rec->id);
+	}
+
+	/* mtasts.policy */
+	json_object_set_new(pd, "url", json_string(w->policy_url));
+	if (resp) {
+		json_object_set_new(pd, "http_status", json_integer(resp->status));
+		ctype = http_header(resp, "Content-Type");
+		json_object_set_new(pd, "content_type", ctype ? json_string(ctype) : json_null());
+	}
+	if (!resp && !have_record) {
+		set_result(d, CHK_MTASTS_POLICY, CHK_SKIP, pd, "no MTA-STS policy to fetch");
+	} else if (!resp) {
+		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		    "mta-sts.%s does not resolve, so senders cannot fetch the policy; publish "
+		    "its address or remove the _mta-sts record",
+		    d->domain);
+	} else if (resp->fail != HTTP_FAIL_NONE && resp->fail != HTTP_FAIL_TOO_LARGE) {
+		json_object_set_new(pd, "error", json_string(resp->error));
+		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_SKIP, pd, "%s: %s%s",
+		    w->policy_url,
+		    resp->fail == HTTP_FAIL_TLS_CERT
+			? "the certificate is not valid for this name or not trusted; install a "
+			  "certificate for mta-sts."
+			: "cannot be fetched: ",
+		    resp->fail == HTTP_FAIL_TLS_CERT ? d->domain : resp->error);
+	} else if (resp->fail == HTTP_FAIL_TOO_LARGE) {
+		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		    "the policy at %s is larger than 64 KiB; senders reject it (RFC 8461 §3.3)",
+		    w->policy_url);
+	} else if (resp->status >= 300 && resp->status < 400) {
+		const char *loc = http_header(resp, "Location");
+
+		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		    "%s answers with a redirect (HTTP %ld%s%s); senders must not follow it "
+		    "(RFC 8461 §3.3) — serve the policy directly",
+		    w->policy_url, resp->status, loc ? " to " : "", loc ? loc : "");
+	} else if (resp->status != 200) {
+		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_SKIP, pd,
+		    "%s answers HTTP %ld; senders need 200 with the policy", w->policy_url,
+		    resp->status);
+	} else if (!(ctype = http_header(resp, "Content-Type")) ||
+		   strncasecmp(ctype, "text/plain", 10) != 0 ||
+		   (ctype[10] && ctype[10] != ';' && ctype[10] != ' ')) {
+		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		    "%s is served as %s; senders require Content-Type text/plain", w->policy_url,
+		    ctype ? ctype : "no content type");
+	} else if (mtasts_policy_parse(resp->body, resp->len, &pol, NULL) != MX_OK || !pol) {
+		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd, "the policy could not be parsed");
+	} else {
+		json_t *mx = json_array(), *probs = json_array();
+
+		for (size_t i = 0; i < pol->nmx; i++)
+			json_array_append_new(mx, json_string(pol->mx[i]));
+		for (size_t i = 0; i < pol->nproblems; i++)
+			json_array_append_new(probs, json_string(pol->problems[i]));
+		for (size_t i = 0; i < pol->nwarnings; i++)
+			json_array_append_new(probs, json_string(pol->warnings[i]));
+		json_object_set_new(pd, "mode", json_string(mtasts_mode_name(pol->mode)));
+		json_object_set_new(pd, "max_age", json_integer(pol->max_age));
+		json_object_set_new(pd, "mx", mx);
+		json_object_set_new(pd, "problems", probs);
+		if (!pol->valid)
+			set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd, "%s",
+			    pol->nproblems ? pol->problems[0] : "the policy is not valid");
+		else if (!have_record)
+			set_result(d, CHK_MTASTS_POLICY, CHK_WARN, pd,
+			    "a policy is served but there is no _mta-sts record, so senders never "
+			    "fetch it");
+		else
+			set_result(d, CHK_MTASTS_POLICY, pol->nwarnings ? CHK_WARN : CHK_PASS, pd,
+			    "policy mode %s, max_age %ld s, %zu mx pattern%s%s%s",
+			    mtasts_mode_name(pol->mode), pol->max_age, pol->nmx,
+			    pol->nmx == 1 ? "" : "s", pol->nwarnings ? "; " : "",
+			    pol->nwarnings ? pol->warnings[0] : "");
+		if (pol->valid) {
+			d->facts.mtasts_mode = (int)pol->mode;
+			d->facts.mtasts_max_age = pol->max_age;
+			d->facts.mtasts_policy = strndup(resp->body, resp->len);
+		}
+	}
+
+	/* mtasts.covers_target */
+	if (!d->target[0])
+		set_result(
+		    d, CHK_MTASTS_COVERS, CHK_SKIP, cd, "no target host given (see mx.target)");
+	else if (!pol || !pol->valid || !have_record)
+		set_result(d, CHK_MTASTS_COVERS, CHK_SKIP, cd, "no valid MTA-STS policy in force");
+	else {
+		bool covers = mtasts_policy_covers(pol, d->target);
+
+		json_object_set_new(cd, "target", json_string(d->target));
+		json_object_set_new(cd, "covered", json_boolean(covers));
+		json_object_set_new(cd, "mode", json_string(mtasts_mode_name(pol->mode)));
+		if (covers)
+			set_result(d, CHK_MTASTS_COVERS, CHK_PASS, cd,
+			    "the policy's mx patterns cover %s", d->target);
+		else if (pol->mode == MTASTS_MODE_ENFORCE)
+			set_result(d, CHK_MTASTS_COVERS, CHK_FAIL, cd,
+			    "the enforce policy does not cover %s (a '*.' pattern covers one label "
+			    "only): add \"mx: %s\" next to the legacy line, publish it, then "
+			    "change "
+			    "the _mta-sts id",
+			    d->target, d->target);
+		else
+			set_result(d, CHK_MTASTS_COVERS, CHK_WARN, cd,
+			    "the %s policy does not cover %s; add \"mx: %s\" before the swap",
+			    mtasts_mode_name(pol->mode), d->target, d->target);
+	}
+	mtasts_txt_free(rec);
+	mtasts_policy_free(pol);
+}
+
+static void eval_tlsrpt(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+	const struct dns_answer *a = w->a[Q_TLSRPT];
+	struct tlsrpt_txt *rec = NULL;
+	json_t *detail = json_object();
+	const char **strs;
+	size_t n = 0;
+
+	json_object_set_new(detail, "answer", answer_json(a));
+	strs = txt_list(a, &n);
+	if (tlsrpt_txt_parse(strs, n, &rec, NULL) != MX_OK)
+		rec = NULL;
+	free(strs);
+	if (a && answer_problem(a))
+		set_result(d, CHK_TLSRPT, CHK_FAIL, detail, "the _smtp._tls.%s lookup failed (%s)",
+		    d->domain, answer_problem(a));
+	else if (!rec || rec->nrecords == 0)
+		set_result(d, CHK_TLSRPT, CHK_WARN, detail,
+		    "no TLS-RPT record: you will not hear about senders' DANE/MTA-STS failures; "
+		    "publish _smtp._tls.%s TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@%s\"",
+		    d->domain, d->domain);
+	else if (!rec->valid)
+		set_result(d, CHK_TLSRPT, CHK_FAIL, detail, "%s", rec->error);
+	else {
+		json_t *rua = json_array();
+
+		for (size_t i = 0; i < rec->nrua; i++)
+			json_array_append_new(rua, json_string(rec->rua[i]));
+		json_object_set_new(detail, "rua", rua);
+		set_result(d, CHK_TLSRPT, CHK_PASS, detail, "TLS-RPT reports go to %s%s",
+		    rec->rua[0], rec->nrua > 1 ? " and more" : "");
+	}
+	tlsrpt_txt_free(rec);
+}
+
+static void eval_spf(struct chk_work *w)
+{
+	const struct mx_conf *conf = w->job->o->conf;
+	struct chk_domain *d = w->d;
+	const struct dns_answer *a = w->a[Q_APEX_TXT];
+	struct spf_record *spf = NULL;
+	json_t *detail = json_object();
+	const char **strs;
+	char msg[300];
+	size_t n = 0;
+	enum spf_include_state st;
+
+	strs = txt_list(a, &n);
+	if (spf_parse(strs, n, &spf, NULL) != MX_OK)
+		spf = NULL;
+	free(strs);
+	json_object_set_new(detail, "include", json_string(conf->spf_include));
+	if (spf && spf->text)
+		json_object_set_new(detail, "record", json_string(spf->text));
+	if (a && answer_problem(a)) {
+		set_result(d, CHK_SPF, CHK_FAIL, detail, "the TXT lookup of %s failed (%s)",
+		    d->domain, answer_problem(a));
+	} else if (!spf) {
+		set_result(d, CHK_SPF, CHK_FAIL, detail, "out of memory while parsing SPF");
+	} else {
+		st = spf_check_include(spf, conf->spf_include, msg, sizeof(msg));
+		json_object_set_new(detail, "state",
+		    json_string(st == SPF_INCLUDE_PRESENT     ? "present"
+				: st == SPF_INCLUDE_QUALIFIED ? "qualified"
+				: st == SPF_INCLUDE_REDIRECT  ? "redirect"
+				: st == SPF_INCLUDE_MISSING   ? "missing"
+				: st == SPF_INCLUDE_NO_RECORD ? "no_record"
+							      : "invalid"));
+		set_result(d, CHK_SPF,
+		    st == SPF_INCLUDE_PRESENT	? CHK_PASS
+		    : st == SPF_INCLUDE_INVALID ? CHK_FAIL
+						: CHK_WARN,
+		    detail, "%s", msg);
+	}
+	spf_record_free(spf);
+}
+
+static void eval_provider(struct chk_work *w)
+{
+	const struct chk_opts *o = w->job->o;
+	struct chk_domain *d = w->d;
+	json_t *detail = json_object(), *values = NULL;
+	struct mx_err err;
+	int rc;
+
+	if (!o->provider_name || !o->provider_read) {
+		json_decref(detail);
+		return;
+	}
+	mx_err_clear(&err);
+	json_object_set_new(detail, "provider", json_string(o->provider_name));
+	rc = o->provider_read(o->provider_arg, d->domain, &values, &err);
+	if (rc) {
+		set_result(d, CHK_PROVIDER_ACCESS, CHK_FAIL, detail, "%s", err.msg);
+		return;
+	}
+	json_object_set_new(detail, "mx", values);
+	set_result(d, CHK_PROVIDER_ACCESS, CHK_PASS, detail,
+	    "provider %s can read the MX RRset of %s", o->provider_name, d->domain);
+}
+
+static void evaluate(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+
+	eval_dnssec(w);
+	eval_ns(w);
+	eval_mx_current(w);
+	eval_target(w);
+	eval_tlsa(w);
+	eval_mtasts(w);
+	eval_tlsrpt(w);
+	eval_spf(w);
+	eval_provider(w);
+	d->ready = true;
+	for (int i = 0; i < CHK_COUNT; i++)
+		if (d->res[i].present && d->res[i].status == CHK_FAIL)
+			d->ready = false;
+	d->facts.ns_addrs = calloc(w->nsrv ? w->nsrv : 1, sizeof(char *));
+	for (size_t i = 0; d->facts.ns_addrs && i < w->nsrv; i++)
+		d->facts.ns_addrs[d->facts.nns++] = strdup(w->srv[i].addr);
+}
+
+/* ---- the asynchronous part ---- */
+
+static void work_free(struct chk_work *w)
+{
+	for (int i = 0; i < Q_COUNT; i++)
+		dns_answer_free(w->a[i]);
+	for (size_t i = 0; i < w->nsrv; i++) {
+		dns_answer_free(w->srv[i].soa);
+		dns_answer_free(w->srv[i].mx);
+	}
+	free(w->srv);
+	http_response_free(w->policy);
+	free(w);
+}
+
+static void finish_one(struct chk_work *w)
+{
+	struct chk_job *job = w->job;
+	struct chk_domain *d = w->d;
+
+	if (--w->pending > 0)
+		return;
+	evaluate(w);
+	d->work = NULL;
+	work_free(w);
+	job->done++;
+	if (job->o->sink) {
+		int fails = 0;
+
+		for (int i = 0; i < CHK_COUNT; i++)
+			fails += d->res[i].present && d->res[i].status == CHK_FAIL;
+		mx_emit(job->o->sink, MX_EV_CHECK, fails ? MX_SEV_WARN : MX_SEV_INFO, d->domain, -1,
+		    0, "%s: %s", d->domain, d->ready ? "ready" : "not ready");
+		{
+			struct mx_event ev;
+
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = MX_EV_PROGRESS;
+			ev.step = -1;
+			ev.done = (int)job->done;
+			ev.total = (int)job->total;
+			snprintf(ev.text, sizeof(ev.text), "checked %zu of %zu domains", job->done,
+			    job->total);
+			mx_emit_event(job->o->sink, &ev);
+		}
+	}
+}
+
+static void on_answer(void *arg, struct dns_answer *ans);
+
+static void ask(
+    struct chk_work *w, int slot, size_t index, const char *name, uint16_t type, const char *server)
+{
+	struct query_ctx *q = malloc(sizeof(*q));
+	struct mx_err err;
+	int rc;
+
+	if (!q)
+		return;
+	q->w = w;
+	q->slot = slot;
+	q->index = index;
+	w->pending++;
+	if (server)
+		rc = dns_query_direct_async(w->job->o->dns, server, name, type,
+		    w->job->o->timeout_ms ? w->job->o->timeout_ms : 3000, on_answer, q, &err);
+	else
+		rc = dns_resolve_async(w->job->o->dns, name, type, on_answer, q, &err);
+	if (rc) {
+		/* Recorded as "no answer"; the check that needed it says so. */
+		free(q);
+		w->pending--;
+		if (!w->job->err.rc)
+			w->job->err = err;
+	}
+}
+
+static void on_policy(void *arg, struct http_response *resp)
+{
+	struct chk_work *w = arg;
+
+	w->policy = resp;
+	finish_one(w);
+}
+
+static void fetch_policy(struct chk_work *w)
+{
+	struct http_request req;
+	struct mx_err err;
+
+	memset(&req, 0, sizeof(req));
+	req.url = w->policy_url;
+	req.connect_addr = w->policy_addr;
+	/* One byte over the limit tells "too large" from "exactly 64 KiB". */
+	req.max_body = 64 * 1024;
+	req.timeout_ms = w->job->o->timeout_ms ? w->job->o->timeout_ms : 10000;
+	req.follow_redirects = false;
+	w->pending++;
+	if (http_start(w->job->o->http, &req, on_policy, w, &err)) {
+		w->pending--;
+		if (!w->job->err.rc)
+			w->job->err = err;
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void add_server(struct chk_work *w, const char *addr)
+{
+	struct ns_server *grown;
+
+	for (size_t i = 0; i < w->nsrv; i++)
+		if (!strcmp(w->srv[i].addr, addr))
+			return;
+	grown = realloc(w->srv, (w->nsrv + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	w->srv = grown;
+	memset(&w->srv[w->nsrv], 0, sizeof(w->srv[0]));
+	snprintf(w->srv[w->nsrv].addr, sizeof(w->srv[0].addr), "%s", addr);
+	w->nsrv++;
+}
+
+static void ns_addresses_done(struct chk_work *w)
+{
+	/* Sort servers so output and detail are stable, then ask each one directly. */
+	char **names = calloc(w->nsrv ? w->nsrv : 1, sizeof(*names));
+
+	if (names) {
+		for (size_t i = 0; i < w->nsrv; i++)
+			names[i] = w->srv[i].addr;
+		qsort(names, w->nsrv, sizeof(*names), cmp_str);
+		{
+			struct ns_server *sorted = calloc(w->nsrv ? w->nsrv : 1, sizeof(*sorted));
+
+			if (sorted) {
+				for (size_t i = 0; i < w->nsrv; i++)
+					snprintf(
+					    sorted[i].addr, sizeof(sorted[i].addr), "%s", names[i]);
+				free(w->srv);
+				w->srv = sorted;
+			}
+		}
+		free(names);
+	}
+	for (size_t i = 0; i < w->nsrv; i++) {
+		ask(w, -2, i, w->d->domain, DNS_T_SOA, w->srv[i].addr);
+		ask(w, -3, i, w->d->domain, DNS_T_MX, w->srv[i].addr);
+	}
+}
+
+static void on_answer(void *arg, struct dns_answer *ans)
+{
+	struct query_ctx *q = arg;
+	struct chk_work *w = q->w;
+
+	if (q->slot >= 0) {
+		w->a[q->slot] = ans;
+		if (q->slot == Q_NS) {
+			for (size_t i = 0; i < ans->n; i++) {
+				if (ans->rr[i].type != DNS_T_NS)
+					continue;
+				w->ns_lookups += 2;
+				ask(w, -1, 0, ans->rr[i].u.host, DNS_T_A, NULL);
+				ask(w, -1, 0, ans->rr[i].u.host, DNS_T_AAAA, NULL);
+			}
+		} else if (q->slot == Q_STS_A) {
+			for (size_t i = 0; i < ans->n; i++)
+				if (ans->rr[i].type == DNS_T_A && ans->sec != DNS_SEC_BOGUS) {
+					snprintf(w->policy_addr, sizeof(w->policy_addr), "%s",
+					    ans->rr[i].u.addr);
+					fetch_policy(w);
+					break;
+				}
+		}
+	} else if (q->slot == -1) {
+		for (size_t i = 0; i < ans->n; i++)
+			if (ans->rr[i].type == DNS_T_A || ans->rr[i].type == DNS_T_AAAA)
+				add_server(w, ans->rr[i].u.addr);
+		dns_answer_free(ans);
+		if (--w->ns_lookups == 0)
+			ns_addresses_done(w);
+	} else {
+		struct ns_server *s = &w->srv[q->index];
+
+		if (q->slot == -2)
+			s->soa = ans;
+		else
+			s->mx = ans;
+	}
+	free(q);
+	finish_one(w);
+}
+
+static void start_domain(struct chk_job *job, struct chk_domain *d)
+{
+	struct chk_work *w = calloc(1, sizeof(*w));
+	unsigned char rnd[6];
+	char name[300];
+
+	if (!w) {
+		job->err.rc = MX_ENOMEM;
+		return;
+	}
+	w->job = job;
+	w->d = d;
+	d->work = w;
+	w->pending = 1; /* held until every first-wave query is out */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 7, sizeof(rnd));
+	snprintf(w->nx_name, sizeof(w->nx_name), "mxcutover-nx-%02x%02x%02x%02x%02x%02x.%s", rnd[0],
+	    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], d->domain);
+	snprintf(w->policy_url, sizeof(w->policy_url), "https://mta-sts.%s/.well-known/mta-sts.txt",
+	    d->domain);
+	ask(w, Q_DNSKEY, 0, d->domain, DNS_T_DNSKEY, NULL);
+	ask(w, Q_SOA, 0, d->domain, DNS_T_SOA, NULL);
+	ask(w, Q_MX, 0, d->domain, DNS_T_MX, NULL);
+	ask(w, Q_NX, 0, w->nx_name, DNS_T_TXT, NULL);
+	ask(w, Q_NS, 0, d->domain, DNS_T_NS, NULL);
+	snprintf(name, sizeof(name), "_mta-sts.%s", d->domain);
+	ask(w, Q_STS_TXT, 0, name, DNS_T_TXT, NULL);
+	snprintf(name, sizeof(name), "_smtp._tls.%s", d->domain);
+	ask(w, Q_TLSRPT, 0, name, DNS_T_TXT, NULL);
+	ask(w, Q_APEX_TXT, 0, d->domain, DNS_T_TXT, NULL);
+	snprintf(name, sizeof(name), "mta-sts.%s", d->domain);
+	ask(w, Q_STS_A, 0, name, DNS_T_A, NULL);
+	if (d->target[0]) {
+		ask(w, Q_TARGET_A, 0, d->target, DNS_T_A, NULL);
+		ask(w, Q_TARGET_AAAA, 0, d->target, DNS_T_AAAA, NULL);
+		snprintf(name, sizeof(name), "_25._tcp.%s", d->target);
+		ask(w, Q_TARGET_TLSA, 0, name, DNS_T_TLSA, NULL);
+	}
+	finish_one(w);
+}
+
+int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
+    size_t n, struct chk_domain *out, struct mx_err *err)
+{
+	struct chk_job job;
+	struct mx_loop loop = {o->dns, o->http};
+	size_t next = 0, max_active = o->max_active > 0 ? (size_t)o->max_active : 200;
+	int rc = MX_OK;
+
+	memset(&job, 0, sizeof(job));
+	job.o = o;
+	job.total = n;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(out[i].domain, sizeof(out[i].domain), "%s", domains[i]);
+		snprintf(out[i].target, sizeof(out[i].target), "%s",
+		    targets && targets[i] ? targets[i] : "");
+	}
+	while (job.done < n) {
+		/* Keep at most max_active domains in flight: memory stays bounded. */
+		while (next < n && next - job.done < max_active)
+			start_domain(&job, &out[next++]);
+		if (job.err.rc == MX_ENOMEM) {
+			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+			break;
+		}
+		if (job.done >= n)
+			break;
+		rc = mx_loop_once(&loop, NULL, 0, -1, err);
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
+void chk_domain_clear(struct chk_domain *d)
+{
+	for (int i = 0; i < CHK_COUNT; i++) {
+		json_decref(d->res[i].detail);
+		d->res[i].detail = NULL;
+	}
+	dns_answer_free(d->facts.mx);
+	for (size_t i = 0; i < d->facts.nns; i++)
+		free(d->facts.ns_addrs[i]);
+	free(d->facts.ns_addrs);
+	free(d->facts.mtasts_policy);
+	if (d->work)
+		work_free(d->work);
+	memset(&d->facts, 0, sizeof(d->facts));
+	d->work = NULL;
+}
+
+json_t *chk_domain_json(const struct chk_domain *d)
+{
+	json_t *checks = json_array();
+
+	for (int i = 0; i < CHK_COUNT; i++) {
+		const struct chk_result *r = &d->res[i];
+
+		if (!r->present)
+			continue;
+		json_array_append_new(checks,
+		    json_pack("{s:s,s:s,s:s,s:O}", "id", chk_names[i], "status",
+			chk_status_name(r->status), "summary", r->summary, "detail", r->detail));
+	}
+	return json_pack("{s:s,s:b,s:o}", "domain", d->domain, "ready", d->ready, "checks", checks);
+}

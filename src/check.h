@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* src/check.h — the prerequisite checks (DESIGN.md §4.1): DNSSEC, NS consistency, the
+ * current MX, the target host and its TLSA, MTA-STS, TLS-RPT, SPF. Many domains run at once
+ * on one event loop; results are data (status, one-line summary, JSON detail). */
+#ifndef MX_CHECK_H
+#define MX_CHECK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "err.h"
+#include "event.h"
+#include "http.h"
+
+enum chk_status { CHK_PASS = 0, CHK_WARN, CHK_FAIL, CHK_SKIP };
+
+/* The check table's order is the order of the output. Ids are contract: never rename. */
+enum chk_id {
+	CHK_ZONE_DNSSEC = 0,
+	CHK_NS_CONSISTENCY,
+	CHK_MX_CURRENT,
+	CHK_MX_TARGET,
+	CHK_MX_TARGET_TLSA,
+	CHK_MTASTS_RECORD,
+	CHK_MTASTS_POLICY,
+	CHK_MTASTS_COVERS,
+	CHK_TLSRPT,
+	CHK_SPF,
+	CHK_PROVIDER_ACCESS,
+	CHK_COUNT
+};
+
+/* "pass", "warn", "fail", "skip". */
+const char *chk_status_name(enum chk_status s);
+/* "zone.dnssec", … */
+const char *chk_id_name(enum chk_id id);
+
+struct chk_result {
+	enum chk_status status;
+	bool present;	   /* false: not part of this run (provider.access without --provider) */
+	char summary[400]; /* one sentence; a failure says how to fix it */
+	json_t *detail;	   /* owned; an object */
+};
+
+/* What a caller may learn of a domain besides the verdicts (used by the run's preflight and
+ * snapshot, and by the wizard's badges). */
+struct chk_facts {
+	enum dns_sec zone_sec;
+	uint32_t mx_ttl_max;   /* max MX TTL served by any authoritative NS (0: unknown) */
+	struct dns_answer *mx; /* the MX RRset through the resolver (owned) */
+	char **ns_addrs;       /* authoritative server addresses (owned) */
+	size_t nns;
+	char *mtasts_policy; /* the policy text fetched, NULL when none (owned) */
+	char mtasts_id[33];  /* id of the _mta-sts TXT record, "" when none */
+	int mtasts_mode;     /* enum mtasts_mode, 0 when none */
+	long mtasts_max_age;
+};
+
+struct chk_domain {
+	char domain[254];
+	char target[254]; /* "" when no target was given */
+	bool ready;	  /* false iff some check failed */
+	struct chk_result res[CHK_COUNT];
+	struct chk_facts facts;
+	struct chk_work *work; /* in-flight state, NULL once evaluated */
+};
+
+/* Optional provider read for provider.access: fills *ttl and returns the MX values seen, or
+ * fails with a message. Set by the caller (the provider registry lives outside src/check). */
+typedef int chk_provider_read_fn(
+    void *arg, const char *domain, json_t **mx_values, struct mx_err *err);
+
+struct chk_opts {
+	const struct mx_conf *conf;	     /* borrowed */
+	struct dns_ctx *dns;		     /* borrowed */
+	struct http_ctx *http;		     /* borrowed */
+	const struct mx_sink *sink;	     /* MX_EV_CHECK / MX_EV_PROGRESS events; may be NULL */
+	const char *provider_name;	     /* --provider NAME, or NULL */
+	chk_provider_read_fn *provider_read; /* with provider_name */
+	void *provider_arg;
+	int max_active; /* domains in flight at once; 0 = 200 */
+	int timeout_ms; /* per DNS query / HTTPS fetch; 0 = 10000 */
+};
+
+/* Checks n domains (targets[i] may be NULL) concurrently and fills out[i] (an array of n
+ * caller-allocated, zeroed structs; release each with chk_domain_clear). DNS failures are
+ * results; the return value is an error only when the checks could not run at all. */
+int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
+    size_t n, struct chk_domain *out, struct mx_err *err);
+
+void chk_domain_clear(struct chk_domain *d);
+
+/* The contract JSON of one domain: {"domain","ready","checks":[{id,status,summary,detail}]}.
+ * New reference, caller decrefs. */
+json_t *chk_domain_json(const struct chk_domain *d);
+
+#endif

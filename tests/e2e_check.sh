@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/e2e_check.sh — `mxcutover check` against the sandbox: every check in every state,
+# the contract JSON, exit statuses, and the text output.
+. "$(dirname "$0")/e2e_lib.sh"
+
+J=$workdir/check.json
+T=contoso-test.o-v1.mx.microsoft.test
+
+# The demo domain: everything passes except coverage by the enforce policy (listing only the
+# legacy pattern) — exactly what the run's mtasts_stage step fixes.
+expect_status 1 mx --json check contoso.test --target-mx "$T" >"$J"
+json_check "$J" 'dom("contoso.test")["ready"] is False'
+json_check "$J" 'st("contoso.test","zone.dnssec")=="pass" and check("contoso.test","zone.dnssec")["detail"]["state"]=="secure"'
+json_check "$J" 'st("contoso.test","ns.consistency")=="pass" and len(check("contoso.test","ns.consistency")["detail"]["servers"])==2'
+json_check "$J" 'st("contoso.test","mx.current")=="pass"'
+json_check "$J" 'st("contoso.test","mx.target")=="pass"'
+json_check "$J" 'st("contoso.test","mx.target.tlsa")=="pass"'
+json_check "$J" 'st("contoso.test","mtasts.record")=="pass" and check("contoso.test","mtasts.record")["detail"]["id"]=="20260101T000000"'
+json_check "$J" 'st("contoso.test","mtasts.policy")=="pass" and check("contoso.test","mtasts.policy")["detail"]["mode"]=="enforce"'
+json_check "$J" 'st("contoso.test","mtasts.covers_target")=="fail"'
+json_check "$J" 'st("contoso.test","tlsrpt")=="pass"'
+json_check "$J" 'st("contoso.test","spf")=="pass"'
+json_check "$J" '"provider.access" not in [c["id"] for c in dom("contoso.test")["checks"]]'
+json_check "$J" 'all(set(c)=={"id","status","summary","detail"} for c in dom("contoso.test")["checks"])'
+
+# A policy that lists the target: ready.
+expect_status 0 mx --json check sts-covers.test --target-mx "$T" >"$J"
+json_check "$J" 'dom("sts-covers.test")["ready"] is True and st("sts-covers.test","mtasts.covers_target")=="pass"'
+
+# Without a target the target checks are skipped and say where the value comes from.
+expect_status 0 mx --json check fabrikam.test >"$J"
+json_check "$J" 'st("fabrikam.test","mx.target")=="skip" and "DnssecMxValue" in check("fabrikam.test","mx.target")["summary"]'
+json_check "$J" 'st("fabrikam.test","zone.dnssec")=="warn" and check("fabrikam.test","zone.dnssec")["detail"]["state"]=="insecure"'
+
+# Bogus (DS mismatch) and expired signatures: fail, with why_bogus.
+expect_status 1 mx --json check bogus.test expired.test >"$J"
+json_check "$J" 'st("bogus.test","zone.dnssec")=="fail" and check("bogus.test","zone.dnssec")["detail"]["state"]=="bogus" and check("bogus.test","zone.dnssec")["detail"]["why_bogus"]'
+json_check "$J" 'st("expired.test","zone.dnssec")=="fail" and "expired" in check("expired.test","zone.dnssec")["detail"]["why_bogus"]'
+
+# MTA-STS in every state.
+expect_status 1 mx --json check sts-testing.test sts-none.test sts-nocover.test sts-redirect.test \
+	sts-404.test sts-big.test sts-ctype.test sts-badcert.test sts-badtxt.test \
+	--file /dev/null >"$J"
+json_check "$J" 'check("sts-testing.test","mtasts.policy")["detail"]["mode"]=="testing"'
+json_check "$J" 'st("sts-none.test","mtasts.record")=="skip" and st("sts-none.test","mtasts.policy")=="skip"'
+json_check "$J" 'st("sts-redirect.test","mtasts.policy")=="fail" and "redirect" in check("sts-redirect.test","mtasts.policy")["summary"]'
+json_check "$J" 'st("sts-404.test","mtasts.policy")=="fail" and check("sts-404.test","mtasts.policy")["detail"]["http_status"]==404'
+json_check "$J" 'st("sts-big.test","mtasts.policy")=="fail" and "64 KiB" in check("sts-big.test","mtasts.policy")["summary"]'
+json_check "$J" 'st("sts-ctype.test","mtasts.policy")=="fail" and "text/plain" in check("sts-ctype.test","mtasts.policy")["summary"]'
+json_check "$J" 'st("sts-badcert.test","mtasts.policy")=="fail" and "certificate" in check("sts-badcert.test","mtasts.policy")["summary"]'
+json_check "$J" 'st("sts-badtxt.test","mtasts.record")=="fail"'
+
+# Coverage: '*.mx.microsoft.test' does not cover x.o-v1.mx.microsoft.test; enforce → fail,
+# testing → warn.
+expect_status 1 mx --json check sts-nocover.test --target-mx "$T" >"$J"
+json_check "$J" 'st("sts-nocover.test","mtasts.covers_target")=="fail" and check("sts-nocover.test","mtasts.covers_target")["detail"]["covered"] is False'
+expect_status 0 mx --json check sts-testing.test --target-mx "$T" >"$J"
+json_check "$J" 'st("sts-testing.test","mtasts.covers_target")=="warn"'
+
+# TLS-RPT absent / malformed, SPF without the include, fallback MX, preference 20.
+expect_status 1 mx --json check tlsrpt-absent.test tlsrpt-bad.test nospf.test fallback.test \
+	pref20.test >"$J"
+json_check "$J" 'st("tlsrpt-absent.test","tlsrpt")=="warn"'
+json_check "$J" 'st("tlsrpt-bad.test","tlsrpt")=="fail" and "ftp:" in check("tlsrpt-bad.test","tlsrpt")["summary"]'
+json_check "$J" 'st("nospf.test","spf")=="warn" and check("nospf.test","spf")["detail"]["state"]=="missing"'
+json_check "$J" 'st("fallback.test","mx.current")=="fail" and "fallback" in check("fallback.test","mx.current")["summary"]'
+json_check "$J" 'st("pref20.test","mx.current")=="fail" and "preference 20" in check("pref20.test","mx.current")["summary"]'
+
+# Targets: outside the suffix, without TLSA.
+expect_status 1 mx --json check fabrikam.test --target-mx mx.elsewhere.test >"$J"
+json_check "$J" 'st("fabrikam.test","mx.target")=="fail" and "not under mx.microsoft.test" in check("fabrikam.test","mx.target")["summary"]'
+expect_status 0 mx --json check sts-none.test --target-mx notlsa-test.o-v1.mx.microsoft.test >"$J"
+json_check "$J" 'st("sts-none.test","mx.target")=="pass" and st("sts-none.test","mx.target.tlsa")=="warn"'
+
+# Two name servers serving different serials.
+expect_status 1 mx --json check split.test >"$J"
+json_check "$J" 'st("split.test","ns.consistency")=="fail" and len(set(s.get("serial") for s in check("split.test","ns.consistency")["detail"]["servers"]))==2'
+
+# --file with targets and comments; --target-mx with several domains is a usage error.
+printf '# tenant\ncontoso.test %s\nfabrikam.test  # no target\n' "$T" >"$workdir/list"
+expect_status 1 mx --json check --file "$workdir/list" >"$J"
+json_check "$J" '[d["domain"] for d in doc["domains"]]==["contoso.test","fabrikam.test"]'
+json_check "$J" 'st("contoso.test","mx.target")=="pass" and st("fabrikam.test","mx.target")=="skip"'
+expect_status 2 mx check contoso.test fabrikam.test --target-mx "$T" 2>/dev/null
+expect_status 2 mx check 'bad..name' 2>/dev/null
+expect_status 2 mx check 2>/dev/null
+expect_status 2 mx check contoso.test --provider nosuch 2>/dev/null
+
+# Text output: a verdict per domain, no colour when not a terminal, JSON nowhere.
+out=$(mx check contoso.test sts-covers.test 2>&1)
+echo "$out" | grep -q '^contoso.test  ready' || fail "text verdict missing: $out"
+echo "$out" | grep -q $'\033' && fail "colour codes without a terminal"
+# --json: the document alone on stdout.
+mx --json check fabrikam.test 2>/dev/null | python3 -c 'import json,sys; json.load(sys.stdin)' ||
+	fail "stdout is not one JSON document"
+
+finish
