@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: MIT
+# fuzz/fuzz.cmake — libFuzzer targets for the record and policy parsers. The project's compiler
+# may be gcc, so each fuzzer is compiled directly with clang (-fsanitize=fuzzer,address,undefined)
+# from its target file, the parser it exercises and src/err.c. A ctest fuzz_<name>_smoke runs
+# each one briefly over its seed corpus in fuzz/corpus/<name>/; new inputs go to the build tree.
+if(NOT MX_FUZZ)
+	return()
+endif()
+find_program(MX_CLANG NAMES clang clang-14)
+if(NOT MX_CLANG)
+	message(STATUS "fuzz: clang not found, so the libFuzzer targets are not built")
+	return()
+endif()
+
+# name → parser source it needs (besides src/err.c)
+set(MX_FUZZERS
+	mtasts_txt src/mtasts.c
+	mtasts_policy src/mtasts.c
+	tlsrpt src/tlsrpt.c
+	spf src/spf.c)
+
+set(MX_FUZZ_DIR ${CMAKE_BINARY_DIR}/fuzz)
+file(MAKE_DIRECTORY ${MX_FUZZ_DIR})
+set(MX_FUZZ_BINS)
+list(LENGTH MX_FUZZERS n)
+math(EXPR last "${n} - 1")
+foreach(i RANGE 0 ${last} 2)
+	math(EXPR j "${i} + 1")
+	list(GET MX_FUZZERS ${i} name)
+	list(GET MX_FUZZERS ${j} parser)
+	get_filename_component(parser_base ${parser} NAME_WE)
+	set(bin ${MX_FUZZ_DIR}/fuzz_${name})
+	add_custom_command(OUTPUT ${bin}
+		COMMAND ${MX_CLANG} -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined
+			-fno-sanitize-recover=undefined -D_GNU_SOURCE -I ${CMAKE_SOURCE_DIR}/src
+			${CMAKE_SOURCE_DIR}/fuzz/fuzz_${name}.c ${CMAKE_SOURCE_DIR}/${parser}
+			${CMAKE_SOURCE_DIR}/src/err.c -o ${bin}
+		DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_${name}.c ${CMAKE_SOURCE_DIR}/${parser}
+			${CMAKE_SOURCE_DIR}/src/${parser_base}.h ${CMAKE_SOURCE_DIR}/src/err.c
+			${CMAKE_SOURCE_DIR}/src/err.h
+		COMMENT "Building libFuzzer target fuzz_${name} with clang"
+		VERBATIM)
+	list(APPEND MX_FUZZ_BINS ${bin})
+	file(MAKE_DIRECTORY ${MX_FUZZ_DIR}/corpus_${name})
+	# The first corpus folder receives new inputs: keep it in the build tree.
+	add_test(NAME fuzz_${name}_smoke
+		COMMAND ${bin} -runs=20000 -max_total_time=60 -artifact_prefix=${MX_FUZZ_DIR}/
+			${MX_FUZZ_DIR}/corpus_${name} ${CMAKE_SOURCE_DIR}/fuzz/corpus/${name}
+		WORKING_DIRECTORY ${MX_FUZZ_DIR})
+	set_tests_properties(fuzz_${name}_smoke PROPERTIES TIMEOUT 120)
+endforeach()
+add_custom_target(fuzzers ALL DEPENDS ${MX_FUZZ_BINS})
