@@ -60,6 +60,7 @@ struct http_ctx;
 
 /* cacert: CA bundle file used for every request, or NULL for the system CAs. */
 int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err);
+/* Drops transfers still in flight without calling their callbacks. Not from a callback. */
 void http_ctx_free(struct http_ctx *c);
 
 /* Starts a transfer; the request is copied, so it may be freed after the call. */
