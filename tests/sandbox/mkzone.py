@@ -53,7 +53,12 @@ def main():
     def one(nm):
         rrs = L.domain_rrsets(nm, mx_ttl=a.mx_ttl, mtasts=a.mtasts,
                               tlsrpt=None if a.no_tlsrpt else "default")
-        child.create_zone(nm, rrs, dnssec=not a.insecure)
+        try:
+            child.create_zone(nm, rrs, dnssec=not a.insecure)
+        except RuntimeError as e:
+            if "-> 409" in str(e):
+                raise RuntimeError("zone %s already exists" % nm)
+            raise
         if a.mtasts != "none":
             L.write_policy(www, nm, mode=a.mtasts)
         ds = None if a.insecure else child.ds(nm)
