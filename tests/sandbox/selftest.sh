@@ -82,6 +82,8 @@ if [[ -x $UB ]]; then
   expect secure _25._tcp.contoso-test.o-v1.mx.microsoft.test TLSA
   expect secure notlsa-test.o-v1.mx.microsoft.test A
   expect secure _25._tcp.notlsa-test.o-v1.mx.microsoft.test TLSA  # secure NXDOMAIN
+  expect secure badtlsa-test.o-v1.mx.microsoft.test A
+  expect secure _25._tcp.down-test.o-v1.mx.microsoft.test TLSA
   expect secure contoso-test.mail.protection.outlook.test A
   expect secure spf.protection.outlook.test TXT
   expect secure mx.elsewhere.test A

@@ -234,7 +234,11 @@ def phase_dns(d):
     mxms = []
     for dom in all_domains:
         mxms += L.target_rrsets(dom, "3 1 1 " + target_311)
-    mxms += [rr("notlsa-test.o-v1." + L.ENDPOINT_SUFFIX, "A", L.SMTP_TARGET_IP)]
+    mxms += [rr("notlsa-test.o-v1." + L.ENDPOINT_SUFFIX, "A", L.SMTP_TARGET_IP),
+             rr("badtlsa-test.o-v1." + L.ENDPOINT_SUFFIX, "A", L.SMTP_TARGET_IP),
+             rr("_25._tcp.badtlsa-test.o-v1." + L.ENDPOINT_SUFFIX, "TLSA", "3 1 1 " + "0123456789ABCDEF" * 4),
+             rr("down-test.o-v1." + L.ENDPOINT_SUFFIX, "A", "127.0.6.99"),
+             rr("_25._tcp.down-test.o-v1." + L.ENDPOINT_SUFFIX, "TLSA", "3 1 1 " + target_311)]
     outlook = [rr("*." + L.LEGACY_SUFFIX, "A", L.SMTP_LEGACY_IP),
                rr("*.mail.eo.outlook.test", "A", L.SMTP_LEGACY_IP),
                rr(L.SPF_INCLUDE, "TXT", txt("v=spf1 ip4:127.0.0.0/8 -all"))]
