@@ -41,10 +41,20 @@ def _read(path):
         return None
 
 
+_name_locks = {}
+
+
 def context_for(name):
     name = (name or "default.invalid").lower().rstrip(".")
+    if "/" in name or name.startswith("."):
+        name = "default.invalid"
     certname = _read(os.path.join(WWW, name, ".certname")) or name
     with _lock:
+        c = _ctx.get(certname)
+        if c:
+            return c
+        nl = _name_locks.setdefault(certname, threading.Lock())
+    with nl:  # issue certificates for different names in parallel
         c = _ctx.get(certname)
         if c:
             return c
@@ -56,7 +66,8 @@ def context_for(name):
             L.issue(PKI, [certname], pem, LEAFKEY)
         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         c.load_cert_chain(pem, key)
-        _ctx[certname] = c
+        with _lock:
+            _ctx[certname] = c
         return c
 
 
