@@ -9,6 +9,9 @@
 
 /* One line per adapter; the order is the order of `--help` listings. */
 const struct prov_ops *const prov_registry[] = {
+    &prov_powerdns_ops,
+    &prov_rfc2136_ops,
+    &prov_manual_ops,
     NULL,
 };
 

@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: MIT */
+/* providers/powerdns.c — the PowerDNS Authoritative adapter: RRsets read and replaced through
+ * the HTTP API (/api/v1), one PATCH per change (atomic, no compare-and-swap: the engine re-reads
+ * right before it writes). JSON through jansson, HTTP through src/http. */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "powerdns.h"
+#include "provider.h"
+#include "secret.h"
+
+struct pdns {
+	char *url;     /* as configured, without trailing '/', for messages */
+	char *base;    /* url + "/api/v1/servers/" + escaped server_id */
+	char *server;  /* server_id */
+	char *api_key; /* the secret; only ever put into the X-API-Key header */
+	char *zone_id; /* PowerDNS's id of p->zone, looked up on first use */
+};
+
+/* ------------------------------------------------------------------ pure helpers */
+
+const char *pdns_type_name(uint16_t type)
+{
+	switch (type) {
+	case DNS_T_MX:
+		return "MX";
+	case DNS_T_TXT:
+		return "TXT";
+	default:
+		return NULL;
+	}
+}
+
+char *pdns_txt_quote(const char *text)
+{
+	size_t len = strlen(text), at = 0, outlen = 0;
+	char *out = NULL;
+	FILE *fp = open_memstream(&out, &outlen);
+
+	if (!fp)
+		return NULL;
+	/* A character-string holds at most 255 bytes (RFC 1035 §3.3); longer text becomes
+	 * several strings that readers concatenate (RFC 7208 §3.3). */
+	do {
+		size_t chunk = len - at > 255 ? 255 : len - at;
+
+		if (at)
+			fputc(' ', fp);
+		fputc('"', fp);
+		for (size_t i = at; i < at + chunk; i++) {
+			unsigned char c = (unsigned char)text[i];
+
+			if (c == '"' || c == '\\')
+				fprintf(fp, "\\%c", c);
+			else if (c < 0x20 || c > 0x7e)
+				fprintf(fp, "\\%03u", c);
+			else
+				fputc(c, fp);
+		}
+		fputc('"', fp);
+		at += chunk;
+	} while (at < len);
+	if (fclose(fp)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *pdns_txt_unquote(const char *content)
+{
+	const unsigned char *s = (const unsigned char *)content;
+	char *out = NULL;
+	size_t outlen = 0;
+	bool ok = true;
+	FILE *fp = open_memstream(&out, &outlen);
+
+	if (!fp)
+		return NULL;
+	while (ok && *s) {
+		bool quoted;
+
+		if (isspace(*s)) {
+			s++;
+			continue;
+		}
+		quoted = *s == '"';
+		if (quoted)
+			s++;
+		for (;;) {
+			unsigned c = *s;
+
+			if (!c) {
+				ok = !quoted;
+				break;
+			}
+			if (quoted && c == '"') {
+				s++;
+				break;
+			}
+			if (!quoted && isspace(c))
+				break;
+			s++;
+			if (c == '\\') {
+				if (isdigit(s[0])) {
+					if (!isdigit(s[1]) || !isdigit(s[2])) {
+						ok = false;
+						break;
+					}
+					c = (unsigned)((s[0] - '0') * 100 + (s[1] - '0') * 10 +
+						       (s[2] - '0'));
+					s += 3;
+					/* A NUL cannot live in the canonical C string. */
+					if (c == 0 || c > 255) {
+						ok = false;
+						break;
+					}
+				} else if (!*s) {
+					ok = false;
+					break;
+				} else {
+					c = *s++;
+				}
+			}
+			fputc((int)c, fp);
+		}
+	}
+	if (fclose(fp) || !ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *pdns_content_to_value(uint16_t type, const char *content)
+{
+	if (type == DNS_T_TXT)
+		return pdns_txt_unquote(content);
+	if (type == DNS_T_MX) {
+		char host[256], value[300];
+		unsigned pref;
+
+		if (!prov_mx_parse(content, &pref, host, sizeof(host)) || strchr(host, ' ') ||
+		    prov_mx_value(pref, host, value, sizeof(value)))
+			return NULL;
+		return strdup(value);
+	}
+	return NULL;
+}
+
+char *pdns_value_to_content(uint16_t type, const char *value)
+{
+	if (type == DNS_T_TXT)
+		return pdns_txt_quote(value);
+	if (type == DNS_T_MX) {
+		char host[256], *out = NULL;
+		unsigned pref;
+		size_t len;
+
+		if (!prov_mx_parse(value, &pref, host, sizeof(host)) || strchr(host, ' '))
+			return NULL;
+		len = strlen(host);
+		if (asprintf(&out, "%u %s%s", pref, host, host[len - 1] == '.' ? "" : ".") < 0)
+			return NULL;
+		return out;
+	}
+	return NULL;
+}
+
+/* True when the API's absolute name ("x.contoso.com.") is canonical name ("x.contoso.com"). */
+static bool name_matches(const char *api_name, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strncasecmp(api_name, name, len) && api_name[len] == '.' && !api_name[len + 1];
+}
+
+int pdns_zone_id_parse(const char *body, const char *zone, char **id, struct mx_err *err)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL), *z;
+	size_t i;
+	int rc = MX_OK;
+
+	*id = NULL;
+	if (!json_is_array(root)) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: the zone list is not the JSON array the API documents; check that "
+		    "url "
+		    "points at the PowerDNS webserver");
+		goto out;
+	}
+	json_array_foreach(root, i, z)
+	{
+		const char *name = json_string_value(json_object_get(z, "name"));
+		const char *zid = json_string_value(json_object_get(z, "id"));
+
+		if (name && zid && name_matches(name, zone)) {
+			*id = strdup(zid);
+			if (!*id)
+				rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+			break;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+int pdns_rrset_parse(
+    const char *body, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL), *rrsets, *set;
+	const char *tname = pdns_type_name(type);
+	size_t i;
+	int rc = MX_OK;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	out->type = type;
+	rrsets = json_object_get(root, "rrsets");
+	if (!tname || !json_is_array(rrsets)) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: the zone answer for %s has no \"rrsets\" array; check that url "
+		    "points "
+		    "at the PowerDNS webserver",
+		    name);
+		goto out;
+	}
+	json_array_foreach(rrsets, i, set)
+	{
+		const char *sname = json_string_value(json_object_get(set, "name"));
+		const char *stype = json_string_value(json_object_get(set, "type"));
+		json_t *records = json_object_get(set, "records"), *rec;
+		size_t j;
+
+		if (!sname || !stype || strcasecmp(stype, tname) || !name_matches(sname, name))
+			continue;
+		out->ttl = (uint32_t)json_integer_value(json_object_get(set, "ttl"));
+		json_array_foreach(records, j, rec)
+		{
+			const char *content = json_string_value(json_object_get(rec, "content"));
+			char *value;
+
+			if (json_is_true(json_object_get(rec, "disabled")))
+				continue;
+			value = content ? pdns_content_to_value(type, content) : NULL;
+			if (!value) {
+				rc = mx_err_set(err, MX_EPROVIDER,
+				    "powerdns: cannot parse the %s record \"%.80s\" of %s; fix it "
+				    "in "
+				    "PowerDNS",
+				    tname, content ? content : "(no content)", name);
+				goto out;
+			}
+			rc = prov_rrset_add(out, value, err);
+			free(value);
+			if (rc)
+				goto out;
+		}
+	}
+	prov_rrset_sort(out);
+out:
+	if (rc)
+		prov_rrset_clear(out);
+	json_decref(root);
+	return rc;
+}
+
+char *pdns_patch_body(const struct mx_rrset *want, struct mx_err *err)
+{
+	const char *tname = pdns_type_name(want->type);
+	json_t *root = NULL, *records = json_array();
+	char *fqdn = NULL, *out = NULL;
+
+	if (!tname) {
+		mx_err_set(err, MX_EINVAL, "powerdns: this adapter writes only MX and TXT RRsets");
+		goto out;
+	}
+	if (asprintf(&fqdn, "%s.", want->name) < 0 || !records) {
+		fqdn = NULL;
+		mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		char *content = pdns_value_to_content(want->type, want->values[i]);
+
+		if (!content) {
+			mx_err_set(err, MX_EINVAL,
+			    "powerdns: the %s value \"%.80s\" for %s is malformed", tname,
+			    want->values[i], want->name);
+			goto out;
+		}
+		json_array_append_new(
+		    records, json_pack("{s:s, s:b}", "content", content, "disabled", 0));
+		free(content);
+	}
+	if (want->n)
+		root = json_pack("{s:[{s:s, s:s, s:I, s:s, s:O}]}", "rrsets", "name", fqdn, "type",
+		    tname, "ttl", (json_int_t)want->ttl, "changetype", "REPLACE", "records",
+		    records);
+	else
+		root = json_pack("{s:[{s:s, s:s, s:s}]}", "rrsets", "name", fqdn, "type", tname,
+		    "changetype", "DELETE");
+	out = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	if (!out)
+		mx_err_set(err, MX_ENOMEM, "out of memory");
+out:
+	json_decref(records);
+	json_decref(root);
+	free(fqdn);
+	return out;
+}
+
+char *pdns_error_text(const char *body)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL);
+	const char *text = json_string_value(json_object_get(root, "error"));
+	char *out = text ? strdup(text) : NULL;
+
+	json_decref(root);
+	return out;
+}
+
+/* ------------------------------------------------------------------ the API */
+
+/* Performs one API request (path below base). *out receives any response that arrived;
+ * transport failures become MX_EPROVIDER naming the URL and curl's error. */
+static int pdns_request(struct prov *p, const char *method, const char *path, const char *body,
+    struct http_response **out, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	struct http_request req = {0};
+	struct http_response *resp = NULL;
+	char *url = NULL, *key_header = NULL;
+	const char *headers[4];
+	int rc;
+
+	*out = NULL;
+	if (asprintf(&url, "%s%s", d->base, path) < 0 ||
+	    asprintf(&key_header, "X-API-Key: %s", d->api_key) < 0) {
+		url = key_header = NULL;
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	headers[0] = key_header;
+	headers[1] = "Accept: application/json";
+	headers[2] = body ? "Content-Type: application/json" : NULL;
+	headers[3] = NULL;
+	req.method = method;
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	rc = http_perform(p->http, &req, &resp, err);
+	if (rc) {
+		mx_err_prefix(err, "powerdns: %s %s", method ? method : "GET", d->url);
+		goto out;
+	}
+	if (resp->fail != HTTP_FAIL_NONE) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: cannot reach the API at %s (%s); check url in [provider.%s] and "
+		    "that "
+		    "the PowerDNS webserver is running",
+		    d->url, resp->error[0] ? resp->error : "no response", p->name);
+		http_response_free(resp);
+		goto out;
+	}
+	*out = resp;
+out:
+	free(url);
+	mx_secret_free(key_header);
+	return rc;
+}
+
+/* Turns an unexpected HTTP status into one actionable error. what names the object
+ * ("zone contoso.com", "the MX RRset of contoso.com"). */
+static int pdns_status_error(
+    struct prov *p, const struct http_response *resp, const char *what, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	char *text = pdns_error_text(resp->body);
+	long st = resp->status;
+	int rc;
+
+	if (st == 401 || st == 403)
+		rc = mx_err_set(err, MX_EAUTH,
+		    "powerdns: the API key was refused (HTTP %ld); check api_key_file/api_key_env "
+		    "of [provider.%s] and the webserver's api-key",
+		    st, p->name);
+	else if (st == 404)
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: zone %s is not on server %s at %s (HTTP 404); create it there, or "
+		    "fix "
+		    "server_id or --provider",
+		    p->zone, d->server, d->url);
+	else if (st == 429)
+		rc = mx_err_set(err, MX_ERATELIMIT,
+		    "powerdns: the API asked us to slow down (HTTP 429) for %s; retry later", what);
+	else if (st == 400 || st == 422)
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: the server rejected the change to %s (HTTP %ld): %.120s", what, st,
+		    text ? text : "no reason given");
+	else
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: unexpected HTTP %ld for %s from %s%s%.100s; check the server's log",
+		    st, what, d->url, text ? ": " : "", text ? text : "");
+	err->http_status = (int)st;
+	free(text);
+	return rc;
+}
+
+/* Looks up (once) PowerDNS's id of p->zone. */
+static int pdns_zone_id(struct prov *p, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	struct http_response *resp = NULL;
+	char *fqdn = NULL, *esc = NULL, *path = NULL;
+	int rc;
+
+	if (d->zone_id)
+		return MX_OK;
+	if (asprintf(&fqdn, "%s.", p->zone) < 0) {
+		fqdn = NULL;
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	esc = http_escape(fqdn);
+	if (!esc || asprintf(&path, "/zones?zone=%s", esc) < 0) {
+		path = NULL;
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = pdns_request(p, "GET", path, NULL, &resp, err);
+	if (rc)
+		goto out;
+	if (resp->status == 404) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: server %s is not known at %s (HTTP 404); fix server_id in "
+		    "[provider.%s]",
+		    d->server, d->url, p->name);
+		err->http_status = 404;
+		goto out;
+	}
+	if (resp->status != 200) {
+		rc = pdns_status_error(p, resp, p->zone, err);
+		goto out;
+	}
+	rc = pdns_zone_id_parse(resp->body, p->zone, &d->zone_id, err);
+	if (!rc && !d->zone_id)
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "powerdns: zone %s is not on server %s at %s; create it there, or choose the "
+		    "provider that serves it",
+		    p->zone, d->server, d->url);
+out:
+	http_response_free(resp);
+	free(fqdn);
+	free(esc);
+	free(path);
+	return rc;
+}
+
+/* The path of the zone's resource, "/zones/{id}". Caller frees. */
+static char *pdns_zone_path(struct pdns *d)
+{
+	char *esc = http_escape(d->zone_id), *path = NULL;
+
+	if (esc && asprintf(&path, "/zones/%s", esc) < 0)
+		path = NULL;
+	free(esc);
+	return path;
+}
+
+static int pdns_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
+{
+	size_t nl = strlen(name), zl = strlen(p->zone);
+
+	if (!pdns_type_name(type))
+		return mx_err_set(err, MX_EINVAL,
+		    "powerdns: this adapter reads and writes only MX and TXT RRsets");
+	if (strcasecmp(name, p->zone) &&
+	    (nl <= zl || strcasecmp(name + nl - zl, p->zone) || name[nl - zl - 1] != '.'))
+		return mx_err_set(
+		    err, MX_EINVAL, "powerdns: %s is not inside zone %s", name, p->zone);
+	return MX_OK;
+}
+
+static int pdns_read_rrset(
+    struct prov *p, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	struct http_response *resp = NULL;
+	char *zpath = NULL, *path = NULL, *fqdn = NULL, *esc = NULL;
+	char what[300];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = pdns_check_name(p, name, type, err);
+	if (rc)
+		goto out;
+	rc = pdns_zone_id(p, err);
+	if (rc)
+		goto out;
+	/* rrset_name/rrset_type narrow the answer on PowerDNS 4.8+; 4.7 ignores them and sends
+	 * the whole zone, from which pdns_rrset_parse picks the RRset. */
+	zpath = pdns_zone_path(d);
+	if (!zpath || asprintf(&fqdn, "%s.", name) < 0 || !(esc = http_escape(fqdn)) ||
+	    asprintf(&path, "%s?rrsets=true&rrset_name=%s&rrset_type=%s", zpath, esc,
+		pdns_type_name(type)) < 0) {
+		path = NULL;
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(type), name);
+	rc = pdns_request(p, "GET", path, NULL, &resp, err);
+	if (rc)
+		goto out;
+	if (resp->status != 200) {
+		rc = pdns_status_error(p, resp, what, err);
+		goto out;
+	}
+	rc = pdns_rrset_parse(resp->body, name, type, out, err);
+out:
+	http_response_free(resp);
+	free(zpath);
+	free(path);
+	free(fqdn);
+	free(esc);
+	return rc;
+}
+
+static int pdns_replace_rrset(
+    struct prov *p, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	struct http_response *resp = NULL;
+	char *path = NULL, *body = NULL;
+	char what[300];
+	int rc;
+
+	(void)expect; /* no compare-and-swap in the API: the engine re-reads before writing */
+	rc = pdns_check_name(p, want->name, want->type, err);
+	if (rc)
+		goto out;
+	if (want->n && want->ttl < 1) {
+		rc = mx_err_set(err, MX_EINVAL, "powerdns: TTL %u for %s is below the minimum of 1",
+		    want->ttl, want->name);
+		goto out;
+	}
+	rc = pdns_zone_id(p, err);
+	if (rc)
+		goto out;
+	body = pdns_patch_body(want, err);
+	if (!body) {
+		rc = err ? err->rc : MX_EINVAL;
+		goto out;
+	}
+	path = pdns_zone_path(d);
+	if (!path) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(want->type), want->name);
+	rc = pdns_request(p, "PATCH", path, body, &resp, err);
+	if (rc)
+		goto out;
+	/* REPLACE and DELETE are idempotent: replaying the same PATCH after a crash is safe. */
+	if (resp->status != 204 && resp->status != 200)
+		rc = pdns_status_error(p, resp, what, err);
+out:
+	http_response_free(resp);
+	free(path);
+	free(body);
+	return rc;
+}
+
+static void pdns_close(struct prov *p)
+{
+	struct pdns *d = p->priv;
+
+	if (!d)
+		return;
+	free(d->url);
+	free(d->base);
+	free(d->server);
+	free(d->zone_id);
+	mx_secret_free(d->api_key);
+	free(d);
+	p->priv = NULL;
+}
+
+static int pdns_open(struct prov *p, const struct mx_conf_section *cfg, struct mx_err *err)
+{
+	const char *url = mx_conf_get(cfg, "url");
+	const char *server = mx_conf_get(cfg, "server_id");
+	struct pdns *d;
+	char *esc = NULL;
+	size_t len;
+	int rc;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	p->priv = d;
+	if (!url || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))) {
+		rc = mx_err_set(err, MX_EINVAL,
+		    "[provider.%s]: url must be the PowerDNS webserver's http:// or https:// base, "
+		    "e.g. url = http://127.0.0.1:8081",
+		    p->name);
+		goto out;
+	}
+	if (!server || !*server)
+		server = "localhost";
+	len = strlen(url);
+	while (len && url[len - 1] == '/')
+		len--;
+	/* Allow the base with /api/v1 already on it. */
+	if (len >= 7 && !strncmp(url + len - 7, "/api/v1", 7))
+		len -= 7;
+	d->url = strndup(url, len);
+	d->server = strdup(server);
+	esc = http_escape(server);
+	if (!d->url || !d->server || !esc ||
+	    asprintf(&d->base, "%s/api/v1/servers/%s", d->url, esc) < 0) {
+		d->base = NULL;
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = mx_secret_load(cfg, "api_key_env", "api_key_file", true, &d->api_key, err);
+	if (rc)
+		mx_err_prefix(err, "[provider.%s]", p->name);
+out:
+	free(esc);
+	return rc;
+}
+
+const struct prov_ops prov_powerdns_ops = {
+    .name = "powerdns",
+    .caps = PROV_CAP_ATOMIC,
+    .min_ttl = 1,
+    .open = pdns_open,
+    .read_rrset = pdns_read_rrset,
+    .replace_rrset = pdns_replace_rrset,
+    .close = pdns_close,
+};
