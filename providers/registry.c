@@ -11,7 +11,6 @@
 const struct prov_ops *const prov_registry[] = {
     &prov_powerdns_ops,
     &prov_rfc2136_ops,
-    &prov_manual_ops,
     NULL,
 };
 
