@@ -595,13 +595,13 @@ static void eval_mtasts(struct chk_work *w)
 			: "cannot be fetched: ",
 		    resp->fail == HTTP_FAIL_TLS_CERT ? d->domain : resp->error);
 	} else if (resp->fail == HTTP_FAIL_TOO_LARGE) {
-		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
 		    "the policy at %s is larger than 64 KiB; senders reject it (RFC 8461 §3.3)",
 		    w->policy_url);
 	} else if (resp->status >= 300 && resp->status < 400) {
 		const char *loc = http_header(resp, "Location");
 
-		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
 		    "%s answers with a redirect (HTTP %ld%s%s); senders must not follow it "
 		    "(RFC 8461 §3.3) — serve the policy directly",
 		    w->policy_url, resp->status, loc ? " to " : "", loc ? loc : "");
@@ -612,7 +612,7 @@ static void eval_mtasts(struct chk_work *w)
 	} else if (!(ctype = http_header(resp, "Content-Type")) ||
 		   strncasecmp(ctype, "text/plain", 10) != 0 ||
 		   (ctype[10] && ctype[10] != ';' && ctype[10] != ' ')) {
-		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
+		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
 		    "%s is served as %s; senders require Content-Type text/plain", w->policy_url,
 		    ctype ? ctype : "no content type");
 	} else if (mtasts_policy_parse(resp->body, resp->len, &pol, NULL) != MX_OK || !pol) {
@@ -631,8 +631,8 @@ static void eval_mtasts(struct chk_work *w)
 		json_object_set_new(pd, "mx", mx);
 		json_object_set_new(pd, "problems", probs);
 		if (!pol->valid)
-			set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd, "%s",
-			    pol->nproblems ? pol->problems[0] : "the policy is not valid");
+			set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
+			    "%s", pol->nproblems ? pol->problems[0] : "the policy is not valid");
 		else if (!have_record)
 			set_result(d, CHK_MTASTS_POLICY, CHK_WARN, pd,
 			    "a policy is served but there is no _mta-sts record, so senders never "

@@ -68,8 +68,16 @@ static const struct cmd commands[] = {
 	"plan DOMAIN --target-mx HOST --provider NAME [--format "
 	"text|json|markdown|nsupdate|powershell] [-o FILE]",
 	"Shows, without changing anything, every step of the cutover with the records before\n"
-	"and after, the waits, and the rollback.\n",
-	NULL, "the cutover engine"},
+	"and after, the waits, the gates and the rollback. Reads the live zone through the\n"
+	"provider and DNS; writes nothing and starts no run. Exit 1 when a check would stop\n"
+	"the run at preflight (the plan is still written).\n"
+	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain\n"
+	"  --provider NAME   the [provider.NAME] section that holds the zone\n"
+	"  --format FORMAT   text (default), json (docs/plan-schema.md), markdown (a change\n"
+	"                    ticket), nsupdate (a script for RFC 2136 by hand), powershell\n"
+	"                    (the Exchange Online cmdlets)\n"
+	"  -o, --output FILE write the plan to FILE (whole or not at all) instead of stdout\n",
+	mx_cmd_plan, NULL},
     {"run",
 	"run DOMAIN --target-mx HOST --provider NAME [--yes] [--plan FILE]\n"
 	"       mxcutover run --file FILE --provider NAME [--yes]",

@@ -61,5 +61,6 @@ int mx_cli_load_config(struct mx_app *app, struct mx_err *err);
 /* Subcommands implemented in their own files (src/cmd_*.c). argv[0] is the command name;
  * options already include the global ones. */
 int mx_cmd_check(struct mx_app *app, int argc, char **argv);
+int mx_cmd_plan(struct mx_app *app, int argc, char **argv);
 
 #endif

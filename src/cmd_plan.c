@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* src/cmd_plan.c — `mxcutover plan`: a dry run. Reads live state (checks, the provider's
+ * RRsets), writes nothing to DNS, starts no run, and renders the plan for a change board. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cli.h"
+#include "domain.h"
+#include "plan.h"
+#include "provider.h"
+
+enum { OPT_TARGET = 256, OPT_PROVIDER, OPT_FORMAT };
+
+static const struct option plan_opts[] = {
+    {"target-mx", required_argument, NULL, OPT_TARGET},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"output", required_argument, NULL, 'o'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Writes through a temporary file renamed into place: a plan file is whole or absent. */
+static int write_plan(
+    json_t *plan, enum mx_plan_format fmt, const char *server, const char *path, struct mx_err *err)
+{
+	char *tmp = NULL;
+	FILE *fp;
+	int rc;
+
+	if (!path)
+		return mx_plan_render(plan, fmt, server, stdout, err);
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	fp = fopen(tmp, "w");
+	if (!fp) {
+		rc = mx_err_set(err, MX_EIO, "-o %s: %s", path, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	rc = mx_plan_render(plan, fmt, server, fp, err);
+	if (fclose(fp) && !rc)
+		rc = mx_err_set(err, MX_EIO, "-o %s: %s", path, strerror(errno));
+	if (!rc && rename(tmp, path))
+		rc = mx_err_set(err, MX_EIO, "-o %s: %s", path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
+{
+	const char *target_arg = NULL, *provider = NULL, *output = NULL, *domain_arg = NULL;
+	char domain[MX_NAME_MAX + 1], target[MX_NAME_MAX + 1], name[300];
+	const char *domains[1], *targets[1];
+	enum mx_plan_format fmt = PLAN_TEXT;
+	const struct mx_conf_section *sec;
+	struct chk_domain res;
+	struct chk_opts o;
+	struct dns_ctx *dns = NULL;
+	struct http_ctx *http = NULL;
+	struct prov *prov = NULL;
+	struct mx_rrset mx, sts;
+	struct mx_plan_in in;
+	json_t *plan = NULL, *blockers = json_array();
+	struct mx_err err;
+	int status = MX_EXIT_OK, idx = 0, opt, rc, f;
+
+	mx_err_clear(&err);
+	memset(&res, 0, sizeof(res));
+	memset(&mx, 0, sizeof(mx));
+	memset(&sts, 0, sizeof(sts));
+	while ((opt = mx_cli_getopt(app, argc, argv, "o:", plan_opts, &idx)) != -1) {
+		switch (opt) {
+		case 'h':
+			mx_cli_help(stdout, "plan");
+			status = MX_EXIT_OK;
+			goto out;
+		case OPT_TARGET:
+			target_arg = optarg;
+			break;
+		case OPT_PROVIDER:
+			provider = optarg;
+			break;
+		case OPT_FORMAT:
+			f = mx_plan_format_parse(optarg);
+			if (f < 0) {
+				status = mx_cli_usage_error("plan",
+				    "unknown --format \"%s\"; use text, json, markdown, nsupdate "
+				    "or "
+				    "powershell",
+				    optarg);
+				goto out;
+			}
+			fmt = (enum mx_plan_format)f;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		default:
+			status = MX_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (app->json)
+		app->msg = stderr;
+	if (idx < argc)
+		domain_arg = argv[idx];
+	if (!domain_arg || idx + 1 < argc) {
+		status = mx_cli_usage_error("plan", "name exactly one domain");
+		goto out;
+	}
+	if (!target_arg || !provider) {
+		status = mx_cli_usage_error("plan",
+		    "--target-mx HOST (the DnssecMxValue) and --provider NAME are required");
+		goto out;
+	}
+	if (mx_domain_normalize(domain_arg, "domain", domain, sizeof(domain), &err) ||
+	    mx_domain_normalize(target_arg, "--target-mx", target, sizeof(target), &err)) {
+		status = mx_cli_usage_error("plan", "%s", err.msg);
+		goto out;
+	}
+	rc = mx_cli_load_config(app, &err);
+	if (rc) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	sec = mx_conf_provider(app->conf, provider);
+	if (!sec) {
+		status =
+		    mx_cli_usage_error("plan", "--provider %s: the config %s has no [provider.%s]",
+			provider, app->conf->path ? app->conf->path : "(none)", provider);
+		goto out;
+	}
+	rc = dns_ctx_new(&dns, app->resolver_conf, &err);
+	if (!rc)
+		rc = http_ctx_new(&http, app->cacert, &err);
+	if (!rc)
+		rc = prov_open(app->conf, provider, domain, dns, http, &prov, &err);
+	if (!rc)
+		rc = prov->ops->read_rrset(prov, domain, DNS_T_MX, &mx, &err);
+	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
+	if (!rc)
+		rc = prov->ops->read_rrset(prov, name, DNS_T_TXT, &sts, &err);
+	if (rc) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	if (mx.n == 0) {
+		mx_err_set(
+		    &err, MX_EINVAL, "%s has no MX RRset at %s; nothing to move", domain, provider);
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	/* The same checks as `check`, for the observed TTLs, the policy and the blockers. */
+	memset(&o, 0, sizeof(o));
+	o.conf = app->conf;
+	o.dns = dns;
+	o.http = http;
+	domains[0] = domain;
+	targets[0] = target;
+	rc = chk_run(&o, domains, targets, 1, &res, &err);
+	if (rc) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	for (int i = 0; i < CHK_COUNT; i++)
+		/* The plan's mtasts_stage step is what makes the policy cover the target. */
+		if (res.res[i].present && res.res[i].status == CHK_FAIL && i != CHK_MTASTS_COVERS)
+			json_array_append_new(
+			    blockers, json_sprintf("%s: %s", chk_id_name(i), res.res[i].summary));
+	memset(&in, 0, sizeof(in));
+	in.conf = app->conf;
+	in.domain = domain;
+	in.target = target;
+	in.provider = provider;
+	in.provider_type = prov->ops->name;
+	in.provider_min_ttl = prov->ops->min_ttl;
+	in.mx = &mx;
+	in.sts_txt = &sts;
+	in.observed_ttl = res.facts.mx_ttl_max;
+	in.policy = res.facts.mtasts_policy;
+	in.blockers = blockers;
+	in.now = time(NULL);
+	rc = mx_plan_build(&in, &plan, &err);
+	if (!rc)
+		rc = write_plan(plan, fmt,
+		    !strcmp(sec->type, "rfc2136") ? mx_conf_get(sec, "server") : NULL, output,
+		    &err);
+	if (rc) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	if (output && app->verbosity >= 0)
+		fprintf(app->msg, "mxcutover: plan for %s written to %s\n", domain, output);
+	if (json_array_size(blockers)) {
+		fprintf(stderr,
+		    "mxcutover: %zu check(s) fail for %s; the run would stop at "
+		    "preflight (see `mxcutover check %s --target-mx %s`)\n",
+		    json_array_size(blockers), domain, domain, target);
+		status = MX_EXIT_BLOCKED;
+	}
+out:
+	json_decref(plan);
+	json_decref(blockers);
+	prov_rrset_clear(&mx);
+	prov_rrset_clear(&sts);
+	chk_domain_clear(&res);
+	prov_close(prov);
+	http_ctx_free(http);
+	dns_ctx_free(dns);
+	return status;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* src/plan.h — the dry-run plan of a cutover: every step with the records before and after,
+ * the waits, the gates and the rollback, built from live state and rendered for change
+ * boards (text, json, markdown, nsupdate, powershell). Building a plan writes nothing. */
+#ifndef MX_PLAN_H
+#define MX_PLAN_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "conf.h"
+#include "err.h"
+#include "provider.h"
+
+struct mx_plan_in {
+	const struct mx_conf *conf;
+	const char *domain;
+	const char *target;
+	const char *provider;	   /* [provider.NAME] */
+	const char *provider_type; /* its type */
+	int provider_min_ttl;
+	const struct mx_rrset *mx;	/* the MX RRset as the provider holds it */
+	const struct mx_rrset *sts_txt; /* _mta-sts TXT as the provider holds it (n 0: none) */
+	uint32_t observed_ttl;		/* max MX TTL served by any authoritative NS */
+	const char *policy;		/* the MTA-STS policy served now, or NULL */
+	json_t *blockers;		/* borrowed array of failing check summaries, or NULL */
+	time_t now;
+};
+
+enum mx_plan_format { PLAN_TEXT, PLAN_JSON, PLAN_MARKDOWN, PLAN_NSUPDATE, PLAN_POWERSHELL };
+
+/* Parses "text", "json", … Returns -1 for an unknown name. */
+int mx_plan_format_parse(const char *name);
+
+/* Builds the plan document (the JSON format of docs/plan-schema.md). New reference. */
+int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err);
+
+/* The snapshot checksum: "sha256:" + hex of the canonical snapshot. out ≥ 72 bytes. */
+int mx_plan_checksum(const struct mx_rrset *mx, const struct mx_rrset *sts_txt, char *out,
+    size_t outlen, struct mx_err *err);
+
+/* Writes the plan in a format. nsupdate needs server (ip[@port]) or NULL for a placeholder. */
+int mx_plan_render(
+    json_t *plan, enum mx_plan_format fmt, const char *server, FILE *fp, struct mx_err *err);
+
+#endif
