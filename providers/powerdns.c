@@ -264,6 +264,8 @@ int pdns_rrset_parse(
 				goto out;
 		}
 	}
+	if (!out->n)
+		out->ttl = 0;
 	prov_rrset_sort(out);
 out:
 	if (rc)
