@@ -81,17 +81,28 @@ static const struct cmd commands[] = {
     {"run",
 	"run DOMAIN --target-mx HOST --provider NAME [--yes] [--plan FILE]\n"
 	"       mxcutover run --file FILE --provider NAME [--yes]",
-	"Moves the domain's MX to the target host, step by step, with the right waits.\n", NULL,
-	"the cutover engine"},
+	"Moves the domain's MX to the target host, step by step, with the right waits; every\n"
+	"step is journaled first, so a crash or Ctrl-C leaves a run `resume` continues.\n"
+	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain\n"
+	"  --provider NAME   the [provider.NAME] section that holds the zone\n"
+	"  --file FILE       many domains: \"DOMAIN TARGET\" per line, each run on its own\n"
+	"  --yes             no prompts: gates a program can verify are verified, the others\n"
+	"                    print the exact command and are polled until gate_timeout\n"
+	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone changed\n",
+	mx_cmd_run, NULL},
     {"resume", "resume [DOMAIN]",
-	"Continues unfinished runs (all of them when no domain is named).\n", NULL,
-	"the cutover engine"},
+	"Continues unfinished runs (all of them when no domain is named) from their journal.\n"
+	"  --yes  no prompts\n",
+	mx_cmd_resume, NULL},
     {"rollback", "rollback DOMAIN [--yes]",
-	"Restores the domain's MX exactly as it was before the run, in a mail-safe order.\n", NULL,
-	"the cutover engine"},
+	"Restores the domain's MX exactly as it was before the run (values, preferences, TTL)\n"
+	"and its _mta-sts record, in a mail-safe order: legacy host preferred again, wait for\n"
+	"the TTL, then the new host removed. Works from any step and after completion.\n"
+	"  --yes  no prompts\n",
+	mx_cmd_rollback, NULL},
     {"status", "status [DOMAIN]",
-	"Shows each run's state, current step, next deadline and what it waits for.\n", NULL,
-	"the cutover engine"},
+	"Shows each run's state, current step, next deadline and what it waits for.\n",
+	mx_cmd_status, NULL},
     {"outbound", "outbound DOMAIN...",
 	"Tells, for partner domains, whether SmtpDaneMode Mandatory and MtaStsMode are safe on\n"
 	"an outbound connector, with the reason.\n",

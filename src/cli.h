@@ -62,5 +62,9 @@ int mx_cli_load_config(struct mx_app *app, struct mx_err *err);
  * options already include the global ones. */
 int mx_cmd_check(struct mx_app *app, int argc, char **argv);
 int mx_cmd_plan(struct mx_app *app, int argc, char **argv);
+int mx_cmd_run(struct mx_app *app, int argc, char **argv);
+int mx_cmd_resume(struct mx_app *app, int argc, char **argv);
+int mx_cmd_rollback(struct mx_app *app, int argc, char **argv);
+int mx_cmd_status(struct mx_app *app, int argc, char **argv);
 
 #endif

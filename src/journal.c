@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,4 +180,485 @@ void jnl_close(struct jnl *j)
 	sqlite3_close_v2(j->db);
 	free(j->path);
 	free(j);
+}
+
+/* ---- statements ---- */
+
+static int prep(struct jnl *j, const char *sql, sqlite3_stmt **st, struct mx_err *err)
+{
+	if (sqlite3_prepare_v2(j->db, sql, -1, st, NULL) != SQLITE_OK)
+		return sql_fail(j, "preparing a statement", err);
+	return MX_OK;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Runs a statement that returns no rows and finalizes it. */
+static int done(struct jnl *j, sqlite3_stmt *st, const char *what, struct mx_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sql_fail(j, what, err);
+	return MX_OK;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? strdup((const char *)s) : NULL;
+}
+
+int jnl_begin(struct jnl *j, struct mx_err *err)
+{
+	return exec(j, "BEGIN IMMEDIATE", "starting a transaction", err);
+}
+
+int jnl_commit(struct jnl *j, struct mx_err *err)
+{
+	int rc = exec(j, "COMMIT", "committing", err);
+
+	if (rc)
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+void jnl_run_clear(struct jnl_run *r)
+{
+	free(r->domain);
+	free(r->target);
+	free(r->provider);
+	free(r->state);
+	free(r->step);
+	free(r->waiting_for);
+	free(r->options);
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+#define RUN_COLS                                                                                   \
+	"id, domain, target, provider, state, step, next_at, waiting_for, options, error, "        \
+	"created_at, updated_at"
+
+static void run_from_row(sqlite3_stmt *st, struct jnl_run *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->domain = col_dup(st, 1);
+	r->target = col_dup(st, 2);
+	r->provider = col_dup(st, 3);
+	r->state = col_dup(st, 4);
+	r->step = col_dup(st, 5);
+	r->next_at = sqlite3_column_int64(st, 6);
+	r->waiting_for = col_dup(st, 7);
+	r->options = col_dup(st, 8);
+	r->error = col_dup(st, 9);
+	r->created_at = sqlite3_column_int64(st, 10);
+	r->updated_at = sqlite3_column_int64(st, 11);
+}
+
+int jnl_run_create(struct jnl *j, const char *domain, const char *target, const char *provider,
+    const char *first_step, const char *options_json, long long now, long long *id,
+    struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "INSERT INTO runs (domain, target, provider, state, step, options, created_at, "
+	    "updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, domain);
+	bind_text(st, 2, target);
+	bind_text(st, 3, provider);
+	bind_text(st, 4, first_step);
+	bind_text(st, 5, options_json ? options_json : "{}");
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, now);
+	rc = done(j, st, "creating a run", err);
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(j->db);
+	return rc;
+}
+
+int jnl_run_latest(struct jnl *j, const char *domain, struct jnl_run *out, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(
+	    j, "SELECT " RUN_COLS " FROM runs WHERE domain = ? ORDER BY id DESC LIMIT 1", &st, err);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return rc;
+	bind_text(st, 1, domain);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		run_from_row(st, out);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_fail(j, "reading a run", err);
+	return MX_OK;
+}
+
+int jnl_run_list(struct jnl *j, struct jnl_run **out, size_t *n, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	struct jnl_run *v = NULL;
+	size_t count = 0;
+	int rc = prep(j,
+	    "SELECT " RUN_COLS " FROM runs r WHERE id = (SELECT MAX(id) FROM runs WHERE "
+	    "domain = r.domain) ORDER BY domain",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct jnl_run *g = realloc(v, (count + 1) * sizeof(*v));
+
+		if (!g) {
+			sqlite3_finalize(st);
+			for (size_t i = 0; i < count; i++)
+				jnl_run_clear(&v[i]);
+			free(v);
+			return mx_err_set(err, MX_ENOMEM, "out of memory");
+		}
+		v = g;
+		run_from_row(st, &v[count++]);
+	}
+	sqlite3_finalize(st);
+	*out = v;
+	*n = count;
+	if (rc != SQLITE_DONE)
+		return sql_fail(j, "listing runs", err);
+	return MX_OK;
+}
+
+int jnl_run_update(struct jnl *j, long long run_id, const char *state, const char *step,
+    long long next_at, const char *waiting_for, const char *error, long long now,
+    struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "UPDATE runs SET state = ?, step = ?, next_at = ?, waiting_for = ?, error = ?, "
+	    "updated_at = ? WHERE id = ?",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, state);
+	bind_text(st, 2, step);
+	if (next_at)
+		sqlite3_bind_int64(st, 3, next_at);
+	else
+		sqlite3_bind_null(st, 3);
+	bind_text(st, 4, waiting_for);
+	bind_text(st, 5, error);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, run_id);
+	return done(j, st, "updating a run", err);
+}
+
+int jnl_run_set_options(
+    struct jnl *j, long long run_id, const char *options_json, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j, "UPDATE runs SET options = ? WHERE id = ?", &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, options_json);
+	sqlite3_bind_int64(st, 2, run_id);
+	return done(j, st, "updating a run", err);
+}
+
+int jnl_step_set(struct jnl *j, long long run_id, const char *step, const char *state,
+    const char *detail, long long now, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "INSERT INTO steps (run_id, step, state, started_at, finished_at, detail) "
+	    "VALUES (?1, ?2, ?3, ?4, CASE WHEN ?3 IN ('done','skipped','undone') THEN ?4 END, ?5) "
+	    "ON CONFLICT (run_id, step) DO UPDATE SET state = ?3, detail = COALESCE(?5, detail), "
+	    "finished_at = CASE WHEN ?3 IN ('done','skipped','undone') THEN ?4 END",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, step);
+	bind_text(st, 3, state);
+	sqlite3_bind_int64(st, 4, now);
+	bind_text(st, 5, detail);
+	return done(j, st, "recording a step", err);
+}
+
+char *jnl_step_state(struct jnl *j, long long run_id, const char *step)
+{
+	sqlite3_stmt *st;
+	char *s = NULL;
+
+	if (prep(j, "SELECT state FROM steps WHERE run_id = ? AND step = ?", &st, NULL))
+		return NULL;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, step);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s = col_dup(st, 0);
+	sqlite3_finalize(st);
+	return s;
+}
+
+long long jnl_step_finished_at(struct jnl *j, long long run_id, const char *step)
+{
+	sqlite3_stmt *st;
+	long long t = 0;
+
+	if (prep(j, "SELECT finished_at FROM steps WHERE run_id = ? AND step = ?", &st, NULL))
+		return 0;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, step);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
+void jnl_intent_clear(struct jnl_intent *i)
+{
+	free(i->step);
+	free(i->rrname);
+	free(i->rrtype);
+	free(i->before);
+	free(i->after);
+	memset(i, 0, sizeof(*i));
+}
+
+int jnl_intent_begin(struct jnl *j, long long run_id, const char *step, const char *rrname,
+    const char *rrtype, const char *before_json, const char *after_json, long long now,
+    long long *id, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "INSERT INTO intents (run_id, step, rrname, rrtype, before, after, created_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, step);
+	bind_text(st, 3, rrname);
+	bind_text(st, 4, rrtype);
+	bind_text(st, 5, before_json);
+	bind_text(st, 6, after_json);
+	sqlite3_bind_int64(st, 7, now);
+	rc = done(j, st, "recording a write intent", err);
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(j->db);
+	return rc;
+}
+
+int jnl_intent_done(
+    struct jnl *j, long long intent_id, const char *outcome, long long now, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j, "UPDATE intents SET done_at = ?, outcome = ? WHERE id = ?", &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, outcome);
+	sqlite3_bind_int64(st, 3, intent_id);
+	return done(j, st, "completing a write intent", err);
+}
+
+int jnl_intent_open(struct jnl *j, long long run_id, struct jnl_intent *out, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "SELECT id, step, rrname, rrtype, before, after FROM intents WHERE run_id = ? AND "
+	    "done_at IS NULL ORDER BY id DESC LIMIT 1",
+	    &st, err);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->step = col_dup(st, 1);
+		out->rrname = col_dup(st, 2);
+		out->rrtype = col_dup(st, 3);
+		out->before = col_dup(st, 4);
+		out->after = col_dup(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_fail(j, "reading intents", err);
+	return MX_OK;
+}
+
+int jnl_intent_count(struct jnl *j, long long run_id)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	if (prep(j, "SELECT COUNT(*) FROM intents WHERE run_id = ?", &st, NULL))
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int jnl_snapshot_put(struct jnl *j, long long run_id, const char *rrname, const char *rrtype,
+    const char *source, const char *rrset_json, const char *checksum, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "INSERT OR REPLACE INTO snapshots (run_id, rrname, rrtype, source, rrset, checksum) "
+	    "VALUES (?, ?, ?, ?, ?, ?)",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, rrname);
+	bind_text(st, 3, rrtype);
+	bind_text(st, 4, source);
+	bind_text(st, 5, rrset_json);
+	bind_text(st, 6, checksum);
+	return done(j, st, "storing the snapshot", err);
+}
+
+char *jnl_snapshot_get(
+    struct jnl *j, long long run_id, const char *rrname, const char *rrtype, const char *source)
+{
+	sqlite3_stmt *st;
+	char *s = NULL;
+
+	if (prep(j,
+		"SELECT rrset FROM snapshots WHERE run_id = ? AND rrname = ? AND rrtype = ? AND "
+		"source = ?",
+		&st, NULL))
+		return NULL;
+	sqlite3_bind_int64(st, 1, run_id);
+	bind_text(st, 2, rrname);
+	bind_text(st, 3, rrtype);
+	bind_text(st, 4, source);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s = col_dup(st, 0);
+	sqlite3_finalize(st);
+	return s;
+}
+
+int jnl_audit(struct jnl *j, long long run_id, const char *domain, const char *event,
+    const char *detail, long long now, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j, "INSERT INTO audit (at, run_id, domain, event, detail) VALUES (?,?,?,?,?)",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	if (run_id)
+		sqlite3_bind_int64(st, 2, run_id);
+	else
+		sqlite3_bind_null(st, 2);
+	bind_text(st, 3, domain);
+	bind_text(st, 4, event);
+	bind_text(st, 5, detail);
+	return done(j, st, "writing the audit log", err);
+}
+
+static bool owner_alive(long long pid, const char *host)
+{
+	char me[256] = "";
+
+	gethostname(me, sizeof(me) - 1);
+	if (strcmp(host, me) != 0)
+		return true; /* another machine: we cannot tell, so it holds the lock */
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now, struct mx_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char host[256] = "", detail[400];
+	long long pid = 0;
+	char *owner_host = NULL;
+	int rc;
+
+	gethostname(host, sizeof(host) - 1);
+	rc = exec(j, "BEGIN IMMEDIATE", "locking", err);
+	if (rc)
+		return rc;
+	rc = prep(j, "SELECT pid, host FROM locks WHERE domain = ?", &st, err);
+	if (rc)
+		goto fail;
+	bind_text(st, 1, domain);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		pid = sqlite3_column_int64(st, 0);
+		owner_host = col_dup(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (owner_host && pid == (long long)getpid() && !strcmp(owner_host, host)) {
+		free(owner_host);
+		return exec(j, "COMMIT", "locking", err);
+	}
+	if (owner_host && owner_alive(pid, owner_host)) {
+		rc = mx_err_set(err, MX_ELOCKED,
+		    "%s: another mxcutover (pid %lld on %s) is running this domain; wait for it or "
+		    "stop it",
+		    domain, pid, owner_host);
+		goto fail;
+	}
+	if (owner_host) {
+		snprintf(detail, sizeof(detail),
+		    "lock taken over from pid %lld on %s (not running)", pid, owner_host);
+		rc = jnl_audit(j, run_id, domain, "lock_takeover", detail, now, err);
+		if (rc)
+			goto fail;
+	}
+	rc = prep(j,
+	    "INSERT OR REPLACE INTO locks (domain, run_id, pid, host, acquired_at) VALUES "
+	    "(?, ?, ?, ?, ?)",
+	    &st, err);
+	if (rc)
+		goto fail;
+	bind_text(st, 1, domain);
+	sqlite3_bind_int64(st, 2, run_id);
+	sqlite3_bind_int64(st, 3, (long long)getpid());
+	bind_text(st, 4, host);
+	sqlite3_bind_int64(st, 5, now);
+	rc = done(j, st, "locking", err);
+	if (rc)
+		goto fail;
+	free(owner_host);
+	return exec(j, "COMMIT", "locking", err);
+fail:
+	free(owner_host);
+	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+void jnl_unlock(struct jnl *j, const char *domain)
+{
+	sqlite3_stmt *st;
+
+	if (prep(j, "DELETE FROM locks WHERE domain = ? AND pid = ?", &st, NULL))
+		return;
+	bind_text(st, 1, domain);
+	sqlite3_bind_int64(st, 2, (long long)getpid());
+	done(j, st, "unlocking", NULL);
 }

@@ -5,6 +5,8 @@
 #ifndef MX_JOURNAL_H
 #define MX_JOURNAL_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 struct jnl;
@@ -21,5 +23,87 @@ void jnl_close(struct jnl *j);
 
 /* The schema version found in the file after opening. */
 int jnl_schema_version(struct jnl *j);
+
+/* Groups the writes that follow into one transaction (so a step's completion and the run's
+ * next position land together). */
+int jnl_begin(struct jnl *j, struct mx_err *err);
+int jnl_commit(struct jnl *j, struct mx_err *err);
+
+/* One run as stored. Strings are owned by the struct (jnl_run_clear frees them). */
+struct jnl_run {
+	long long id;
+	char *domain, *target, *provider;
+	char *state;	   /* running|waiting|gate|done|failed|rolling_back|rolled_back */
+	char *step;	   /* step key */
+	long long next_at; /* 0: no deadline */
+	char *waiting_for; /* NULL or text */
+	char *options;	   /* JSON text */
+	char *error;	   /* NULL or the last failure's message */
+	long long created_at, updated_at;
+};
+void jnl_run_clear(struct jnl_run *r);
+
+/* Creates a run (state "running", step = first_step). Returns its id in *id. */
+int jnl_run_create(struct jnl *j, const char *domain, const char *target, const char *provider,
+    const char *first_step, const char *options_json, long long now, long long *id,
+    struct mx_err *err);
+
+/* The newest run of domain; MX_OK with out->id == 0 when there is none. */
+int jnl_run_latest(struct jnl *j, const char *domain, struct jnl_run *out, struct mx_err *err);
+
+/* The newest run of every domain, newest first; caller frees each with jnl_run_clear and the
+ * array with free(). */
+int jnl_run_list(struct jnl *j, struct jnl_run **out, size_t *n, struct mx_err *err);
+
+/* Replaces the run's options/variables JSON text. */
+int jnl_run_set_options(
+    struct jnl *j, long long run_id, const char *options_json, struct mx_err *err);
+
+/* Records where a run is. waiting_for and error may be NULL. */
+int jnl_run_update(struct jnl *j, long long run_id, const char *state, const char *step,
+    long long next_at, const char *waiting_for, const char *error, long long now,
+    struct mx_err *err);
+
+/* A step's state in this run: pending|active|done|skipped|undone. */
+int jnl_step_set(struct jnl *j, long long run_id, const char *step, const char *state,
+    const char *detail, long long now, struct mx_err *err);
+/* The step's state, or NULL (caller frees). */
+char *jnl_step_state(struct jnl *j, long long run_id, const char *step);
+/* When the step was finished (0 when it was not). */
+long long jnl_step_finished_at(struct jnl *j, long long run_id, const char *step);
+
+/* Write intents: recorded (and committed) before the provider is called, completed after. */
+struct jnl_intent {
+	long long id;
+	char *step, *rrname, *rrtype, *before, *after; /* before/after: JSON RRsets */
+};
+void jnl_intent_clear(struct jnl_intent *i);
+int jnl_intent_begin(struct jnl *j, long long run_id, const char *step, const char *rrname,
+    const char *rrtype, const char *before_json, const char *after_json, long long now,
+    long long *id, struct mx_err *err);
+int jnl_intent_done(
+    struct jnl *j, long long intent_id, const char *outcome, long long now, struct mx_err *err);
+/* The run's intent that has no completion; MX_OK with out->id == 0 when none. */
+int jnl_intent_open(struct jnl *j, long long run_id, struct jnl_intent *out, struct mx_err *err);
+/* Number of intents of the run (for tests and audits). */
+int jnl_intent_count(struct jnl *j, long long run_id);
+
+/* Snapshots: the RRsets as they were before the run, per source ("provider", "dns"). */
+int jnl_snapshot_put(struct jnl *j, long long run_id, const char *rrname, const char *rrtype,
+    const char *source, const char *rrset_json, const char *checksum, struct mx_err *err);
+/* The stored JSON (caller frees) or NULL. */
+char *jnl_snapshot_get(
+    struct jnl *j, long long run_id, const char *rrname, const char *rrtype, const char *source);
+
+/* Appends to the audit log. */
+int jnl_audit(struct jnl *j, long long run_id, const char *domain, const char *event,
+    const char *detail, long long now, struct mx_err *err);
+
+/* Per-domain run lock with owner pid and host. A lock whose owner is this host and whose
+ * process is gone is taken over (and audited). Held by a live process → MX_ELOCKED with a
+ * message naming the pid and host. */
+int jnl_lock(
+    struct jnl *j, const char *domain, long long run_id, long long now, struct mx_err *err);
+void jnl_unlock(struct jnl *j, const char *domain);
 
 #endif

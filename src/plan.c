@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "domain.h"
 #include "mtasts.h"
+#include "rrset.h"
 #include "steps.h"
 
 int mx_plan_format_parse(const char *name)
@@ -21,21 +22,11 @@ int mx_plan_format_parse(const char *name)
 	return -1;
 }
 
-static json_t *rrset_json(const struct mx_rrset *s)
-{
-	json_t *v = json_array();
-
-	for (size_t i = 0; i < s->n; i++)
-		json_array_append_new(v, json_string(s->values[i]));
-	return json_pack("{s:s,s:s,s:i,s:o}", "name", s->name, "type",
-	    s->type == DNS_T_MX ? "MX" : "TXT", "ttl", (json_int_t)s->ttl, "values", v);
-}
-
 int mx_plan_checksum(const struct mx_rrset *mx, const struct mx_rrset *sts_txt, char *out,
     size_t outlen, struct mx_err *err)
 {
 	json_t *snap =
-	    json_pack("{s:o,s:o}", "mx", rrset_json(mx), "mta_sts_txt", rrset_json(sts_txt));
+	    json_pack("{s:o,s:o}", "mx", mx_rrset_json(mx), "mta_sts_txt", mx_rrset_json(sts_txt));
 	char *canon = snap ? json_dumps(snap, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -98,23 +89,22 @@ static json_t *step(int id, json_t *after, int wait, const char *gate)
 	return o;
 }
 
-/* The MTA-STS side: the staged policy (legacy + target) and the final one (target only). */
-static int mtasts_steps(const struct mx_plan_in *in, json_t *steps, json_t *doc, struct mx_err *err)
+int mx_plan_mtasts_policies(const struct mx_conf *conf, const char *policy, const char *target,
+    char **staged, char **final, struct mx_err *err)
 {
 	struct mtasts_policy *pol = NULL;
 	const char **patterns = NULL;
-	char *staged = NULL, *final = NULL, id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1];
-	char txt[100], gate[900], url[300];
 	size_t n = 0, nfinal = 0;
 	int rc;
 
-	rc = mtasts_policy_parse(in->policy, strlen(in->policy), &pol, err);
+	*staged = *final = NULL;
+	rc = mtasts_policy_parse(policy, strlen(policy), &pol, err);
 	if (rc)
 		return rc;
 	if (!pol->valid) {
-		json_object_set_new(doc, "mta_sts",
-		    json_pack("{s:s}", "note",
-			"the current policy is not valid; fix it before the cutover (see check)"));
+		rc = mx_err_set(err, MX_EINVAL,
+		    "the MTA-STS policy served now is not valid (%s); fix it before the cutover",
+		    pol->nproblems ? pol->problems[0] : "see check");
 		goto out;
 	}
 	patterns = calloc(pol->nmx + 1, sizeof(*patterns));
@@ -124,28 +114,55 @@ static int mtasts_steps(const struct mx_plan_in *in, json_t *steps, json_t *doc,
 	}
 	for (size_t i = 0; i < pol->nmx; i++)
 		patterns[n++] = pol->mx[i];
-	if (!mtasts_policy_covers(pol, in->target))
-		patterns[n++] = in->target;
-	rc = mtasts_policy_render(pol->mode, patterns, n, pol->max_age, &staged, err);
+	if (!mtasts_policy_covers(pol, target))
+		patterns[n++] = target;
+	rc = mtasts_policy_render(pol->mode, patterns, n, pol->max_age, staged, err);
 	if (rc)
 		goto out;
 	/* The final policy keeps every pattern that does not exist for a legacy host. */
 	for (size_t i = 0; i < n; i++) {
 		bool legacy = false;
 
-		for (size_t k = 0; k < in->conf->nlegacy; k++) {
-			const char *p = patterns[i], *suffix = in->conf->legacy_suffixes[k];
+		for (size_t k = 0; k < conf->nlegacy; k++) {
+			const char *p = patterns[i];
 
 			if (!strncmp(p, "*.", 2))
 				p += 2;
-			legacy |= mx_name_under(p, suffix);
+			legacy |= mx_name_under(p, conf->legacy_suffixes[k]);
 		}
 		if (!legacy)
 			patterns[nfinal++] = patterns[i];
 	}
-	rc = mtasts_policy_render(pol->mode, patterns, nfinal, pol->max_age, &final, err);
+	rc = mtasts_policy_render(pol->mode, patterns, nfinal, pol->max_age, final, err);
+out:
+	if (rc) {
+		free(*staged);
+		*staged = NULL;
+	}
+	mtasts_policy_free(pol);
+	free(patterns);
+	return rc;
+}
+
+/* The MTA-STS side: the staged policy (legacy + target) and the final one (target only). */
+static int mtasts_steps(const struct mx_plan_in *in, json_t *steps, json_t *doc, struct mx_err *err)
+{
+	char *staged = NULL, *final = NULL, id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1];
+	char txt[100], gate[900], url[300];
+	struct mtasts_policy *pol = NULL;
+	int rc;
+
+	rc = mx_plan_mtasts_policies(in->conf, in->policy, in->target, &staged, &final, err);
+	if (rc == MX_EINVAL) {
+		json_object_set_new(doc, "mta_sts", json_pack("{s:s}", "note", err->msg));
+		return MX_OK;
+	}
 	if (rc)
+		return rc;
+	if (mtasts_policy_parse(in->policy, strlen(in->policy), &pol, err)) {
+		rc = MX_ENOMEM;
 		goto out;
+	}
 	mtasts_new_id(in->now, id1);
 	mtasts_new_id(in->now + 1, id2);
 	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/mta-sts.txt", in->domain);
@@ -164,14 +181,11 @@ static int mtasts_steps(const struct mx_plan_in *in, json_t *steps, json_t *doc,
 	json_object_set_new(doc, "mta_sts",
 	    json_pack("{s:s,s:s,s:s,s:s,s:s}", "url", url, "mode", mtasts_mode_name(pol->mode),
 		"policy_now", in->policy, "policy_staged", staged, "policy_final", final));
+	snprintf(txt, sizeof(txt), "v=STSv1; id=%s;", id2);
+	json_object_set_new(doc, "_mtasts_final_txt", json_string(txt));
 out:
 	mtasts_policy_free(pol);
-	free(patterns);
 	free(staged);
-	if (!rc && final) {
-		snprintf(txt, sizeof(txt), "v=STSv1; id=%s;", id2);
-		json_object_set_new(doc, "_mtasts_final_txt", json_string(txt));
-	}
 	free(final);
 	return rc;
 }
@@ -195,8 +209,8 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 	doc = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:{s:i,s:i,s:i,s:i,s:i}}",
 	    "version", 1, "domain", in->domain, "target", in->target, "provider", in->provider,
 	    "provider_type", in->provider_type, "created_at",
-	    mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx", rrset_json(in->mx),
-	    "mta_sts_txt", rrset_json(in->sts_txt), "observed_ttl", (json_int_t)in->observed_ttl,
+	    mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx", mx_rrset_json(in->mx),
+	    "mta_sts_txt", mx_rrset_json(in->sts_txt), "observed_ttl", (json_int_t)in->observed_ttl,
 	    "checksum", checksum, "settings", "low_ttl", low, "final_ttl", c->final_ttl,
 	    "final_preference", c->final_preference, "gate_timeout", c->gate_timeout,
 	    "provider_min_ttl", in->provider_min_ttl);
@@ -281,11 +295,11 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 	    rollback, json_pack("{s:s,s:o}", "action", "write", "after",
 			  mx_after(in->domain, (uint32_t)low, mx_values(in, true, -1, -1))));
 	json_array_append_new(
-	    rollback, json_pack("{s:s,s:o}", "action", "write", "after", rrset_json(in->mx)));
+	    rollback, json_pack("{s:s,s:o}", "action", "write", "after", mx_rrset_json(in->mx)));
 	if (mtasts)
 		json_array_append_new(
 		    rollback, json_pack("{s:s,s:o,s:s}", "action", "write", "after",
-				  rrset_json(in->sts_txt), "policy", in->policy));
+				  mx_rrset_json(in->sts_txt), "policy", in->policy));
 	json_object_set_new(doc, "rollback", rollback);
 	*out = doc;
 	return MX_OK;

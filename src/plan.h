@@ -41,6 +41,13 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 int mx_plan_checksum(const struct mx_rrset *mx, const struct mx_rrset *sts_txt, char *out,
     size_t outlen, struct mx_err *err);
 
+/* The MTA-STS policies of a cutover from the policy served now: *staged lists the current
+ * patterns plus the target (unless already covered), *final drops every pattern for a legacy
+ * host. Same mode and max_age. MX_EINVAL when the current policy is not valid. Caller frees
+ * both with free(). */
+int mx_plan_mtasts_policies(const struct mx_conf *conf, const char *policy, const char *target,
+    char **staged, char **final, struct mx_err *err);
+
 /* Writes the plan in a format. nsupdate needs server (ip[@port]) or NULL for a placeholder. */
 int mx_plan_render(
     json_t *plan, enum mx_plan_format fmt, const char *server, FILE *fp, struct mx_err *err);

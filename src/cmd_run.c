@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/* src/cmd_run.c — `run`, `resume`, `rollback` and `status`: the command-line front end of
+ * the engine. It prints the engine's events as lines, asks at gates when a person is there
+ * (never with --yes), and waits for deadlines in the event loop, never in the engine. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "domain.h"
+#include "engine.h"
+#include "loop.h"
+#include "steps.h"
+
+enum { OPT_TARGET = 256, OPT_PROVIDER, OPT_FILE, OPT_YES, OPT_PLAN };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+struct front {
+	struct mx_app *app;
+	struct mx_clock clock;
+	struct jnl *jnl;
+	struct dns_ctx *dns;
+	struct http_ctx *http;
+	struct mx_engine *engine;
+	struct mx_sink sink;
+};
+
+static void print_event(const struct mx_event *ev, void *arg)
+{
+	struct front *f = arg;
+	FILE *fp = f->app->msg;
+	char when[32];
+
+	if (f->app->verbosity < 0 && ev->sev < MX_SEV_ERROR && ev->kind != MX_EV_GATE)
+		return;
+	switch (ev->kind) {
+	case MX_EV_STEP:
+		fprintf(fp, "%s: ▸ %s\n", ev->domain, ev->text);
+		break;
+	case MX_EV_WAIT:
+		fprintf(fp, "%s:   %s (until %s)\n", ev->domain, ev->text,
+		    mx_time_rfc3339(ev->until, when, sizeof(when)));
+		break;
+	case MX_EV_GATE:
+		fprintf(fp,
+		    "%s: ACTION NEEDED ──────────────────────────────\n%s\n"
+		    "─────────────────────────────────────────────────\n",
+		    ev->domain, ev->text);
+		break;
+	case MX_EV_DONE:
+		fprintf(fp, "%s: %s%s\n", ev->domain, ev->sev >= MX_SEV_ERROR ? "stopped: " : "",
+		    ev->text);
+		break;
+	default:
+		if (ev->sev > MX_SEV_DEBUG || f->app->verbosity > 0)
+			fprintf(fp, "%s:   %s\n", ev->domain, ev->text);
+		break;
+	}
+	fflush(fp);
+}
+
+static bool ask(void *arg, const char *domain, const char *question)
+{
+	char line[32];
+
+	fprintf(stderr, "%s: %s [y/N] ", domain, question);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+static void front_close(struct front *f)
+{
+	mx_engine_free(f->engine);
+	http_ctx_free(f->http);
+	dns_ctx_free(f->dns);
+	jnl_close(f->jnl);
+}
+
+/* Opens everything a run needs. yes: no prompts at all. */
+static int front_open(struct front *f, struct mx_app *app, bool yes, struct mx_err *err)
+{
+	struct mx_engine_cfg cfg;
+	const char *clock = getenv("MXCUTOVER_CLOCK");
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->app = app;
+	/* Test and demo seam: "warp" jumps over waits instead of sleeping through them. */
+	mx_clock_init(&f->clock, clock && !strcmp(clock, "warp"));
+	f->sink.fn = print_event;
+	f->sink.arg = f;
+	rc = mx_cli_load_config(app, err);
+	if (!rc)
+		rc = jnl_open(app->state_path, &f->jnl, err);
+	if (!rc)
+		rc = dns_ctx_new(&f->dns, app->resolver_conf, err);
+	if (!rc)
+		rc = http_ctx_new(&f->http, app->cacert, err);
+	if (rc)
+		return rc;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.conf = app->conf;
+	cfg.jnl = f->jnl;
+	cfg.dns = f->dns;
+	cfg.http = f->http;
+	cfg.clock = &f->clock;
+	cfg.sink = &f->sink;
+	cfg.confirm = yes ? NULL : ask;
+	return mx_engine_new(&f->engine, &cfg, err);
+}
+
+/* Drives the engine until every run has stopped or a signal arrives. */
+static int drive(struct front *f)
+{
+	struct mx_loop loop = {f->dns, f->http};
+	struct sigaction sa;
+	struct mx_err err;
+	time_t wake;
+	int rc, status;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	mx_err_clear(&err);
+	while (!mx_engine_idle(f->engine) && !interrupted) {
+		rc = mx_engine_step(f->engine, &wake, &err);
+		if (rc == MX_EAGAIN) {
+			time_t t = mx_now(&f->clock);
+
+			if (mx_clock_warp_to(&f->clock, wake))
+				continue;
+			mx_loop_once(&loop, NULL, 0, wake > t ? (int)(wake - t) * 1000 : 0, NULL);
+		} else if (rc) {
+			return mx_cli_fail(f->app, &err);
+		}
+	}
+	status = mx_engine_exit_status(f->engine);
+	if (interrupted) {
+		for (int i = 0; i < mx_engine_nruns(f->engine); i++)
+			fprintf(stderr,
+			    "mxcutover: stopped; %s is safe where it is — continue with `mxcutover "
+			    "resume %s`\n",
+			    mx_engine_run_domain(f->engine, i), mx_engine_run_domain(f->engine, i));
+		status = MX_EXIT_BLOCKED;
+	}
+	return status;
+}
+
+static const struct option run_opts[] = {
+    {"target-mx", required_argument, NULL, OPT_TARGET},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"yes", no_argument, NULL, OPT_YES},
+    {"plan", required_argument, NULL, OPT_PLAN},
+    {NULL, 0, NULL, 0},
+};
+
+static char *read_file(const char *path, struct mx_err *err)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!fp) {
+		mx_err_set(err, MX_EINVAL, "--plan %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (getdelim(&buf, &len, '\0', fp) < 0) {
+		free(buf);
+		buf = NULL;
+		mx_err_set(err, MX_EINVAL, "--plan %s: empty or unreadable", path);
+	}
+	fclose(fp);
+	return buf;
+}
+
+static int need_person(struct mx_app *app, const char *cmd, bool yes)
+{
+	if (yes || isatty(STDIN_FILENO))
+		return MX_EXIT_OK;
+	return mx_cli_usage_error(cmd,
+	    "stdin is not a terminal, so nobody can answer at the gates; pass --yes to run "
+	    "without prompts");
+}
+
+int mx_cmd_run(struct mx_app *app, int argc, char **argv)
+{
+	const char *target = NULL, *provider = NULL, *file = NULL, *plan_path = NULL;
+	char **domains = NULL, **targets = NULL, norm[MX_NAME_MAX + 1], *plan = NULL;
+	size_t n = 0;
+	bool yes = false;
+	struct front f;
+	struct mx_err err;
+	int status = MX_EXIT_OK, idx = 0, opt, started = 0;
+
+	memset(&f, 0, sizeof(f));
+	mx_err_clear(&err);
+	while ((opt = mx_cli_getopt(app, argc, argv, "", run_opts, &idx)) != -1) {
+		switch (opt) {
+		case 'h':
+			mx_cli_help(stdout, "run");
+			return MX_EXIT_OK;
+		case OPT_TARGET:
+			target = optarg;
+			break;
+		case OPT_PROVIDER:
+			provider = optarg;
+			break;
+		case OPT_FILE:
+			file = optarg;
+			break;
+		case OPT_YES:
+			yes = true;
+			break;
+		case OPT_PLAN:
+			plan_path = optarg;
+			break;
+		default:
+			return MX_EXIT_USAGE;
+		}
+	}
+	if (app->json)
+		app->msg = stderr;
+	if (!provider)
+		return mx_cli_usage_error("run", "--provider NAME is required");
+	if (file) {
+		if (mx_cli_read_list(file, &domains, &targets, &n, &err)) {
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
+	}
+	for (int i = idx; i < argc; i++) {
+		char **gd = realloc(domains, (n + 1) * sizeof(*gd)), **gt;
+
+		if (gd)
+			domains = gd;
+		gt = gd ? realloc(targets, (n + 1) * sizeof(*gt)) : NULL;
+		if (gt)
+			targets = gt;
+		if (!gd || !gt) {
+			status = MX_EXIT_RUNTIME;
+			goto out;
+		}
+		if (mx_domain_normalize(argv[i], "domain", norm, sizeof(norm), &err)) {
+			status = mx_cli_usage_error("run", "%s", err.msg);
+			goto out;
+		}
+		domains[n] = strdup(norm);
+		targets[n++] = NULL;
+	}
+	if (n == 0) {
+		status = mx_cli_usage_error("run", "name a domain, or --file FILE");
+		goto out;
+	}
+	if (target) {
+		if (n != 1) {
+			status = mx_cli_usage_error("run", "--target-mx applies to exactly one "
+							   "domain; give each target in --file");
+			goto out;
+		}
+		if (mx_domain_normalize(target, "--target-mx", norm, sizeof(norm), &err)) {
+			status = mx_cli_usage_error("run", "%s", err.msg);
+			goto out;
+		}
+		free(targets[0]);
+		targets[0] = strdup(norm);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!targets[i]) {
+			status = mx_cli_usage_error("run",
+			    "%s has no target host; pass --target-mx (the DnssecMxValue) or put it "
+			    "after the domain in --file",
+			    domains[i]);
+			goto out;
+		}
+	if (plan_path && n != 1) {
+		status = mx_cli_usage_error("run", "--plan applies to one domain");
+		goto out;
+	}
+	status = need_person(app, "run", yes);
+	if (status)
+		goto out;
+	if (plan_path && !(plan = read_file(plan_path, &err))) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	if (front_open(&f, app, yes, &err)) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	if (!mx_conf_provider(app->conf, provider)) {
+		status =
+		    mx_cli_usage_error("run", "--provider %s: the config %s has no [provider.%s]",
+			provider, app->conf->path ? app->conf->path : "(none)", provider);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* One domain's refusal (a lock, an unfinished run) does not stop the others. */
+		if (mx_engine_start(f.engine, domains[i], targets[i], provider, plan, &err)) {
+			int s = mx_cli_fail(app, &err);
+
+			if (s > status || s == MX_EXIT_LOCKED)
+				status = s;
+			continue;
+		}
+		started++;
+	}
+	if (started) {
+		int s = drive(&f);
+
+		if (s > status && status != MX_EXIT_LOCKED)
+			status = s;
+	}
+out:
+	front_close(&f);
+	free(plan);
+	mx_cli_list_free(domains, targets, n);
+	return status;
+}
+
+static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool rollback)
+{
+	const char *cmd = rollback ? "rollback" : "resume";
+	static const struct option opts[] = {
+	    {"yes", no_argument, NULL, OPT_YES},
+	    {NULL, 0, NULL, 0},
+	};
+	char norm[MX_NAME_MAX + 1];
+	struct jnl_run *runs = NULL;
+	size_t nruns = 0;
+	bool yes = false;
+	struct front f;
+	struct mx_err err;
+	int status = MX_EXIT_OK, idx = 0, opt, started = 0;
+
+	memset(&f, 0, sizeof(f));
+	mx_err_clear(&err);
+	while ((opt = mx_cli_getopt(app, argc, argv, "", opts, &idx)) != -1) {
+		if (opt == 'h') {
+			mx_cli_help(stdout, cmd);
+			return MX_EXIT_OK;
+		}
+		if (opt == OPT_YES)
+			yes = true;
+		else
+			return MX_EXIT_USAGE;
+	}
+	if (app->json)
+		app->msg = stderr;
+	if (rollback && idx >= argc)
+		return mx_cli_usage_error(cmd, "name the domain to roll back");
+	if (idx + 1 < argc)
+		return mx_cli_usage_error(cmd, "name one domain");
+	if (idx < argc && mx_domain_normalize(argv[idx], "domain", norm, sizeof(norm), &err))
+		return mx_cli_usage_error(cmd, "%s", err.msg);
+	status = need_person(app, cmd, yes);
+	if (status)
+		return status;
+	if (front_open(&f, app, yes, &err)) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	if (idx < argc) {
+		if ((rollback ? mx_engine_rollback : mx_engine_resume)(f.engine, norm, &err)) {
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
+		started++;
+	} else {
+		if (jnl_run_list(f.jnl, &runs, &nruns, &err)) {
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
+		for (size_t i = 0; i < nruns; i++) {
+			if (!strcmp(runs[i].state, "done") || !strcmp(runs[i].state, "rolled_back"))
+				continue;
+			if (mx_engine_resume(f.engine, runs[i].domain, &err)) {
+				int s = mx_cli_fail(app, &err);
+
+				if (s > status)
+					status = s;
+				continue;
+			}
+			started++;
+		}
+		if (!started && !status)
+			fprintf(app->msg, "mxcutover: no unfinished runs\n");
+	}
+	if (started) {
+		int s = drive(&f);
+
+		if (s > status)
+			status = s;
+	}
+out:
+	for (size_t i = 0; i < nruns; i++)
+		jnl_run_clear(&runs[i]);
+	free(runs);
+	front_close(&f);
+	return status;
+}
+
+int mx_cmd_resume(struct mx_app *app, int argc, char **argv)
+{
+	return resume_or_rollback(app, argc, argv, false);
+}
+
+int mx_cmd_rollback(struct mx_app *app, int argc, char **argv)
+{
+	return resume_or_rollback(app, argc, argv, true);
+}
+
+int mx_cmd_status(struct mx_app *app, int argc, char **argv)
+{
+	char norm[MX_NAME_MAX + 1], when[32];
+	struct jnl_run *runs = NULL;
+	struct jnl *j = NULL;
+	size_t n = 0;
+	struct mx_err err;
+	json_t *doc = NULL, *arr;
+	int status = MX_EXIT_OK, idx = 0, opt;
+
+	mx_err_clear(&err);
+	while ((opt = mx_cli_getopt(app, argc, argv, "", NULL, &idx)) != -1) {
+		if (opt == 'h') {
+			mx_cli_help(stdout, "status");
+			return MX_EXIT_OK;
+		}
+		return MX_EXIT_USAGE;
+	}
+	if (idx + 1 < argc)
+		return mx_cli_usage_error("status", "name at most one domain");
+	if (idx < argc && mx_domain_normalize(argv[idx], "domain", norm, sizeof(norm), &err))
+		return mx_cli_usage_error("status", "%s", err.msg);
+	if (jnl_open(app->state_path, &j, &err) || jnl_run_list(j, &runs, &n, &err)) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	doc = json_object();
+	arr = json_array();
+	json_object_set_new(doc, "runs", arr);
+	for (size_t i = 0; i < n; i++) {
+		struct jnl_run *r = &runs[i];
+		int step = mx_step_find(r->step);
+
+		if (idx < argc && strcmp(r->domain, norm))
+			continue;
+		json_array_append_new(arr,
+		    json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o}", "domain", r->domain, "state",
+			r->state, "step", r->step, "next_at",
+			r->next_at
+			    ? json_string(mx_time_rfc3339((time_t)r->next_at, when, sizeof(when)))
+			    : json_null(),
+			"waiting_for", r->waiting_for ? json_string(r->waiting_for) : json_null(),
+			"target", r->target, "provider", r->provider, "error",
+			r->error ? json_string(r->error) : json_null()));
+		if (app->json)
+			continue;
+		printf("%-28s %-12s %-16s %s\n", r->domain, r->state, r->step,
+		    step >= 0 ? mx_step_table[step].title : "");
+		if (r->next_at)
+			printf("%-28s next at %s: %s\n", "", when,
+			    r->waiting_for ? r->waiting_for : "");
+		if (r->error)
+			printf("%-28s %s\n", "", r->error);
+	}
+	if (app->json) {
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		putchar('\n');
+	} else if (!json_array_size(arr)) {
+		printf(idx < argc ? "%s has no run\n" : "no runs\n", norm);
+	}
+out:
+	json_decref(doc);
+	for (size_t i = 0; i < n; i++)
+		jnl_run_clear(&runs[i]);
+	free(runs);
+	jnl_close(j);
+	return status;
+}

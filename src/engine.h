@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* src/engine.h — the cutover engine: the steps of src/steps.h as a state machine, one
+ * bounded unit of work at a time, every decision journaled before it touches DNS, so a run
+ * survives a crash at any instant, resumes to the same end state, and rolls back exactly.
+ * The engine never sleeps and never prints: it returns the next deadline and emits events.
+ * docs/state-machine.md describes the states, transitions and invariants. */
+#ifndef MX_ENGINE_H
+#define MX_ENGINE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "dns.h"
+#include "err.h"
+#include "event.h"
+#include "http.h"
+#include "journal.h"
+
+struct mx_engine;
+
+/* Asked at gates that want a person's word (start, the inbound test); NULL with --yes. */
+typedef bool mx_confirm_fn(void *arg, const char *domain, const char *question);
+
+struct mx_engine_cfg {
+	const struct mx_conf *conf; /* borrowed, as are the others */
+	struct jnl *jnl;
+	struct dns_ctx *dns;
+	struct http_ctx *http;
+	struct mx_clock *clock;
+	const struct mx_sink *sink;
+	mx_confirm_fn *confirm; /* NULL: --yes */
+	void *confirm_arg;
+};
+
+int mx_engine_new(struct mx_engine **out, const struct mx_engine_cfg *cfg, struct mx_err *err);
+void mx_engine_free(struct mx_engine *e);
+
+/* Starts a new run of domain to target through [provider.NAME]. plan_json (may be NULL) is
+ * a reviewed plan (`plan --format json`): the run refuses when the live zone's snapshot no
+ * longer matches its checksum. Fails MX_ELOCKED when another process runs the domain, and
+ * MX_EINVAL when an unfinished run exists (resume or roll it back first). */
+int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
+    const char *provider, const char *plan_json, struct mx_err *err);
+
+/* Picks up the newest unfinished run of domain (rolling back if it was rolling back). */
+int mx_engine_resume(struct mx_engine *e, const char *domain, struct mx_err *err);
+
+/* Rolls the newest run of domain back to its snapshot (also after it completed). */
+int mx_engine_rollback(struct mx_engine *e, const char *domain, struct mx_err *err);
+
+/* One bounded unit of work over all runs. MX_OK: call again at once. MX_EAGAIN: nothing
+ * to do before *wake. Runs that fail are recorded and stop; the others go on. */
+int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err);
+
+/* True when every run has stopped (done, rolled back, failed or stopped at a gate). */
+bool mx_engine_idle(const struct mx_engine *e);
+
+/* The command line's exit status over all runs: 0 all done, 1 a gate not passed or
+ * preflight blockers, 3 a runtime failure, 4 a lock. */
+int mx_engine_exit_status(const struct mx_engine *e);
+
+/* Number of runs the engine drives, and the journal state of run i ("done", …). */
+int mx_engine_nruns(const struct mx_engine *e);
+const char *mx_engine_run_state(const struct mx_engine *e, int i);
+const char *mx_engine_run_domain(const struct mx_engine *e, int i);
+
+#endif
