@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dane.h"
 #include "domain.h"
 #include "loop.h"
 #include "mtasts.h"
@@ -55,12 +56,17 @@ struct chk_work {
 	struct http_response *policy;
 	char policy_addr[64];
 	char policy_url[300];
+	/* mx.target.dane: the wire probe, started once the DNS answers are in */
+	bool probe_started;
+	struct dane_result *probe;
+	char probe_error[256];
 };
 
 struct chk_job {
 	const struct chk_opts *o;
 	struct mx_err err;
 	size_t done, total;
+	struct dane_ctx *dane; /* made on the first probe */
 };
 
 struct query_ctx {
@@ -75,6 +81,7 @@ static const char *const chk_names[CHK_COUNT] = {
     [CHK_MX_CURRENT] = "mx.current",
     [CHK_MX_TARGET] = "mx.target",
     [CHK_MX_TARGET_TLSA] = "mx.target.tlsa",
+    [CHK_MX_TARGET_DANE] = "mx.target.dane",
     [CHK_MTASTS_RECORD] = "mtasts.record",
     [CHK_MTASTS_POLICY] = "mtasts.policy",
     [CHK_MTASTS_COVERS] = "mtasts.covers_target",
@@ -534,6 +541,148 @@ static void eval_tlsa(struct chk_work *w)
 		    usable == 1 ? "" : "s", d->target);
 }
 
+/* ---- mx.target.dane: the target's TLSA proven on the wire ---- */
+
+static void finish_one(struct chk_work *w);
+
+/* The target's addresses from answers that are not bogus; count in *n (caller frees the
+ * array only; the strings are borrowed from the answers). */
+static const char **target_addrs(const struct chk_work *w, size_t *n)
+{
+	const struct dns_answer *as[2] = {w->a[Q_TARGET_A], w->a[Q_TARGET_AAAA]};
+	const char **v = calloc((as[0] ? as[0]->n : 0) + (as[1] ? as[1]->n : 0) + 1, sizeof(*v));
+
+	*n = 0;
+	for (int k = 0; v && k < 2; k++)
+		for (size_t i = 0; as[k] && as[k]->sec != DNS_SEC_BOGUS && i < as[k]->n; i++)
+			if (as[k]->rr[i].type == DNS_T_A || as[k]->rr[i].type == DNS_T_AAAA)
+				v[(*n)++] = as[k]->rr[i].u.addr;
+	return v;
+}
+
+/* Why mx.target.dane is skipped, or NULL when the probe applies. */
+static const char *dane_skip_reason(const struct chk_work *w)
+{
+	const struct dns_answer *t = w->a[Q_TARGET_TLSA];
+
+	if (!w->d->target[0])
+		return "no target host given (see mx.target)";
+	if (!w->job->o->conf->smtp_probe)
+		return "smtp_probe = no in the config: the STARTTLS/DANE probe of the target is "
+		       "off";
+	if (!t || t->sec != DNS_SEC_SECURE || !dane_tlsa_count_usable(t))
+		return "no usable DNSSEC-secure TLSA record to verify yet (see mx.target.tlsa)";
+	return NULL;
+}
+
+static void on_probe(void *arg, struct dane_result *res)
+{
+	struct chk_work *w = arg;
+
+	w->probe = res;
+	finish_one(w);
+}
+
+/* Once the DNS answers are in: starts the probe when it applies. True when started (the
+ * domain then finishes in on_probe). */
+static bool start_probe(struct chk_work *w)
+{
+	struct chk_job *job = w->job;
+	struct dane_opts o;
+	struct mx_err err;
+	const char **addrs;
+	size_t n = 0;
+	int rc;
+
+	if (w->probe_started || dane_skip_reason(w))
+		return false;
+	w->probe_started = true;
+	addrs = target_addrs(w, &n);
+	if (!addrs || !n) {
+		free(addrs);
+		return false;
+	}
+	mx_err_clear(&err);
+	memset(&o, 0, sizeof(o));
+	rc = job->dane ? MX_OK : dane_ctx_new(&job->dane, &o, &err);
+	if (!rc) {
+		w->pending++;
+		rc = dane_probe_start(
+		    job->dane, w->d->target, addrs, n, w->a[Q_TARGET_TLSA], on_probe, w, &err);
+		if (rc)
+			w->pending--;
+	}
+	if (rc)
+		snprintf(w->probe_error, sizeof(w->probe_error), "%s", err.msg);
+	free(addrs);
+	return !rc;
+}
+
+static void eval_dane(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+	const struct dane_result *r = w->probe;
+	const struct dane_addr_result *bad = NULL, *ok = NULL;
+	const char *skip = dane_skip_reason(w);
+	json_t *detail;
+
+	if (skip) {
+		set_result(d, CHK_MX_TARGET_DANE, CHK_SKIP, NULL, "%s", skip);
+		return;
+	}
+	if (!r) {
+		set_result(d, CHK_MX_TARGET_DANE, w->probe_error[0] ? CHK_WARN : CHK_SKIP, NULL,
+		    "%s",
+		    w->probe_error[0] ? w->probe_error
+				      : "the target has no address to probe (see mx.target)");
+		return;
+	}
+	detail = dane_result_json(r);
+	for (size_t i = 0; i < r->naddr; i++) {
+		if (r->addr[i].status == r->status && !bad)
+			bad = &r->addr[i];
+		if (r->addr[i].status == DANE_PROBE_VERIFIED && !ok)
+			ok = &r->addr[i];
+	}
+	switch (r->status) {
+	case DANE_PROBE_VERIFIED:
+		set_result(d, CHK_MX_TARGET_DANE, CHK_PASS, detail,
+		    "STARTTLS on port 25 of %s verifies against TLSA %d %d %d at %zu address%s; "
+		    "the certificate expires in %ld days%s",
+		    d->target, ok->usage, ok->selector, ok->mtype, r->naddr,
+		    r->naddr == 1 ? "" : "es", ok->days_left,
+		    r->rollover_ready
+			? "; two or more usable TLSA records: ready for a key rollover"
+			: "");
+		break;
+	case DANE_PROBE_MISMATCH:
+		if (!strncmp(bad->error, "the TLSA record does not match", 30))
+			set_result(d, CHK_MX_TARGET_DANE, CHK_FAIL, detail,
+			    "the TLSA record does not match the certificate the server presents: "
+			    "DANE senders will defer mail (at %s); do not cut over until it "
+			    "matches "
+			    "— if Enable-SmtpDaneInbound published it, ask Microsoft support",
+			    bad->addr);
+		else
+			set_result(d, CHK_MX_TARGET_DANE, CHK_FAIL, detail,
+			    "DANE fails at %s: %s; DANE senders will defer mail", bad->addr,
+			    bad->error);
+		break;
+	case DANE_PROBE_NO_STARTTLS:
+		set_result(d, CHK_MX_TARGET_DANE, CHK_FAIL, detail, "%s (%s): %s", d->target,
+		    bad->addr, bad->error);
+		break;
+	case DANE_PROBE_UNREACHABLE:
+		set_result(d, CHK_MX_TARGET_DANE, CHK_WARN, detail,
+		    "port 25 not reachable from here; not verifiable (%s: %s)", bad->addr,
+		    bad->error);
+		break;
+	default:
+		set_result(d, CHK_MX_TARGET_DANE, CHK_SKIP, detail, "nothing to verify");
+		break;
+	}
+}
+
 static void eval_mtasts(struct chk_work *w)
 {
 	struct chk_domain *d = w->d;
@@ -792,6 +941,7 @@ static void evaluate(struct chk_work *w)
 	eval_mx_current(w);
 	eval_target(w);
 	eval_tlsa(w);
+	eval_dane(w);
 	eval_mtasts(w);
 	eval_tlsrpt(w);
 	eval_spf(w);
@@ -817,6 +967,7 @@ static void work_free(struct chk_work *w)
 	}
 	free(w->srv);
 	http_response_free(w->policy);
+	dane_result_free(w->probe);
 	free(w);
 }
 
@@ -826,6 +977,8 @@ static void finish_one(struct chk_work *w)
 	struct chk_domain *d = w->d;
 
 	if (--w->pending > 0)
+		return;
+	if (start_probe(w))
 		return;
 	evaluate(w);
 	d->work = NULL;
@@ -1060,6 +1213,8 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 		    targets && targets[i] ? targets[i] : "");
 	}
 	while (job.done < n) {
+		int dfd;
+
 		/* Keep at most max_active domains in flight: memory stays bounded. */
 		while (next < n && next - job.done < max_active)
 			start_domain(&job, &out[next++]);
@@ -1069,10 +1224,16 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 		}
 		if (job.done >= n)
 			break;
-		rc = mx_loop_once(&loop, NULL, 0, -1, err);
+		/* SMTP probes share the loop through their one descriptor. */
+		dfd = dane_fd(job.dane);
+		rc = mx_loop_once(
+		    &loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, dane_timeout_ms(job.dane), err);
+		if (!rc && job.dane)
+			rc = dane_process(job.dane, err);
 		if (rc)
 			break;
 	}
+	dane_ctx_free(job.dane);
 	return rc;
 }
 

@@ -24,6 +24,7 @@ enum chk_id {
 	CHK_MX_CURRENT,
 	CHK_MX_TARGET,
 	CHK_MX_TARGET_TLSA,
+	CHK_MX_TARGET_DANE, /* STARTTLS + DANE probe of the target (smtp_probe = yes) */
 	CHK_MTASTS_RECORD,
 	CHK_MTASTS_POLICY,
 	CHK_MTASTS_COVERS,
