@@ -19,6 +19,7 @@
 #include "domain.h"
 #include "loop.h"
 #include "mtasts.h"
+#include "mtasts_fetch.h"
 #include "spf.h"
 #include "tlsrpt.h"
 
@@ -694,7 +695,8 @@ static void eval_mtasts(struct chk_work *w)
 	const char **strs;
 	size_t n = 0;
 	bool have_record;
-	const char *ctype;
+	const char *ctype = NULL;
+	enum mtasts_fetch fr = MTASTS_FETCH_TRANSPORT;
 
 	strs = txt_list(txt, &n);
 	if (mtasts_txt_parse(strs, n, &rec, NULL) != MX_OK)
@@ -727,6 +729,8 @@ static void eval_mtasts(struct chk_work *w)
 		ctype = http_header(resp, "Content-Type");
 		json_object_set_new(pd, "content_type", ctype ? json_string(ctype) : json_null());
 	}
+	if (resp)
+		fr = mtasts_fetch_judge(resp, &pol);
 	if (!resp && !have_record) {
 		set_result(d, CHK_MTASTS_POLICY, CHK_SKIP, pd, "no MTA-STS policy to fetch");
 	} else if (!resp) {
@@ -734,37 +738,35 @@ static void eval_mtasts(struct chk_work *w)
 		    "mta-sts.%s does not resolve, so senders cannot fetch the policy; publish "
 		    "its address or remove the _mta-sts record",
 		    d->domain);
-	} else if (resp->fail != HTTP_FAIL_NONE && resp->fail != HTTP_FAIL_TOO_LARGE) {
+	} else if (fr == MTASTS_FETCH_TRANSPORT || fr == MTASTS_FETCH_CERT) {
 		json_object_set_new(pd, "error", json_string(resp->error));
 		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_SKIP, pd, "%s: %s%s",
 		    w->policy_url,
-		    resp->fail == HTTP_FAIL_TLS_CERT
+		    fr == MTASTS_FETCH_CERT
 			? "the certificate is not valid for this name or not trusted; install a "
 			  "certificate for mta-sts."
 			: "cannot be fetched: ",
-		    resp->fail == HTTP_FAIL_TLS_CERT ? d->domain : resp->error);
-	} else if (resp->fail == HTTP_FAIL_TOO_LARGE) {
+		    fr == MTASTS_FETCH_CERT ? d->domain : resp->error);
+	} else if (fr == MTASTS_FETCH_TOO_LARGE) {
 		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
 		    "the policy at %s is larger than 64 KiB; senders reject it (RFC 8461 §3.3)",
 		    w->policy_url);
-	} else if (resp->status >= 300 && resp->status < 400) {
+	} else if (fr == MTASTS_FETCH_REDIRECT) {
 		const char *loc = http_header(resp, "Location");
 
 		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
 		    "%s answers with a redirect (HTTP %ld%s%s); senders must not follow it "
 		    "(RFC 8461 §3.3) — serve the policy directly",
 		    w->policy_url, resp->status, loc ? " to " : "", loc ? loc : "");
-	} else if (resp->status != 200) {
+	} else if (fr == MTASTS_FETCH_STATUS) {
 		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_SKIP, pd,
 		    "%s answers HTTP %ld; senders need 200 with the policy", w->policy_url,
 		    resp->status);
-	} else if (!(ctype = http_header(resp, "Content-Type")) ||
-		   strncasecmp(ctype, "text/plain", 10) != 0 ||
-		   (ctype[10] && ctype[10] != ';' && ctype[10] != ' ')) {
+	} else if (fr == MTASTS_FETCH_CTYPE) {
 		set_result(d, CHK_MTASTS_POLICY, have_record ? CHK_FAIL : CHK_WARN, pd,
 		    "%s is served as %s; senders require Content-Type text/plain", w->policy_url,
 		    ctype ? ctype : "no content type");
-	} else if (mtasts_policy_parse(resp->body, resp->len, &pol, NULL) != MX_OK || !pol) {
+	} else if (!pol) {
 		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd, "the policy could not be parsed");
 	} else {
 		json_t *mx = json_array(), *probs = json_array();
@@ -1048,13 +1050,8 @@ static void fetch_policy(struct chk_work *w)
 	struct http_request req;
 	struct mx_err err;
 
-	memset(&req, 0, sizeof(req));
-	req.url = w->policy_url;
-	req.connect_addr = w->policy_addr;
-	/* One byte over the limit tells "too large" from "exactly 64 KiB". */
-	req.max_body = 64 * 1024;
-	req.timeout_ms = w->job->o->timeout_ms ? w->job->o->timeout_ms : 10000;
-	req.follow_redirects = false;
+	mtasts_fetch_request(w->d->domain, w->policy_addr, w->job->o->timeout_ms, w->policy_url,
+	    sizeof(w->policy_url), &req);
 	w->pending++;
 	if (http_start(w->job->o->http, &req, on_policy, w, &err)) {
 		w->pending--;
