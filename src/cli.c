@@ -103,10 +103,18 @@ static const struct cmd commands[] = {
     {"status", "status [DOMAIN]",
 	"Shows each run's state, current step, next deadline and what it waits for.\n",
 	mx_cmd_status, NULL},
-    {"outbound", "outbound DOMAIN...",
-	"Tells, for partner domains, whether SmtpDaneMode Mandatory and MtaStsMode are safe on\n"
-	"an outbound connector, with the reason.\n",
-	NULL, "the DANE wire probe and partner readiness"},
+    {"outbound", "outbound DOMAIN... [--file FILE] [--connector NAME]",
+	"Tells, for partner domains, which SmtpDaneMode (Mandatory, Opportunistic, None) and\n"
+	"MtaStsMode (Opportunistic, None) an Exchange Online outbound connector can safely use,\n"
+	"with the reason and the Set-OutboundConnector line. Looks at the DNSSEC state of each\n"
+	"partner's MX and MX hosts, their TLSA, a STARTTLS + DANE probe on port 25, and the\n"
+	"MTA-STS policy. Mandatory only when every MX host verifies on the wire; None, with a\n"
+	"warning, when published TLSA fails on the wire or DNSSEC is bogus. Exit 0 (warnings\n"
+	"included), 3 when the lookups could not run. See docs/outbound.md.\n"
+	"  --file FILE       partner domains, one per line\n"
+	"  --connector NAME  the connector's -Identity in the printed cmdlet line\n"
+	"  --smtp-port PORT  probe this port instead of 25 (tests, port redirects)\n",
+	mx_cmd_outbound, NULL},
     {"tui", "tui", "Opens the terminal wizard (also what a bare `mxcutover` does on a terminal).\n",
 	NULL, "the ncurses wizard"},
 };

@@ -66,5 +66,6 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv);
 int mx_cmd_resume(struct mx_app *app, int argc, char **argv);
 int mx_cmd_rollback(struct mx_app *app, int argc, char **argv);
 int mx_cmd_status(struct mx_app *app, int argc, char **argv);
+int mx_cmd_outbound(struct mx_app *app, int argc, char **argv);
 
 #endif
