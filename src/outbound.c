@@ -291,7 +291,7 @@ static json_t *strv_json(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; v && i < n; i++)
 		json_array_append_new(a, json_string(v[i]));
 	return a;
 }
