@@ -60,7 +60,7 @@ struct chk_work {
 	/* mx.target.dane: the wire probe, started once the DNS answers are in */
 	bool probe_started;
 	struct dane_result *probe;
-	char probe_error[256];
+	char probe_error[sizeof(((struct mx_err *)0)->msg)];
 };
 
 struct chk_job {

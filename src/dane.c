@@ -32,6 +32,8 @@
 #define DANE_DEFAULT_CONNECT_MS 5000
 #define DANE_DEFAULT_IO_MS	10000
 #define DANE_DEFAULT_BUDGET_MS	30000
+/* Well below the usual 1024-descriptor limit, and plenty for loopback and the Internet. */
+#define DANE_DEFAULT_PARALLEL 256
 /* An SMTP reply longer than this is hostile or broken; EHLO replies are a few hundred bytes. */
 #define DANE_REPLY_MAX 8192
 
@@ -42,6 +44,7 @@ enum conn_state {
 	ST_STARTTLS,
 	ST_HANDSHAKE,
 	ST_DONE,
+	ST_QUEUED, /* waiting for a free connection slot (dane_opts.max_parallel) */
 };
 
 struct dane_probe;
@@ -87,6 +90,8 @@ struct dane_ctx {
 	struct dane_probe *probes;
 	struct dane_probe *finished; /* callbacks to run */
 	int pending;
+	int active; /* connections started and not done */
+	int queued; /* connections waiting for a slot */
 };
 
 const char *dane_probe_name(enum dane_probe_status s)
@@ -226,6 +231,8 @@ int dane_ctx_new(struct dane_ctx **out, const struct dane_opts *o, struct mx_err
 		c->o.io_timeout_ms = DANE_DEFAULT_IO_MS;
 	if (c->o.budget_ms <= 0)
 		c->o.budget_ms = DANE_DEFAULT_BUDGET_MS;
+	if (c->o.max_parallel <= 0)
+		c->o.max_parallel = DANE_DEFAULT_PARALLEL;
 	if (o && o->helo_name && *o->helo_name)
 		snprintf(c->helo, sizeof(c->helo), "%s", o->helo_name);
 	else if (gethostname(c->helo, sizeof(c->helo) - 1) != 0 || !strchr(c->helo, '.'))
@@ -355,6 +362,8 @@ static void conn_finish(struct dane_conn *k, enum dane_probe_status st, const ch
 
 	if (k->st == ST_DONE)
 		return;
+	if (k->st != ST_QUEUED)
+		k->p->ctx->active--;
 	k->res->status = st;
 	k->res->verified = st == DANE_PROBE_VERIFIED;
 	if (fmt) {
@@ -821,6 +830,8 @@ static void conn_start(struct dane_conn *k)
 	int fam;
 
 	memset(&ss, 0, sizeof(ss));
+	k->p->ctx->active++;
+	k->st = ST_CONNECT;
 	k->started = now_ms();
 	k->budget_end = k->started + o->budget_ms;
 	k->deadline = k->started + o->connect_timeout_ms;
@@ -886,6 +897,26 @@ static void probe_conn_done(struct dane_probe *p)
 	for (tail = &c->finished; *tail; tail = &(*tail)->next)
 		;
 	*tail = p;
+}
+
+/* Starts queued connections, oldest probe first, while slots are free. Called where no list
+ * walk is in progress (a connection that fails at once unlinks its probe). */
+static void pump(struct dane_ctx *c)
+{
+	struct dane_probe *p = c->probes, *prev;
+
+	if (!c->queued || c->active >= c->o.max_parallel)
+		return;
+	while (p && p->next)
+		p = p->next;
+	for (; p && c->queued && c->active < c->o.max_parallel; p = prev) {
+		prev = p->prev;
+		for (size_t i = 0; i < p->nconn && c->active < c->o.max_parallel; i++)
+			if (p->conns[i].st == ST_QUEUED) {
+				c->queued--;
+				conn_start(&p->conns[i]);
+			}
+	}
 }
 
 static bool addr_valid(const char *s)
@@ -959,8 +990,10 @@ int dane_probe_start(struct dane_ctx *c, const char *host, const char *const *ad
 		snprintf(k->res->addr, sizeof(k->res->addr), "%s", addrs[i]);
 		k->res->status = DANE_PROBE_SKIPPED;
 		k->res->usage = k->res->selector = k->res->mtype = k->res->depth = -1;
-		conn_start(k);
+		k->st = ST_QUEUED;
+		c->queued++;
 	}
+	pump(c);
 	probe_conn_done(p);
 	return MX_OK;
 nomem:
@@ -974,11 +1007,12 @@ int dane_timeout_ms(const struct dane_ctx *c)
 
 	if (!c)
 		return -1;
-	if (c->finished)
+	if (c->finished || (c->queued && c->active < c->o.max_parallel))
 		return 0;
 	for (const struct dane_probe *p = c->probes; p; p = p->next)
 		for (size_t i = 0; i < p->nconn; i++)
-			if (p->conns[i].st != ST_DONE && (next < 0 || p->conns[i].deadline < next))
+			if (p->conns[i].st != ST_DONE && p->conns[i].st != ST_QUEUED &&
+			    (next < 0 || p->conns[i].deadline < next))
 				next = p->conns[i].deadline;
 	if (next < 0)
 		return -1;
@@ -1008,9 +1042,11 @@ int dane_process(struct dane_ctx *c, struct mx_err *err)
 	for (struct dane_probe *p = c->probes, *next; p; p = next) {
 		next = p->next;
 		for (size_t i = 0; i < p->nconn; i++)
-			if (p->conns[i].st != ST_DONE && p->conns[i].deadline <= now)
+			if (p->conns[i].st != ST_DONE && p->conns[i].st != ST_QUEUED &&
+			    p->conns[i].deadline <= now)
 				conn_timeout(&p->conns[i]);
 	}
+	pump(c);
 	while (c->finished) {
 		struct dane_probe *p = c->finished;
 		struct dane_result *res = p->res;

@@ -85,6 +85,7 @@ struct dane_opts {
 	int connect_timeout_ms; /* 0: 5000 */
 	int io_timeout_ms;	/* each read and the handshake; 0: 10000 */
 	int budget_ms;		/* the whole probe of one address; 0: 30000 */
+	int max_parallel;	/* connections open at once, the rest wait; 0: 256 */
 	const char *helo_name;	/* EHLO argument; NULL: this machine's FQDN, else "localhost" */
 	bool pkix;		/* also judge the chain against a CA store and the host name */
 	const char *cafile;	/* that store (pkix); NULL: OpenSSL's default locations */

@@ -811,7 +811,7 @@ static bool start_probes(struct ob_work *w)
 			dane ? w->hw[i].tlsa : NULL, on_probe, pc, &err)) {
 			w->pending--;
 			free(pc);
-			snprintf(h->probe_error, sizeof(h->probe_error), "%s", err.msg);
+			say(h->probe_error, sizeof(h->probe_error), "%s", err.msg);
 			continue;
 		}
 		started = true;

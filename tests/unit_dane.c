@@ -499,6 +499,27 @@ static void test_probe_local(void)
 	close(lfd);
 	probe_one(port, 1000, DANE_PROBE_UNREACHABLE, "not verifiable from here");
 
+	/* More addresses than connection slots: the rest wait their turn, all finish. */
+	{
+		const char *five[] = {"127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1", "::1"};
+		struct dane_opts o = {.port = port, .max_parallel = 2};
+		struct dane_ctx *c = NULL;
+		struct dane_result *r = NULL;
+		struct mx_err err;
+		unsigned char digest[32] = {0};
+		struct dns_rr rr;
+
+		CHECK_INT(dane_ctx_new(&c, &o, &err), MX_OK);
+		CHECK_INT(
+		    dane_probe(c, "mx.test", five, 5, usable_tlsa(&rr, digest), &r, &err), MX_OK);
+		CHECK(r && r->naddr == 5 && r->status == DANE_PROBE_UNREACHABLE);
+		for (size_t i = 0; r && i < r->naddr; i++)
+			CHECK_INT(r->addr[i].status, DANE_PROBE_UNREACHABLE);
+		CHECK_INT(dane_pending(c), 0);
+		dane_result_free(r);
+		dane_ctx_free(c);
+	}
+
 	/* Connected, never greeted: the banner deadline (300 ms) ends it. */
 	CHECK(!srv_start(&s, SRV_SILENT));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
