@@ -56,7 +56,7 @@ int mx_err_prefix(struct mx_err *e, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
 	/* The message keeps its end when the prefix makes it too long. */
-	snprintf(e->msg, sizeof(e->msg), "%.127s: %.126s", prefix, old);
+	snprintf(e->msg, sizeof(e->msg), "%.127s: %.382s", prefix, old);
 	return e->rc;
 }
 

@@ -36,7 +36,7 @@ struct mx_err {
 	enum mx_rc rc;
 	int http_status; /* 0 when no HTTP exchange was involved */
 	int dns_rcode;	 /* -1 when no DNS answer was involved */
-	char msg[256];	 /* one full sentence a person can act on; never a secret */
+	char msg[512];	 /* one full sentence a person can act on; never a secret */
 };
 
 /* Records rc and a printf-formatted message in *e (e may be NULL). Returns rc, so a caller

@@ -9,7 +9,7 @@ set -u
 MXCUTOVER=${MXCUTOVER:?MXCUTOVER names the binary}
 fails=0
 workdir=$(mktemp -d /tmp/mxe2e.XXXXXX)
-trap 'rm -rf "$workdir"' EXIT
+[ -n "${MX_E2E_KEEP:-}" ] || trap 'rm -rf "$workdir"' EXIT
 
 mx() {
 	"$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \

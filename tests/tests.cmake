@@ -31,3 +31,10 @@ foreach(src IN LISTS MX_E2E_SH_TESTS)
 	set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
 		ENVIRONMENT "MXCUTOVER=$<TARGET_FILE:mxcutover>;MX_SOURCE_DIR=${CMAKE_SOURCE_DIR};MX_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endforeach()
+
+# Tests that write the one BIND zone (northwind.test) take turns.
+foreach(t e2e_providers e2e_run)
+	if(TEST ${t})
+		set_tests_properties(${t} PROPERTIES RESOURCE_LOCK northwind)
+	endif()
+endforeach()

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/e2e_run.sh — the cutover engine against the sandbox: complete runs through the
+# powerdns, rfc2136 and manual providers, under a monitor that asks every authoritative
+# server every 50 ms; status; rollback after completion; three domains in one run; the lock;
+# drift; a reviewed plan; secrets never in the state database.
+. "$(dirname "$0")/e2e_lib.sh"
+Z() { python3 "$MX_SOURCE_DIR/tests/zonetool.py" "$@"; }
+export MXCUTOVER_CLOCK=warp
+n=0
+fresh() { # fresh [mkzone options] → sets D (domain) and T (target)
+	n=$((n + 1))
+	D=run$$x$n.test
+	T=$("$MX_SANDBOX_TOOLS/mkzone" "$D" "$@") || fail "mkzone $D"
+}
+final_mx() { echo "$D. MX 3600 0 $T."; }
+mxline() { Z dump "$D" | grep "^$D\. MX "; }
+others() { Z dump "$D" | grep -v -E "^($D\. MX|_mta-sts\.$D\. TXT) "; }
+
+# 1. PowerDNS, with MTA-STS: the staged policy is published (as a person would) before the
+#    run reaches its gate; a monitor watches both servers throughout.
+fresh --mtasts enforce
+before_others=$(others)
+mx plan "$D" --target-mx "$T" --provider pdns --format json -o "$workdir/plan.json" ||
+	fail "plan for $D"
+python3 - "$workdir/plan.json" "$MX_SANDBOX_WWW/mta-sts.$D/.well-known/mta-sts.txt" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+st = {s["key"]: s for s in p["steps"]}
+open(sys.argv[2], "w").write(st["mtasts_stage"]["policy"])
+PY
+rm -f "$workdir/stop"
+Z monitor "$D" "$workdir/stop" >"$workdir/monitor.log" &
+mon=$!
+expect_status 1 mx run "$D" --target-mx "$T" --provider pdns --yes --plan "$workdir/plan.json" \
+	>"$workdir/run1.log" 2>&1
+grep -q 'ACTION NEEDED' "$workdir/run1.log" || fail "the final MTA-STS gate is printed"
+# The final policy is not up yet: the run stops, resumable, at mtasts_finalize (exit 1).
+mx --json status "$D" >"$workdir/st.json"
+python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))["runs"][0]
+assert d["state"]=="gate" and d["step"]=="mtasts_finalize", d' "$workdir/st.json" ||
+	fail "run waits at mtasts_finalize until the final policy is published"
+[ "$(mxline)" = "$(final_mx)" ] || fail "MX after the swap: $(mxline)"
+python3 - "$workdir/plan.json" "$MX_SANDBOX_WWW/mta-sts.$D/.well-known/mta-sts.txt" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+st = {s["key"]: s for s in p["steps"]}
+open(sys.argv[2], "w").write(st["mtasts_finalize"]["policy"])
+PY
+expect_status 0 mx resume "$D" --yes >>"$workdir/run1.log" 2>&1
+touch "$workdir/stop"
+wait "$mon" || fail "monitor: $(cat "$workdir/monitor.log")"
+mx --json status "$D" >"$workdir/st.json"
+python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))["runs"][0]
+assert d["state"]=="done" and d["next_at"] is None and d["target"]==sys.argv[2], d' \
+	"$workdir/st.json" "$T" || fail "status done"
+[ "$(mxline)" = "$(final_mx)" ] || fail "final MX: $(mxline)"
+Z dump "$D" | grep -q "^_mta-sts.$D. TXT 3600 \"v=STSv1; id=" || fail "_mta-sts id bumped"
+[ "$(others)" = "$before_others" ] || fail "records other than MX/_mta-sts changed"
+
+# Rollback after completion restores the snapshot exactly (values, preference, TTL, TXT),
+# once the original policy is back.
+# The rollback asks for the policy that was served when the run started (here the staged
+# one, published before the run, as an admin may do).
+python3 - "$workdir/plan.json" "$MX_SANDBOX_WWW/mta-sts.$D/.well-known/mta-sts.txt" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+st = {s["key"]: s for s in p["steps"]}
+open(sys.argv[2], "w").write(st["mtasts_stage"]["policy"])
+PY
+expect_status 0 mx rollback "$D" --yes >"$workdir/rb.log" 2>&1
+grep -q 'Disable-SmtpDaneInbound -DomainName' "$workdir/rb.log" || fail "rollback names the DANE cmdlet"
+[ "$(mxline)" = "$D. MX 3600 0 ${D//./-}.mail.protection.outlook.test." ] ||
+	fail "rolled back MX: $(mxline)"
+Z dump "$D" | grep -q "^_mta-sts.$D. TXT 3600 \"v=STSv1; id=20260101T000000;\"" ||
+	fail "rolled back _mta-sts TXT"
+[ "$(others)" = "$before_others" ] || fail "rollback touched other records"
+mx --json status "$D" | grep -q '"state": "rolled_back"' || fail "status rolled_back"
+
+# 2. RFC 2136 (BIND, TSIG, compare-and-swap): northwind.test, then rolled back.
+NW=northwind.test
+NWT=northwind-test.o-v1.mx.microsoft.test
+printf '%s' "$(mx plan $NW --target-mx $NWT --provider bind --format json | python3 -c '
+import json,sys; p=json.load(sys.stdin); print({s["key"]:s for s in p["steps"]}.get("mtasts_stage",{}).get("policy",""))')" \
+	>"$workdir/nw-staged"
+if [ -s "$workdir/nw-staged" ]; then
+	mkdir -p "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known"
+	cp "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt" "$workdir/nw-orig" 2>/dev/null
+	cp "$workdir/nw-staged" "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt"
+fi
+mx run $NW --target-mx $NWT --provider bind --yes >"$workdir/nw.log" 2>&1
+for s in 127.0.4.2 127.0.4.3; do
+	got=$(dig +short +norec @$s $NW MX)
+	[ "$got" = "0 $NWT." ] || fail "northwind on $s: $got ($(tail -3 "$workdir/nw.log"))"
+done
+# It stopped at mtasts_finalize (the final policy is not up): roll back from there; the
+# rollback wants the policy served when the run started (the staged one) and gets it.
+expect_status 0 mx rollback $NW --yes >>"$workdir/nw.log" 2>&1
+[ -f "$workdir/nw-orig" ] && cp "$workdir/nw-orig" "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt"
+[ "$(dig +short +norec @127.0.4.2 $NW MX)" = "0 northwind-test.mail.protection.outlook.test." ] ||
+	fail "northwind rolled back: $(dig +short +norec @127.0.4.2 $NW MX)"
+
+# 3. manual: the test applies each record set the run asks for, as a person would.
+fresh --mtasts none
+printf '[cutover]\nendpoint_suffix = mx.microsoft.test\nlegacy_suffixes = mail.protection.outlook.test\nspf_include = spf.protection.outlook.test\ngate_timeout = 100000\n[provider.hand]\ntype = manual\n' >"$workdir/manual.conf"
+"$MXCUTOVER" --config "$workdir/manual.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/state.db" run "$D" --target-mx "$T" \
+	--provider hand --yes >"$workdir/manual.log" 2>&1 &
+runpid=$!
+applied=0
+for _ in $(seq 1 600); do
+	kill -0 $runpid 2>/dev/null || break
+	want=$(grep -o "manual: set $D MX to .* (TTL [0-9]*)" "$workdir/manual.log" | tail -1)
+	if [ -n "$want" ] && [ "$want" != "${last:-}" ]; then
+		last=$want
+		ttl=${want##*(TTL }
+		ttl=${ttl%)}
+		vals=${want#manual: set $D MX to }
+		vals=${vals% (TTL*}
+		IFS=',' read -ra parts <<<"$vals"
+		args=()
+		for p in "${parts[@]}"; do
+			p=${p# }
+			args+=("${p% *} ${p#* }.")
+		done
+		Z set "$D" "$D" MX "$ttl" "${args[@]}"
+		applied=$((applied + 1))
+	fi
+	sleep 0.1
+done
+wait $runpid
+rc=$?
+[ "$rc" -eq 0 ] || fail "manual run exit $rc: $(tail -5 "$workdir/manual.log")"
+[ "$applied" -ge 4 ] || fail "manual run asked for $applied changes, want ≥ 4"
+[ "$(mxline)" = "$(final_mx)" ] || fail "manual final MX: $(mxline)"
+
+# 4. Three domains in one run (--file), each its own run.
+: >"$workdir/three"
+for i in 1 2 3; do
+	fresh --mtasts none
+	echo "$D $T" >>"$workdir/three"
+	three[$i]=$D
+done
+expect_status 0 mx run --file "$workdir/three" --provider pdns --yes 2>/dev/null
+for i in 1 2 3; do
+	D=${three[$i]}
+	T=${D//./-}.o-v1.mx.microsoft.test
+	[ "$(mxline)" = "$(final_mx)" ] || fail "three-domain run: $D: $(mxline)"
+done
+
+# 5. The lock: a run waiting for the old TTL (real clock) holds it; a second process gets 4;
+#    after kill -9 the lock is taken over by resume.
+fresh --mtasts none
+MXCUTOVER_CLOCK= "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/state.db" run "$D" --target-mx "$T" \
+	--provider pdns --yes >"$workdir/lock.log" 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do
+	mx --json status "$D" 2>/dev/null | grep -q '"state": "waiting"' && break
+	sleep 0.1
+done
+expect_status 4 mx resume "$D" --yes >"$workdir/lock2.log" 2>&1
+grep -q "another mxcutover (pid $holder" "$workdir/lock2.log" || fail "lock message names the pid: $(cat "$workdir/lock2.log")"
+expect_status 2 mx run "$D" --target-mx "$T" --provider pdns --yes 2>/dev/null
+kill -9 $holder
+wait $holder 2>/dev/null
+expect_status 0 mx resume "$D" --yes 2>/dev/null
+[ "$(mxline)" = "$(final_mx)" ] || fail "after takeover: $(mxline)"
+sqlite3 "$workdir/state.db" "SELECT COUNT(*) FROM audit WHERE event='lock_takeover'" | grep -qx 1 ||
+	fail "lock takeover audited"
+
+# 6. Drift: the MX changed behind our back stops the run with what changed.
+fresh --mtasts none
+MXCUTOVER_CRASH_AT=add_target:done mx run "$D" --target-mx "$T" --provider pdns --yes 2>/dev/null
+Z set "$D" "$D" MX 30 "0 ${D//./-}.mail.protection.outlook.test." "5 intruder.elsewhere.test."
+expect_status 3 mx resume "$D" --yes >"$workdir/drift.log" 2>&1
+grep -q 'changed behind our back' "$workdir/drift.log" || fail "drift message: $(cat "$workdir/drift.log")"
+grep -q 'intruder.elsewhere.test' "$workdir/drift.log" || fail "drift message says what changed"
+
+# 7. A reviewed plan whose zone changed since is refused.
+fresh --mtasts none
+mx plan "$D" --target-mx "$T" --provider pdns --format json -o "$workdir/p2.json"
+Z set "$D" "$D" MX 600 "0 ${D//./-}.mail.protection.outlook.test."
+expect_status 3 mx run "$D" --target-mx "$T" --provider pdns --yes --plan "$workdir/p2.json" \
+	>"$workdir/p2.log" 2>&1
+grep -q 'no longer matches the reviewed plan' "$workdir/p2.log" || fail "plan mismatch message"
+[ "$(mxline)" = "$D. MX 600 0 ${D//./-}.mail.protection.outlook.test." ] || fail "refused run wrote DNS"
+
+# 8. --yes never prompts; without it and without a terminal: a usage error, nothing started.
+fresh --mtasts none
+expect_status 2 mx run "$D" --target-mx "$T" --provider pdns </dev/null 2>/dev/null
+
+# Secrets never reach the state database.
+key=$(cat "$PDNS_API_KEY_FILE" | tr -d '\n')
+tsig=$(cat "$TSIG_KEYFILE" | tr -d '\n')
+sqlite3 "$workdir/state.db" .dump >"$workdir/dump.sql"
+grep -qF "$key" "$workdir/dump.sql" && fail "the PowerDNS API key is in the state database"
+grep -qF "$tsig" "$workdir/dump.sql" && fail "the TSIG secret is in the state database"
+[ "$(stat -c %a "$workdir/state.db")" = 600 ] || fail "state database mode"
+
+finish
