@@ -1367,3 +1367,44 @@ const char *mx_engine_run_domain(const struct mx_engine *e, int i)
 {
 	return e->runs[i]->row.domain;
 }
+
+void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *out)
+{
+	struct run *r = e->runs[i];
+
+	memset(out, 0, sizeof(*out));
+	out->domain = r->row.domain;
+	out->target = r->row.target;
+	out->provider = r->row.provider;
+	out->state = r->row.state ? r->row.state : "running";
+	out->rollback = r->rollback;
+	out->step = r->step;
+	out->step_key = step_key(r);
+	out->step_title = step_title(r);
+	out->wake = r->wake;
+	out->waiting_for = r->waiting_for;
+	out->gate = r->gate_text;
+	out->stopped = r->stopped;
+	out->exit = r->exit;
+}
+
+int mx_engine_rb_count(void)
+{
+	return RB_COUNT;
+}
+
+const char *mx_engine_rb_title(int i)
+{
+	return i >= 0 && i < RB_COUNT ? rb_steps[i].title : "";
+}
+
+void mx_engine_stop(struct mx_engine *e)
+{
+	for (int i = 0; i < e->nruns; i++) {
+		if (e->runs[i]->stopped)
+			continue;
+		e->runs[i]->stopped = true;
+		e->runs[i]->exit = MX_EXIT_BLOCKED;
+		jnl_unlock(e->cfg.jnl, e->runs[i]->row.domain);
+	}
+}

@@ -61,6 +61,30 @@ bool mx_engine_idle(const struct mx_engine *e);
  * preflight blockers, 3 a runtime failure, 4 a lock. */
 int mx_engine_exit_status(const struct mx_engine *e);
 
+/* What a front end shows of run i. Strings are borrowed until the next mx_engine_step. */
+struct mx_run_info {
+	const char *domain, *target, *provider;
+	const char *state;    /* journal state: running|waiting|gate|done|failed|… */
+	bool rollback;	      /* rolling back (step indexes the rollback table) */
+	int step;	      /* forward: enum mx_step_id; rollback: 0..mx_engine_rb_count()-1 */
+	const char *step_key; /* journal key of the current step */
+	const char *step_title;
+	time_t wake;		 /* next deadline (0 when none) */
+	const char *waiting_for; /* "" when not waiting */
+	const char *gate;	 /* the gate text a person must act on, "" when none */
+	bool stopped;
+	int exit; /* exit status of a stopped run */
+};
+void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *out);
+
+/* The rollback table, for front ends: its size and each step's key and title. */
+int mx_engine_rb_count(void);
+const char *mx_engine_rb_title(int i);
+
+/* Asks every run to stop where it is (Ctrl-C, q): nothing more is started; the journal
+ * already holds a resumable position. */
+void mx_engine_stop(struct mx_engine *e);
+
 /* Number of runs the engine drives, and the journal state of run i ("done", …). */
 int mx_engine_nruns(const struct mx_engine *e);
 const char *mx_engine_run_state(const struct mx_engine *e, int i);
