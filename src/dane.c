@@ -61,6 +61,8 @@ struct dane_conn {
 	size_t inlen;
 	char out[600];
 	size_t outlen, outoff;
+	bool eof;	/* the server closed its side; what it sent before still counts */
+	int read_errno; /* a read error, 0 when none */
 };
 
 struct dane_tlsa_rec {
@@ -546,6 +548,9 @@ static void conn_judge(struct dane_conn *k)
 	snprintf(r->tls_version, sizeof(r->tls_version), "%s", SSL_get_version(k->ssl));
 	cert_facts(k);
 	pkix_check(k);
+	/* A polite end; the verdict does not depend on the reply. */
+	SSL_write(k->ssl, "QUIT\r\n", 6);
+	ERR_clear_error();
 	if (!p->ntlsa) {
 		conn_finish(k, DANE_PROBE_SKIPPED, "no usable TLSA record to verify against");
 		return;
@@ -645,12 +650,14 @@ static void conn_start_tls(struct dane_conn *k)
 	conn_handshake(k);
 }
 
-/* Reads what is there; returns false (and finishes the connection) on EOF or error. */
+/* Reads what is there. End of stream or a read error is noted (k->eof): a server that
+ * answers "554 go away" and hangs up must be reported with its reply. Returns false (and
+ * finishes the connection) only when the buffer overflows. */
 static bool conn_read(struct dane_conn *k)
 {
 	ssize_t n;
 
-	for (;;) {
+	while (!k->eof) {
 		if (k->inlen >= sizeof(k->in)) {
 			conn_finish(k, DANE_PROBE_UNREACHABLE,
 			    "the server sent an SMTP reply longer than %zu bytes; not verifiable",
@@ -666,11 +673,10 @@ static bool conn_read(struct dane_conn *k)
 			return true;
 		if (n < 0 && errno == EINTR)
 			continue;
-		conn_finish(k, DANE_PROBE_UNREACHABLE,
-		    "the server closed the connection before %s%s%s; not verifiable from here",
-		    state_what(k->st), n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
-		return false;
+		k->eof = true;
+		k->read_errno = n < 0 ? errno : 0;
 	}
+	return true;
 }
 
 static void conn_plain(struct dane_conn *k)
@@ -697,6 +703,13 @@ static void conn_plain(struct dane_conn *k)
 	if (!conn_read(k))
 		return;
 	got = reply_complete(k->in, k->inlen, &code, &end);
+	if (got == 0 && k->eof) {
+		conn_finish(k, DANE_PROBE_UNREACHABLE,
+		    "the server closed the connection before %s%s%s; not verifiable from here",
+		    state_what(k->st), k->read_errno ? ": " : "",
+		    k->read_errno ? strerror(k->read_errno) : "");
+		return;
+	}
 	if (got == 0)
 		return;
 	if (got < 0) {

@@ -381,9 +381,8 @@ static void *srv_main(void *arg)
 	case SRV_SILENT: /* accept and never greet: the banner deadline must fire */
 		srv_readline(fd);
 		break;
-	case SRV_REFUSE_BANNER:
+	case SRV_REFUSE_BANNER: /* refuse and hang up at once: the reply must still count */
 		srv_write(fd, "554 5.7.1 no service for you\r\n");
-		srv_readline(fd);
 		break;
 	case SRV_NO_STARTTLS:
 	case SRV_STARTTLS_502:
