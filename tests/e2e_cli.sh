@@ -28,11 +28,19 @@ grep -q 'unknown command "frobnicate"' "$work/err" || fail "unknown command name
 [ "$(wc -l <"$work/err")" -eq 1 ] || fail "a usage error is one line"
 [ "$(status "$MXCUTOVER")" = 2 ] || fail "bare mxcutover without a terminal exits 2"
 
-# Commands a later build brings say so and exit 2, never pretend.
-for cmd in plan run resume rollback status outbound tui; do
+# Commands a later build brings (their --help says so) refuse with exit 2, never pretend.
+for cmd in check plan run resume rollback status outbound tui; do
+	"$MXCUTOVER" "$cmd" --help 2>/dev/null | grep -q 'Not available in this build yet' || continue
 	[ "$(status "$MXCUTOVER" "$cmd" contoso.com)" = 2 ] || fail "$cmd exits 2"
 	grep -q 'not available in this build yet' "$work/err" || fail "$cmd says it is not there yet"
 done
+
+# run/resume/rollback without --yes and without a terminal: nobody can answer, exit 2.
+for cmd in "run contoso.com --target-mx x.mx.microsoft --provider p" "resume" "rollback contoso.com"; do
+	# shellcheck disable=SC2086
+	[ "$(status "$MXCUTOVER" --state "$work/s.db" $cmd)" = 2 ] || fail "$cmd without --yes exits 2"
+done
+grep -q 'pass --yes' "$work/err" || fail "the refusal names --yes"
 
 # Config errors name file and line; exit 2; a missing --config file too.
 printf '[cutover]\nlow_ttl = 5\n' >"$work/bad.conf"
