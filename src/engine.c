@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "dane.h"
 #include "domain.h"
 #include "mtasts.h"
 #include "plan.h"
@@ -651,16 +652,75 @@ static enum res do_add_target(struct run *r, struct mx_err *err)
 	return write_mx_step(r, STEP_ADD_TARGET, STEP_LOWER_TTL, err);
 }
 
+/* smtp_probe: when the target already publishes secure, usable TLSA, the certificate it
+ * presents on port 25 must match before the target is preferred — a mismatch would make
+ * every DANE sender defer mail. Without TLSA (before Enable-SmtpDaneInbound) there is
+ * nothing to verify yet. */
+static enum res probe_target(struct run *r, const struct dns_answer *addrs, struct mx_err *err)
+{
+	struct dns_answer *tlsa = NULL;
+	struct dane_ctx *ctx = NULL;
+	struct dane_result *res = NULL;
+	const char *list[16];
+	char name[300];
+	size_t n = 0;
+	enum res out = R_DONE;
+
+	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
+	if (dns_resolve(r->e->cfg.dns, name, DNS_T_TLSA, &tlsa, err))
+		return R_FAIL;
+	if (tlsa->sec != DNS_SEC_SECURE || !dane_tlsa_count_usable(tlsa))
+		goto out;
+	for (size_t i = 0; i < addrs->n && n < 16; i++)
+		list[n++] = addrs->rr[i].u.addr;
+	if (dane_ctx_new(&ctx, NULL, err) ||
+	    dane_probe(ctx, r->row.target, list, n, tlsa, &res, err)) {
+		out = R_FAIL;
+		goto out;
+	}
+	switch (res->status) {
+	case DANE_PROBE_VERIFIED:
+		say(r, MX_EV_LOG, MX_SEV_INFO, "STARTTLS on %s matches its TLSA (DANE verified)",
+		    r->row.target);
+		break;
+	case DANE_PROBE_UNREACHABLE:
+	case DANE_PROBE_SKIPPED:
+		say(r, MX_EV_LOG, MX_SEV_WARN,
+		    "port 25 of %s is not reachable from here; DANE not verifiable on the wire",
+		    r->row.target);
+		break;
+	default:
+		mx_err_set(err, MX_EGATE,
+		    "%s: %s presents a certificate that its TLSA does not match (%s): DANE "
+		    "senders would defer mail, so it is not preferred. Resume once it matches, "
+		    "or roll back",
+		    r->row.domain, r->row.target,
+		    res->naddr && res->addr[0].error[0] ? res->addr[0].error
+							: dane_probe_name(res->status));
+		out = R_GATE;
+		break;
+	}
+out:
+	dane_result_free(res);
+	dane_ctx_free(ctx);
+	dns_answer_free(tlsa);
+	return out;
+}
+
 static enum res do_verify_target(struct run *r, struct mx_err *err)
 {
 	struct dns_answer *a = NULL;
 	bool secure;
 	char q[400];
+	enum res probed;
 
 	if (dns_resolve(r->e->cfg.dns, r->row.target, DNS_T_A, &a, err))
 		return R_FAIL;
 	secure = a->n > 0 && a->sec == DNS_SEC_SECURE;
+	probed = secure && r->e->cfg.conf->smtp_probe ? probe_target(r, a, err) : R_DONE;
 	dns_answer_free(a);
+	if (probed != R_DONE)
+		return probed;
 	if (!secure) {
 		if (gate_expired(r, NULL)) {
 			mx_err_set(err, MX_EGATE,

@@ -192,6 +192,14 @@ grep -q 'no longer matches the reviewed plan' "$workdir/p2.log" || fail "plan mi
 fresh --mtasts none
 expect_status 2 mx run "$D" --target-mx "$T" --provider pdns </dev/null 2>/dev/null
 
+# 9. A target whose certificate does not match its TLSA is never preferred: the run stops
+#    (exit 1) before any write, naming the DANE check.
+fresh --mtasts none
+expect_status 1 mx run "$D" --target-mx badtlsa-test.o-v1.mx.microsoft.test --provider pdns \
+	--yes >"$workdir/badtlsa.log" 2>&1
+grep -q 'mx.target.dane' "$workdir/badtlsa.log" || fail "DANE mismatch named: $(tail -2 "$workdir/badtlsa.log")"
+[ "$(mxline)" = "$D. MX 3600 0 ${D//./-}.mail.protection.outlook.test." ] || fail "a blocked run wrote DNS"
+
 # Secrets never reach the state database.
 key=$(cat "$PDNS_API_KEY_FILE" | tr -d '\n')
 tsig=$(cat "$TSIG_KEYFILE" | tr -d '\n')
