@@ -25,6 +25,8 @@ foreach(src IN LISTS MX_UNIT_TESTS MX_E2E_C_TESTS)
 endforeach()
 
 file(GLOB MX_E2E_SH_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e_*.sh)
+# The scripts' shared library is not a test.
+list(REMOVE_ITEM MX_E2E_SH_TESTS ${CMAKE_SOURCE_DIR}/tests/e2e_lib.sh)
 foreach(src IN LISTS MX_E2E_SH_TESTS)
 	get_filename_component(name ${src} NAME_WE)
 	add_test(NAME ${name} COMMAND bash ${src})
