@@ -308,6 +308,19 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
+		char q[700];
+
+		if (!yes) {
+			snprintf(q, sizeof(q),
+			    "Start the cutover of %s to %s through [provider.%s]? (`mxcutover "
+			    "plan` "
+			    "shows every step first)",
+			    domains[i], targets[i], provider);
+			if (!ask(NULL, domains[i], q)) {
+				fprintf(app->msg, "%s: not started\n", domains[i]);
+				continue;
+			}
+		}
 		/* One domain's refusal (a lock, an unfinished run) does not stop the others. */
 		if (mx_engine_start(f.engine, domains[i], targets[i], provider, plan, &err)) {
 			int s = mx_cli_fail(app, &err);

@@ -192,6 +192,26 @@ grep -q 'no longer matches the reviewed plan' "$workdir/p2.log" || fail "plan mi
 fresh --mtasts none
 expect_status 2 mx run "$D" --target-mx "$T" --provider pdns </dev/null 2>/dev/null
 
+# 8b. On a terminal without --yes: asked to start and to confirm the inbound test.
+fresh --mtasts none
+sock=$workdir/tmux.sock
+tmux -S "$sock" new-session -d -x 160 -y 40 "MXCUTOVER_CLOCK=warp $MXCUTOVER --config $MX_CONFIG \
+	--resolver-conf $MX_RESOLVER_CONF --cacert $MX_CACERT --state $workdir/state.db run $D \
+	--target-mx $T --provider pdns; echo EXIT=\$?; sleep 30"
+screen_has() { # screen_has TEXT → waits up to 10 s for TEXT on the screen
+	for _ in $(seq 1 100); do
+		tmux -S "$sock" capture-pane -p | grep -qF "$1" && return 0
+		sleep 0.1
+	done
+	fail "screen lacks \"$1\": $(tmux -S "$sock" capture-pane -p | grep -v '^$' | tail -3)"
+	return 1
+}
+screen_has "Start the cutover of $D" && tmux -S "$sock" send-keys y Enter
+screen_has "Remote Connectivity Analyzer" && tmux -S "$sock" send-keys y Enter
+screen_has "EXIT=0"
+tmux -S "$sock" kill-server
+[ "$(mxline)" = "$(final_mx)" ] || fail "interactive run: $(mxline)"
+
 # 9. A target whose certificate does not match its TLSA is never preferred: the run stops
 #    (exit 1) before any write, naming the DANE check.
 fresh --mtasts none
