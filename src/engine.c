@@ -569,10 +569,30 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 		}
 		json_decref(plan);
 	}
+	/* The snapshot is taken through the provider AND through DNS: they must agree, or the
+	 * provider holds changes that have not reached the name servers (or the reverse). */
+	{
+		char lag[100];
+
+		if (!propagated(r, &mx, lag, sizeof(lag))) {
+			char *t = prov_rrset_text(&mx);
+
+			mx_err_set(err, MX_ECONFLICT,
+			    "%s: the provider holds MX %s but name server %s serves something "
+			    "else; "
+			    "wait until the zone is in sync (see `mxcutover check`), then run "
+			    "again",
+			    r->row.domain, t ? t : "?", lag);
+			free(t);
+			goto out;
+		}
+	}
 	mx_text = mx_rrset_dumps(&mx);
 	sts_text = mx_rrset_dumps(&sts);
 	if (jnl_snapshot_put(
 		r->e->cfg.jnl, r->row.id, mx.name, "MX", "provider", mx_text, checksum, err) ||
+	    jnl_snapshot_put(
+		r->e->cfg.jnl, r->row.id, mx.name, "MX", "dns", mx_text, checksum, err) ||
 	    jnl_snapshot_put(
 		r->e->cfg.jnl, r->row.id, sts.name, "TXT", "provider", sts_text, checksum, err))
 		goto out;

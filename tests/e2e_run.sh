@@ -150,6 +150,15 @@ for i in 1 2 3; do
 	[ "$(mxline)" = "$(final_mx)" ] || fail "three-domain run: $D: $(mxline)"
 done
 
+# 4b. One domain's failure does not stop the others: a blocked domain (fallback MX) next to
+#     a ready one; the ready one completes, the exit status reports the blocked one.
+fresh --mtasts none
+printf '%s %s\nfallback.test fallback-test.o-v1.mx.microsoft.test\n' "$D" "$T" >"$workdir/mixed"
+expect_status 1 mx run --file "$workdir/mixed" --provider pdns --yes >"$workdir/mixed.log" 2>&1
+[ "$(mxline)" = "$(final_mx)" ] || fail "the ready domain next to a blocked one: $(mxline)"
+grep -q 'fallback.test: stopped: .*preflight found blockers' "$workdir/mixed.log" ||
+	fail "the blocked domain says why: $(grep fallback "$workdir/mixed.log" | tail -2)"
+
 # 5. The lock: a run waiting for the old TTL (real clock) holds it; a second process gets 4;
 #    after kill -9 the lock is taken over by resume.
 fresh --mtasts none
