@@ -115,8 +115,14 @@ static const struct cmd commands[] = {
 	"  --connector NAME  the connector's -Identity in the printed cmdlet line\n"
 	"  --smtp-port PORT  probe this port instead of 25 (tests, port redirects)\n",
 	mx_cmd_outbound, NULL},
-    {"tui", "tui", "Opens the terminal wizard (also what a bare `mxcutover` does on a terminal).\n",
-	NULL, "the ncurses wizard"},
+    {"tui", "tui [DOMAIN...] [--file FILE] [--provider NAME]",
+	"Opens the terminal wizard (also what a bare `mxcutover` does on a terminal): the\n"
+	"domains with live badges, their checks and how to fix them, the target host, the plan\n"
+	"review, the run with its countdown and gates, rollback. Domains come from the\n"
+	"arguments, --file and the state database. See docs/wizard.md.\n"
+	"  --file FILE       domains, one per line, optionally followed by the target host\n"
+	"  --provider NAME   the [provider.NAME] preselected for new runs (default: the first)\n",
+	mx_cmd_tui, NULL},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -324,6 +330,39 @@ void mx_cli_list_free(char **domains, char **targets, size_t n)
 	}
 	free(domains);
 	free(targets);
+}
+
+int mx_cli_domains(const char *file, char *const *operands, int noperands, const char *target,
+    char ***domains, char ***targets, size_t *n, struct mx_err *err)
+{
+	char norm[MX_NAME_MAX + 1];
+	int rc;
+
+	if (file) {
+		rc = mx_cli_read_list(file, domains, targets, n, err);
+		if (rc)
+			return rc;
+	}
+	for (int i = 0; i < noperands; i++) {
+		rc = mx_domain_normalize(operands[i], "domain", norm, sizeof(norm), err);
+		if (rc)
+			return rc;
+		if (grow(domains, *n) || grow(targets, *n) || !((*domains)[*n] = strdup(norm)))
+			return mx_err_set(err, MX_ENOMEM, "out of memory");
+		(*targets)[(*n)++] = NULL;
+	}
+	if (!target)
+		return MX_OK;
+	if (*n != 1)
+		return mx_err_set(err, MX_EINVAL,
+		    "--target-mx applies to exactly one domain; with several, give each target "
+		    "after its domain in --file");
+	rc = mx_domain_normalize(target, "--target-mx", norm, sizeof(norm), err);
+	if (rc)
+		return rc;
+	free((*targets)[0]);
+	(*targets)[0] = strdup(norm);
+	return (*targets)[0] ? MX_OK : mx_err_set(err, MX_ENOMEM, "out of memory");
 }
 
 /* A command that later work brings: parses the options it will take so --help works, then

@@ -40,6 +40,12 @@ int mx_cli_read_list(
     const char *path, char ***domains, char ***targets, size_t *n, struct mx_err *err);
 void mx_cli_list_free(char **domains, char **targets, size_t n);
 
+/* The domains a command works on: those of --file (when file is set), then the operands, all
+ * normalized; target (--target-mx) applies when exactly one domain is named. Errors are
+ * MX_EINVAL (a usage error: print it with mx_cli_usage_error) or MX_EIO/MX_ENOMEM. */
+int mx_cli_domains(const char *file, char *const *operands, int noperands, const char *target,
+    char ***domains, char ***targets, size_t *n, struct mx_err *err);
+
 struct option;
 
 /* getopt_long over the global options plus a command's own (cmd_opts may be NULL; their
@@ -67,5 +73,10 @@ int mx_cmd_resume(struct mx_app *app, int argc, char **argv);
 int mx_cmd_rollback(struct mx_app *app, int argc, char **argv);
 int mx_cmd_status(struct mx_app *app, int argc, char **argv);
 int mx_cmd_outbound(struct mx_app *app, int argc, char **argv);
+
+/* The terminal wizard (ui/tui.c, the only code that draws): `tui [DOMAIN...] [--file FILE]
+ * [--provider NAME]`. Needs a terminal on stdin and stdout; returns the exit status (1 when a
+ * run was left unfinished, with how to resume it printed on stderr). */
+int mx_cmd_tui(struct mx_app *app, int argc, char **argv);
 
 #endif
