@@ -68,6 +68,7 @@ struct prov {
 /* The registry, NULL-terminated, in providers/registry.c. */
 extern const struct prov_ops *const prov_registry[];
 extern const struct prov_ops prov_powerdns_ops, prov_rfc2136_ops, prov_manual_ops;
+extern const struct prov_ops prov_cloudflare_ops, prov_azure_ops;
 extern const struct prov_ops prov_route53_ops, prov_gcloud_ops;
 
 /* The ops whose name is type, or NULL. */
