@@ -96,7 +96,7 @@ static void print_text(const struct mx_app *app, const struct chk_domain *d)
 int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 {
 	const char *target = NULL, *provider = NULL, *file = NULL;
-	char **domains = NULL, **targets = NULL, norm[MX_NAME_MAX + 1];
+	char **domains = NULL, **targets = NULL;
 	size_t n = 0;
 	struct chk_domain *results = NULL;
 	struct chk_opts o;
@@ -127,47 +127,15 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 	}
 	if (app->json)
 		app->msg = stderr;
-	if (file) {
-		rc = mx_cli_read_list(file, &domains, &targets, &n, &err);
-		if (rc) {
-			status = mx_cli_fail(app, &err);
-			goto out;
-		}
-	}
-	for (int i = idx; i < argc; i++) {
-		char **gd = realloc(domains, (n + 1) * sizeof(*gd)), **gt;
-
-		if (gd)
-			domains = gd;
-		gt = realloc(targets, (n + 1) * sizeof(*gt));
-		if (gt)
-			targets = gt;
-		rc = mx_domain_normalize(argv[i], "domain", norm, sizeof(norm), &err);
-		if (rc || !gd || !gt) {
-			status = rc ? mx_cli_usage_error("check", "%s", err.msg) : MX_EXIT_RUNTIME;
-			goto out;
-		}
-		domains[n] = strdup(norm);
-		targets[n++] = NULL;
+	rc = mx_cli_domains(file, argv + idx, argc - idx, target, &domains, &targets, &n, &err);
+	if (rc) {
+		status = rc == MX_EINVAL ? mx_cli_usage_error("check", "%s", err.msg)
+					 : mx_cli_fail(app, &err);
+		goto out;
 	}
 	if (n == 0) {
 		status = mx_cli_usage_error("check", "name at least one domain, or --file FILE");
 		goto out;
-	}
-	if (target) {
-		if (n != 1) {
-			status = mx_cli_usage_error("check",
-			    "--target-mx applies to exactly one domain; with several, give each "
-			    "target in --file");
-			goto out;
-		}
-		rc = mx_domain_normalize(target, "--target-mx", norm, sizeof(norm), &err);
-		if (rc) {
-			status = mx_cli_usage_error("check", "%s", err.msg);
-			goto out;
-		}
-		free(targets[0]);
-		targets[0] = strdup(norm);
 	}
 	rc = mx_cli_load_config(app, &err);
 	if (!rc && provider && !mx_conf_provider(app->conf, provider)) {

@@ -109,28 +109,11 @@ static void print_text(const struct mx_app *app, const struct ob_domain *d, cons
 	fprintf(fp, "  %s\n\n", cmd);
 }
 
-static int add_domain(char ***domains, size_t *n, const char *name, struct mx_err *err)
-{
-	char norm[MX_NAME_MAX + 1], **grown;
-	int rc = mx_domain_normalize(name, "domain", norm, sizeof(norm), err);
-
-	if (rc)
-		return rc;
-	grown = realloc(*domains, (*n + 1) * sizeof(*grown));
-	if (!grown)
-		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	*domains = grown;
-	if (!((*domains)[*n] = strdup(norm)))
-		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	(*n)++;
-	return MX_OK;
-}
-
 int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 {
 	const char *file = NULL, *connector = NULL;
-	char **domains = NULL, **fdomains = NULL, **ftargets = NULL, *end;
-	size_t n = 0, nf = 0;
+	char **domains = NULL, **targets = NULL, *end;
+	size_t n = 0;
 	struct ob_domain *results = NULL;
 	struct ob_opts o;
 	struct dns_ctx *dns = NULL;
@@ -163,33 +146,18 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 	}
 	if (app->json)
 		app->msg = stderr;
-	if (file) {
-		rc = mx_cli_read_list(file, &fdomains, &ftargets, &nf, &err);
-		if (rc) {
-			status = rc == MX_EINVAL ? mx_cli_usage_error("outbound", "%s", err.msg)
-						 : mx_cli_fail(app, &err);
-			goto out;
-		}
-		for (size_t i = 0; i < nf; i++) {
-			if (ftargets[i]) {
-				status = mx_cli_usage_error("outbound",
-				    "--file %s: \"%s %s\": outbound takes partner domains only, "
-				    "one "
-				    "per line",
-				    file, fdomains[i], ftargets[i]);
-				goto out;
-			}
-			if ((rc = add_domain(&domains, &n, fdomains[i], &err))) {
-				status = mx_cli_fail(app, &err);
-				goto out;
-			}
-		}
+	rc = mx_cli_domains(file, argv + idx, argc - idx, NULL, &domains, &targets, &n, &err);
+	if (rc) {
+		status = rc == MX_EINVAL ? mx_cli_usage_error("outbound", "%s", err.msg)
+					 : mx_cli_fail(app, &err);
+		goto out;
 	}
-	for (int i = idx; i < argc; i++) {
-		rc = add_domain(&domains, &n, argv[i], &err);
-		if (rc) {
-			status = rc == MX_EINVAL ? mx_cli_usage_error("outbound", "%s", err.msg)
-						 : mx_cli_fail(app, &err);
+	for (size_t i = 0; i < n; i++) {
+		if (targets[i]) {
+			status = mx_cli_usage_error("outbound",
+			    "--file %s: \"%s %s\": outbound takes partner domains only, one per "
+			    "line",
+			    file, domains[i], targets[i]);
 			goto out;
 		}
 	}
@@ -260,7 +228,6 @@ out:
 	free(results);
 	http_ctx_free(http);
 	dns_ctx_free(dns);
-	mx_cli_list_free(domains, NULL, n);
-	mx_cli_list_free(fdomains, ftargets, nf);
+	mx_cli_list_free(domains, targets, n);
 	return status;
 }

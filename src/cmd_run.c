@@ -199,7 +199,7 @@ static int need_person(struct mx_app *app, const char *cmd, bool yes)
 int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 {
 	const char *target = NULL, *provider = NULL, *file = NULL, *plan_path = NULL;
-	char **domains = NULL, **targets = NULL, norm[MX_NAME_MAX + 1], *plan = NULL;
+	char **domains = NULL, **targets = NULL, *plan = NULL;
 	size_t n = 0;
 	bool yes = false;
 	struct front f;
@@ -236,47 +236,14 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		app->msg = stderr;
 	if (!provider)
 		return mx_cli_usage_error("run", "--provider NAME is required");
-	if (file) {
-		if (mx_cli_read_list(file, &domains, &targets, &n, &err)) {
-			status = mx_cli_fail(app, &err);
-			goto out;
-		}
-	}
-	for (int i = idx; i < argc; i++) {
-		char **gd = realloc(domains, (n + 1) * sizeof(*gd)), **gt;
-
-		if (gd)
-			domains = gd;
-		gt = gd ? realloc(targets, (n + 1) * sizeof(*gt)) : NULL;
-		if (gt)
-			targets = gt;
-		if (!gd || !gt) {
-			status = MX_EXIT_RUNTIME;
-			goto out;
-		}
-		if (mx_domain_normalize(argv[i], "domain", norm, sizeof(norm), &err)) {
-			status = mx_cli_usage_error("run", "%s", err.msg);
-			goto out;
-		}
-		domains[n] = strdup(norm);
-		targets[n++] = NULL;
+	if (mx_cli_domains(file, argv + idx, argc - idx, target, &domains, &targets, &n, &err)) {
+		status = err.rc == MX_EINVAL ? mx_cli_usage_error("run", "%s", err.msg)
+					     : mx_cli_fail(app, &err);
+		goto out;
 	}
 	if (n == 0) {
 		status = mx_cli_usage_error("run", "name a domain, or --file FILE");
 		goto out;
-	}
-	if (target) {
-		if (n != 1) {
-			status = mx_cli_usage_error("run", "--target-mx applies to exactly one "
-							   "domain; give each target in --file");
-			goto out;
-		}
-		if (mx_domain_normalize(target, "--target-mx", norm, sizeof(norm), &err)) {
-			status = mx_cli_usage_error("run", "%s", err.msg);
-			goto out;
-		}
-		free(targets[0]);
-		targets[0] = strdup(norm);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!targets[i]) {
