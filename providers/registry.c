@@ -12,6 +12,7 @@ const struct prov_ops *const prov_registry[] = {
     &prov_powerdns_ops,
     &prov_rfc2136_ops,
     &prov_route53_ops,
+    &prov_gcloud_ops,
     &prov_cloudflare_ops,
     &prov_azure_ops,
     &prov_manual_ops,
