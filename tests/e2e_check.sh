@@ -91,6 +91,23 @@ expect_status 2 mx check contoso.test --provider nosuch 2>/dev/null
 out=$(mx check contoso.test sts-covers.test 2>&1)
 echo "$out" | grep -q '^contoso.test  ready' || fail "text verdict missing: $out"
 echo "$out" | grep -q $'\033' && fail "colour codes without a terminal"
+# On a terminal: colour, unless NO_COLOR is set.
+sock=$workdir/tmux.sock
+for nc in "" 1; do
+	tmux -S "$sock" new-session -d -x 150 -y 50 "NO_COLOR=$nc $MXCUTOVER --config $MX_CONFIG \
+		--resolver-conf $MX_RESOLVER_CONF --cacert $MX_CACERT check fabrikam.test; sleep 30"
+	for _ in $(seq 1 50); do
+		tmux -S "$sock" capture-pane -p | grep -q 'verdict:' && break
+		sleep 0.1
+	done
+	if [ -z "$nc" ]; then
+		tmux -S "$sock" capture-pane -p -e | grep -q $'\033\\[' || fail "no colour on a terminal"
+	else
+		tmux -S "$sock" capture-pane -p -e | grep -q $'\033\\[3' && fail "colour despite NO_COLOR"
+	fi
+	tmux -S "$sock" kill-server
+done
+
 # --json: the document alone on stdout.
 mx --json check fabrikam.test 2>/dev/null | python3 -c 'import json,sys; json.load(sys.stdin)' ||
 	fail "stdout is not one JSON document"
