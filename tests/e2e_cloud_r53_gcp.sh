@@ -130,4 +130,98 @@ grep -q 'route53: the MX RRset of '"$D"' changed behind our back (HTTP 400, Inva
 	fail "r53: the other writer's RRset is left alone: $(mxline)"
 kill "${pids[-1]}"
 
+# ------------------------------------------------------------------ Google Cloud DNS
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$workdir/sa.pem" 2>/dev/null
+openssl pkey -in "$workdir/sa.pem" -pubout -out "$workdir/sa.pub"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$workdir/other.pem" 2>/dev/null
+SA=mxcutover@mx-project.iam.gserviceaccount.com
+sa_key() { # sa_key PEM OUT — a service-account JSON key file around PEM
+	python3 - "$1" "$2" "$SA" <<'PY'
+import json, os, sys
+pem = open(sys.argv[1]).read()
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "w") as f:
+    json.dump({"type": "service_account", "project_id": "mx-project", "private_key_id": "k1",
+               "private_key": pem, "client_email": sys.argv[3], "client_id": "1",
+               "token_uri": "https://oauth2.googleapis.com/token"}, f)
+PY
+}
+sa_key "$workdir/sa.pem" "$workdir/sa.json"
+sa_key "$workdir/other.pem" "$workdir/sa-bad.json"
+gcp_conf() { # gcp_conf FILE PORT KEYFILE
+	{
+		sed -n '/^\[cutover\]/,/^$/p' "$MX_CONFIG"
+		printf '[provider.gcp]\ntype = gcloud\nproject = mx-project\ncredentials_file = %s\n' "$3"
+		printf 'base_url = http://127.0.0.1:%s/dns/v1\ntoken_url = http://127.0.0.1:%s/token\n' "$2" "$2"
+	} >"$1"
+}
+gcp_fake() { # gcp_fake NAME ARGS...
+	local name=$1
+	shift
+	start_fake "$name" gcloud_api.py --project mx-project --zone "$D" --client-email "$SA" \
+		--public-key "$workdir/sa.pub" "$@"
+}
+
+# 5. A complete cutover: 429 (Retry-After) and 503 once, pages of one, pending→done.
+fresh
+gcp_fake gcp
+gcp_conf "$workdir/gcp.conf" "$PORT" "$workdir/sa.json"
+expect_status 0 mxc "$workdir/gcp.conf" run "$D" --target-mx "$T" --provider gcp --yes \
+	>"$workdir/gcp-run.log" 2>&1
+[ "$(mxline)" = "$(final_mx)" ] || fail "gcp: final MX: $(mxline) ($(tail -3 "$workdir/gcp-run.log"))"
+[ "$(stat_of gcp tokens)" = 1 ] || fail "gcp: one access token for the whole run (cached): $(stat_of gcp tokens)"
+[ "$(stat_of gcp jwt_fail)" = 0 ] || fail "gcp: every JWT verified"
+[ "$(stat_of gcp auth_fail)" = 0 ] || fail "gcp: every request carried a valid token"
+[ "$(stat_of gcp throttled)" = 1 ] && [ "$(stat_of gcp unavailable)" = 1 ] ||
+	fail "gcp: the 429 and the 503 were retried"
+[ "$(stat_of gcp changes)" -ge 4 ] || fail "gcp: changes applied: $(stat_of gcp changes)"
+[ "$(stat_of gcp polls)" -ge 8 ] || fail "gcp: changes polled until done: $(stat_of gcp polls)"
+[ "$(stat_of gcp conflicts)" = 0 ] || fail "gcp: no conflicts in a clean run"
+expect_status 0 mxc "$workdir/gcp.conf" rollback "$D" --yes >"$workdir/gcp-rb.log" 2>&1
+[ "$(mxline)" = "$(legacy_mx)" ] || fail "gcp: rolled back MX: $(mxline)"
+kill "${pids[-1]}"
+
+# 6. A key Google does not know (another private key): exit 3 and the sentence.
+fresh
+gcp_fake gcpb --no-flaky
+gcp_conf "$workdir/gcp-bad.conf" "$PORT" "$workdir/sa-bad.json"
+expect_status 3 mxc "$workdir/gcp-bad.conf" plan "$D" --target-mx "$T" --provider gcp \
+	>"$workdir/gcp-bad.log" 2>&1
+grep -q "gcloud: Google refused the service-account key $workdir/sa-bad.json (HTTP 400, invalid_grant: Invalid JWT Signature.)" \
+	"$workdir/gcp-bad.log" || fail "gcp: bad key sentence: $(cat "$workdir/gcp-bad.log")"
+grep -q "PRIVATE KEY" "$workdir/gcp-bad.log" && fail "gcp: key material in the output"
+# A key file others may read is refused before any request.
+chmod 644 "$workdir/sa-bad.json"
+expect_status 2 mxc "$workdir/gcp-bad.conf" plan "$D" --target-mx "$T" --provider gcp \
+	>"$workdir/gcp-perm.log" 2>&1
+grep -q "chmod 600" "$workdir/gcp-perm.log" || fail "gcp: world-readable key: $(cat "$workdir/gcp-perm.log")"
+kill "${pids[-1]}"
+
+# 7. The service account may read but not change: exit 3 with the role to grant.
+gcp_fake gcpd --no-flaky --deny-changes
+gcp_conf "$workdir/gcp-deny.conf" "$PORT" "$workdir/sa.json"
+expect_status 3 mxc "$workdir/gcp-deny.conf" run "$D" --target-mx "$T" --provider gcp --yes \
+	>"$workdir/gcp-deny.log" 2>&1
+grep -q "gcloud: the service account cannot change managed zone z-${D//./-} (HTTP 403); grant it roles/dns.admin on the project or a custom role with dns.changes.create and dns.resourceRecordSets.\*" \
+	"$workdir/gcp-deny.log" || fail "gcp: 403 sentence: $(tail -3 "$workdir/gcp-deny.log")"
+[ "$(mxline)" = "$(legacy_mx)" ] || fail "gcp: a denied run wrote DNS"
+kill "${pids[-1]}"
+
+# 8. Compare-and-swap: the RRset changes between read and change; 412 conditionNotMet.
+fresh
+gcp_fake gcpr --no-flaky --race
+gcp_conf "$workdir/gcp-race.conf" "$PORT" "$workdir/sa.json"
+expect_status 3 mxc "$workdir/gcp-race.conf" run "$D" --target-mx "$T" --provider gcp --yes \
+	>"$workdir/gcp-race.log" 2>&1
+grep -q "gcloud: the MX RRset of $D changed behind our back (HTTP 412, conditionNotMet)" \
+	"$workdir/gcp-race.log" || fail "gcp: CAS conflict sentence: $(tail -3 "$workdir/gcp-race.log")"
+[ "$(mxline)" = "$D. MX 3607 0 ${D//./-}.mail.protection.outlook.test." ] ||
+	fail "gcp: the other writer's RRset is left alone: $(mxline)"
+kill "${pids[-1]}"
+
+# Secrets never reach the state database.
+sqlite3 "$workdir/state.db" .dump >"$workdir/dump.sql"
+grep -qF "$(cat "$workdir/r53.secret")" "$workdir/dump.sql" && fail "the AWS secret is in the state database"
+grep -q "PRIVATE KEY" "$workdir/dump.sql" && fail "the service-account key is in the state database"
+
 finish
