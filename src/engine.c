@@ -880,13 +880,21 @@ static enum res read_mx(struct run *r, struct mx_rrset *cur, struct mx_err *err)
 										    : R_DONE;
 }
 
-/* Step 1: the legacy hosts back at their own preferences, the target demoted to 30. */
+/* The first rollback state: the snapshot's values at their own preferences, the target
+ * demoted to 30, at the cutover's TTL. */
+static void rb_legacy_preferred(struct run *r, struct mx_rrset *out)
+{
+	prov_rrset_copy(out, &r->snap_mx, NULL);
+	out->ttl = cut_ttl(r);
+	add_mx(out, 30, r->row.target, NULL);
+	prov_rrset_sort(out);
+}
+
+/* Step 1: the legacy hosts preferred again, the target kept at 30 until resolvers forget. */
 static enum res rb_readd_legacy(struct run *r, struct mx_err *err)
 {
-	struct mx_rrset cur, want;
-	unsigned pref;
-	char host[300];
-	enum res res;
+	struct mx_rrset cur, want, expect;
+	enum res res = R_FAIL;
 
 	if (read_mx(r, &cur, err) == R_FAIL)
 		return R_FAIL;
@@ -894,30 +902,20 @@ static enum res rb_readd_legacy(struct run *r, struct mx_err *err)
 		prov_rrset_clear(&cur);
 		return R_SKIP;
 	}
-	prov_rrset_copy(&want, &r->snap_mx, NULL);
-	want.ttl = cut_ttl(r);
-	add_mx(&want, 30, r->row.target, NULL);
-	prov_rrset_sort(&want);
+	rb_legacy_preferred(r, &want);
 	if (!var_int(r, "rb_readd_started")) {
-		/* What resolvers may hold now decides the wait that follows. */
+		/* What resolvers may hold now decides the wait that follows; what is there now is
+		 * what the write expects, also when it is resumed. */
 		json_object_set_new(
 		    r->vars, "rb_wait_ttl", json_integer(cur.ttl > want.ttl ? cur.ttl : want.ttl));
 		json_object_set_new(r->vars, "rb_readd_started", json_true());
 		json_object_set_new(r->vars, "rb_expect", mx_rrset_json(&cur));
 		save_vars(r, NULL);
 	}
-	{
-		struct mx_rrset expect;
-
-		if (mx_rrset_from_json(json_object_get(r->vars, "rb_expect"), &expect, err)) {
-			res = R_FAIL;
-		} else {
-			res = write_rrset(r, "rb_readd_legacy", &expect, &want, err);
-			prov_rrset_clear(&expect);
-		}
+	if (!mx_rrset_from_json(json_object_get(r->vars, "rb_expect"), &expect, err)) {
+		res = write_rrset(r, "rb_readd_legacy", &expect, &want, err);
+		prov_rrset_clear(&expect);
 	}
-	(void)pref;
-	(void)host;
 	prov_rrset_clear(&cur);
 	prov_rrset_clear(&want);
 	return res;
@@ -953,10 +951,7 @@ static enum res rb_remove_target(struct run *r, struct mx_err *err)
 		prov_rrset_clear(&want);
 		return R_SKIP;
 	}
-	prov_rrset_copy(&expect, &r->snap_mx, NULL);
-	expect.ttl = cut_ttl(r);
-	add_mx(&expect, 30, r->row.target, NULL);
-	prov_rrset_sort(&expect);
+	rb_legacy_preferred(r, &expect);
 	res = write_rrset(r, "rb_remove_target", &expect, &want, err);
 	prov_rrset_clear(&cur);
 	prov_rrset_clear(&want);
