@@ -4,7 +4,7 @@
 # against local fakes of their APIs (tests/fakes/cloudflare_api.py, azure_api.py) that write
 # every change through to the sandbox's child PowerDNS, so the engine's propagation checks see
 # it: a complete cutover and rollback through each, under pagination, 429 with Retry-After,
-# a 5xx, eventual consistency and a monitor; then the errors a person sees (bad token or
+# a 5xx, eventual consistency, an expired token and a monitor; then the errors a person sees (bad token or
 # secret, missing permission, unknown zone, a record set changed between read and write).
 . "$(dirname "$0")/e2e_lib.sh"
 Z() { python3 "$MX_SOURCE_DIR/tests/zonetool.py" "$@"; }
@@ -197,6 +197,15 @@ expect_status 0 mx rollback "$D" --yes >"$workdir/az-rb.log" 2>&1
 [ "$(mxline)" = "$D. MX 3600 0 $L." ] || fail "azure rolled back MX: $(mxline) ($(tail -3 "$workdir/az-rb.log"))"
 mx --json status "$D" | grep -q '"state": "rolled_back"' || fail "azure status rolled_back"
 az '{"stale_reads": false}' >/dev/null
+
+# A token that Resource Manager calls expired is renewed once, transparently.
+before_tokens=$(az '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])')
+az '{"inject": [{"method": "GET", "path": "/MX/", "status": 401, "times": 1,
+	"body": {"error": {"code": "ExpiredAuthenticationToken", "message": "expired"}}}]}' >/dev/null
+mx --json check "$D" --provider az --target-mx "$T" >"$workdir/az-exp.json" 2>/dev/null
+json_check "$workdir/az-exp.json" 'st(doc["domains"][0]["domain"], "provider.access") == "pass"'
+after_tokens=$(az '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])')
+[ $((after_tokens - before_tokens)) -eq 2 ] || fail "an expired token is renewed once: $((after_tokens - before_tokens)) tokens"
 
 # 4. Azure: a record set changed between our read and our write → If-Match fails (412), the
 #    run stops with the conflict and the intruder survives.
