@@ -254,6 +254,29 @@ int mx_cli_load_config(struct mx_app *app, struct mx_err *err)
 	return mx_conf_load(app->config_path, app->config_given, &app->conf, err);
 }
 
+const struct mx_conf_section *mx_cli_provider(struct mx_app *app, const char *cmd, const char *name)
+{
+	const struct mx_conf_section *s = mx_conf_provider(app->conf, name);
+	char known[256] = "";
+	size_t used = 0;
+
+	if (s)
+		return s;
+	if (!app->conf->path) {
+		mx_cli_usage_error(cmd,
+		    "--provider %s: there is no config file at %s; create it with a "
+		    "[provider.%s] section (man mxcutover, CONFIGURATION) or pass --config",
+		    name, app->config_path, name);
+		return NULL;
+	}
+	for (size_t i = 0; i < app->conf->nprov && used < sizeof(known); i++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+		    used ? ", " : "", app->conf->prov[i].name);
+	mx_cli_usage_error(cmd, "--provider %s: the config %s has no [provider.%s]%s%s", name,
+	    app->conf->path, name, used ? "; it has " : "", known);
+	return NULL;
+}
+
 static int grow(char ***v, size_t n)
 {
 	char **g = realloc(*v, (n + 1) * sizeof(**v));

@@ -61,6 +61,11 @@ void mx_cli_help(FILE *fp, const char *name);
 /* Prints a one-line usage error naming the fix and returns MX_EXIT_USAGE. */
 int mx_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The [provider.NAME] section --provider names (app->conf loaded), or NULL after printing a
+ * one-line usage error that says which sections exist or where the config file belongs. */
+const struct mx_conf_section *mx_cli_provider(
+    struct mx_app *app, const char *cmd, const char *name);
+
 /* Loads the config (app->config_path) into app->conf. */
 int mx_cli_load_config(struct mx_app *app, struct mx_err *err);
 

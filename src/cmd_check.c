@@ -138,10 +138,8 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 		goto out;
 	}
 	rc = mx_cli_load_config(app, &err);
-	if (!rc && provider && !mx_conf_provider(app->conf, provider)) {
-		status =
-		    mx_cli_usage_error("check", "--provider %s: the config %s has no [provider.%s]",
-			provider, app->conf->path ? app->conf->path : "(none)", provider);
+	if (!rc && provider && !mx_cli_provider(app, "check", provider)) {
+		status = MX_EXIT_USAGE;
 		goto out;
 	}
 	if (!rc)

@@ -129,11 +129,9 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
-	sec = mx_conf_provider(app->conf, provider);
+	sec = mx_cli_provider(app, "plan", provider);
 	if (!sec) {
-		status =
-		    mx_cli_usage_error("plan", "--provider %s: the config %s has no [provider.%s]",
-			provider, app->conf->path ? app->conf->path : "(none)", provider);
+		status = MX_EXIT_USAGE;
 		goto out;
 	}
 	rc = dns_ctx_new(&dns, app->resolver_conf, &err);

@@ -268,10 +268,8 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
-	if (!mx_conf_provider(app->conf, provider)) {
-		status =
-		    mx_cli_usage_error("run", "--provider %s: the config %s has no [provider.%s]",
-			provider, app->conf->path ? app->conf->path : "(none)", provider);
+	if (!mx_cli_provider(app, "run", provider)) {
+		status = MX_EXIT_USAGE;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
