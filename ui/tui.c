@@ -291,9 +291,9 @@ static int put(int y, int x, int w, attr_t a, const char *s)
 			break;
 		used += cw;
 	}
-	attr_set(a, 0, NULL);
+	attrset(a);
 	mvaddnwstr(y, x, wbuf, k);
-	attr_set(A_NORMAL, 0, NULL);
+	attrset(A_NORMAL);
 	return used;
 }
 
@@ -312,9 +312,9 @@ static int putf(int y, int x, int w, attr_t a, const char *fmt, ...)
 
 static void fill(int y, attr_t a)
 {
-	attr_set(a, 0, NULL);
+	attrset(a);
 	mvhline(y, 0, ' ', COLS);
-	attr_set(A_NORMAL, 0, NULL);
+	attrset(A_NORMAL);
 }
 
 /* Splits text into lines of at most w columns (at spaces when possible; '\n' breaks).
@@ -1227,6 +1227,7 @@ static bool judge_target(struct tui *t, const struct dom *d, char *norm, struct 
 
 	*nc = 0;
 	norm[0] = '\0';
+	memset(c, 0, 6 * sizeof(*c));
 	if (!t->tinput[0])
 		return false;
 	if (mx_domain_normalize(t->tinput, "target host", norm, MX_NAME_MAX + 1, &err)) {
@@ -1442,7 +1443,7 @@ static void build_plan_lines(struct tui *t, int k)
 			total += wait;
 		}
 		if (gate) {
-			n = wrap(gate, 88, lines, 16);
+			n = wrap(gate, 80, lines, 16);
 			for (int g = 0; g < n; g++)
 				plan_add(t, CP_WARN, 0, "      %s %s", g ? " " : "gate:", lines[g]);
 		}
@@ -1680,10 +1681,10 @@ static void draw_help(struct tui *t)
 	if (y0 < 1)
 		y0 = 1;
 	for (int y = 0; y < h && y0 + y < LINES; y++) {
-		attr_set(role(t, CP_SEL), 0, NULL);
+		attrset(role(t, CP_SEL));
 		mvhline(y0 + y, x0, ' ', w < COLS ? w : COLS);
 	}
-	attr_set(A_NORMAL, 0, NULL);
+	attrset(A_NORMAL);
 	for (int i = 0; i < n && y0 + 1 + i < LINES; i++)
 		put(y0 + 1 + i, x0 + 2, w - 4, role(t, CP_SEL) | (i == 0 ? A_BOLD : 0),
 		    t->utf8 ? help_text[i]
@@ -1699,10 +1700,10 @@ static void draw_modal(struct tui *t, const struct modal *m)
 	int h = n + 5, y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
 
 	for (int y = 0; y < h; y++) {
-		attr_set(role(t, CP_SEL), 0, NULL);
+		attrset(role(t, CP_SEL));
 		mvhline(y0 + y, x0, ' ', w);
 	}
-	attr_set(role(t, CP_SEL), 0, NULL);
+	attrset(role(t, CP_SEL));
 	mvhline(y0, x0, ACS_HLINE, w);
 	mvhline(y0 + h - 1, x0, ACS_HLINE, w);
 	mvvline(y0, x0, ACS_VLINE, h);
@@ -1711,12 +1712,12 @@ static void draw_modal(struct tui *t, const struct modal *m)
 	mvaddch(y0, x0 + w - 1, ACS_URCORNER);
 	mvaddch(y0 + h - 1, x0, ACS_LLCORNER);
 	mvaddch(y0 + h - 1, x0 + w - 1, ACS_LRCORNER);
-	attr_set(A_NORMAL, 0, NULL);
+	attrset(A_NORMAL);
 	putf(y0, x0 + 2, w - 4, role(t, CP_SEL) | A_BOLD, " %s ", m->title);
 	for (int i = 0; i < n; i++)
 		put(y0 + 1 + i, x0 + 2, w - 4, role(t, CP_SEL), lines[i]);
 	if (m->kind == MODAL_PROMPT) {
-		attr_set(A_NORMAL, 0, NULL);
+		attrset(A_NORMAL);
 		mvhline(y0 + n + 2, x0 + 2, ' ', w - 4);
 		put(y0 + n + 2, x0 + 2, w - 4, A_UNDERLINE, m->input);
 		put(y0 + n + 3, x0 + 2, w - 4, role(t, CP_SEL), "Enter: OK   Esc: cancel");
@@ -1855,9 +1856,13 @@ static void export_plan(struct tui *t, int k)
 	mx_err_clear(&err);
 	if (write_plan_file(t, d, m.input, &err))
 		message(t, CP_FAIL, "plan not written: %s", err.msg);
-	else
-		message(t, CP_OK, "plan of %s written to %s (%s)", d->name, m.input,
+	else {
+		char *abs = realpath(m.input, NULL);
+
+		message(t, CP_OK, "plan of %s written to %s (%s)", d->name, abs ? abs : m.input,
 		    format_for(m.input, &fmt));
+		free(abs);
+	}
 }
 
 static void open_run(struct tui *t, int k)
@@ -2491,8 +2496,20 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 	colors_init(t);
 	submit_checks(t, -1);
 	t->dirty = true;
-	if (t->ndoms == 1 && t->doms[0].run.id && unfinished(t->doms[0].run.state))
-		open_run(t, 0);
+	/* One unfinished run: that is what the person came back for. */
+	{
+		int open = -1, nopen = 0;
+
+		for (size_t i = 0; i < t->ndoms; i++)
+			if (t->doms[i].run.id && unfinished(t->doms[i].run.state)) {
+				open = (int)i;
+				nopen++;
+			}
+		if (nopen == 1) {
+			t->sel = open;
+			open_run(t, open);
+		}
+	}
 
 	while (!t->quit && !sig_interrupt) {
 		tick(t, 1000);

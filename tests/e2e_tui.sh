@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/e2e_tui.sh — the wizard (mxcutover tui) driven in tmux against the sandbox, the way a
+# person would: a complete cutover (checks, target typed and judged, plan review, export, the
+# start and inbound-test confirmations), a rollback with its DANE gate, a resume after the
+# wizard is killed during a wait, a resize below 80x24 and back while a run waits, Ctrl-C
+# during a run, help, NO_COLOR. Every step asserts what the screen shows and, for the runs,
+# the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
+# (docs/wizard.md is made from them).
+. "$(dirname "$0")/e2e_lib.sh"
+command -v tmux >/dev/null || {
+	echo "skipped: no tmux"
+	exit 77
+}
+sock=$workdir/tmux.sock
+caps=${MX_TUI_CAPTURES:-}
+tm() { tmux -S "$sock" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null; [ -n "${MX_E2E_KEEP:-}" ] || rm -rf "$workdir"' EXIT
+
+n=0
+fresh() { # → D (domain), T (target host), L (legacy host)
+	n=$((n + 1))
+	D=tui$$x$n.test
+	T=$("$MX_SANDBOX_TOOLS/mkzone" "$D" --mtasts none) || fail "mkzone $D"
+	L=${D//./-}.mail.protection.outlook.test
+}
+mxrr() { dig +short +norec @"$1" "$2" MX; }
+both_mx() { # both_mx DOMAIN WANT — what both authoritative servers serve
+	local s got
+	for s in 127.0.3.1 127.0.3.2; do
+		got=$(mxrr $s "$1")
+		[ "$got" = "$2" ] || fail "$1 MX on $s: '$got', want '$2'"
+	done
+}
+
+# start SESSION ENV... -- TUI-ARGS...: the wizard in a 100x30 tmux window; the inner shell
+# writes its pid (it execs the binary) and the outer one prints EXIT=status when it ends.
+start() {
+	local s=$1 envs=() args=() q
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	args=("$@")
+	printf -v q '%q ' env LC_ALL=C.UTF-8 TERM=screen-256color "${envs[@]}" "$MXCUTOVER" \
+		--config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" --cacert "$MX_CACERT" \
+		--state "$workdir/state.db" tui "${args[@]}"
+	rm -f "$workdir/$s.pid"
+	tm new-session -d -x 100 -y 30 -s "$s" -c "$workdir" \
+		"sh -c 'echo \$\$ >$workdir/$s.pid; exec $q'; echo EXIT=\$?; sleep 600"
+}
+screen() { tm capture-pane -p -t "$1"; }
+# wait_for SESSION REGEX [SECONDS]: until the screen matches; a timeout fails with the screen.
+wait_for() {
+	local s=$1 re=$2 limit=${3:-20} i
+	for ((i = 0; i < limit * 10; i++)); do
+		screen "$s" | grep -Eq -- "$re" && return 0
+		sleep 0.1
+	done
+	fail "screen of $s never showed /$re/ within ${limit}s; it shows:"
+	screen "$s" >&2
+	return 1
+}
+keys() {
+	tm send-keys -t "$1" "${@:2}"
+	sleep 0.15
+}
+cap() { # cap SESSION NAME: keeps the screen for the docs
+	[ -n "$caps" ] && screen "$1" >"$caps/$2.txt"
+	return 0
+}
+
+# 1. A complete cutover, then the rollback, in one session (TTL waits warped to 3 s).
+fresh
+A=$D AT=$T AL=$L
+echo "$A $AT" >"$workdir/list"
+start a MXCUTOVER_CLOCK=warp:3 -- --file "$workdir/list" contoso.test fabrikam.test bogus.test \
+	--provider pdns
+wait_for a "^ $A +secure +0 ${AL:0:12}.* none +ok " 30
+wait_for a "^ fabrikam.test +insecure" 30
+wait_for a "^ bogus.test +bogus" 30
+screen a | grep -q "ready for the cutover (0 failing" || fail "the selected domain is ready"
+cap a domains
+keys a '?'
+wait_for a "Keys \(like htop and tig\)"
+cap a help
+keys a x
+keys a Enter
+wait_for a "mxcutover — Checks"
+wait_for a "PASS +zone.dnssec +the zone is signed"
+screen a | grep -q "PASS  mx.target.tlsa" || fail "checks show mx.target.tlsa"
+cap a checks
+keys a Enter
+wait_for a "The new MX host for $A"
+# Judged as typed: a legacy host is refused, the pasted value accepted.
+keys a C-u
+keys a -l "x.mail.protection.outlook.test"
+wait_for a "✗ not under mx.microsoft.test"
+screen a | grep -q "✗ this is a legacy host" || fail "a legacy host is called legacy"
+cap a target-bad
+keys a C-u
+keys a -l "$AT"
+wait_for a "✓ under mx.microsoft.test"
+screen a | grep -q "Enter builds the plan" || fail "a valid target can go on"
+cap a target
+keys a Enter
+wait_for a "mxcutover — Plan review"
+wait_for a "\+ 20 $AT" 20
+screen a | grep -q "TTL 3600 → 30" || fail "the plan shows the TTL change"
+cap a plan
+keys a G
+wait_for a "Enable-SmtpDaneInbound -DomainName $A"
+cap a plan-powershell
+keys a p
+wait_for a "Export the plan"
+keys a Enter
+wait_for a "plan of $A written to /.*/$A-plan.md \(markdown\)"
+f=$(screen a | grep -o "written to /[^ ]*" | cut -d' ' -f3)
+grep -q "Enable-SmtpDaneInbound" "$f" || fail "the exported plan $f holds the cmdlets"
+keys a Enter
+wait_for a "Start the cutover"
+cap a confirm-start
+keys a y
+wait_for a "▸ Wait for the old TTL to expire +[0-9:]+ left" 20
+screen a | grep -Eq "waiting for old MX TTL \(3600 s\) to expire: [0-9:]+ left" ||
+	fail "the countdown names what it waits for"
+cap a run-wait
+[ "$(dig +norec +noall +answer @127.0.3.1 "$A" MX | awk '{print $2}')" = 30 ] ||
+	fail "the MX TTL is lowered during the wait"
+wait_for a "Did it pass\?" 30
+cap a gate-confirm
+keys a y
+wait_for a "Cutover complete: $A receives mail at $AT" 60
+cap a run-done
+both_mx "$A" "0 $AT."
+# Rollback from the run screen, through the DANE gate.
+keys a r
+wait_for a "Roll $A back to its snapshot"
+keys a y
+wait_for a "Has Disable-SmtpDaneInbound been run\?" 20
+cap a rollback-gate
+keys a y
+wait_for a "Rolled back: the MX of $A is exactly as it was" 60
+cap a rollback-done
+both_mx "$A" "0 $AL."
+[ "$(dig +norec +noall +answer @127.0.3.1 "$A" MX | awk '{print $2}')" = 3600 ] ||
+	fail "the rollback restores the TTL"
+keys a Escape
+wait_for a "^ $A .*rolled back"
+# A domain that is not ready: its checks say what fails and how to fix it.
+keys a G
+wait_for a "^ bogus.test .*"
+keys a c
+wait_for a "FAIL +zone.dnssec"
+wait_for a "fix: +Sign the zone at the DNS host"
+cap a checks-fail
+keys a Escape
+# Colour is on (SGR colour codes in the pane).
+tm capture-pane -e -p -t a >"$workdir/a.ansi"
+grep -Eq $'\e\\[([0-9]+;)*3[1-7]m' "$workdir/a.ansi" || fail "colours are used: $(head -c 300 "$workdir/a.ansi" | od -c | head -5)"
+keys a q
+wait_for a "^EXIT=0$"
+
+# 2. Killed during a wait; the journal holds the run; a resize while it waits; resumed.
+fresh
+B=$D BT=$T BL=$L
+echo "$B $BT" >"$workdir/listb"
+start b MXCUTOVER_CLOCK=warp:40 -- --file "$workdir/listb" --provider pdns
+wait_for b "^ $B +secure" 30
+keys b Enter
+wait_for b "PASS +zone.dnssec"
+keys b Enter
+wait_for b "✓ under mx.microsoft.test"
+keys b Enter
+wait_for b "\+ 20 $BT" 20
+keys b Enter
+wait_for b "Start the cutover"
+keys b y
+wait_for b "▸ Wait for the old TTL to expire +[0-9:]+ left" 20
+tm resize-window -t b -x 70 -y 20
+wait_for b "needs a terminal of at least 80×24; this one is 70×20"
+cap b too-small
+tm resize-window -t b -x 100 -y 30
+wait_for b "▸ Wait for the old TTL to expire +[0-9:]+ left"
+kill -9 "$(cat "$workdir/b.pid")"
+wait_for b "EXIT=137$"
+mx --json status "$B" >"$workdir/b.json"
+python3 -c '
+import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]
+assert r["state"]=="waiting" and r["step"]=="wait_old_ttl", r' "$workdir/b.json" ||
+	fail "the killed run waits at wait_old_ttl in the journal"
+both_mx "$B" "0 $BL."
+# The wizard again, without arguments: the unfinished run comes from the state database.
+start b2 MXCUTOVER_CLOCK=warp:3 --
+wait_for b2 "Stopped, resumable: Enter resumes here; later: mxcutover resume $B" 20
+cap b2 resume
+keys b2 Enter
+wait_for b2 "Did it pass\?" 60
+keys b2 y
+wait_for b2 "Cutover complete: $B receives mail at $BT" 60
+both_mx "$B" "0 $BT."
+keys b2 Escape
+keys b2 q
+wait_for b2 "^EXIT=0$"
+
+# 3. Ctrl-C during a run: the terminal comes back and says how to resume. NO_COLOR is obeyed.
+fresh
+C=$D CT=$T
+echo "$C $CT" >"$workdir/listc"
+start c MXCUTOVER_CLOCK=warp:40 NO_COLOR=1 -- --file "$workdir/listc" --provider pdns
+wait_for c "^ $C +secure" 30
+tm capture-pane -e -p -t c | grep -Eq $'\e\\[([0-9]+;)*3[1-7]m' && fail "NO_COLOR: no colour codes"
+keys c Enter
+wait_for c "PASS +zone.dnssec"
+keys c Enter
+wait_for c "✓ under"
+keys c Enter
+wait_for c "\+ 20 $CT" 20
+keys c Enter
+wait_for c "Start the cutover"
+keys c y
+wait_for c "▸ Wait for the old TTL to expire +[0-9:]+ left" 20
+keys c C-c
+wait_for c "mxcutover: $C stopped at wait_old_ttl \(waiting\) and is safe where it is"
+screen c | grep -q "mxcutover resume $C" || fail "Ctrl-C says how to resume"
+wait_for c "^EXIT=1$"
+mx --json status "$C" | grep -q '"state": "waiting"' || fail "Ctrl-C leaves the run resumable"
+
+tm kill-server 2>/dev/null
+finish
