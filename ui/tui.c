@@ -885,7 +885,7 @@ static void on_event(const struct mx_event *ev, void *arg)
 		break;
 	case MX_EV_GATE: {
 		char lines[12][300];
-		int n = wrap(ev->text, 200, lines, 12);
+		int n = wrap(ev->text, 92, lines, 12);
 
 		logf_(t, k, MX_SEV_WARN, "ACTION NEEDED:");
 		for (int i = 0; i < n; i++)
@@ -1588,9 +1588,10 @@ static void draw_run(struct tui *t)
 		putf(y++, 2, COLS - 4, role(t, CP_ACCENT), "%s working…", sym(t, "▸", ">"));
 	} else if (!strcmp(state, "done")) {
 		putf(y++, 2, COLS - 4, role(t, CP_OK) | A_BOLD,
-		    "Cutover complete: %s receives mail at %s. Check with "
-		    "Get-DnssecStatusForVerifiedDomain -DomainName %s",
-		    d->name, d->target, d->name);
+		    "Cutover complete: %s receives mail at %s.", d->name, d->target);
+		putf(y++, 2, COLS - 4, A_NORMAL,
+		    "Exchange Online's view: Get-DnssecStatusForVerifiedDomain -DomainName %s",
+		    d->name);
 	} else if (!strcmp(state, "rolled_back")) {
 		putf(y++, 2, COLS - 4, role(t, CP_OK) | A_BOLD,
 		    "Rolled back: the MX of %s is exactly as it was before the run.", d->name);
@@ -1649,31 +1650,33 @@ static void draw_run(struct tui *t)
 static const char *const help_text[] = {
     "Keys (like htop and tig)",
     "",
-    "  ↑ ↓  j k      move / scroll          PgUp PgDn  g G   page / first / last",
-    "  Enter         open, go on, start     Esc  q           back (q on Domains quits)",
-    "  ?             this help              Ctrl-L           redraw",
+    "  ↑ ↓  j k    move, scroll           PgUp PgDn  g G   page, first, last",
+    "  Enter       open, go on, start     Esc  q           back (q on Domains quits)",
+    "  ?           this help              Ctrl-L           redraw",
     "",
     "Domains   c checks  t target  p export the plan  r roll back  R re-check  a add",
     "Checks    every prerequisite with the way to fix it; Enter: target entry",
     "Target    paste the DnssecMxValue; it is judged as you type; Tab: provider",
-    "Plan      records before (-, red) and after (+, green), waits, gates and the",
-    "          PowerShell lines; Enter starts the run after you confirm",
-    "Run       steps and their states, the countdown to the next deadline, gates with",
-    "          the exact command to run, the log. q stops where it is (resumable);",
-    "          Ctrl-C stops and quits; `mxcutover resume DOMAIN` or this wizard resumes.",
-    "Rollback  r, then confirm: the snapshot is restored in a mail-safe order.",
+    "Plan      records before (-, red) and after (+, green), waits, gates and",
+    "          the PowerShell lines; Enter starts the run after you confirm",
+    "Run       steps and their states, the countdown to the next deadline,",
+    "          gates with the exact command to run, the log. q stops where it",
+    "          is (resumable); Ctrl-C stops and quits. Resume here with Enter,",
+    "          or later with `mxcutover resume DOMAIN`.",
+    "Rollback  r, then confirm: the snapshot returns in a mail-safe order.",
     "",
     "p writes the plan to a file; the extension picks the format: .md markdown,",
     ".json json, .ps1 powershell, .nsupdate nsupdate, anything else text.",
-    "NO_COLOR=1 turns colours off. MXCUTOVER_CLOCK=warp makes TTL waits last seconds",
-    "(tests and the demo only).",
+    "NO_COLOR=1 turns colours off. MXCUTOVER_CLOCK=warp[:N] makes each TTL wait",
+    "last about N seconds (tests and the demo only).",
     "",
     "Press any key to close this help.",
 };
 
 static void draw_help(struct tui *t)
 {
-	int n = (int)(sizeof(help_text) / sizeof(help_text[0])), w = 84, h = n + 2;
+	int n = (int)(sizeof(help_text) / sizeof(help_text[0])), w = COLS < 84 ? COLS : 84;
+	int h = n + 2;
 	int y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
 
 	if (x0 < 0)
@@ -1688,8 +1691,8 @@ static void draw_help(struct tui *t)
 	for (int i = 0; i < n && y0 + 1 + i < LINES; i++)
 		put(y0 + 1 + i, x0 + 2, w - 4, role(t, CP_SEL) | (i == 0 ? A_BOLD : 0),
 		    t->utf8 ? help_text[i]
-			    : (i == 2 ? "  Up Down  j k  move / scroll  "
-					"PgUp PgDn  g G   page / first / last"
+			    : (i == 2 ? "  Up Down j k move, scroll           "
+					"PgUp PgDn  g G   page, first, last"
 				      : help_text[i]));
 }
 
