@@ -34,9 +34,10 @@ foreach(i RANGE 0 ${last} 2)
 		COMMAND ${MX_CLANG} -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined
 			-fno-sanitize-recover=undefined -D_GNU_SOURCE -I ${CMAKE_SOURCE_DIR}/src
 			${CMAKE_SOURCE_DIR}/fuzz/fuzz_${name}.c ${CMAKE_SOURCE_DIR}/${parser}
-			${CMAKE_SOURCE_DIR}/src/err.c -o ${bin}
+			${CMAKE_SOURCE_DIR}/src/txtrec.c ${CMAKE_SOURCE_DIR}/src/err.c -o ${bin}
 		DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_${name}.c ${CMAKE_SOURCE_DIR}/${parser}
-			${CMAKE_SOURCE_DIR}/src/${parser_base}.h ${CMAKE_SOURCE_DIR}/src/err.c
+			${CMAKE_SOURCE_DIR}/src/${parser_base}.h ${CMAKE_SOURCE_DIR}/src/txtrec.c
+			${CMAKE_SOURCE_DIR}/src/err.c
 			${CMAKE_SOURCE_DIR}/src/err.h
 		COMMENT "Building libFuzzer target fuzz_${name} with clang"
 		VERBATIM)

@@ -9,69 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "txtrec.h"
+
 /* A policy full of errors does not need more than this many messages to be fixed. */
 #define MTASTS_MAX_NOTES 20
 
-static bool is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static char to_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/* Copies at most 40 bytes of src into dst for a message, replacing what is not printable
- * ASCII, so a hostile record cannot inject control characters into the output. */
-static void quote(char *dst, size_t size, const char *src, size_t n)
-{
-	size_t max = size - 4, i;
-
-	if (max > 40)
-		max = 40;
-	for (i = 0; i < n && i < max; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	if (i < n) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
-}
-
-/* sts-ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".") */
-static bool ext_name_valid(const char *s, size_t n)
-{
-	if (n < 1 || n > 32 || !is_alnum(s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
-			return false;
-	return true;
-}
-
-/* sts-ext-value: 1*(%x21-3A / %x3C / %x3E-7E) — visible ASCII except "=" and ";". */
-static bool ext_value_valid(const char *s, size_t n)
-{
-	if (n < 1)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x21 || c > 0x7e || c == '=' || c == ';')
-			return false;
-	}
-	return true;
-}
-
 static bool sts_version_prefix(const char *r)
 {
-	return strncmp(r, "v=STSv1", 7) == 0 && (r[7] == ';' || is_wsp(r[7]) || r[7] == '\0');
+	return strncmp(r, "v=STSv1", 7) == 0 && (r[7] == ';' || txt_is_wsp(r[7]) || r[7] == '\0');
 }
 
 #define TXT_EXAMPLE "`v=STSv1; id=20261128T000000;`"
@@ -87,12 +32,12 @@ static void txt_check(struct mtasts_txt *t, const char *rec)
 		const char *name, *eq, *val;
 		size_t nlen, vlen;
 
-		while (is_wsp(*p))
+		while (txt_is_wsp(*p))
 			p++;
 		if (*p == '\0')
 			break;
 		if (*p != ';') {
-			quote(q, sizeof(q), p, strlen(p));
+			txt_quote(q, sizeof(q), p, strlen(p));
 			snprintf(t->error, sizeof(t->error),
 			    "the _mta-sts TXT record has unexpected text `%s`; fields must be "
 			    "separated by `;`, as in " TXT_EXAMPLE,
@@ -100,17 +45,17 @@ static void txt_check(struct mtasts_txt *t, const char *rec)
 			return;
 		}
 		p++;
-		while (is_wsp(*p))
+		while (txt_is_wsp(*p))
 			p++;
 		if (*p == '\0')
 			break;
 		name = p;
-		while (*p && *p != '=' && *p != ';' && !is_wsp(*p))
+		while (*p && *p != '=' && *p != ';' && !txt_is_wsp(*p))
 			p++;
 		eq = p;
 		nlen = (size_t)(eq - name);
-		if (*eq != '=' || !ext_name_valid(name, nlen)) {
-			quote(q, sizeof(q), name, nlen ? nlen : strlen(name));
+		if (*eq != '=' || !txt_ext_name_valid(name, nlen)) {
+			txt_quote(q, sizeof(q), name, nlen ? nlen : strlen(name));
 			snprintf(t->error, sizeof(t->error),
 			    "the _mta-sts TXT record has a malformed field `%s`; each field must "
 			    "be "
@@ -119,7 +64,7 @@ static void txt_check(struct mtasts_txt *t, const char *rec)
 			return;
 		}
 		val = ++p;
-		while (*p && *p != ';' && !is_wsp(*p))
+		while (*p && *p != ';' && !txt_is_wsp(*p))
 			p++;
 		vlen = (size_t)(p - val);
 		if (nlen == 2 && memcmp(name, "id", 2) == 0) {
@@ -131,7 +76,7 @@ static void txt_check(struct mtasts_txt *t, const char *rec)
 				return;
 			}
 			have_id = true;
-			quote(q, sizeof(q), val, vlen);
+			txt_quote(q, sizeof(q), val, vlen);
 			if (vlen == 0) {
 				snprintf(t->error, sizeof(t->error),
 				    "the _mta-sts TXT record has an empty id=; use 1 to 32 letters "
@@ -139,7 +84,7 @@ static void txt_check(struct mtasts_txt *t, const char *rec)
 				return;
 			}
 			for (size_t i = 0; i < vlen; i++) {
-				if (!is_alnum(val[i])) {
+				if (!txt_is_alnum(val[i])) {
 					snprintf(t->error, sizeof(t->error),
 					    "the _mta-sts TXT id `%s` contains `%c`; use only "
 					    "letters "
@@ -157,8 +102,8 @@ static void txt_check(struct mtasts_txt *t, const char *rec)
 			}
 			memcpy(t->id, val, vlen);
 			t->id[vlen] = '\0';
-		} else if (!ext_value_valid(val, vlen)) {
-			quote(q, sizeof(q), name, nlen);
+		} else if (!txt_ext_value_valid(val, vlen)) {
+			txt_quote(q, sizeof(q), name, nlen);
 			snprintf(t->error, sizeof(t->error),
 			    "the _mta-sts TXT field `%s` has an empty or malformed value; remove "
 			    "it "
@@ -251,7 +196,7 @@ bool mtasts_pattern_valid(const char *s)
 			label = 0;
 			continue;
 		}
-		if (!is_alnum(c) && !(c == '-' && label > 0))
+		if (!txt_is_alnum(c) && !(c == '-' && label > 0))
 			return false;
 		label++;
 	}
@@ -357,7 +302,7 @@ static void policy_mx(struct policy_parse *pp, size_t lineno, const char *v, siz
 	char q[48], *pat, **grown;
 	size_t n = vlen;
 
-	quote(q, sizeof(q), v, vlen);
+	txt_quote(q, sizeof(q), v, vlen);
 	while (n && v[n - 1] == '.')
 		n--;
 	pat = strndup(v, n);
@@ -366,7 +311,7 @@ static void policy_mx(struct policy_parse *pp, size_t lineno, const char *v, siz
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		pat[i] = to_lower(pat[i]);
+		pat[i] = txt_to_lower(pat[i]);
 	if (memchr(v, '\0', vlen) || !mtasts_pattern_valid(pat)) {
 		PROBLEM(pp,
 		    "line %zu: `mx: %s` is not a host name or `*.` pattern; write e.g. "
@@ -403,7 +348,7 @@ static void policy_field(struct policy_parse *pp, size_t lineno, const char *key
 	char q[48];
 	int f;
 
-	quote(q, sizeof(q), v, vlen);
+	txt_quote(q, sizeof(q), v, vlen);
 	if (klen == 2 && memcmp(key, "mx", 2) == 0) {
 		policy_mx(pp, lineno, v, vlen);
 		return;
@@ -491,7 +436,7 @@ static void policy_line(struct policy_parse *pp, size_t lineno, const char *s, s
 	}
 	if (s[n - 1] == '\r')
 		end--;
-	quote(q, sizeof(q), s, (size_t)(end - s));
+	txt_quote(q, sizeof(q), s, (size_t)(end - s));
 	for (const char *c = s; c < end; c++) {
 		unsigned char u = (unsigned char)*c;
 
@@ -504,7 +449,7 @@ static void policy_line(struct policy_parse *pp, size_t lineno, const char *s, s
 		}
 	}
 	colon = memchr(s, ':', (size_t)(end - s));
-	if (!colon || !ext_name_valid(s, (size_t)(colon - s))) {
+	if (!colon || !txt_ext_name_valid(s, (size_t)(colon - s))) {
 		PROBLEM(pp,
 		    "line %zu (`%s`) is not a `key: value` field; write fields like `mode: "
 		    "enforce`, with no space before the colon",
@@ -512,9 +457,9 @@ static void policy_line(struct policy_parse *pp, size_t lineno, const char *s, s
 		return;
 	}
 	v = colon + 1;
-	while (v < end && is_wsp(*v))
+	while (v < end && txt_is_wsp(*v))
 		v++;
-	while (end > v && is_wsp(end[-1]))
+	while (end > v && txt_is_wsp(end[-1]))
 		end--;
 	policy_field(pp, lineno, s, (size_t)(colon - s), v, (size_t)(end - v));
 }
@@ -631,7 +576,7 @@ int mtasts_policy_render(enum mtasts_mode mode, const char *const *patterns, siz
 	for (size_t i = 0; i < npatterns; i++) {
 		fputs("mx: ", f);
 		for (const char *c = patterns[i]; *c; c++)
-			fputc(to_lower(*c), f);
+			fputc(txt_to_lower(*c), f);
 		fputs("\r\n", f);
 	}
 	fprintf(f, "max_age: %ld\r\n", max_age);
@@ -664,7 +609,7 @@ int mtasts_new_id(time_t now, char out[MTASTS_ID_MAX + 1])
 	if (n == 0)
 		goto bad;
 	for (size_t i = 0; i < n; i++)
-		if (!is_alnum(out[i]))
+		if (!txt_is_alnum(out[i]))
 			goto bad;
 	return MX_OK;
 bad:

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "txtrec.h"
+
 #define SPF_MAX_LOOKUPS 10
 
 static bool is_alpha(char c)
@@ -18,28 +20,6 @@ static bool is_alpha(char c)
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static char to_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/* Copies at most 40 bytes of src into dst for a message, replacing what is not printable
- * ASCII, so a hostile record cannot inject control characters into the output. */
-static void quote(char *dst, size_t size, const char *src, size_t n)
-{
-	size_t max = size - 4, i;
-
-	if (max > 40)
-		max = 40;
-	for (i = 0; i < n && i < max; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	if (i < n) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
 }
 
 /* "v=spf1" then a space or the end, RFC 7208 §4.5. */
@@ -107,7 +87,7 @@ static bool term_add(struct spf_record *r, bool modifier, char qualifier, const 
 		return false;
 	}
 	for (char *c = t->name; *c; c++)
-		*c = to_lower(*c);
+		*c = txt_to_lower(*c);
 	r->nterms++;
 	return true;
 }
@@ -119,7 +99,7 @@ static bool term_parse(struct spf_record *r, const char *s, size_t n)
 	size_t nlen = n, vlen = 0, i;
 	char qualifier = '+', q[48];
 
-	quote(q, sizeof(q), s, n);
+	txt_quote(q, sizeof(q), s, n);
 	if (!value_chars_ok(s, n)) {
 		snprintf(r->error, sizeof(r->error),
 		    "the SPF record's term `%s` contains a tab or non-ASCII character; separate "
@@ -352,7 +332,7 @@ enum spf_include_state spf_check_include(
 		return SPF_INCLUDE_QUALIFIED;
 	}
 	if (r->redirect) {
-		quote(q, sizeof(q), r->redirect, strlen(r->redirect));
+		txt_quote(q, sizeof(q), r->redirect, strlen(r->redirect));
 		snprintf(msg, size,
 		    "the SPF record does not include %s itself but hands over with redirect=%s; "
 		    "make sure that record has `include:%s`, or add it here",

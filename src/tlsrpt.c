@@ -7,64 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "txtrec.h"
+
 #define TLSRPT_EXAMPLE "`v=TLSRPTv1; rua=mailto:tlsrpt@contoso.com`"
-
-static bool is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* Copies at most 40 bytes of src into dst for a message, replacing what is not printable
- * ASCII, so a hostile record cannot inject control characters into the output. */
-static void quote(char *dst, size_t size, const char *src, size_t n)
-{
-	size_t max = size - 4, i;
-
-	if (max > 40)
-		max = 40;
-	for (i = 0; i < n && i < max; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	if (i < n) {
-		memcpy(dst + i, "...", 3);
-		i += 3;
-	}
-	dst[i] = '\0';
-}
-
-/* tlsrpt-ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".") */
-static bool ext_name_valid(const char *s, size_t n)
-{
-	if (n < 1 || n > 32 || !is_alnum(s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
-			return false;
-	return true;
-}
-
-/* tlsrpt-ext-value: 1*(%x21-3A / %x3C / %x3E-7E) */
-static bool ext_value_valid(const char *s, size_t n)
-{
-	if (n < 1)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x21 || c > 0x7e || c == '=' || c == ';')
-			return false;
-	}
-	return true;
-}
 
 static bool version_prefix(const char *r)
 {
 	return strncmp(r, "v=TLSRPTv1", 10) == 0 &&
-	       (r[10] == ';' || is_wsp(r[10]) || r[10] == '\0');
+	       (r[10] == ';' || txt_is_wsp(r[10]) || r[10] == '\0');
 }
 
 /* Visible ASCII only: a URI has no spaces or control characters (RFC 3986). */
@@ -82,7 +32,7 @@ static bool uri_check(const char *u, size_t n, char *error, size_t size)
 	char q[48];
 	const char *colon = memchr(u, ':', n);
 
-	quote(q, sizeof(q), u, n);
+	txt_quote(q, sizeof(q), u, n);
 	if (n == 0) {
 		snprintf(error, size,
 		    "the _smtp._tls TXT rua= list has an empty entry; separate URIs with single "
@@ -164,9 +114,9 @@ static bool rua_parse(struct tlsrpt_txt *t, const char *v, size_t n)
 		while (pos < n && v[pos] != ',')
 			pos++;
 		end = pos;
-		while (start < end && is_wsp(v[start]))
+		while (start < end && txt_is_wsp(v[start]))
 			start++;
-		while (end > start && is_wsp(v[end - 1]))
+		while (end > start && txt_is_wsp(v[end - 1]))
 			end--;
 		if (!uri_check(v + start, end - start, t->error, sizeof(t->error)))
 			return true;
@@ -190,12 +140,12 @@ static bool record_check(struct tlsrpt_txt *t, const char *rec)
 		const char *name, *val;
 		size_t nlen, vlen;
 
-		while (is_wsp(*p))
+		while (txt_is_wsp(*p))
 			p++;
 		if (*p == '\0')
 			break;
 		if (*p != ';') {
-			quote(q, sizeof(q), p, strlen(p));
+			txt_quote(q, sizeof(q), p, strlen(p));
 			snprintf(t->error, sizeof(t->error),
 			    "the _smtp._tls TXT record has unexpected text `%s`; fields must be "
 			    "separated by `;`, as in " TLSRPT_EXAMPLE,
@@ -203,16 +153,16 @@ static bool record_check(struct tlsrpt_txt *t, const char *rec)
 			return true;
 		}
 		p++;
-		while (is_wsp(*p))
+		while (txt_is_wsp(*p))
 			p++;
 		if (*p == '\0')
 			break;
 		name = p;
-		while (*p && *p != '=' && *p != ';' && !is_wsp(*p))
+		while (*p && *p != '=' && *p != ';' && !txt_is_wsp(*p))
 			p++;
 		nlen = (size_t)(p - name);
-		if (*p != '=' || !ext_name_valid(name, nlen)) {
-			quote(q, sizeof(q), name, nlen ? nlen : strlen(name));
+		if (*p != '=' || !txt_ext_name_valid(name, nlen)) {
+			txt_quote(q, sizeof(q), name, nlen ? nlen : strlen(name));
 			snprintf(t->error, sizeof(t->error),
 			    "the _smtp._tls TXT record has a malformed field `%s`; each field must "
 			    "be name=value, as in " TLSRPT_EXAMPLE,
@@ -225,7 +175,7 @@ static bool record_check(struct tlsrpt_txt *t, const char *rec)
 			while (*p && *p != ';')
 				p++;
 			vlen = (size_t)(p - val);
-			while (vlen && is_wsp(val[vlen - 1]))
+			while (vlen && txt_is_wsp(val[vlen - 1]))
 				vlen--;
 			if (have_rua) {
 				snprintf(t->error, sizeof(t->error),
@@ -240,11 +190,11 @@ static bool record_check(struct tlsrpt_txt *t, const char *rec)
 				return true;
 			continue;
 		}
-		while (*p && *p != ';' && !is_wsp(*p))
+		while (*p && *p != ';' && !txt_is_wsp(*p))
 			p++;
 		vlen = (size_t)(p - val);
-		if (!ext_value_valid(val, vlen)) {
-			quote(q, sizeof(q), name, nlen);
+		if (!txt_ext_value_valid(val, vlen)) {
+			txt_quote(q, sizeof(q), name, nlen);
 			snprintf(t->error, sizeof(t->error),
 			    "the _smtp._tls TXT field `%s` has an empty or malformed value; remove "
 			    "it or give it a value without spaces, `=` or `;`",
