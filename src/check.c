@@ -64,10 +64,12 @@ struct chk_work {
 };
 
 struct chk_job {
-	const struct chk_opts *o;
+	const struct chk_opts *o; /* points at opts */
+	struct chk_opts opts;	  /* a copy: the caller's may be gone */
 	struct mx_err err;
-	size_t done, total;
-	struct dane_ctx *dane; /* made on the first probe */
+	size_t done, total, next;
+	struct chk_domain *out; /* borrowed until chk_finish */
+	struct dane_ctx *dane;	/* made on the first probe */
 };
 
 struct query_ctx {
@@ -1193,44 +1195,81 @@ static void start_domain(struct chk_job *job, struct chk_domain *d)
 	finish_one(w);
 }
 
-int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
-    size_t n, struct chk_domain *out, struct mx_err *err)
+int chk_start(const struct chk_opts *o, const char *const *domains, const char *const *targets,
+    size_t n, struct chk_domain *out, struct chk_job **out_job, struct mx_err *err)
 {
-	struct chk_job job;
-	struct mx_loop loop = {o->dns, o->http};
-	size_t next = 0, max_active = o->max_active > 0 ? (size_t)o->max_active : 200;
-	int rc = MX_OK;
+	struct chk_job *job = calloc(1, sizeof(*job));
 
-	memset(&job, 0, sizeof(job));
-	job.o = o;
-	job.total = n;
+	if (!job)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	job->opts = *o;
+	job->o = &job->opts;
+	job->total = n;
+	job->out = out;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(out[i].domain, sizeof(out[i].domain), "%s", domains[i]);
 		snprintf(out[i].target, sizeof(out[i].target), "%s",
 		    targets && targets[i] ? targets[i] : "");
 	}
-	while (job.done < n) {
-		int dfd;
+	*out_job = job;
+	chk_advance(job);
+	return MX_OK;
+}
 
-		/* Keep at most max_active domains in flight: memory stays bounded. */
-		while (next < n && next - job.done < max_active)
-			start_domain(&job, &out[next++]);
-		if (job.err.rc == MX_ENOMEM) {
-			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-			break;
-		}
-		if (job.done >= n)
-			break;
-		/* SMTP probes share the loop through their one descriptor. */
-		dfd = dane_fd(job.dane);
-		rc = mx_loop_once(
-		    &loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, dane_timeout_ms(job.dane), err);
-		if (!rc && job.dane)
-			rc = dane_process(job.dane, err);
-		if (rc)
-			break;
+bool chk_advance(struct chk_job *job)
+{
+	size_t max_active = job->o->max_active > 0 ? (size_t)job->o->max_active : 200;
+
+	/* SMTP probes move on their own descriptor; nothing here blocks. */
+	if (job->dane && !job->err.rc)
+		dane_process(job->dane, &job->err);
+	/* Keep at most max_active domains in flight: memory stays bounded. */
+	while (job->next < job->total && job->next - job->done < max_active && !job->err.rc)
+		start_domain(job, &job->out[job->next++]);
+	return job->done >= job->total || job->err.rc == MX_ENOMEM;
+}
+
+int chk_fd(const struct chk_job *job)
+{
+	return job ? dane_fd(job->dane) : -1;
+}
+
+int chk_timeout_ms(const struct chk_job *job)
+{
+	return job ? dane_timeout_ms(job->dane) : -1;
+}
+
+int chk_finish(struct chk_job *job, struct mx_err *err)
+{
+	int rc = MX_OK;
+
+	if (!job)
+		return MX_OK;
+	if (job->err.rc == MX_ENOMEM)
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+	else if (job->done < job->total)
+		rc = mx_err_set(err, MX_ECANCELED, "the checks were stopped before they finished");
+	dane_ctx_free(job->dane);
+	free(job);
+	return rc;
+}
+
+int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
+    size_t n, struct chk_domain *out, struct mx_err *err)
+{
+	struct mx_loop loop = {o->dns, o->http};
+	struct chk_job *job = NULL;
+	int rc = chk_start(o, domains, targets, n, out, &job, err);
+
+	while (!rc && !chk_advance(job)) {
+		int dfd = chk_fd(job);
+
+		rc =
+		    mx_loop_once(&loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, chk_timeout_ms(job), err);
 	}
-	dane_ctx_free(job.dane);
+	if (!rc)
+		return chk_finish(job, err);
+	chk_finish(job, NULL);
 	return rc;
 }
 

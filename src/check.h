@@ -94,6 +94,22 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 
 void chk_domain_clear(struct chk_domain *d);
 
+/* The same, without blocking, for callers that own the event loop (the engine, the wizard):
+ * chk_start begins (out[] must stay alive until chk_finish); the caller's loop runs the DNS
+ * and HTTPS callbacks (mx_loop_once on o->dns/o->http, with chk_fd among its descriptors);
+ * chk_advance moves the SMTP probes and starts more domains, and returns true once every
+ * domain is evaluated; chk_finish frees the job (a job stopped early has nothing in flight
+ * only once its contexts are freed: free it just before them). */
+struct chk_job;
+int chk_start(const struct chk_opts *o, const char *const *domains, const char *const *targets,
+    size_t n, struct chk_domain *out, struct chk_job **job, struct mx_err *err);
+bool chk_advance(struct chk_job *job);
+/* The probe descriptor to poll (-1 when none) and the milliseconds to its next deadline. */
+int chk_fd(const struct chk_job *job);
+int chk_timeout_ms(const struct chk_job *job);
+/* Frees the job; MX_ENOMEM when it ran out of memory, MX_ECANCELED when unfinished. */
+int chk_finish(struct chk_job *job, struct mx_err *err);
+
 /* The contract JSON of one domain: {"domain","ready","checks":[{id,status,summary,detail}]}.
  * New reference, caller decrefs. */
 json_t *chk_domain_json(const struct chk_domain *d);

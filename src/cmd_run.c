@@ -139,10 +139,11 @@ static int drive(struct front *f)
 		rc = mx_engine_step(f->engine, &wake, &err);
 		if (rc == MX_EAGAIN) {
 			time_t t = mx_now(&f->clock);
+			int fds[8], n = mx_engine_fds(f->engine, fds, 8);
 
-			if (mx_clock_warp_to(&f->clock, wake))
+			if (!mx_engine_io_pending(f->engine) && mx_clock_warp_to(&f->clock, wake))
 				continue;
-			mx_loop_once(&loop, NULL, 0, wake > t ? (int)(wake - t) * 1000 : 0, NULL);
+			mx_loop_once(&loop, fds, n, wake > t ? (int)(wake - t) * 1000 : 0, NULL);
 		} else if (rc) {
 			return mx_cli_fail(f->app, &err);
 		}

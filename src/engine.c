@@ -51,7 +51,10 @@ struct run {
 	char gate_text[1024]; /* the gate this run waits at, emitted once */
 	bool gate_shown;
 	char waiting_for[200];
+	char last_wait[200]; /* the wait last announced, so a poll is announced once */
 	char *plan_json;
+	struct chk_job *chk; /* preflight's checks in flight, NULL otherwise */
+	struct chk_domain chk_d;
 };
 
 struct mx_engine {
@@ -485,30 +488,48 @@ static enum res mtasts_gate(struct run *r, bool final, struct mx_err *err)
 
 /* ---- forward steps ---- */
 
+/* The checks run on the front end's event loop (never blocking it): the first call starts
+ * them, later calls find them finished. */
 static enum res do_preflight(struct run *r, struct mx_err *err)
 {
-	struct chk_opts o;
-	struct chk_domain d;
-	const char *domains[1] = {r->row.domain}, *targets[1] = {r->row.target};
-	json_t *ns = json_array();
+	struct chk_domain *d = &r->chk_d;
+	json_t *ns = NULL;
 	char blockers[800] = "";
 	size_t used = 0;
 	enum res res = R_FAIL;
 
-	memset(&o, 0, sizeof(o));
-	memset(&d, 0, sizeof(d));
-	o.conf = r->e->cfg.conf;
-	o.dns = r->e->cfg.dns;
-	o.http = r->e->cfg.http;
-	if (chk_run(&o, domains, targets, 1, &d, err))
+	if (!r->chk) {
+		struct chk_opts o;
+		const char *domains[1] = {r->row.domain}, *targets[1] = {r->row.target};
+
+		memset(&o, 0, sizeof(o));
+		memset(d, 0, sizeof(*d));
+		o.conf = r->e->cfg.conf;
+		o.dns = r->e->cfg.dns;
+		o.http = r->e->cfg.http;
+		if (chk_start(&o, domains, targets, 1, d, &r->chk, err))
+			return R_FAIL;
+	}
+	if (!chk_advance(r->chk)) {
+		/* The engine is woken as soon as they finish (mx_engine_step); a second is the
+		 * fallback for front ends that do not poll the engine's descriptors. */
+		poll_again(r, 1, "the prerequisite checks");
+		/* Work in progress, not a wait: nothing to announce. */
+		snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+		return R_WAIT;
+	}
+	if (chk_finish(r->chk, err)) {
+		r->chk = NULL;
 		goto out;
+	}
+	r->chk = NULL;
 	for (int i = 0; i < CHK_COUNT; i++) {
 		/* mtasts_stage is what makes the policy cover the target. */
-		if (!d.res[i].present || d.res[i].status != CHK_FAIL || i == CHK_MTASTS_COVERS)
+		if (!d->res[i].present || d->res[i].status != CHK_FAIL || i == CHK_MTASTS_COVERS)
 			continue;
 		used += (size_t)snprintf(blockers + used,
 		    used < sizeof(blockers) ? sizeof(blockers) - used : 0, "%s%s: %s",
-		    used ? "; " : "", chk_id_name(i), d.res[i].summary);
+		    used ? "; " : "", chk_id_name(i), d->res[i].summary);
 	}
 	if (used) {
 		mx_err_set(
@@ -516,21 +537,22 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 		r->exit = 1;
 		goto out;
 	}
-	for (size_t i = 0; i < d.facts.nns; i++)
-		json_array_append_new(ns, json_string(d.facts.ns_addrs[i]));
+	ns = json_array();
+	for (size_t i = 0; i < d->facts.nns; i++)
+		json_array_append_new(ns, json_string(d->facts.ns_addrs[i]));
 	json_object_set(r->vars, "ns", ns);
-	json_object_set_new(r->vars, "old_ttl", json_integer(d.facts.mx_ttl_max));
-	if (d.facts.mtasts_policy && d.facts.mtasts_id[0] &&
-	    d.facts.mtasts_mode != MTASTS_MODE_NONE)
-		json_object_set_new(r->vars, "policy_now", json_string(d.facts.mtasts_policy));
+	json_object_set_new(r->vars, "old_ttl", json_integer(d->facts.mx_ttl_max));
+	if (d->facts.mtasts_policy && d->facts.mtasts_id[0] &&
+	    d->facts.mtasts_mode != MTASTS_MODE_NONE)
+		json_object_set_new(r->vars, "policy_now", json_string(d->facts.mtasts_policy));
 	if (save_vars(r, err))
 		goto out;
 	say(r, MX_EV_LOG, MX_SEV_INFO, "preflight passed (%zu authoritative servers, MX TTL %u s)",
-	    d.facts.nns, d.facts.mx_ttl_max);
+	    d->facts.nns, d->facts.mx_ttl_max);
 	res = R_DONE;
 out:
 	json_decref(ns);
-	chk_domain_clear(&d);
+	chk_domain_clear(d);
 	return res;
 }
 
@@ -1066,6 +1088,10 @@ static void run_free(struct run *r)
 {
 	if (!r)
 		return;
+	if (r->chk) {
+		chk_finish(r->chk, NULL);
+		chk_domain_clear(&r->chk_d);
+	}
 	jnl_run_clear(&r->row);
 	prov_close(r->prov);
 	json_decref(r->vars);
@@ -1341,6 +1367,7 @@ static void run_unit(struct run *r)
 	case R_DONE:
 	case R_SKIP:
 		r->waiting_for[0] = '\0';
+		r->last_wait[0] = '\0';
 		if (jnl_begin(r->e->cfg.jnl, &err) == MX_OK) {
 			jnl_step_set(r->e->cfg.jnl, r->row.id, key,
 			    res == R_DONE ? "done" : "skipped", NULL, (long long)now(r), NULL);
@@ -1355,8 +1382,10 @@ static void run_unit(struct run *r)
 	case R_WAIT:
 		save_vars(r, NULL);
 		save_pos(r, r->gate_shown ? "gate" : "waiting", NULL, NULL);
-		if (!r->gate_shown)
+		if (!r->gate_shown && strcmp(r->last_wait, r->waiting_for)) {
+			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			say(r, MX_EV_WAIT, MX_SEV_INFO, "waiting for %s", r->waiting_for);
+		}
 		break;
 	case R_GATE:
 		r->stopped = true;
@@ -1392,6 +1421,8 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 
 		if (r->stopped)
 			continue;
+		if (r->chk && chk_advance(r->chk))
+			r->wake = t;
 		if (!next || r->wake < next->wake)
 			next = r;
 	}
@@ -1482,4 +1513,22 @@ void mx_engine_stop(struct mx_engine *e)
 		e->runs[i]->exit = MX_EXIT_BLOCKED;
 		jnl_unlock(e->cfg.jnl, e->runs[i]->row.domain);
 	}
+}
+
+int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < e->nruns && n < max; i++)
+		if (e->runs[i]->chk && chk_fd(e->runs[i]->chk) >= 0)
+			fds[n++] = chk_fd(e->runs[i]->chk);
+	return n;
+}
+
+bool mx_engine_io_pending(const struct mx_engine *e)
+{
+	for (int i = 0; i < e->nruns; i++)
+		if (e->runs[i]->chk && !e->runs[i]->stopped)
+			return true;
+	return false;
 }

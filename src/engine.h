@@ -54,6 +54,14 @@ int mx_engine_rollback(struct mx_engine *e, const char *domain, struct mx_err *e
  * to do before *wake. Runs that fail are recorded and stop; the others go on. */
 int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err);
 
+/* The engine's own descriptors for the front end's poll (SMTP probes of checks in flight),
+ * at most max; returns how many. DNS and HTTPS use the shared contexts of the config. */
+int mx_engine_fds(const struct mx_engine *e, int *fds, int max);
+
+/* True while a run waits for work on the event loop (checks in flight) rather than for a
+ * deadline: a warp clock must not jump then, the loop must run. */
+bool mx_engine_io_pending(const struct mx_engine *e);
+
 /* True when every run has stopped (done, rolled back, failed or stopped at a gate). */
 bool mx_engine_idle(const struct mx_engine *e);
 

@@ -728,7 +728,7 @@ static void pump_engine(struct tui *t)
 /* Waits for input, a signal, a finished job or DNS/HTTPS progress, at most max_ms. */
 static void tick(struct tui *t, int max_ms)
 {
-	int fds[3] = {STDIN_FILENO, sig_pipe[0], t->worker_on ? t->worker.pipe[0] : -1};
+	int fds[8] = {STDIN_FILENO, sig_pipe[0], t->worker_on ? t->worker.pipe[0] : -1};
 	int nfds = t->worker_on ? 3 : 2, timeout = max_ms;
 	char buf[32];
 
@@ -755,6 +755,9 @@ static void tick(struct tui *t, int max_ms)
 	if (!t->in_engine) {
 		struct mx_loop loop = {t->dns, t->http};
 
+		/* The engine's preflight checks run on this loop too. */
+		if (t->engine)
+			nfds += mx_engine_fds(t->engine, fds + nfds, 8 - nfds);
 		mx_loop_once(&loop, fds, nfds, timeout, NULL);
 	} else {
 		struct pollfd p[3];
