@@ -358,31 +358,6 @@ static struct {
 	time_t expires; /* CLOCK_MONOTONIC seconds */
 } az_token_cache;
 
-static time_t az_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static void az_sleep(double seconds)
-{
-	struct timespec ts;
-
-	if (seconds <= 0)
-		return;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts))
-		;
-}
-
-static double az_backoff(int attempt)
-{
-	return attempt >= 5 ? 8.0 : 0.5 * (double)(1 << (attempt - 1));
-}
-
 static char *az_cache_key(struct az *d)
 {
 	char *key = NULL;
@@ -436,12 +411,12 @@ static int az_send(struct prov *p, const struct http_request *req, const char *w
 			    where, resp->error[0] ? resp->error : "no response", attempt, p->name);
 			goto out;
 		}
-		wait = az_backoff(attempt);
+		wait = prov_backoff(attempt);
 		retry_after = resp->status == 429 ? http_header(resp, "Retry-After") : NULL;
 		if (retry_after && atof(retry_after) > 0)
 			wait = atof(retry_after) > AZ_MAX_RETRY_AFTER ? AZ_MAX_RETRY_AFTER
 								      : atof(retry_after);
-		az_sleep(wait);
+		prov_pause(wait);
 	}
 	*out = resp;
 	resp = NULL;
@@ -470,7 +445,7 @@ static int az_token(struct prov *p, char **token, struct mx_err *err)
 	}
 	pthread_mutex_lock(&az_token_lock);
 	if (az_token_cache.token && az_token_cache.key && !strcmp(az_token_cache.key, key) &&
-	    az_monotonic() < az_token_cache.expires)
+	    (time_t)prov_monotonic() < az_token_cache.expires)
 		*token = strdup(az_token_cache.token);
 	pthread_mutex_unlock(&az_token_lock);
 	if (*token)
@@ -512,7 +487,7 @@ static int az_token(struct prov *p, char **token, struct mx_err *err)
 	az_token_cache.key = key;
 	az_token_cache.token = fresh;
 	az_token_cache.expires =
-	    az_monotonic() +
+	    (time_t)prov_monotonic() +
 	    (expires_in > 2 * AZ_TOKEN_MARGIN ? expires_in - AZ_TOKEN_MARGIN : expires_in / 2);
 	pthread_mutex_unlock(&az_token_lock);
 	key = fresh = NULL;
@@ -697,7 +672,7 @@ static int az_settle(
 		int rc;
 
 		if (i)
-			az_sleep(az_backoff(i) / 2);
+			prov_pause(prov_backoff(i) / 2);
 		rc = az_get(p, want->name, want->type, &got, &tag, err);
 		same = !rc && prov_rrset_equal(&got, want, true) &&
 		       (!etag || !tag || !strcmp(tag, etag));

@@ -413,40 +413,14 @@ static struct cf_bucket cf_budget = {
     .period = CF_BUDGET_SECONDS,
 };
 
-static double cf_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void cf_sleep(double seconds)
-{
-	struct timespec ts;
-
-	if (seconds <= 0)
-		return;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts))
-		;
-}
-
 static void cf_budget_wait(void)
 {
 	double wait;
 
 	pthread_mutex_lock(&cf_budget_lock);
-	wait = cf_bucket_take(&cf_budget, cf_monotonic());
+	wait = cf_bucket_take(&cf_budget, prov_monotonic());
 	pthread_mutex_unlock(&cf_budget_lock);
-	cf_sleep(wait);
-}
-
-/* Seconds to wait before try number attempt (1-based) is repeated. */
-static double cf_backoff(int attempt)
-{
-	return attempt >= 5 ? 8.0 : 0.5 * (double)(1 << (attempt - 1));
+	prov_pause(wait);
 }
 
 /* Performs one API request (path below base) within the budget, retrying 429 (after
@@ -501,12 +475,12 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 			    p->name);
 			goto out;
 		}
-		wait = cf_backoff(attempt);
+		wait = prov_backoff(attempt);
 		retry_after = resp->status == 429 ? http_header(resp, "Retry-After") : NULL;
 		if (retry_after && atof(retry_after) > 0)
 			wait = atof(retry_after) > CF_MAX_RETRY_AFTER ? CF_MAX_RETRY_AFTER
 								      : atof(retry_after);
-		cf_sleep(wait);
+		prov_pause(wait);
 	}
 	*out = resp;
 	resp = NULL;
@@ -723,7 +697,7 @@ static int cf_replace_rrset(
 		cf_records_clear(&recs);
 		prov_rrset_clear(&got);
 		if (i)
-			cf_sleep(cf_backoff(i) / 2);
+			prov_pause(prov_backoff(i) / 2);
 		rc = cf_list(p, want->name, want->type, &recs, err);
 		if (!rc)
 			rc = cf_records_rrset(&recs, want->name, want->type, &got, err);

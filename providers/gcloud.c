@@ -481,14 +481,6 @@ int gcp_token_error(
 
 /* ------------------------------------------------------------------ the API */
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 /* One HTTP exchange with retries on 429/5xx (Retry-After honoured). headers are borrowed. */
 static int gcp_perform(struct prov *p, const char *method, const char *url, const char **headers,
     const char *body, struct http_response **out, struct mx_err *err)
@@ -527,7 +519,7 @@ static int gcp_perform(struct prov *p, const char *method, const char *url, cons
 			pause = atol(ra) * 1000 > GCP_MAX_PAUSE ? GCP_MAX_PAUSE : atol(ra) * 1000;
 		http_response_free(resp);
 		resp = NULL;
-		pause_ms(pause);
+		prov_pause((double)(pause) / 1000.0);
 		pause = pause * 2 > GCP_MAX_PAUSE ? GCP_MAX_PAUSE : pause * 2;
 	}
 	*out = resp;
@@ -793,7 +785,7 @@ static int gcp_wait_done(
 		http_response_free(resp);
 		if (rc || !strcmp(status, "done"))
 			break;
-		pause_ms(pause);
+		prov_pause((double)(pause) / 1000.0);
 		pause = pause * 2 > GCP_DONE_MAX_MS ? GCP_DONE_MAX_MS : pause * 2;
 	}
 	free(path);

@@ -91,6 +91,13 @@ void prov_rrset_clear(struct mx_rrset *s);
 char *prov_rrset_text(const struct mx_rrset *s);
 /* Canonical MX value from preference and host ("0 host"), host lower-cased, dot dropped. */
 int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen);
+/* Retries inside an adapter (HTTP 429 with Retry-After, 5xx, throttling): the pause before
+ * try number attempt (1-based) is repeated — 0.5, 1, 2, 4, then 8 s —, the pause itself
+ * (bounded by the caller; interrupted sleeps resume), and a monotonic clock in seconds. */
+double prov_backoff(int attempt);
+void prov_pause(double seconds);
+double prov_monotonic(void);
+
 /* Splits a canonical MX value; returns false when it is not "PREF HOST". */
 bool prov_mx_parse(const char *value, unsigned *pref, char *host, size_t hostlen);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "provider.h"
 
@@ -183,4 +184,29 @@ bool prov_mx_parse(const char *value, unsigned *pref, char *host, size_t hostlen
 	*pref = (unsigned)n;
 	snprintf(host, hostlen, "%s", end + 1);
 	return true;
+}
+
+double prov_backoff(int attempt)
+{
+	return attempt >= 5 ? 8.0 : 0.5 * (double)(1 << (attempt > 0 ? attempt - 1 : 0));
+}
+
+void prov_pause(double seconds)
+{
+	struct timespec ts;
+
+	if (seconds <= 0)
+		return;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+double prov_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

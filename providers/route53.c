@@ -845,14 +845,6 @@ int r53_status_error(
 
 /* ------------------------------------------------------------------ the API */
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 /* Performs one signed request (path below the base, query without '?'), retrying with
  * exponential backoff while AWS throttles or fails with 5xx. *out receives the final
  * response; transport failures become MX_EPROVIDER. */
@@ -960,7 +952,7 @@ static int r53_request(struct prov *p, const char *method, const char *path, con
 									 : atol(retry_after) * 1000;
 		http_response_free(resp);
 		resp = NULL;
-		pause_ms(pause);
+		prov_pause((double)(pause) / 1000.0);
 		pause = pause * 2 > R53_MAX_PAUSE ? R53_MAX_PAUSE : pause * 2;
 	}
 	*out = resp;
@@ -1167,7 +1159,7 @@ static int r53_wait_insync(struct prov *p, const char *change_id, struct mx_err 
 			return rc;
 		if (!strcmp(status, "INSYNC"))
 			return MX_OK;
-		pause_ms(pause);
+		prov_pause((double)(pause) / 1000.0);
 		pause = pause * 2 > R53_SYNC_MAX_MS ? R53_SYNC_MAX_MS : pause * 2;
 	}
 	return MX_OK;
