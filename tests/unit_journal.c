@@ -31,6 +31,123 @@ int main(void)
 	CHECK_INT(jnl_schema_version(j), JNL_SCHEMA_VERSION);
 	jnl_close(j);
 
+	/* Runs, steps, intents, snapshots, audit and locks. */
+	CHECK_INT(jnl_open(path, &j, &err), MX_OK);
+	{
+		struct jnl_run run, *list = NULL;
+		struct jnl_intent open;
+		long long id = 0, id2 = 0, intent = 0;
+		size_t n = 0;
+		char *state, *snap;
+
+		CHECK_INT(jnl_run_create(j, "contoso.com", "c.mx.microsoft", "dns", "preflight",
+			      "{\"low_ttl\":30}", 1000, &id, &err),
+		    MX_OK);
+		CHECK(id > 0);
+		CHECK_INT(jnl_run_latest(j, "contoso.com", &run, &err), MX_OK);
+		CHECK_INT(run.id, id);
+		CHECK_STR(run.state, "running");
+		CHECK_STR(run.step, "preflight");
+		CHECK_STR(run.options, "{\"low_ttl\":30}");
+		jnl_run_clear(&run);
+		CHECK_INT(jnl_run_update(
+			      j, id, "waiting", "wait_old_ttl", 4600, "old TTL", NULL, 1001, &err),
+		    MX_OK);
+		CHECK_INT(jnl_run_latest(j, "contoso.com", &run, &err), MX_OK);
+		CHECK_STR(run.state, "waiting");
+		CHECK_INT(run.next_at, 4600);
+		CHECK_STR(run.waiting_for, "old TTL");
+		jnl_run_clear(&run);
+		CHECK_INT(jnl_run_latest(j, "nothing.example", &run, &err), MX_OK);
+		CHECK_INT(run.id, 0);
+
+		/* Step states, and the time a step finished (what waits are computed from). */
+		CHECK_INT(jnl_step_set(j, id, "lower_ttl", "active", NULL, 1002, &err), MX_OK);
+		CHECK_INT(jnl_step_finished_at(j, id, "lower_ttl"), 0);
+		CHECK_INT(jnl_step_set(j, id, "lower_ttl", "done", NULL, 1003, &err), MX_OK);
+		state = jnl_step_state(j, id, "lower_ttl");
+		CHECK_STR(state, "done");
+		free(state);
+		CHECK_INT(jnl_step_finished_at(j, id, "lower_ttl"), 1003);
+		CHECK(jnl_step_state(j, id, "swap") == NULL);
+
+		/* An intent without completion is found again; a completed one is not. */
+		CHECK_INT(jnl_intent_begin(j, id, "add_target", "contoso.com", "MX", "{\"b\":1}",
+			      "{\"a\":1}", 1004, &intent, &err),
+		    MX_OK);
+		CHECK_INT(jnl_intent_open(j, id, &open, &err), MX_OK);
+		CHECK_INT(open.id, intent);
+		CHECK_STR(open.step, "add_target");
+		CHECK_STR(open.before, "{\"b\":1}");
+		CHECK_STR(open.after, "{\"a\":1}");
+		jnl_intent_clear(&open);
+		CHECK_INT(jnl_intent_done(j, intent, "applied", 1005, &err), MX_OK);
+		CHECK_INT(jnl_intent_open(j, id, &open, &err), MX_OK);
+		CHECK_INT(open.id, 0);
+		CHECK_INT(jnl_intent_count(j, id), 1);
+
+		/* Snapshots by source. */
+		CHECK_INT(jnl_snapshot_put(j, id, "contoso.com", "MX", "provider", "{\"x\":1}",
+			      "sha256:00", &err),
+		    MX_OK);
+		snap = jnl_snapshot_get(j, id, "contoso.com", "MX", "provider");
+		CHECK_STR(snap, "{\"x\":1}");
+		free(snap);
+		CHECK(jnl_snapshot_get(j, id, "contoso.com", "MX", "dns") == NULL);
+
+		/* The newest run of each domain, in domain order. */
+		CHECK_INT(jnl_run_create(j, "contoso.com", "d.mx.microsoft", "dns", "preflight",
+			      NULL, 1010, &id2, &err),
+		    MX_OK);
+		CHECK_INT(jnl_run_create(j, "adatum.com", "a.mx.microsoft", "dns", "preflight",
+			      NULL, 1011, &id, &err),
+		    MX_OK);
+		CHECK_INT(jnl_run_list(j, &list, &n, &err), MX_OK);
+		CHECK_INT(n, 2);
+		if (n == 2) {
+			CHECK_STR(list[0].domain, "adatum.com");
+			CHECK_INT(list[1].id, id2);
+			CHECK_STR(list[1].target, "d.mx.microsoft");
+		}
+		for (size_t i = 0; i < n; i++)
+			jnl_run_clear(&list[i]);
+		free(list);
+
+		/* Locks: ours again is fine; a live process's lock refuses with its pid; a dead
+		 * process's lock (same host) is taken over and audited. */
+		CHECK_INT(jnl_lock(j, "contoso.com", id2, 1020, &err), MX_OK);
+		CHECK_INT(jnl_lock(j, "contoso.com", id2, 1021, &err), MX_OK);
+		jnl_unlock(j, "contoso.com");
+		{
+			char host[256] = "", sql[600];
+
+			gethostname(host, sizeof(host) - 1);
+			/* pid 1 is alive (init); a pid beyond pid_max never is. */
+			snprintf(sql, sizeof(sql),
+			    "sqlite3 '%s' \"INSERT INTO locks (domain, pid, host, acquired_at) "
+			    "VALUES "
+			    "('held.example', 1, '%s', 1), ('dead.example', 99999999, '%s', 1)\"",
+			    path, host, host);
+			CHECK(system(sql) == 0);
+		}
+		CHECK_INT(jnl_lock(j, "held.example", 0, 1030, &err), MX_ELOCKED);
+		CHECK(strstr(err.msg, "pid 1 ") != NULL);
+		CHECK_INT(jnl_lock(j, "dead.example", 0, 1031, &err), MX_OK);
+		snprintf(cmd, sizeof(cmd),
+		    "sqlite3 '%s' \"SELECT COUNT(*) FROM audit WHERE event='lock_takeover' AND "
+		    "domain='dead.example'\"",
+		    path);
+		fp = popen(cmd, "r");
+		if (fp) {
+			char count[16] = "";
+
+			if (fgets(count, sizeof(count), fp))
+				CHECK(atoi(count) == 1);
+			pclose(fp);
+		}
+	}
+	jnl_close(j);
+
 	/* WAL mode is persistent in the file. */
 	snprintf(cmd, sizeof(cmd), "sqlite3 '%s' 'PRAGMA journal_mode'", path);
 	fp = popen(cmd, "r");
