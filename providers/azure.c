@@ -416,7 +416,9 @@ static int az_send(struct prov *p, const struct http_request *req, const char *w
 		if (retry_after && atof(retry_after) > 0)
 			wait = atof(retry_after) > AZ_MAX_RETRY_AFTER ? AZ_MAX_RETRY_AFTER
 								      : atof(retry_after);
-		prov_pause(wait);
+		rc = prov_wait(p, wait, err);
+		if (rc)
+			goto out;
 	}
 	*out = resp;
 	resp = NULL;

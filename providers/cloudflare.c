@@ -413,14 +413,14 @@ static struct cf_bucket cf_budget = {
     .period = CF_BUDGET_SECONDS,
 };
 
-static void cf_budget_wait(void)
+static int cf_budget_wait(struct prov *p, struct mx_err *err)
 {
 	double wait;
 
 	pthread_mutex_lock(&cf_budget_lock);
 	wait = cf_bucket_take(&cf_budget, prov_monotonic());
 	pthread_mutex_unlock(&cf_budget_lock);
-	prov_pause(wait);
+	return prov_wait(p, wait, err);
 }
 
 /* Performs one API request (path below base) within the budget, retrying 429 (after
@@ -457,7 +457,9 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 
 		http_response_free(resp);
 		resp = NULL;
-		cf_budget_wait();
+		rc = cf_budget_wait(p, err);
+		if (rc)
+			goto out;
 		rc = http_perform(p->http, &req, &resp, err);
 		if (rc) {
 			mx_err_prefix(err, "cloudflare: %s %s", method, d->base);
@@ -480,7 +482,9 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 		if (retry_after && atof(retry_after) > 0)
 			wait = atof(retry_after) > CF_MAX_RETRY_AFTER ? CF_MAX_RETRY_AFTER
 								      : atof(retry_after);
-		prov_pause(wait);
+		rc = prov_wait(p, wait, err);
+		if (rc)
+			goto out;
 	}
 	*out = resp;
 	resp = NULL;

@@ -519,7 +519,8 @@ static int gcp_perform(struct prov *p, const char *method, const char *url, cons
 			pause = atol(ra) * 1000 > GCP_MAX_PAUSE ? GCP_MAX_PAUSE : atol(ra) * 1000;
 		http_response_free(resp);
 		resp = NULL;
-		prov_pause((double)(pause) / 1000.0);
+		if (prov_wait(p, (double)pause / 1000.0, err))
+			return MX_ERATELIMIT;
 		pause = pause * 2 > GCP_MAX_PAUSE ? GCP_MAX_PAUSE : pause * 2;
 	}
 	*out = resp;
@@ -773,7 +774,8 @@ static int gcp_wait_done(
 	path = gcp_zone_path(d, suffix);
 	if (!path)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	for (int polls = 0; polls < GCP_DONE_POLLS; polls++) {
+	/* With no_wait the engine's propagation wait replaces the polling. */
+	for (int polls = 0; polls < GCP_DONE_POLLS && !p->no_wait; polls++) {
 		struct http_response *resp = NULL;
 
 		rc = gcp_request(p, "GET", path, NULL, &resp, err);

@@ -333,6 +333,9 @@ char *pdns_error_text(const char *body)
 
 /* Performs one API request (path below base). *out receives any response that arrived;
  * transport failures become MX_EPROVIDER naming the URL and curl's error. */
+/* Tries of one request when PowerDNS answers 5xx. */
+#define PDNS_ATTEMPTS 4
+
 static int pdns_request(struct prov *p, const char *method, const char *path, const char *body,
     struct http_response **out, struct mx_err *err)
 {
@@ -359,10 +362,19 @@ static int pdns_request(struct prov *p, const char *method, const char *path, co
 	req.headers = headers;
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
-	rc = http_perform(p->http, &req, &resp, err);
-	if (rc) {
-		mx_err_prefix(err, "powerdns: %s %s", method ? method : "GET", d->url);
-		goto out;
+	/* Every request we make is idempotent (GET, PATCH REPLACE/DELETE), so a 5xx — a busy
+	 * backend database, a restart — is retried a few times with a short backoff. */
+	for (int attempt = 1;; attempt++) {
+		rc = http_perform(p->http, &req, &resp, err);
+		if (rc) {
+			mx_err_prefix(err, "powerdns: %s %s", method ? method : "GET", d->url);
+			goto out;
+		}
+		if (attempt >= PDNS_ATTEMPTS || resp->fail != HTTP_FAIL_NONE || resp->status < 500)
+			break;
+		http_response_free(resp);
+		resp = NULL;
+		prov_pause(prov_backoff(attempt));
 	}
 	if (resp->fail != HTTP_FAIL_NONE) {
 		rc = mx_err_set(err, MX_EPROVIDER,

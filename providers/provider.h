@@ -63,6 +63,11 @@ struct prov {
 	struct http_ctx *http; /* for HTTP API adapters */
 	const struct mx_conf *conf;
 	void *priv; /* the adapter's own state */
+	/* Set by the engine: never pause longer than a second inside a call. A rate limit
+	 * becomes MX_ERATELIMIT with err->retry_after (the engine waits in its own loop and
+	 * calls again: every call is idempotent), and a submitted change is not polled until
+	 * it is in sync (the engine's propagation wait does that). */
+	bool no_wait;
 };
 
 /* The registry, NULL-terminated, in providers/registry.c. */
@@ -96,6 +101,10 @@ int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen);
  * (bounded by the caller; interrupted sleeps resume), and a monotonic clock in seconds. */
 double prov_backoff(int attempt);
 void prov_pause(double seconds);
+/* Waits `seconds` before a retry the service asked for (429, Retry-After, a request budget):
+ * pauses and returns MX_OK, or with p->no_wait and more than a second to wait, returns
+ * MX_ERATELIMIT with err->retry_after set and a message naming the provider. */
+int prov_wait(struct prov *p, double seconds, struct mx_err *err);
 double prov_monotonic(void);
 
 /* Splits a canonical MX value; returns false when it is not "PREF HOST". */

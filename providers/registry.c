@@ -203,6 +203,21 @@ void prov_pause(double seconds)
 		;
 }
 
+int prov_wait(struct prov *p, double seconds, struct mx_err *err)
+{
+	if (!p->no_wait || seconds <= 1.0) {
+		prov_pause(seconds);
+		return MX_OK;
+	}
+	mx_err_set(err, MX_ERATELIMIT,
+	    "%s: the provider asks to wait %.0f s before the next request (rate limit or a "
+	    "passing failure); the run waits, then tries again",
+	    p->name, seconds);
+	if (err)
+		err->retry_after = (int)(seconds + 0.999);
+	return MX_ERATELIMIT;
+}
+
 double prov_monotonic(void)
 {
 	struct timespec ts;

@@ -952,7 +952,9 @@ static int r53_request(struct prov *p, const char *method, const char *path, con
 									 : atol(retry_after) * 1000;
 		http_response_free(resp);
 		resp = NULL;
-		prov_pause((double)(pause) / 1000.0);
+		rc = prov_wait(p, (double)pause / 1000.0, err);
+		if (rc)
+			goto out;
 		pause = pause * 2 > R53_MAX_PAUSE ? R53_MAX_PAUSE : pause * 2;
 	}
 	*out = resp;
@@ -1145,7 +1147,8 @@ static int r53_wait_insync(struct prov *p, const char *change_id, struct mx_err 
 	long pause = R53_BACKOFF_MS;
 
 	snprintf(path, sizeof(path), R53_API "/change/%s", change_id);
-	for (int polls = 0; polls < R53_SYNC_POLLS; polls++) {
+	/* With no_wait the engine's propagation wait replaces the polling. */
+	for (int polls = 0; polls < R53_SYNC_POLLS && !p->no_wait; polls++) {
 		struct http_response *resp = NULL;
 		int rc = r53_request(p, "GET", path, NULL, NULL, &resp, err);
 

@@ -319,6 +319,11 @@ static enum res write_rrset(struct run *r, const char *step, const struct mx_rrs
 		res = poll_again(r, 5, "the records to be set by hand");
 		goto out;
 	}
+	if (rc == MX_ERATELIMIT) {
+		/* Maybe applied, maybe not: the retry re-reads and reconciles. */
+		jnl_intent_done(r->e->cfg.jnl, intent, "retry", (long long)now(r), NULL);
+		goto out;
+	}
 	if (rc)
 		goto out;
 	crash_point(r, step, "write");
@@ -1114,8 +1119,13 @@ static int run_attach(struct mx_engine *e, struct run *r, struct mx_err *err)
 
 static int run_open_provider(struct run *r, struct mx_err *err)
 {
-	return prov_open(r->e->cfg.conf, r->row.provider, r->row.domain, r->e->cfg.dns,
+	int rc = prov_open(r->e->cfg.conf, r->row.provider, r->row.domain, r->e->cfg.dns,
 	    r->e->cfg.http, &r->prov, err);
+
+	/* The engine never sleeps: a provider's rate limit comes back as a deadline. */
+	if (!rc)
+		r->prov->no_wait = true;
+	return rc;
 }
 
 static int load_snapshot(struct run *r, struct mx_err *err)
@@ -1396,6 +1406,17 @@ static void run_unit(struct run *r)
 		say(r, MX_EV_DONE, MX_SEV_ERROR, "%s", err.msg);
 		break;
 	case R_FAIL:
+		if (err.rc == MX_ERATELIMIT && err.retry_after > 0 && !gate_expired(r, NULL)) {
+			/* The provider asked to wait: a deadline like any other, then the step
+			 * runs again (every step is idempotent). */
+			r->wake = now(r) + err.retry_after;
+			snprintf(r->waiting_for, sizeof(r->waiting_for),
+			    "the provider's rate limit (%d s)", err.retry_after);
+			save_vars(r, NULL);
+			save_pos(r, "waiting", NULL, NULL);
+			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s", err.msg);
+			break;
+		}
 		r->stopped = true;
 		r->exit = r->exit ? r->exit : (int)mx_rc_exit(err.rc ? err.rc : MX_EIO);
 		if (err.rc == MX_EGATE)

@@ -67,6 +67,7 @@ void mx_err_clear(struct mx_err *e)
 	e->rc = MX_OK;
 	e->http_status = 0;
 	e->dns_rcode = -1;
+	e->retry_after = 0;
 	e->msg[0] = '\0';
 }
 

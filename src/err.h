@@ -36,6 +36,7 @@ struct mx_err {
 	enum mx_rc rc;
 	int http_status; /* 0 when no HTTP exchange was involved */
 	int dns_rcode;	 /* -1 when no DNS answer was involved */
+	int retry_after; /* MX_ERATELIMIT: seconds the service asked us to wait; 0 otherwise */
 	char msg[512];	 /* one full sentence a person can act on; never a secret */
 };
 

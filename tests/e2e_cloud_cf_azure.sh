@@ -171,6 +171,18 @@ expect_status 1 mx check "$D" --provider cf --target-mx "$T" >"$workdir/cf-429.l
 grep -q "cloudflare: the API kept answering HTTP 429" "$workdir/cf-429.log" ||
 	fail "429 message: $(cat "$workdir/cf-429.log")"
 
+# 2b. A long Retry-After on a write: the adapter does not sleep through it; the engine waits
+#     for it as a deadline (skipped here by the warp clock) and the run completes.
+fresh --mtasts none
+cf "{\"zone\": \"$D\"}"
+cf '{"clear_log": true, "inject": [
+	{"method": "POST", "path": "dns_records", "status": 429, "retry_after": 30, "times": 1}]}'
+start=$(date +%s)
+expect_status 0 mx run "$D" --target-mx "$T" --provider cf --yes >"$workdir/cf-ra.log" 2>&1
+[ $(($(date +%s) - start)) -lt 20 ] || fail "the run slept through Retry-After"
+grep -q 'asks to wait 30 s' "$workdir/cf-ra.log" || fail "the rate limit is announced: $(tail -3 "$workdir/cf-ra.log")"
+[ "$(mxline)" = "$D. MX 3600 0 $T." ] || fail "run after a long Retry-After: $(mxline)"
+
 # 3. Azure: a complete cutover with a 429 (Retry-After: 1) on the first write, a 500 on the
 #    first read, stale reads after each change, under the monitor; one token per process.
 fresh --mtasts none

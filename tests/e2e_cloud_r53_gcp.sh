@@ -78,7 +78,9 @@ expect_status 0 mxc "$workdir/r53.conf" run "$D" --target-mx "$T" --provider r53
 [ "$(stat_of r53 throttled)" = 1 ] || fail "r53: the fake throttled once"
 [ "$(stat_of r53 sig_fail)" = 0 ] || fail "r53: every request carried a valid SigV4 signature"
 [ "$(stat_of r53 changes)" -ge 4 ] || fail "r53: changes applied: $(stat_of r53 changes)"
-[ "$(stat_of r53 polls)" -ge 8 ] || fail "r53: GetChange polled until INSYNC: $(stat_of r53 polls)"
+# The engine never sleeps in an adapter: it waits for the change on the name servers
+# itself, so GetChange is not polled during a run.
+[ "$(stat_of r53 polls)" = 0 ] || fail "r53: GetChange polled during a run: $(stat_of r53 polls)"
 [ "$(stat_of r53 conflicts)" = 0 ] || fail "r53: no conflicts in a clean run"
 mxc "$workdir/r53.conf" --json status "$D" | grep -q '"state": "done"' || fail "r53: status done"
 
@@ -175,7 +177,7 @@ expect_status 0 mxc "$workdir/gcp.conf" run "$D" --target-mx "$T" --provider gcp
 [ "$(stat_of gcp throttled)" = 1 ] && [ "$(stat_of gcp unavailable)" = 1 ] ||
 	fail "gcp: the 429 and the 503 were retried"
 [ "$(stat_of gcp changes)" -ge 4 ] || fail "gcp: changes applied: $(stat_of gcp changes)"
-[ "$(stat_of gcp polls)" -ge 8 ] || fail "gcp: changes polled until done: $(stat_of gcp polls)"
+[ "$(stat_of gcp polls)" = 0 ] || fail "gcp: changes polled during a run: $(stat_of gcp polls)"
 [ "$(stat_of gcp conflicts)" = 0 ] || fail "gcp: no conflicts in a clean run"
 expect_status 0 mxc "$workdir/gcp.conf" rollback "$D" --yes >"$workdir/gcp-rb.log" 2>&1
 [ "$(mxline)" = "$(legacy_mx)" ] || fail "gcp: rolled back MX: $(mxline)"
