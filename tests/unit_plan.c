@@ -187,6 +187,7 @@ int main(void)
 	/* Without MTA-STS the two policy steps are absent. */
 	json_decref(plan);
 	in.policy = NULL;
+	prov_rrset_clear(&sts);
 	set_of(&sts, "_mta-sts.contoso.com", DNS_T_TXT, 0, NULL, NULL);
 	CHECK_INT(mx_plan_build(&in, &plan, &err), MX_OK);
 	CHECK(step(plan, "mtasts_stage") == NULL && step(plan, "mtasts_finalize") == NULL);
