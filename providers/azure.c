@@ -390,9 +390,6 @@ static int az_send(struct prov *p, const struct http_request *req, const char *w
 
 	*out = NULL;
 	for (int attempt = 1;; attempt++) {
-		const char *retry_after;
-		double wait;
-
 		http_response_free(resp);
 		resp = NULL;
 		rc = http_perform(p->http, req, &resp, err);
@@ -411,12 +408,7 @@ static int az_send(struct prov *p, const struct http_request *req, const char *w
 			    where, resp->error[0] ? resp->error : "no response", attempt, p->name);
 			goto out;
 		}
-		wait = prov_backoff(attempt);
-		retry_after = resp->status == 429 ? http_header(resp, "Retry-After") : NULL;
-		if (retry_after && atof(retry_after) > 0)
-			wait = atof(retry_after) > AZ_MAX_RETRY_AFTER ? AZ_MAX_RETRY_AFTER
-								      : atof(retry_after);
-		rc = prov_wait(p, wait, err);
+		rc = prov_wait(p, prov_retry_delay(resp, attempt, AZ_MAX_RETRY_AFTER), err);
 		if (rc)
 			goto out;
 	}
@@ -586,9 +578,8 @@ static int az_check_name(struct prov *p, const char *name, uint16_t type, struct
 {
 	char *rel;
 
-	if (!az_type_name(type))
-		return mx_err_set(err, MX_EINVAL,
-		    "azure: this adapter reads and writes only MX and TXT record sets");
+	if (prov_check_name(p, name, type, err))
+		return err ? err->rc : MX_EINVAL;
 	rel = az_relative_name(name, p->zone);
 	if (!rel)
 		return mx_err_set(err, MX_EINVAL, "azure: %s is not inside zone %s", name, p->zone);

@@ -452,9 +452,6 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
 	for (int attempt = 1;; attempt++) {
-		const char *retry_after;
-		double wait;
-
 		http_response_free(resp);
 		resp = NULL;
 		rc = cf_budget_wait(p, err);
@@ -477,12 +474,7 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 			    p->name);
 			goto out;
 		}
-		wait = prov_backoff(attempt);
-		retry_after = resp->status == 429 ? http_header(resp, "Retry-After") : NULL;
-		if (retry_after && atof(retry_after) > 0)
-			wait = atof(retry_after) > CF_MAX_RETRY_AFTER ? CF_MAX_RETRY_AFTER
-								      : atof(retry_after);
-		rc = prov_wait(p, wait, err);
+		rc = prov_wait(p, prov_retry_delay(resp, attempt, CF_MAX_RETRY_AFTER), err);
 		if (rc)
 			goto out;
 	}
@@ -532,20 +524,6 @@ out:
 	return rc;
 }
 
-static int cf_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
-{
-	size_t nl = strlen(name), zl = strlen(p->zone);
-
-	if (!pdns_type_name(type))
-		return mx_err_set(err, MX_EINVAL,
-		    "cloudflare: this adapter reads and writes only MX and TXT records");
-	if (strcasecmp(name, p->zone) &&
-	    (nl <= zl || strcasecmp(name + nl - zl, p->zone) || name[nl - zl - 1] != '.'))
-		return mx_err_set(
-		    err, MX_EINVAL, "cloudflare: %s is not inside zone %s", name, p->zone);
-	return MX_OK;
-}
-
 /* Lists every record of name/type, page by page. */
 static int cf_list(
     struct prov *p, const char *name, uint16_t type, struct cf_records *out, struct mx_err *err)
@@ -591,7 +569,7 @@ static int cf_read_rrset(
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = cf_check_name(p, name, type, err);
+	rc = prov_check_name(p, name, type, err);
 	if (!rc)
 		rc = cf_zone_id(p, err);
 	if (!rc)
@@ -673,7 +651,7 @@ static int cf_replace_rrset(
 	int rc;
 
 	(void)expect; /* no compare-and-swap in the API: the engine re-reads before writing */
-	rc = cf_check_name(p, want->name, want->type, err);
+	rc = prov_check_name(p, want->name, want->type, err);
 	if (rc)
 		goto out;
 	if (want->n && want->ttl != 1 && want->ttl < CF_MIN_TTL) {

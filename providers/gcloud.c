@@ -665,20 +665,6 @@ out:
 	return rc;
 }
 
-static int gcp_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
-{
-	size_t nl = strlen(name), zl = strlen(p->zone);
-
-	if (!pdns_type_name(type))
-		return mx_err_set(
-		    err, MX_EINVAL, "gcloud: this adapter reads and writes only MX and TXT RRsets");
-	if (strcasecmp(name, p->zone) &&
-	    (nl <= zl || strcasecmp(name + nl - zl, p->zone) || name[nl - zl - 1] != '.'))
-		return mx_err_set(
-		    err, MX_EINVAL, "gcloud: %s is not inside zone %s", name, p->zone);
-	return MX_OK;
-}
-
 /* "/projects/P/managedZones/Z" + suffix; caller frees. */
 static char *gcp_zone_path(struct gcp *d, const char *suffix)
 {
@@ -704,7 +690,7 @@ static int gcp_read_rrset(
 	for (char *c = out->name; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	out->type = type;
-	rc = gcp_check_name(p, name, type, err);
+	rc = prov_check_name(p, name, type, err);
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(type), name);
@@ -804,7 +790,7 @@ static int gcp_replace_rrset(
 	struct gcp_call call = {p->name, NULL, NULL, what, true};
 	int rc;
 
-	rc = gcp_check_name(p, want->name, want->type, err);
+	rc = prov_check_name(p, want->name, want->type, err);
 	if (rc)
 		goto out;
 	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(want->type), want->name);

@@ -490,20 +490,6 @@ static char *pdns_zone_path(struct pdns *d)
 	return path;
 }
 
-static int pdns_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
-{
-	size_t nl = strlen(name), zl = strlen(p->zone);
-
-	if (!pdns_type_name(type))
-		return mx_err_set(err, MX_EINVAL,
-		    "powerdns: this adapter reads and writes only MX and TXT RRsets");
-	if (strcasecmp(name, p->zone) &&
-	    (nl <= zl || strcasecmp(name + nl - zl, p->zone) || name[nl - zl - 1] != '.'))
-		return mx_err_set(
-		    err, MX_EINVAL, "powerdns: %s is not inside zone %s", name, p->zone);
-	return MX_OK;
-}
-
 static int pdns_read_rrset(
     struct prov *p, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
 {
@@ -514,7 +500,7 @@ static int pdns_read_rrset(
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = pdns_check_name(p, name, type, err);
+	rc = prov_check_name(p, name, type, err);
 	if (rc)
 		goto out;
 	rc = pdns_zone_id(p, err);
@@ -558,7 +544,7 @@ static int pdns_replace_rrset(
 	int rc;
 
 	(void)expect; /* no compare-and-swap in the API: the engine re-reads before writing */
-	rc = pdns_check_name(p, want->name, want->type, err);
+	rc = prov_check_name(p, want->name, want->type, err);
 	if (rc)
 		goto out;
 	if (want->n && want->ttl < 1) {

@@ -86,6 +86,10 @@ int prov_open(const struct mx_conf *conf, const char *name, const char *zone, st
     struct http_ctx *http, struct prov **out, struct mx_err *err);
 void prov_close(struct prov *p);
 
+/* Refuses (MX_EINVAL, naming the adapter) a type other than MX/TXT or a name outside
+ * p->zone: the only RRsets any adapter may touch. */
+int prov_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err);
+
 /* RRset helpers. */
 int prov_rrset_add(struct mx_rrset *s, const char *value, struct mx_err *err);
 void prov_rrset_sort(struct mx_rrset *s);
@@ -100,6 +104,9 @@ int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen);
  * try number attempt (1-based) is repeated — 0.5, 1, 2, 4, then 8 s —, the pause itself
  * (bounded by the caller; interrupted sleeps resume), and a monotonic clock in seconds. */
 double prov_backoff(int attempt);
+/* The pause before retrying after resp: its Retry-After (429) up to max seconds, else the
+ * backoff for attempt. */
+double prov_retry_delay(const struct http_response *resp, int attempt, double max);
 void prov_pause(double seconds);
 /* Waits `seconds` before a retry the service asked for (429, Retry-After, a request budget):
  * pauses and returns MX_OK, or with p->no_wait and more than a second to wait, returns

@@ -8,6 +8,8 @@
 
 #include "provider.h"
 
+#include "domain.h"
+
 /* One line per adapter; the order is the order of `--help` listings. */
 const struct prov_ops *const prov_registry[] = {
     &prov_powerdns_ops,
@@ -224,4 +226,25 @@ double prov_monotonic(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double prov_retry_delay(const struct http_response *resp, int attempt, double max)
+{
+	const char *ra = resp->status == 429 ? http_header(resp, "Retry-After") : NULL;
+	double wait = ra ? atof(ra) : 0;
+
+	if (wait <= 0)
+		return prov_backoff(attempt);
+	return wait > max ? max : wait;
+}
+
+int prov_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
+{
+	if (type != DNS_T_MX && type != DNS_T_TXT)
+		return mx_err_set(err, MX_EINVAL,
+		    "%s: this adapter reads and writes only MX and TXT RRsets", p->ops->name);
+	if (!mx_name_under(name, p->zone))
+		return mx_err_set(
+		    err, MX_EINVAL, "%s: %s is not inside zone %s", p->ops->name, name, p->zone);
+	return MX_OK;
 }

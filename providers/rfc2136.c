@@ -48,20 +48,6 @@ static const char *type_name(uint16_t type)
 	return type == DNS_T_MX ? "MX" : type == DNS_T_TXT ? "TXT" : NULL;
 }
 
-static int check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
-{
-	size_t nl = strlen(name), zl = strlen(p->zone);
-
-	if (!type_name(type))
-		return mx_err_set(err, MX_EINVAL,
-		    "rfc2136: this adapter reads and writes only MX and TXT RRsets");
-	if (strcasecmp(name, p->zone) &&
-	    (nl <= zl || strcasecmp(name + nl - zl, p->zone) || name[nl - zl - 1] != '.'))
-		return mx_err_set(
-		    err, MX_EINVAL, "rfc2136: %s is not inside zone %s", name, p->zone);
-	return MX_OK;
-}
-
 static int r2136_read_rrset(
     struct prov *p, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
 {
@@ -72,7 +58,7 @@ static int r2136_read_rrset(
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	out->type = type;
-	rc = check_name(p, name, type, err);
+	rc = prov_check_name(p, name, type, err);
 	if (rc)
 		goto out;
 	rc = dns_query_direct(p->dns, d->server, name, type, 5000, &ans, err);
@@ -395,7 +381,7 @@ static int r2136_replace_rrset(
 	ldns_status st;
 	int rc;
 
-	rc = check_name(p, want->name, want->type, err);
+	rc = prov_check_name(p, want->name, want->type, err);
 	if (rc)
 		goto out;
 	if (want->n && want->ttl < 1) {

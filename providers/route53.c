@@ -1038,20 +1038,6 @@ out:
 	return rc;
 }
 
-static int r53_check_name(struct prov *p, const char *name, uint16_t type, struct mx_err *err)
-{
-	size_t nl = strlen(name), zl = strlen(p->zone);
-
-	if (!r53_type_name(type))
-		return mx_err_set(err, MX_EINVAL,
-		    "route53: this adapter reads and writes only MX and TXT RRsets");
-	if (strcasecmp(name, p->zone) &&
-	    (nl <= zl || strcasecmp(name + nl - zl, p->zone) || name[nl - zl - 1] != '.'))
-		return mx_err_set(
-		    err, MX_EINVAL, "route53: %s is not inside zone %s", name, p->zone);
-	return MX_OK;
-}
-
 static int r53_read_rrset(
     struct prov *p, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
 {
@@ -1065,7 +1051,7 @@ static int r53_read_rrset(
 	for (char *c = out->name; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	out->type = type;
-	rc = r53_check_name(p, name, type, err);
+	rc = prov_check_name(p, name, type, err);
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "the %s RRset of %s", r53_type_name(type), name);
@@ -1178,7 +1164,7 @@ static int r53_replace_rrset(
 	struct r53_call call = {p->name, "ChangeResourceRecordSets", p->zone, NULL, what};
 	int rc;
 
-	rc = r53_check_name(p, want->name, want->type, err);
+	rc = prov_check_name(p, want->name, want->type, err);
 	if (rc)
 		goto out;
 	snprintf(what, sizeof(what), "the %s RRset of %s", r53_type_name(want->type), want->name);
