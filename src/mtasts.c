@@ -14,11 +14,6 @@
 /* A policy full of errors does not need more than this many messages to be fixed. */
 #define MTASTS_MAX_NOTES 20
 
-static bool sts_version_prefix(const char *r)
-{
-	return strncmp(r, "v=STSv1", 7) == 0 && (r[7] == ';' || txt_is_wsp(r[7]) || r[7] == '\0');
-}
-
 #define TXT_EXAMPLE "`v=STSv1; id=20261128T000000;`"
 
 /* Checks the one record against RFC 8461 §3.1; fills t->id, or t->error. */
@@ -133,12 +128,7 @@ int mtasts_txt_parse(
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory parsing the _mta-sts TXT record");
 		goto out;
 	}
-	for (size_t i = 0; i < nrecords; i++) {
-		if (records[i] && sts_version_prefix(records[i])) {
-			t->nrecords++;
-			found = records[i];
-		}
-	}
+	t->nrecords = txt_find_version(records, nrecords, "v=STSv1", &found);
 	if (t->nrecords == 0)
 		snprintf(t->error, sizeof(t->error),
 		    "there is no _mta-sts TXT record starting with v=STSv1, so senders see no "

@@ -11,12 +11,6 @@
 
 #define TLSRPT_EXAMPLE "`v=TLSRPTv1; rua=mailto:tlsrpt@contoso.com`"
 
-static bool version_prefix(const char *r)
-{
-	return strncmp(r, "v=TLSRPTv1", 10) == 0 &&
-	       (r[10] == ';' || txt_is_wsp(r[10]) || r[10] == '\0');
-}
-
 /* Visible ASCII only: a URI has no spaces or control characters (RFC 3986). */
 static bool uri_chars_ok(const char *s, size_t n)
 {
@@ -223,12 +217,7 @@ int tlsrpt_txt_parse(
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		goto oom;
-	for (size_t i = 0; i < nrecords; i++) {
-		if (records[i] && version_prefix(records[i])) {
-			t->nrecords++;
-			found = records[i];
-		}
-	}
+	t->nrecords = txt_find_version(records, nrecords, "v=TLSRPTv1", &found);
 	if (t->nrecords == 0)
 		snprintf(t->error, sizeof(t->error),
 		    "there is no _smtp._tls TXT record starting with v=TLSRPTv1, so senders send "

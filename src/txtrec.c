@@ -56,3 +56,21 @@ bool txt_ext_value_valid(const char *s, size_t n)
 	}
 	return true;
 }
+
+size_t txt_find_version(
+    const char *const *records, size_t n, const char *version, const char **found)
+{
+	size_t len = strlen(version), count = 0;
+
+	*found = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *r = records[i];
+
+		if (r && !strncmp(r, version, len) &&
+		    (r[len] == ';' || txt_is_wsp(r[len]) || r[len] == '\0')) {
+			count++;
+			*found = r;
+		}
+	}
+	return count;
+}

@@ -20,6 +20,12 @@ char txt_to_lower(char c);
  * characters into the output. */
 void txt_quote(char *dst, size_t size, const char *src, size_t n);
 
+/* Among a name's TXT records (character-strings joined), those that start with `version`
+ * ("v=STSv1", "v=TLSRPTv1") followed by ';', WSP or the end: how many, and in *found the last
+ * one (NULL when none). Records of other kinds are ignored, as senders do. */
+size_t txt_find_version(
+    const char *const *records, size_t n, const char *version, const char **found);
+
 /* ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".") */
 bool txt_ext_name_valid(const char *s, size_t n);
 
