@@ -536,6 +536,18 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 		    used < sizeof(blockers) ? sizeof(blockers) - used : 0, "%s%s: %s",
 		    used ? "; " : "", chk_id_name(i), d->res[i].summary);
 	}
+	/* A domain whose MX already lists a host of the new endpoint is migrated or being
+	 * migrated: starting again would publish the target twice. */
+	for (size_t i = 0; !used && d->facts.mx && i < d->facts.mx->n; i++) {
+		const struct dns_rr *rr = &d->facts.mx->rr[i];
+
+		if (rr->type == DNS_T_MX &&
+		    mx_name_under(rr->u.mx.host, r->e->cfg.conf->endpoint_suffix))
+			used = (size_t)snprintf(blockers, sizeof(blockers),
+			    "the MX already lists %s: the cutover is done or in progress (see "
+			    "`mxcutover status %s`); nothing to move",
+			    rr->u.mx.host, r->row.domain);
+	}
 	if (used) {
 		mx_err_set(
 		    err, MX_EGATE, "%s: preflight found blockers — %s", r->row.domain, blockers);

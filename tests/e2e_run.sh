@@ -229,6 +229,15 @@ expect_status 1 mx run "$D" --target-mx badtlsa-test.o-v1.mx.microsoft.test --pr
 grep -q 'mx.target.dane' "$workdir/badtlsa.log" || fail "DANE mismatch named: $(tail -2 "$workdir/badtlsa.log")"
 [ "$(mxline)" = "$D. MX 3600 0 ${D//./-}.mail.protection.outlook.test." ] || fail "a blocked run wrote DNS"
 
+# 10. A domain already on the new endpoint is not migrated again (nothing written).
+before_migrated=$(dig +short +norec @127.0.3.1 migrated.test MX)
+expect_status 1 mx run migrated.test --target-mx migrated-test.o-v1.mx.microsoft.test \
+	--provider pdns --yes >"$workdir/migrated.log" 2>&1
+grep -q 'already lists migrated-test.o-v1.mx.microsoft.test' "$workdir/migrated.log" ||
+	fail "an already migrated domain says so: $(tail -2 "$workdir/migrated.log")"
+[ "$(dig +short +norec @127.0.3.1 migrated.test MX)" = "$before_migrated" ] ||
+	fail "a refused run changed migrated.test"
+
 # Secrets never reach the state database.
 key=$(cat "$PDNS_API_KEY_FILE" | tr -d '\n')
 tsig=$(cat "$TSIG_KEYFILE" | tr -d '\n')

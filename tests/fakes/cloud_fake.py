@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,9 +26,17 @@ class Pdns:
             self.url + "/api/v1/servers/localhost" + path, method=method,
             data=json.dumps(body).encode() if body is not None else None,
             headers={"X-API-Key": self.key, "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            data = r.read()
-        return json.loads(data) if data else None
+        # Several tests write the sandbox's PowerDNS at once; its SQLite backend may answer
+        # 500 "database is locked" (and roll back): retry with a backoff.
+        for attempt in range(8):
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    data = r.read()
+                return json.loads(data) if data else None
+            except urllib.error.HTTPError as e:
+                if e.code < 500 or attempt == 7:
+                    raise
+                time.sleep(0.05 * (2 ** attempt))
 
     def rrsets(self, zone):
         """[(name without dot, type, ttl, [content])] of the MX and TXT RRsets of zone."""

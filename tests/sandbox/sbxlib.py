@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import struct
+import time
 import urllib.parse
 
 CHILD_NS = ("127.0.3.1", "127.0.3.2")
@@ -63,13 +64,22 @@ class PdnsApi:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=120)
-        try:
-            c.request(method, u.path, body=data, headers=headers)
-            resp = c.getresponse()
-            raw, code = resp.read(), resp.status
-        finally:
-            c.close()
+        # Tests write the same zones from several processes at once; the gsqlite3 backend then
+        # answers 500 "database is locked" and rolls the change back. Retry with a backoff
+        # (a retried POST that finds the zone created answers 409: that is success).
+        for attempt in range(8):
+            c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=120)
+            try:
+                c.request(method, u.path, body=data, headers=headers)
+                resp = c.getresponse()
+                raw, code = resp.read(), resp.status
+            finally:
+                c.close()
+            if code == 409 and attempt > 0 and method == "POST":
+                return None
+            if code < 500 or attempt == 7:
+                break
+            time.sleep(0.05 * (2 ** attempt))
         if code not in ok:
             raise RuntimeError("PowerDNS API %s %s -> %d: %s" % (method, path, code, raw[:500].decode(errors="replace")))
         return json.loads(raw) if raw else None
