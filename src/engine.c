@@ -1452,8 +1452,15 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
 
-		if (r->stopped)
+		if (r->stopped) {
+			/* A stopped run's checks are dropped once nothing of them is in flight. */
+			if (r->chk && chk_advance(r->chk)) {
+				chk_finish(r->chk, NULL);
+				chk_domain_clear(&r->chk_d);
+				r->chk = NULL;
+			}
 			continue;
+		}
 		if (r->chk && chk_advance(r->chk))
 			r->wake = t;
 		if (!next || r->wake < next->wake)
@@ -1537,15 +1544,41 @@ const char *mx_engine_rb_title(int i)
 	return i >= 0 && i < RB_COUNT ? rb_steps[i].title : "";
 }
 
+static void stop_run(struct mx_engine *e, struct run *r)
+{
+	if (r->stopped)
+		return;
+	r->stopped = true;
+	r->exit = MX_EXIT_BLOCKED;
+	jnl_unlock(e->cfg.jnl, r->row.domain);
+}
+
 void mx_engine_stop(struct mx_engine *e)
 {
+	for (int i = 0; i < e->nruns; i++)
+		stop_run(e, e->runs[i]);
+}
+
+void mx_engine_stop_domain(struct mx_engine *e, const char *domain)
+{
+	for (int i = 0; i < e->nruns; i++)
+		if (!strcmp(e->runs[i]->row.domain, domain))
+			stop_run(e, e->runs[i]);
+}
+
+void mx_engine_forget(struct mx_engine *e, const char *domain)
+{
+	int kept = 0;
+
 	for (int i = 0; i < e->nruns; i++) {
-		if (e->runs[i]->stopped)
-			continue;
-		e->runs[i]->stopped = true;
-		e->runs[i]->exit = MX_EXIT_BLOCKED;
-		jnl_unlock(e->cfg.jnl, e->runs[i]->row.domain);
+		struct run *r = e->runs[i];
+
+		if (r->stopped && !strcmp(r->row.domain, domain))
+			run_free(r);
+		else
+			e->runs[kept++] = r;
 	}
+	e->nruns = kept;
 }
 
 int mx_engine_fds(const struct mx_engine *e, int *fds, int max)

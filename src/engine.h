@@ -93,6 +93,13 @@ const char *mx_engine_rb_title(int i);
  * already holds a resumable position. */
 void mx_engine_stop(struct mx_engine *e);
 
+/* Stops one domain's run where it is (resumable), leaving the others running. */
+void mx_engine_stop_domain(struct mx_engine *e, const char *domain);
+
+/* Drops the engine's stopped runs of domain, so that it can be resumed or rolled back again
+ * while other runs go on. */
+void mx_engine_forget(struct mx_engine *e, const char *domain);
+
 /* Number of runs the engine drives, and the journal state of run i ("done", …). */
 int mx_engine_nruns(const struct mx_engine *e);
 const char *mx_engine_run_state(const struct mx_engine *e, int i);

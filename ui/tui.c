@@ -1922,10 +1922,10 @@ static void resume_run(struct tui *t, int k)
 	mx_err_clear(&err);
 	if (dom_in_engine(t, d) && !d->live.stopped)
 		return;
-	if (engine_busy(t) && d->live.in_engine) {
-		message(t, CP_WARN, "another run is active; resume %s when it stops", d->name);
-		return;
-	}
+	/* Other runs may go on: only this domain's stopped run leaves the engine. */
+	if (t->engine)
+		mx_engine_forget(t->engine, d->name);
+	d->live.in_engine = false;
 	if (engine_fresh(t, &err) || mx_engine_resume(t->engine, d->name, &err)) {
 		message(t, CP_FAIL, "%s", err.msg);
 		return;
@@ -1953,14 +1953,13 @@ static void rollback_run(struct tui *t, int k)
 		d->name))
 		return;
 	mx_err_clear(&err);
-	if (dom_in_engine(t, d) && !d->live.stopped) {
-		/* The forward run stops where it is; the rollback takes over from there. */
-		mx_engine_stop(t->engine);
+	if (t->engine) {
+		/* The forward run stops where it is and the rollback takes over from there; the
+		 * other domains' runs go on. */
+		mx_engine_stop_domain(t->engine, d->name);
+		mx_engine_forget(t->engine, d->name);
 	}
-	if (engine_busy(t)) {
-		message(t, CP_WARN, "another run is active; roll %s back when it stops", d->name);
-		return;
-	}
+	d->live.in_engine = false;
 	if (engine_fresh(t, &err) || mx_engine_rollback(t->engine, d->name, &err)) {
 		message(t, CP_FAIL, "%s", err.msg);
 		return;
