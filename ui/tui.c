@@ -1135,16 +1135,27 @@ static void draw_domains(struct tui *t)
 		putf(y + 2, 1, COLS - 2, A_NORMAL, "target: %s   provider: %s",
 		    d->target[0] ? d->target : "(not set: press t)", d->provider);
 		if (d->checked) {
+			bool staged = false;
+
 			for (int i = 0; i < CHK_COUNT; i++) {
 				if (!d->chk.res[i].present)
 					continue;
+				/* The run's mtasts_stage step is what makes the policy cover the
+				 * target, as preflight knows. */
+				if (i == CHK_MTASTS_COVERS && d->chk.res[i].status == CHK_FAIL) {
+					staged = true;
+					continue;
+				}
 				fails += d->chk.res[i].status == CHK_FAIL;
 				warns += d->chk.res[i].status == CHK_WARN;
 			}
 			putf(y + 3, 1, COLS - 2, role(t, fails ? CP_FAIL : CP_OK),
 			    "%s (%d failing, %d warning)%s",
 			    fails ? "not ready" : "ready for the cutover", fails, warns,
-			    fails ? " - Enter shows the checks and how to fix them" : "");
+			    fails ? " - Enter shows the checks and how to fix them"
+			    : staged
+				? "; the run first publishes an MTA-STS policy listing the target"
+				: "");
 		}
 		if (d->run.id && d->run.error) {
 			n = wrap(d->run.error, COLS - 4, lines, 2);
