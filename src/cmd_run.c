@@ -35,6 +35,39 @@ struct front {
 	struct mx_sink sink;
 };
 
+/* One run as `status --json` shows it (DESIGN.md §4.1.2, contract). New reference. */
+static json_t *run_json(const struct jnl_run *r)
+{
+	char when[32];
+
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o}", "domain", r->domain, "state",
+	    r->state, "step", r->step, "next_at",
+	    r->next_at ? json_string(mx_time_rfc3339((time_t)r->next_at, when, sizeof(when)))
+		       : json_null(),
+	    "waiting_for", r->waiting_for ? json_string(r->waiting_for) : json_null(), "target",
+	    r->target, "provider", r->provider, "error",
+	    r->error ? json_string(r->error) : json_null());
+}
+
+/* With --json, run/resume/rollback end with the `status --json` document of their runs. */
+static void print_runs_json(struct front *f)
+{
+	json_t *doc = json_object(), *arr = json_array();
+
+	for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
+		struct jnl_run r;
+
+		if (jnl_run_latest(f->jnl, mx_engine_run_domain(f->engine, i), &r, NULL) == MX_OK &&
+		    r.id)
+			json_array_append_new(arr, run_json(&r));
+		jnl_run_clear(&r);
+	}
+	json_object_set_new(doc, "runs", arr);
+	json_dumpf(doc, f->app->out, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	fputc('\n', f->app->out);
+	json_decref(doc);
+}
+
 static void print_event(const struct mx_event *ev, void *arg)
 {
 	struct front *f = arg;
@@ -157,6 +190,8 @@ static int drive(struct front *f)
 			    mx_engine_run_domain(f->engine, i), mx_engine_run_domain(f->engine, i));
 		status = MX_EXIT_BLOCKED;
 	}
+	if (f->app->json)
+		print_runs_json(f);
 	return status;
 }
 
@@ -437,17 +472,10 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 
 		if (idx < argc && strcmp(r->domain, norm))
 			continue;
-		json_array_append_new(arr,
-		    json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o}", "domain", r->domain, "state",
-			r->state, "step", r->step, "next_at",
-			r->next_at
-			    ? json_string(mx_time_rfc3339((time_t)r->next_at, when, sizeof(when)))
-			    : json_null(),
-			"waiting_for", r->waiting_for ? json_string(r->waiting_for) : json_null(),
-			"target", r->target, "provider", r->provider, "error",
-			r->error ? json_string(r->error) : json_null()));
+		json_array_append_new(arr, run_json(r));
 		if (app->json)
 			continue;
+		mx_time_rfc3339((time_t)r->next_at, when, sizeof(when));
 		printf("%-28s %-12s %-16s %s\n", r->domain, r->state, r->step,
 		    step >= 0 ? mx_step_table[step].title : "");
 		if (r->next_at)

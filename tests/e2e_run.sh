@@ -143,7 +143,13 @@ for i in 1 2 3; do
 	echo "$D $T" >>"$workdir/three"
 	three[$i]=$D
 done
-expect_status 0 mx run --file "$workdir/three" --provider pdns --yes 2>/dev/null
+expect_status 0 mx --json run --file "$workdir/three" --provider pdns --yes \
+	>"$workdir/three.json" 2>/dev/null
+python3 -c '
+import json, sys
+runs = json.load(open(sys.argv[1]))["runs"]
+assert len(runs) == 3 and all(r["state"] == "done" and r["next_at"] is None for r in runs), runs' \
+	"$workdir/three.json" || fail "run --json: the status document of the three runs"
 for i in 1 2 3; do
 	D=${three[$i]}
 	T=${D//./-}.o-v1.mx.microsoft.test
