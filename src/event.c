@@ -32,10 +32,3 @@ void mx_emit(const struct mx_sink *sink, enum mx_event_kind kind, enum mx_sev se
 	va_end(ap);
 	sink->fn(&ev, sink->arg);
 }
-
-const char *mx_sev_name(enum mx_sev s)
-{
-	static const char *const names[] = {"debug", "info", "warn", "error"};
-
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "info";
-}

@@ -45,7 +45,4 @@ void mx_emit(const struct mx_sink *sink, enum mx_event_kind kind, enum mx_sev se
 /* Emits an already-built event. */
 void mx_emit_event(const struct mx_sink *sink, const struct mx_event *ev);
 
-/* "debug", "info", "warn", "error". */
-const char *mx_sev_name(enum mx_sev s);
-
 #endif

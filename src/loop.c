@@ -21,20 +21,3 @@ int mx_loop_once(
 		return rc;
 	return dns_process(l->dns, err);
 }
-
-int mx_loop_pending(const struct mx_loop *l)
-{
-	return dns_pending(l->dns) + http_pending(l->http);
-}
-
-int mx_loop_drain(struct mx_loop *l, struct mx_err *err)
-{
-	int rc;
-
-	while (mx_loop_pending(l) > 0) {
-		rc = mx_loop_once(l, NULL, 0, -1, err);
-		if (rc)
-			return rc;
-	}
-	return MX_OK;
-}

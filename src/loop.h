@@ -19,10 +19,4 @@ struct mx_loop {
 int mx_loop_once(
     struct mx_loop *l, const int *extra_fds, int nextra, int timeout_ms, struct mx_err *err);
 
-/* Number of DNS queries and HTTPS transfers in flight. */
-int mx_loop_pending(const struct mx_loop *l);
-
-/* Runs until nothing is in flight. */
-int mx_loop_drain(struct mx_loop *l, struct mx_err *err);
-
 #endif
