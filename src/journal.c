@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +73,37 @@ static const char *const migrations[] = {
     " acquired_at INTEGER NOT NULL);",
 };
 
+/* What a person can do about a failure with this SQLite result code. */
+static const char *sql_fix(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_FULL:
+		return "free space on its file system, then resume";
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return "make the file and its folder writable, or point --state at a writable "
+		       "folder";
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return "the file is damaged: move it aside and restore it from a backup";
+	case SQLITE_IOERR:
+		return "check the disk and its file system, then resume";
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "another process holds it: wait for it or stop it";
+	default:
+		return "check --state";
+	}
+}
+
 static int sql_fail(struct jnl *j, const char *what, struct mx_err *err)
 {
-	return mx_err_set(
-	    err, MX_EIO, "state database %s: %s failed: %s", j->path, what, sqlite3_errmsg(j->db));
+	int code = sqlite3_extended_errcode(j->db);
+
+	return mx_err_set(err, MX_EIO, "state database %s: %s failed: %s; %s", j->path, what,
+	    sqlite3_errmsg(j->db), sql_fix(code));
 }
 
 static int exec(struct jnl *j, const char *sql, const char *what, struct mx_err *err)
@@ -132,32 +160,297 @@ fail:
 	return rc;
 }
 
+/* ---- test seam: a VFS that fails the database's writes (MXCUTOVER_JNL_FAULT) ----
+ *
+ * Only for tests: with MXCUTOVER_JNL_FAULT set, the database and its WAL are opened through
+ * a VFS that wraps the default one and fails writes on demand, so a test can show that no
+ * journal failure is dropped. Values:
+ *   write:N   the N-th and every later xWrite/xSync of this process fails (SQLITE_FULL for
+ *             writes, SQLITE_IOERR_FSYNC for syncs), as on a disk that fills up
+ *   ioerr:N   the same with SQLITE_IOERR_WRITE for writes, as on a failing disk
+ *   file:PATH every xWrite/xSync fails (SQLITE_FULL) while PATH exists, so a test switches
+ *             the fault on and off while a run goes on
+ * Writes and syncs are counted together, across every database handle of the process, from
+ * its start (opening and migrating a database count too). */
+#define FAULT_VFS "mxcutover-fault"
+
+struct fault_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* follows this struct in the same allocation */
+};
+
+static struct {
+	sqlite3_vfs vfs;
+	sqlite3_vfs *real;
+	long long from; /* fail the from-th and later writes; 0: never */
+	int write_rc;	/* what a failed xWrite returns */
+	char *when;	/* fail while this file exists; NULL: not used */
+	long long count;
+	bool on;
+} fault;
+
+static bool fault_hit(void)
+{
+	fault.count++;
+	if (fault.from && fault.count >= fault.from)
+		return true;
+	return fault.when && access(fault.when, F_OK) == 0;
+}
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+
+static int ff_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int ff_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+static int ff_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	if (fault_hit())
+		return fault.write_rc;
+	return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int ff_sync(sqlite3_file *f, int flags)
+{
+	if (fault_hit())
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int ff_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int ff_lock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+static int ff_unlock(sqlite3_file *f, int lock)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+static int ff_reserved(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int ff_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int ff_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int ff_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int ff_shm_map(sqlite3_file *f, int pg, int size, int extend, void volatile **out)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, size, extend, out);
+}
+static int ff_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void ff_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int ff_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+/* Version 2: no memory-mapped I/O, so every write goes through ff_write. */
+static const sqlite3_io_methods fault_io = {2, ff_close, ff_read, ff_write, ff_truncate, ff_sync,
+    ff_size, ff_lock, ff_unlock, ff_reserved, ff_control, ff_sector, ff_device, ff_shm_map,
+    ff_shm_lock, ff_shm_barrier, ff_shm_unmap, NULL, NULL};
+
+static int fv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *oflags)
+{
+	struct fault_file *ff = (struct fault_file *)f;
+	int rc;
+
+	(void)vfs;
+	ff->real = (sqlite3_file *)&ff[1];
+	rc = fault.real->xOpen(fault.real, name, ff->real, flags, oflags);
+	ff->base.pMethods = ff->real->pMethods ? &fault_io : NULL;
+	return rc;
+}
+static int fv_delete(sqlite3_vfs *vfs, const char *name, int sync)
+{
+	(void)vfs;
+	return fault.real->xDelete(fault.real, name, sync);
+}
+static int fv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	(void)vfs;
+	return fault.real->xAccess(fault.real, name, flags, out);
+}
+static int fv_full(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	(void)vfs;
+	return fault.real->xFullPathname(fault.real, name, n, out);
+}
+
+/* Reads MXCUTOVER_JNL_FAULT once and registers the VFS. *vfs: its name, or NULL when the
+ * variable is not set. */
+static int fault_setup(const char **vfs, struct mx_err *err)
+{
+	const char *spec = getenv("MXCUTOVER_JNL_FAULT");
+	char *end;
+
+	*vfs = NULL;
+	if (!spec || !*spec)
+		return MX_OK;
+	if (fault.on) {
+		*vfs = FAULT_VFS;
+		return MX_OK;
+	}
+	fault.write_rc = SQLITE_FULL;
+	if (!strncmp(spec, "write:", 6) || !strncmp(spec, "ioerr:", 6)) {
+		if (spec[0] == 'i')
+			fault.write_rc = SQLITE_IOERR_WRITE;
+		errno = 0;
+		fault.from = strtoll(spec + 6, &end, 10);
+		if (errno || *end || fault.from < 1)
+			goto bad;
+	} else if (!strncmp(spec, "file:", 5) && spec[5]) {
+		if (!(fault.when = strdup(spec + 5)))
+			return mx_err_set(err, MX_ENOMEM, "out of memory");
+	} else {
+		goto bad;
+	}
+	fault.real = sqlite3_vfs_find(NULL);
+	if (!fault.real)
+		return mx_err_set(err, MX_EIO, "SQLite has no default VFS");
+	fault.vfs = *fault.real;
+	fault.vfs.pNext = NULL;
+	fault.vfs.zName = FAULT_VFS;
+	fault.vfs.szOsFile = (int)sizeof(struct fault_file) + fault.real->szOsFile;
+	fault.vfs.xOpen = fv_open;
+	fault.vfs.xDelete = fv_delete;
+	fault.vfs.xAccess = fv_access;
+	fault.vfs.xFullPathname = fv_full;
+	if (sqlite3_vfs_register(&fault.vfs, 0) != SQLITE_OK)
+		return mx_err_set(err, MX_EIO, "cannot register the journal fault VFS");
+	fault.on = true;
+	*vfs = FAULT_VFS;
+	return MX_OK;
+bad:
+	return mx_err_set(err, MX_EINVAL,
+	    "MXCUTOVER_JNL_FAULT=%s is not understood; use write:N, ioerr:N or file:PATH "
+	    "(a test-only setting: unset it for real runs)",
+	    spec);
+}
+
+/* ---- opening ---- */
+
+static int prep(struct jnl *j, const char *sql, sqlite3_stmt **st, struct mx_err *err);
+
+/* The tables every mxcutover state database has (schema version 1 on). */
+static const char *const own_tables[] = {"runs", "steps", "intents", "snapshots", "audit", "locks"};
+
+/* Before anything is written: is this file an mxcutover state database (or an empty one)
+ * that this build understands? Reading it also finds a damaged file. A file that is not
+ * ours is never touched. */
+static int check_file(struct jnl *j, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int have, tables = 0, own = 0, rc;
+
+	have = jnl_schema_version(j);
+	if (have < 0)
+		return sql_fail(j, "reading", err);
+	if (prep(j, "SELECT name FROM sqlite_master WHERE type = 'table'", &st, err))
+		return MX_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		tables++;
+		for (size_t i = 0; name && i < sizeof(own_tables) / sizeof(own_tables[0]); i++)
+			own += !strcmp(name, own_tables[i]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(j, "reading", err);
+	if (have > JNL_SCHEMA_VERSION)
+		return mx_err_set(err, MX_EINVAL,
+		    "state database %s has schema version %d, newer than this mxcutover "
+		    "understands (%d); upgrade mxcutover",
+		    j->path, have, JNL_SCHEMA_VERSION);
+	if ((have == 0 && tables > 0) ||
+	    (have > 0 && own < (int)(sizeof(own_tables) / sizeof(own_tables[0]))))
+		return mx_err_set(err, MX_EINVAL,
+		    "%s is a SQLite database of another application, not an mxcutover state "
+		    "database; it was left untouched: point --state at another file",
+		    j->path);
+	/* A damaged page anywhere stops us here, before a run trusts the file. */
+	if (prep(j, "PRAGMA quick_check", &st, err))
+		return MX_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+		/* The report spans lines: quote its first finding only. */
+		const char *what = (const char *)sqlite3_column_text(st, 0), *nl;
+
+		if (!strncmp(what, "*** ", 4) && (nl = strchr(what, '\n')))
+			what = nl + 1;
+		nl = strchr(what, '\n');
+		mx_err_set(err, MX_EIO,
+		    "state database %s is damaged (%.*s); move it aside and restore it from a "
+		    "backup",
+		    j->path, (int)(nl ? nl - what : (ptrdiff_t)strlen(what)), what);
+		sqlite3_finalize(st);
+		return MX_EIO;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return sql_fail(j, "checking", err);
+	return MX_OK;
+}
+
 int jnl_open(const char *path, struct jnl **out, struct mx_err *err)
 {
 	struct jnl *j;
+	const char *vfs;
 	int fd, rc;
 
+	rc = fault_setup(&vfs, err);
+	if (rc)
+		return rc;
 	rc = mx_path_make_parent(path, err);
 	if (rc)
 		return rc;
 	/* Create the file ourselves so it is 0600 from its first byte. */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return mx_err_set(
-		    err, MX_EIO, "state database %s: %s; check --state", path, strerror(errno));
+		return mx_err_set(err, MX_EIO, "state database %s: %s; %s", path, strerror(errno),
+		    errno == ENOSPC
+			? "free space on its file system"
+			: "make it and its folder writable, or point --state elsewhere");
 	close(fd);
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->path = strdup(path))) {
 		free(j);
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	}
-	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, vfs) !=
 	    SQLITE_OK) {
 		rc = sql_fail(j, "opening", err);
 		goto fail;
 	}
+	sqlite3_extended_result_codes(j->db, 1);
 	sqlite3_busy_timeout(j->db, 5000);
-	rc = exec(j, "PRAGMA journal_mode = WAL", "enabling WAL", err);
+	rc = check_file(j, err);
+	if (!rc)
+		rc = exec(j, "PRAGMA journal_mode = WAL", "enabling WAL", err);
 	if (!rc)
 		rc = exec(j, "PRAGMA synchronous = FULL", "setting synchronous", err);
 	if (!rc)
