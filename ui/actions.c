@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/* ui/actions.c — what the keys do beyond moving around: open a screen for a domain, start,
+ * resume, stop and roll back runs (each asked first in a dialog), add a domain, export a
+ * plan, quit. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plan.h"
+#include "tui.h"
+
+static const char *format_for(const char *path, enum mx_plan_format *fmt)
+{
+	const char *dot = strrchr(path, '.');
+
+	*fmt = PLAN_TEXT;
+	if (!dot)
+		return "text";
+	if (!strcmp(dot, ".md"))
+		*fmt = PLAN_MARKDOWN;
+	else if (!strcmp(dot, ".json"))
+		*fmt = PLAN_JSON;
+	else if (!strcmp(dot, ".ps1"))
+		*fmt = PLAN_POWERSHELL;
+	else if (!strcmp(dot, ".nsupdate"))
+		*fmt = PLAN_NSUPDATE;
+	return *fmt == PLAN_MARKDOWN	 ? "markdown"
+	       : *fmt == PLAN_JSON	 ? "json"
+	       : *fmt == PLAN_POWERSHELL ? "powershell"
+	       : *fmt == PLAN_NSUPDATE	 ? "nsupdate"
+					 : "text";
+}
+
+/* Writes through a temporary file renamed into place: the file is whole or absent. */
+static int write_plan_file(struct tui *t, const struct dom *d, const char *path, struct mx_err *err)
+{
+	const struct mx_conf_section *sec = mx_conf_provider(t->app->conf, d->provider);
+	enum mx_plan_format fmt;
+	char tmp[600];
+	FILE *fp;
+	int rc;
+
+	format_for(path, &fmt);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return mx_err_set(err, MX_EIO, "%s: %s", path, strerror(errno));
+	rc = mx_plan_render(d->plan, fmt,
+	    sec && !strcmp(sec->type, "rfc2136") ? mx_conf_get(sec, "server") : NULL, fp, err);
+	if (fclose(fp) && !rc)
+		rc = mx_err_set(err, MX_EIO, "%s: %s", path, strerror(errno));
+	if (!rc && rename(tmp, path))
+		rc = mx_err_set(err, MX_EIO, "%s: %s", path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+static void export_done(struct tui *t, const struct modal *m, bool ok)
+{
+	struct dom *d = &t->doms[m->dom];
+	struct mx_err err;
+	enum mx_plan_format fmt;
+	char *abs;
+
+	if (!ok || !m->input[0] || !d->plan)
+		return;
+	mx_err_clear(&err);
+	if (write_plan_file(t, d, m->input, &err)) {
+		message(t, CP_FAIL, "plan not written: %s", err.msg);
+		return;
+	}
+	abs = realpath(m->input, NULL);
+	message(t, CP_OK, "plan of %s written to %s (%s)", d->name, abs ? abs : m->input,
+	    format_for(m->input, &fmt));
+	free(abs);
+}
+
+void export_plan(struct tui *t, int k)
+{
+	struct dom *d = &t->doms[k];
+	struct modal *m;
+
+	if (!d->target[0]) {
+		message(t, CP_WARN, "%s has no target host yet: press t to enter it", d->name);
+		return;
+	}
+	if (!d->plan) {
+		message(t, CP_DIM, "building the plan of %s to export it…", d->name);
+		submit_plan(t, k, true);
+		return;
+	}
+	m = modal_open(t, MODAL_PROMPT, "Export the plan", k, export_done,
+	    "File to write the plan of %s to (.md markdown, .json, .ps1 PowerShell, .nsupdate, "
+	    "else text):",
+	    d->name);
+	if (m)
+		snprintf(m->input, sizeof(m->input), "%s-plan.md", d->name);
+}
+
+void open_run(struct tui *t, int k)
+{
+	t->run_dom = k;
+	refresh_journal(t, &t->doms[k]);
+	goto_screen(t, SCR_run);
+}
+
+void open_checks(struct tui *t)
+{
+	t->scroll = 0;
+	goto_screen(t, SCR_checks);
+}
+
+void open_target(struct tui *t)
+{
+	struct dom *d = &t->doms[t->sel];
+	const struct mx_conf *conf = t->app->conf;
+
+	snprintf(t->tinput, sizeof(t->tinput), "%s", d->target);
+	t->tprov = 0;
+	for (size_t i = 0; i < conf->nprov; i++)
+		if (!strcmp(conf->prov[i].name, d->provider))
+			t->tprov = (int)i;
+	goto_screen(t, SCR_target);
+}
+
+void open_plan(struct tui *t, int k)
+{
+	t->scroll = 0;
+	t->plan_dom = k;
+	t->msg[0] = '\0';
+	if (!t->doms[k].plan && !t->doms[k].planning)
+		submit_plan(t, k, false);
+	goto_screen(t, SCR_plan);
+}
+
+void recheck(struct tui *t, int only)
+{
+	submit_checks(t, only);
+	if (only < 0)
+		message(t, 0, "checking %zu domain(s)…", t->ndoms);
+}
+
+static void start_done(struct tui *t, const struct modal *m, bool ok)
+{
+	struct dom *d = &t->doms[m->dom];
+	struct mx_err err;
+	char *plan;
+
+	if (!ok || !d->plan)
+		return;
+	mx_err_clear(&err);
+	plan = json_dumps(d->plan, JSON_COMPACT);
+	if (engine_fresh(t, &err) ||
+	    mx_engine_start(t->engine, d->name, d->target, d->provider, plan, &err)) {
+		message(t, CP_FAIL, "%s", err.msg);
+		free(plan);
+		return;
+	}
+	free(plan);
+	d->note[0] = '\0';
+	ui_log(
+	    t, m->dom, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"), d->target);
+	refresh_live(t);
+	open_run(t, m->dom);
+}
+
+void ask_start_run(struct tui *t, int k)
+{
+	struct dom *d = &t->doms[k];
+
+	if (!d->plan)
+		return;
+	if (json_array_size(json_object_get(d->plan, "blockers"))) {
+		message(t, CP_FAIL,
+		    "%s has failing checks: the run would stop at preflight; fix them first (c "
+		    "shows how)",
+		    d->name);
+		return;
+	}
+	modal_open(t, MODAL_CONFIRM, "Start the cutover", k, start_done,
+	    "Start moving the MX of %s to %s through provider %s?\n\nEvery step is journaled "
+	    "first; q stops where it is and the run stays resumable.",
+	    d->name, d->target, d->provider);
+}
+
+void resume_run(struct tui *t, int k)
+{
+	struct dom *d = &t->doms[k];
+	struct mx_err err;
+
+	mx_err_clear(&err);
+	if (dom_in_engine(t, d) && !d->live.stopped)
+		return;
+	/* Other runs may go on: only this domain's stopped run leaves the engine. */
+	if (t->engine)
+		mx_engine_forget(t->engine, d->name);
+	d->live.in_engine = false;
+	if (engine_fresh(t, &err) || mx_engine_resume(t->engine, d->name, &err)) {
+		message(t, CP_FAIL, "%s", err.msg);
+		return;
+	}
+	ui_log(t, k, MX_SEV_INFO, "resumed");
+	message(t, 0, "%s resumed", d->name);
+	refresh_live(t);
+	open_run(t, k);
+}
+
+static void rollback_done(struct tui *t, const struct modal *m, bool ok)
+{
+	struct dom *d = &t->doms[m->dom];
+	struct mx_err err;
+
+	if (!ok)
+		return;
+	mx_err_clear(&err);
+	if (t->engine) {
+		/* The forward run stops where it is and the rollback takes over from there; the
+		 * other domains' runs go on. */
+		mx_engine_stop_domain(t->engine, d->name);
+		mx_engine_forget(t->engine, d->name);
+	}
+	d->live.in_engine = false;
+	if (engine_fresh(t, &err) || mx_engine_rollback(t->engine, d->name, &err)) {
+		message(t, CP_FAIL, "%s", err.msg);
+		return;
+	}
+	ui_log(t, m->dom, MX_SEV_INFO, "rollback started");
+	refresh_live(t);
+	open_run(t, m->dom);
+}
+
+void ask_rollback(struct tui *t, int k)
+{
+	struct dom *d = &t->doms[k];
+
+	refresh_journal(t, d);
+	if (!d->run.id || !strcmp(d->run.state, "rolled_back")) {
+		message(t, CP_WARN, "%s has no run to roll back", d->name);
+		return;
+	}
+	modal_open(t, MODAL_CONFIRM, "Roll back", k, rollback_done,
+	    "Roll %s back to its snapshot?\n\nThe legacy MX is preferred again first, then the "
+	    "TTL wait, then the new MX is removed and the original TTL and MTA-STS record "
+	    "return. Mail keeps flowing throughout.",
+	    d->name);
+}
+
+static void stop_done(struct tui *t, const struct modal *m, bool ok)
+{
+	struct dom *d = &t->doms[m->dom];
+
+	if (!ok || !t->engine)
+		return;
+	mx_engine_stop(t->engine);
+	refresh_live(t);
+	refresh_journal(t, d);
+	message(t, CP_WARN,
+	    "%s stopped at %s, resumable: Enter resumes, or later `mxcutover resume %s`", d->name,
+	    d->live.step_key, d->name);
+}
+
+void ask_stop(struct tui *t, int k)
+{
+	struct dom *d = &t->doms[k];
+
+	modal_open(t, MODAL_CONFIRM, "Stop the run", k, stop_done,
+	    "Stop the run of %s where it is?\n\nThe journal holds its position: Enter on this "
+	    "screen resumes it, or later `mxcutover resume %s`.",
+	    d->name, d->name);
+}
+
+static void quit_done(struct tui *t, const struct modal *m, bool ok)
+{
+	(void)m;
+	if (ok)
+		t->quit = true;
+}
+
+void ask_quit(struct tui *t)
+{
+	if (!engine_busy(t)) {
+		t->quit = true;
+		return;
+	}
+	modal_open(t, MODAL_CONFIRM, "Quit", -1, quit_done,
+	    "A run is active. Stop it where it is and quit? It stays resumable (mxcutover "
+	    "resume, or this wizard).");
+}
+
+static void add_done(struct tui *t, const struct modal *m, bool ok)
+{
+	size_t before = t->ndoms;
+
+	if (!ok || !m->input[0])
+		return;
+	add_domain(t, m->input, NULL);
+	if (t->ndoms > before) {
+		t->sel = (int)t->ndoms - 1;
+		submit_checks(t, t->sel);
+	}
+}
+
+void ask_add_domain(struct tui *t)
+{
+	modal_open(t, MODAL_PROMPT, "Add a domain", -1, add_done,
+	    "Domain (an accepted domain of the tenant):");
+}

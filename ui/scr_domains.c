@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* ui/scr_domains.c — the domains screen: one row per domain with live badges (DNSSEC, the MX
+ * served now, MTA-STS, the target's TLSA, the run), and the selected domain in a sentence. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mtasts.h"
+#include "tui.h"
+
+static void badge_dnssec(const struct dom *d, char *out, size_t len, enum pair *c)
+{
+	enum dns_sec s = d->chk.facts.zone_sec;
+
+	snprintf(out, len, "%s", dns_sec_name(s));
+	*c = s == DNS_SEC_SECURE ? CP_OK : s == DNS_SEC_INSECURE ? CP_WARN : CP_FAIL;
+}
+
+static void badge_mx(const struct dom *d, char *out, size_t len, enum pair *c)
+{
+	const struct dns_answer *a = d->chk.facts.mx;
+
+	*c = chk_color(d->chk.res[CHK_MX_CURRENT].status);
+	if (!a || !a->n) {
+		snprintf(out, len, "none");
+		return;
+	}
+	snprintf(out, len, "%u %s%s", a->rr[0].u.mx.pref, a->rr[0].u.mx.host, a->n > 1 ? " +" : "");
+	if (d->target[0] && a->n == 1 && !strcmp(a->rr[0].u.mx.host, d->target))
+		*c = CP_OK;
+}
+
+static void badge_mtasts(const struct dom *d, char *out, size_t len, enum pair *c)
+{
+	int m = d->chk.facts.mtasts_mode;
+
+	if (!m) {
+		snprintf(out, len, "none");
+		*c = CP_DIM;
+		return;
+	}
+	snprintf(out, len, "%s", mtasts_mode_name((enum mtasts_mode)m));
+	*c = chk_color(d->chk.res[CHK_MTASTS_POLICY].status);
+}
+
+static void badge_tlsa(const struct dom *d, char *out, size_t len, enum pair *c)
+{
+	const struct chk_result *r = &d->chk.res[CHK_MX_TARGET_TLSA];
+
+	*c = chk_color(r->status);
+	snprintf(out, len, "%s",
+	    !d->target[0] || r->status == CHK_SKIP ? "-"
+	    : r->status == CHK_PASS		   ? "ok"
+	    : r->status == CHK_WARN		   ? "absent"
+						   : "bad");
+}
+
+static void badge_run(const struct dom *d, char *out, size_t len, enum pair *c)
+{
+	const char *state = d->live.in_engine ? d->live.state : d->run.state;
+	const char *step = d->live.in_engine ? d->live.step_key : d->run.step;
+
+	if (!state || !*state) {
+		snprintf(out, len, "-");
+		*c = CP_DIM;
+		return;
+	}
+	if (!strcmp(state, "done") || !strcmp(state, "rolled_back"))
+		snprintf(out, len, "%s", !strcmp(state, "done") ? "done" : "rolled back");
+	else
+		snprintf(out, len, "%s %s%s", state, step ? step : "",
+		    d->live.in_engine && !d->live.stopped ? "" : " (stopped)");
+	*c = !strcmp(state, "done")		     ? CP_OK
+	     : !strcmp(state, "failed")		     ? CP_FAIL
+	     : !strcmp(state, "gate")		     ? CP_WARN
+	     : !strcmp(state, "rolled_back")	     ? CP_DIM
+	     : d->live.in_engine && !d->live.stopped ? CP_ACCENT
+						     : CP_WARN;
+}
+
+static void draw_domains(struct tui *t)
+{
+	int y = 2, rows = LINES - 4 - 6, wdom = COLS >= 100 ? 22 : 18, wsec = 11;
+	int avail = COLS - 2 - wdom - wsec - 17, wrun = avail * 45 / 100, wmx = avail - wrun;
+	char b[300];
+	enum pair c;
+
+	draw_title(t, ui_scr_domains.title);
+	putf(1, 1, COLS - 2, A_BOLD, "%-*s %-*s %-*s %-8s %-7s %s", wdom - 1, "DOMAIN", wsec - 1,
+	    "DNSSEC", wmx - 1, "CURRENT MX", "MTA-STS", "TLSA", "RUN");
+	if (!t->ndoms)
+		put(3, 2, COLS - 4, role(t, CP_DIM),
+		    "No domains yet: press a to add one (or start with `mxcutover tui "
+		    "DOMAIN...`).");
+	if (t->sel < t->top)
+		t->top = t->sel;
+	if (t->sel >= t->top + rows)
+		t->top = t->sel - rows + 1;
+	for (int i = t->top; i < (int)t->ndoms && y < 2 + rows; i++, y++) {
+		struct dom *d = &t->doms[i];
+		bool sel = i == t->sel;
+		attr_t base = sel ? role(t, CP_SEL) : A_NORMAL;
+		int x = 1;
+
+		if (sel)
+			fill(y, base);
+		put(y, x, wdom - 1, base | (sel ? A_BOLD : 0), d->name);
+		x += wdom;
+		if (d->checking && !d->checked) {
+			put(y, x, wsec + wmx, base | role(t, CP_DIM), "checking…");
+			x += wsec + wmx + 8 + 8;
+		} else if (!d->checked) {
+			put(y, x, wsec + wmx, base | role(t, CP_FAIL),
+			    d->chk_err[0] ? d->chk_err : "not checked");
+			x += wsec + wmx + 8 + 8;
+		} else {
+			badge_dnssec(d, b, sizeof(b), &c);
+			put(y, x, wsec - 1, sel ? base : role(t, c), b);
+			x += wsec;
+			badge_mx(d, b, sizeof(b), &c);
+			put(y, x, wmx - 1, sel ? base : role(t, c), b);
+			x += wmx;
+			badge_mtasts(d, b, sizeof(b), &c);
+			put(y, x, 8, sel ? base : role(t, c), b);
+			x += 9;
+			badge_tlsa(d, b, sizeof(b), &c);
+			put(y, x, 7, sel ? base : role(t, c), b);
+			x += 8;
+		}
+		badge_run(d, b, sizeof(b), &c);
+		put(y, x, wrun > COLS - x - 1 ? wrun : COLS - x - 1, sel ? base : role(t, c), b);
+	}
+	/* The selected domain in a sentence or two. */
+	if (t->ndoms) {
+		struct dom *d = &t->doms[t->sel];
+		int fails = 0, warns = 0;
+		char lines[4][300];
+		int n;
+
+		y = LINES - 8;
+		mvhline(y, 0, ACS_HLINE, COLS);
+		putf(y + 1, 1, COLS - 2, A_BOLD, "%s", d->name);
+		putf(y + 2, 1, COLS - 2, A_NORMAL, "target: %s   provider: %s",
+		    d->target[0] ? d->target : "(not set: press t)", d->provider);
+		if (d->checked) {
+			bool staged = false;
+
+			for (int i = 0; i < CHK_COUNT; i++) {
+				if (!d->chk.res[i].present)
+					continue;
+				/* The run's mtasts_stage step is what makes the policy cover the
+				 * target, as preflight knows. */
+				if (i == CHK_MTASTS_COVERS && d->chk.res[i].status == CHK_FAIL) {
+					staged = true;
+					continue;
+				}
+				fails += d->chk.res[i].status == CHK_FAIL;
+				warns += d->chk.res[i].status == CHK_WARN;
+			}
+			putf(y + 3, 1, COLS - 2, role(t, fails ? CP_FAIL : CP_OK),
+			    "%s (%d failing, %d warning)%s",
+			    fails ? "not ready" : "ready for the cutover", fails, warns,
+			    fails ? " - Enter shows the checks and how to fix them"
+			    : staged
+				? "; the run first publishes an MTA-STS policy listing the target"
+				: "");
+		}
+		if (d->run.id && d->run.error) {
+			n = wrap(d->run.error, COLS - 4, lines, 2);
+			for (int i = 0; i < n; i++)
+				put(y + 4 + i, 1, COLS - 2, role(t, CP_WARN), lines[i]);
+		} else if (d->run.id && run_unfinished(d->run.state)) {
+			putf(y + 4, 1, COLS - 2, role(t, CP_WARN),
+			    "an unfinished run (%s at %s): Enter opens it to resume, r rolls back",
+			    d->run.state, d->run.step);
+		}
+	}
+	draw_msg(t);
+	draw_keys(t, "Enter:open  c:checks  t:target  p:export plan  r:rollback  R:recheck  "
+		     "a:add  ?:help  q:quit");
+}
+
+static void key_domains(struct tui *t, int ch)
+{
+	struct dom *d = t->ndoms ? &t->doms[t->sel] : NULL;
+
+	if (nav_key(t, ch, &t->sel, t->ndoms ? (int)t->ndoms - 1 : 0))
+		return;
+	if (ch == 'a')
+		ask_add_domain(t);
+	else if (ch == 'q' || ch == 27)
+		ask_quit(t);
+	else if (ch == 'R' || ch == KEY_F(5))
+		recheck(t, -1);
+	if (!d)
+		return;
+	switch (ch) {
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+	case KEY_RIGHT:
+	case 'l':
+		if (d->live.in_engine || (d->run.id && run_unfinished(d->run.state)))
+			open_run(t, t->sel);
+		else
+			open_checks(t);
+		break;
+	case 'c':
+		open_checks(t);
+		break;
+	case 't':
+		open_target(t);
+		break;
+	case 'p':
+		export_plan(t, t->sel);
+		break;
+	case 'r':
+		ask_rollback(t, t->sel);
+		break;
+	}
+}
+
+const struct ui_screen ui_scr_domains = {
+    .title = "Domains",
+    .draw = draw_domains,
+    .key = key_domains,
+};

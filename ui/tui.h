@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/* ui/tui.h — what the wizard's curses files share: the model (domains, their runs, the log),
+ * the screen table, the modal dialogs and the drawing helpers. Who does what:
+ *   term.c     the terminal: setup, every way out restores it, colours, drawing primitives
+ *   model.c    the model: domains, runs and the log, updated from the core's events
+ *   view.c     the current screen, the dialogs over it, the navigation keys
+ *   loop.c     the loop: poll, draw, keys to the top dialog or the current screen
+ *   actions.c  what keys do to runs and plans (start, resume, roll back, stop, export)
+ *   scr_*.c    one file per screen, each a `struct ui_screen` row of UI_SCREENS below
+ *   tui.c      `mxcutover tui`: options, start, the way out
+ * Adding a screen: one new scr_NAME.c defining `const struct ui_screen ui_scr_NAME`, and one
+ * row in UI_SCREENS. */
+#ifndef MX_TUI_H
+#define MX_TUI_H
+
+#include <curses.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "domain.h"
+#include "engine.h"
+#include "steps.h"
+#include "ui.h"
+
+#define MIN_COLS 80
+#define MIN_ROWS 24
+#define LOG_MAX	 400
+#define TEXT_MAX 1024
+
+/* ---- the screen table ---- */
+
+/* X(name): one row per screen, in the order of the enum. */
+#define UI_SCREENS(X) X(domains) X(checks) X(target) X(plan) X(run) X(help)
+
+enum ui_scr {
+#define UI_SCR_ENUM(n) SCR_##n,
+	UI_SCREENS(UI_SCR_ENUM)
+#undef UI_SCR_ENUM
+	    SCR_COUNT
+};
+
+struct tui;
+
+struct ui_screen {
+	const char *title; /* in the title bar */
+	unsigned flags;	   /* UI_SCRF_* */
+	void (*draw)(struct tui *t);
+	void (*key)(struct tui *t, int ch);
+};
+
+enum {
+	UI_SCRF_DOMAIN = 1 << 0,  /* shows one domain: not without domains */
+	UI_SCRF_OVERLAY = 1 << 1, /* drawn over the screen it was opened from */
+};
+
+#define UI_SCR_DECL(n) extern const struct ui_screen ui_scr_##n;
+UI_SCREENS(UI_SCR_DECL)
+#undef UI_SCR_DECL
+
+/* ---- colours ---- */
+
+enum pair {
+	CP_OK = 1,
+	CP_WARN,
+	CP_FAIL,
+	CP_DIM,
+	CP_TITLE,
+	CP_SEL,
+	CP_KEY,
+	CP_ADD,
+	CP_DEL,
+	CP_ACCENT,
+};
+
+/* ---- the model ---- */
+
+/* What the engine says about a domain's run while it is loaded in the engine. */
+struct live {
+	bool in_engine;
+	bool stopped;
+	bool rollback;
+	int step;
+	char state[20];
+	char step_key[40];
+	time_t wake;
+	char waiting_for[200];
+	char gate[TEXT_MAX];
+	int exit;
+};
+
+struct dom {
+	char name[MX_NAME_MAX + 1];
+	char target[MX_NAME_MAX + 1];
+	char provider[64];
+	bool checking, checked;
+	struct chk_domain chk; /* valid when checked */
+	char chk_err[512];
+	bool planning;
+	json_t *plan; /* the reviewed plan, or NULL */
+	char plan_err[512];
+	bool export_wanted; /* the plan arrived for `p`: ask where to write it */
+	struct jnl_run run; /* newest journal run, id 0 when none */
+	struct live live;
+	char step_state[STEP_COUNT][12]; /* journal state of each forward step */
+	char note[TEXT_MAX];		 /* the last outcome: a gate's reason, a failure */
+};
+
+struct logline {
+	int dom; /* index in doms, -1 for the wizard's own lines */
+	enum mx_sev sev;
+	char text[240];
+};
+
+struct pline {
+	enum pair color; /* 0: normal */
+	int bold;
+	char text[300];
+};
+
+/* ---- modal dialogs: drawn over the screen; keys go to the top one; no loop of their own ---- */
+
+enum modal_kind { MODAL_CONFIRM, MODAL_PROMPT, MODAL_INFO };
+
+struct modal;
+/* Called once when the dialog closes: ok is true for yes/OK. */
+typedef void modal_done_fn(struct tui *t, const struct modal *m, bool ok);
+
+struct modal {
+	enum modal_kind kind;
+	char title[80];
+	char text[TEXT_MAX + 200];
+	char input[512];
+	modal_done_fn *done; /* NULL: nothing to do */
+	int dom;	     /* the domain the dialog is about, -1 when none */
+	int answer;	     /* -1 open, 0 no/cancel, 1 yes/ok */
+};
+
+#define MODAL_MAX 4
+
+struct tui {
+	struct mx_app *app;
+	struct mx_clock clock;
+	int warp_secs; /* MXCUTOVER_CLOCK=warp[:N]: a TTL wait lasts about N real seconds */
+	time_t warp_wake;
+	double warp_rate, warp_acc, last_tick;
+	struct jnl *jnl;
+	struct dns_ctx *dns;
+	struct http_ctx *http;
+	struct mx_engine *engine;
+	bool in_engine; /* inside mx_engine_step: the engine must not be re-entered */
+	bool engine_ready;
+	time_t engine_wake;
+	struct mx_sink sink;
+	struct ui_worker worker;
+	bool worker_on;
+
+	struct dom *doms;
+	size_t ndoms;
+	const char *default_provider;
+
+	enum ui_scr scr;
+	enum ui_scr under; /* what an overlay screen is drawn over */
+	int sel, top;	   /* domains list */
+	int scroll;	   /* checks / plan */
+	int run_dom;	   /* the run screen's domain */
+	struct modal modals[MODAL_MAX];
+	int nmodals;
+	char msg[TEXT_MAX];
+	enum pair msg_color;
+
+	char tinput[MX_NAME_MAX + 64]; /* target entry */
+	int tprov;		       /* index of the provider in conf */
+
+	struct pline *plines; /* the plan screen's lines, built from plines_of */
+	size_t nplines;
+	const json_t *plines_of;
+	int plan_dom;
+
+	struct logline log[LOG_MAX];
+	int nlog, log_head;
+
+	bool color, utf8, too_small, quit, dirty;
+	time_t last_draw;
+	int exit_status;
+};
+
+/* ---- term.c: the terminal and drawing primitives ---- */
+
+extern volatile sig_atomic_t ui_sig_interrupt, ui_sig_winch;
+extern int ui_sig_pipe[2];
+
+/* Makes the signal pipe, installs the handlers and opens curses; every way out (return,
+ * Ctrl-C, SIGTERM/SIGHUP, a fatal signal) restores the terminal. */
+int term_open(struct tui *t);
+/* Gives the terminal back; safe to call more than once. */
+void term_restore(void);
+/* Drains the signal pipe and follows a resize. */
+void term_signals(struct tui *t);
+
+/* The attributes of a colour role, or their monochrome stand-ins. */
+attr_t role(const struct tui *t, enum pair p);
+const char *sym(const struct tui *t, const char *utf8, const char *ascii);
+/* Writes s at (y, x), at most w columns (UTF-8 aware); returns the columns used. */
+int put(int y, int x, int w, attr_t a, const char *s);
+int putf(int y, int x, int w, attr_t a, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void fill(int y, attr_t a);
+/* Splits text into lines of at most w columns (at spaces when possible; '\n' breaks).
+ * Returns the number of lines written to out (each ≤ 299 bytes). */
+int wrap(const char *text, int w, char out[][300], int max);
+/* A box with a title on row y0, h rows high and w wide. */
+void frame(const struct tui *t, int y0, int x0, int h, int w, attr_t a, const char *title);
+void draw_title(struct tui *t, const char *title);
+/* "K:label  K:label" on the bottom row, keys in bold. */
+void draw_keys(struct tui *t, const char *keys);
+void draw_msg(struct tui *t);
+/* The colour of a check status. */
+enum pair chk_color(enum chk_status s);
+void countdown(time_t left, char *out, size_t len);
+void fmt_duration(long s, char *out, size_t len);
+
+/* ---- model.c ---- */
+
+void ui_log(struct tui *t, int dom, enum mx_sev sev, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void message(struct tui *t, enum pair color, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int find_dom(const struct tui *t, const char *name);
+void add_domain(struct tui *t, const char *name, const char *target);
+bool run_unfinished(const char *state);
+void refresh_journal(struct tui *t, struct dom *d);
+void refresh_live(struct tui *t);
+bool dom_in_engine(const struct tui *t, const struct dom *d);
+bool engine_busy(const struct tui *t);
+int engine_open(struct tui *t, struct mx_err *err);
+int engine_fresh(struct tui *t, struct mx_err *err);
+void on_event(const struct mx_event *ev, void *arg);
+bool on_confirm(void *arg, const char *domain, const char *question);
+void submit_checks(struct tui *t, int only);
+void submit_plan(struct tui *t, int k, bool export_after);
+void take_jobs(struct tui *t);
+void warp_tick(struct tui *t);
+double mono_now(void);
+
+/* ---- view.c ---- */
+
+void goto_screen(struct tui *t, enum ui_scr s);
+/* Opens a dialog over the screen (NULL when MODAL_MAX are open); done is called once when
+ * it closes. */
+struct modal *modal_open(struct tui *t, enum modal_kind kind, const char *title, int dom,
+    modal_done_fn *done, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* What key ch answers in dialog m: -1 not yet, 0 no/cancel, 1 yes/OK (edits a prompt). */
+int modal_answer(struct modal *m, int ch);
+/* Hands ch to the top dialog, closing it when answered. */
+void modal_key(struct tui *t, int ch);
+void draw_modals(struct tui *t);
+/* Moves *pos with the navigation keys; true when ch was one. */
+bool nav_key(struct tui *t, int ch, int *pos, int max);
+bool is_enter(int ch);
+
+/* ---- loop.c ---- */
+
+/* Runs until q or a signal. */
+void ui_loop(struct tui *t);
+/* Waits for input, a signal, a finished job or DNS/HTTPS progress, at most max_ms. */
+void tick(struct tui *t, int max_ms);
+void draw(struct tui *t);
+/* Asks a yes/no question and waits for the answer while the loop goes on drawing. */
+bool modal_await(struct tui *t, const char *title, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- actions.c ---- */
+
+void open_run(struct tui *t, int k);
+void open_target(struct tui *t);
+void open_plan(struct tui *t, int k);
+void open_checks(struct tui *t);
+void ask_start_run(struct tui *t, int k);
+void resume_run(struct tui *t, int k);
+void ask_rollback(struct tui *t, int k);
+void ask_stop(struct tui *t, int k);
+void ask_quit(struct tui *t);
+void ask_add_domain(struct tui *t);
+void export_plan(struct tui *t, int k);
+void recheck(struct tui *t, int only);
+
+/* ---- scr_checks.c ---- */
+
+/* The how-to-fix sentence for a check. */
+extern const char *const fix_hint[CHK_COUNT];
+
+#endif
