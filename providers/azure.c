@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* providers/azure.c — the Azure DNS adapter: an OAuth2 client-credentials token (cached
- * until it expires, shared by the adapters of one app), then the ARM record-set API, one PUT
+/* providers/azure.c — the Azure DNS adapter: an OAuth2 client-credentials token from the
+ * shared Microsoft identity module (src/msid, cached until it expires), then the ARM
+ * record-set API, one PUT
  * or DELETE per change. Writes are compare-and-swap: If-Match with the ETag of the record set
  * we compared, If-None-Match: * when it must not exist yet; 412 means someone else changed
  * it. 429 waits for Retry-After, 5xx is retried. JSON through jansson, HTTP through src/http. */
 #include <ctype.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +16,14 @@
 
 #include "azure.h"
 #include "http.h"
+#include "msid.h"
 #include "provider.h"
 #include "secret.h"
 
 #define AZ_DEFAULT_BASE	   "https://management.azure.com"
-#define AZ_DEFAULT_LOGIN   "https://login.microsoftonline.com"
 #define AZ_MAX_ATTEMPTS	   6
 #define AZ_MAX_RETRY_AFTER 60.0
 #define AZ_VERIFY_READS	   5
-#define AZ_TOKEN_MARGIN	   60 /* renew this many seconds before the token expires */
 
 /* The last record set read or written per type, so a write can use the ETag of exactly
  * the state the engine compared. */
@@ -35,10 +34,9 @@ struct az_seen {
 };
 
 struct az {
-	char *base;  /* base_url without trailing '/' */
-	char *login; /* login_url without trailing '/' */
+	char *base; /* base_url without trailing '/' */
 	char *tenant, *client, *sub, *group;
-	char *secret;		/* the client secret */
+	struct msid_app *app;	/* sign-in: login_url, tenant, app, client secret */
 	struct az_seen seen[2]; /* [0] MX at any name, [1] TXT */
 	struct az_names names;
 };
@@ -191,83 +189,16 @@ out:
 
 int az_token_parse(const char *body, char **token, long *expires_in, struct mx_err *err)
 {
-	json_t *root = json_loads(body ? body : "", 0, NULL);
-	const char *tok = json_string_value(json_object_get(root, "access_token"));
-	json_t *exp = json_object_get(root, "expires_in");
-	int rc = MX_OK;
-
-	*token = NULL;
-	*expires_in = 0;
-	if (!tok || !*tok) {
-		rc = mx_err_set(err, MX_EPROVIDER,
-		    "azure: the token endpoint's answer has no access_token; check login_url");
-		goto out;
-	}
-	/* expires_in is a number, or a string of digits on older endpoints. */
-	if (json_is_integer(exp))
-		*expires_in = (long)json_integer_value(exp);
-	else if (json_is_string(exp))
-		*expires_in = atol(json_string_value(exp));
-	if (*expires_in <= 0)
-		*expires_in = 3599;
-	*token = strdup(tok);
-	if (!*token)
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-out:
-	json_decref(root);
-	return rc;
-}
-
-/* The AADSTS number of a token error answer: error_codes[0], or the digits after "AADSTS"
- * in error_description; 0 when neither is there. */
-static long az_aadsts(json_t *root)
-{
-	json_t *codes = json_array_get(json_object_get(root, "error_codes"), 0);
-	const char *desc = json_string_value(json_object_get(root, "error_description"));
-	const char *at = desc ? strstr(desc, "AADSTS") : NULL;
-
-	if (json_is_integer(codes))
-		return (long)json_integer_value(codes);
-	return at ? atol(at + 6) : 0;
+	return msid_token_parse("azure", body, token, expires_in, err);
 }
 
 int az_token_error(const struct az_names *n, long status, const char *body, struct mx_err *err)
 {
-	json_t *root = json_loads(body ? body : "", 0, NULL);
-	const char *error = json_string_value(json_object_get(root, "error"));
-	long code = az_aadsts(root);
-	char what[64];
-	int rc;
+	char section[160];
+	struct msid_names names = {"azure", section, n->tenant_id, n->client_id, false, NULL};
 
-	if (code)
-		snprintf(what, sizeof(what), "AADSTS%ld", code);
-	else
-		snprintf(what, sizeof(what), "%.40s", error ? error : "no reason given");
-	if (code == 7000215 || code == 7000222 || code == 7000216)
-		rc = mx_err_set(err, MX_EAUTH,
-		    "azure: the client secret of app %s was refused by tenant %s (HTTP %ld, %s); "
-		    "create a new client secret for the app and put it in "
-		    "client_secret_file/client_secret_env of [provider.%s]",
-		    n->client_id, n->tenant_id, status, what, n->prov);
-	else if (code == 700016)
-		rc = mx_err_set(err, MX_EAUTH,
-		    "azure: app %s was not found in tenant %s (HTTP %ld, %s); check client_id and "
-		    "tenant_id of [provider.%s]",
-		    n->client_id, n->tenant_id, status, what, n->prov);
-	else if (code == 90002 || code == 900023)
-		rc = mx_err_set(err, MX_EAUTH,
-		    "azure: tenant %s was not found (HTTP %ld, %s); check tenant_id of "
-		    "[provider.%s]",
-		    n->tenant_id, status, what, n->prov);
-	else
-		rc = mx_err_set(err, MX_EAUTH,
-		    "azure: sign-in of app %s in tenant %s failed (HTTP %ld, %s); check tenant_id, "
-		    "client_id and the client secret of [provider.%s]",
-		    n->client_id, n->tenant_id, status, what, n->prov);
-	if (err)
-		err->http_status = (int)status;
-	json_decref(root);
-	return rc;
+	snprintf(section, sizeof(section), "[provider.%s]", n->prov);
+	return msid_token_error(&names, status, body, err);
 }
 
 const char *az_error_code(const char *body, char *buf, size_t len)
@@ -349,38 +280,6 @@ int az_status_error(const struct az_names *n, const char *what, bool write, long
 
 /* ------------------------------------------------------------------ the token */
 
-/* One cached token per process (an MSP run uses one app for all domains); keyed by login
- * URL, tenant and app, so another app never gets it. */
-static pthread_mutex_t az_token_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char *key;
-	char *token;
-	time_t expires; /* CLOCK_MONOTONIC seconds */
-} az_token_cache;
-
-static char *az_cache_key(struct az *d)
-{
-	char *key = NULL;
-
-	if (asprintf(&key, "%s|%s|%s", d->login, d->tenant, d->client) < 0)
-		return NULL;
-	return key;
-}
-
-/* Drops the cached token (after ARM called it expired or invalid). */
-static void az_token_forget(struct az *d)
-{
-	char *key = az_cache_key(d);
-
-	pthread_mutex_lock(&az_token_lock);
-	if (key && az_token_cache.key && !strcmp(key, az_token_cache.key)) {
-		mx_secret_free(az_token_cache.token);
-		az_token_cache.token = NULL;
-	}
-	pthread_mutex_unlock(&az_token_lock);
-	free(key);
-}
-
 /* Sends one request with retries of 429 and 5xx; *out is the last response. */
 static int az_send(struct prov *p, const struct http_request *req, const char *where,
     struct http_response **out, struct mx_err *err)
@@ -419,82 +318,27 @@ out:
 	return rc;
 }
 
+struct az_send_arg {
+	struct prov *p;
+	const char *where;
+};
+
+/* The token endpoint's requests go through az_send too: same retries, same no_wait. */
+static int az_send_cb(
+    void *arg, const struct http_request *req, struct http_response **out, struct mx_err *err)
+{
+	struct az_send_arg *a = arg;
+
+	return az_send(a->p, req, a->where, out, err);
+}
+
 /* A valid access token for ARM in *token (caller frees with mx_secret_free). */
 static int az_token(struct prov *p, char **token, struct mx_err *err)
 {
 	struct az *d = p->priv;
-	struct http_request req = {0};
-	struct http_response *resp = NULL;
-	const char *headers[] = {
-	    "Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
-	char *key = az_cache_key(d), *url = NULL, *body = NULL, *esc_id = NULL, *esc_sec = NULL;
-	char *esc_scope = NULL, *fresh = NULL;
-	long expires_in = 0;
-	int rc = MX_OK;
+	struct az_send_arg arg = {p, msid_app_names(d->app)->login_url};
 
-	*token = NULL;
-	if (!key) {
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
-	pthread_mutex_lock(&az_token_lock);
-	if (az_token_cache.token && az_token_cache.key && !strcmp(az_token_cache.key, key) &&
-	    (time_t)prov_monotonic() < az_token_cache.expires)
-		*token = strdup(az_token_cache.token);
-	pthread_mutex_unlock(&az_token_lock);
-	if (*token)
-		goto out;
-	esc_id = http_escape(d->client);
-	esc_sec = http_escape(d->secret);
-	esc_scope = http_escape(AZ_SCOPE);
-	if (!esc_id || !esc_sec || !esc_scope ||
-	    asprintf(&url, "%s/%s/oauth2/v2.0/token", d->login, d->tenant) < 0 ||
-	    asprintf(&body, "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
-		esc_id, esc_sec, esc_scope) < 0) {
-		url = body = NULL;
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
-	req.method = "POST";
-	req.url = url;
-	req.headers = headers;
-	req.body = body;
-	req.body_len = strlen(body);
-	rc = az_send(p, &req, d->login, &resp, err);
-	if (rc)
-		goto out;
-	if (resp->status != 200) {
-		rc = az_token_error(&d->names, resp->status, resp->body, err);
-		goto out;
-	}
-	rc = az_token_parse(resp->body, &fresh, &expires_in, err);
-	if (rc)
-		goto out;
-	*token = strdup(fresh);
-	if (!*token) {
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
-	pthread_mutex_lock(&az_token_lock);
-	free(az_token_cache.key);
-	mx_secret_free(az_token_cache.token);
-	az_token_cache.key = key;
-	az_token_cache.token = fresh;
-	az_token_cache.expires =
-	    (time_t)prov_monotonic() +
-	    (expires_in > 2 * AZ_TOKEN_MARGIN ? expires_in - AZ_TOKEN_MARGIN : expires_in / 2);
-	pthread_mutex_unlock(&az_token_lock);
-	key = fresh = NULL;
-out:
-	http_response_free(resp);
-	free(key);
-	free(url);
-	mx_secret_free(body);
-	free(esc_id);
-	mx_secret_free(esc_sec);
-	free(esc_scope);
-	mx_secret_free(fresh);
-	return rc;
+	return msid_token(d->app, AZ_SCOPE, az_send_cb, &arg, token, err);
 }
 
 /* ------------------------------------------------------------------ record sets */
@@ -560,7 +404,7 @@ static int az_request(struct prov *p, const char *method, const char *name, uint
 		if (strcmp(code, "ExpiredAuthenticationToken") &&
 		    strcmp(code, "InvalidAuthenticationToken"))
 			break;
-		az_token_forget(d);
+		msid_token_forget(d->app, AZ_SCOPE);
 	}
 out:
 	free(rel);
@@ -785,12 +629,11 @@ static void az_close(struct prov *p)
 	if (!d)
 		return;
 	free(d->base);
-	free(d->login);
+	msid_app_free(d->app);
 	free(d->tenant);
 	free(d->client);
 	free(d->sub);
 	free(d->group);
-	mx_secret_free(d->secret);
 	for (int i = 0; i < 2; i++) {
 		prov_rrset_clear(&d->seen[i].set);
 		free(d->seen[i].etag);
@@ -828,7 +671,7 @@ static int az_open(struct prov *p, const struct mx_conf_section *cfg, struct mx_
 	static const char *const required[] = {
 	    "tenant_id", "client_id", "subscription_id", "resource_group"};
 	struct az *d;
-	char **dst[4];
+	char **dst[4], section[160];
 	int rc = MX_OK;
 
 	d = calloc(1, sizeof(*d));
@@ -855,18 +698,14 @@ static int az_open(struct prov *p, const struct mx_conf_section *cfg, struct mx_
 		}
 	}
 	d->base = az_url(p, "base_url", mx_conf_get(cfg, "base_url"), AZ_DEFAULT_BASE, err);
-	d->login =
-	    d->base ? az_url(p, "login_url", mx_conf_get(cfg, "login_url"), AZ_DEFAULT_LOGIN, err)
-		    : NULL;
-	if (!d->base || !d->login) {
+	if (!d->base) {
 		rc = err ? err->rc : MX_EINVAL;
 		goto out;
 	}
-	rc = mx_secret_load(cfg, "client_secret_env", "client_secret_file", true, &d->secret, err);
-	if (rc) {
-		mx_err_prefix(err, "[provider.%s]", p->name);
+	snprintf(section, sizeof(section), "[provider.%s]", p->name);
+	rc = msid_app_open(cfg, "azure", section, false, &d->app, err);
+	if (rc)
 		goto out;
-	}
 	d->names = (struct az_names){p->name, p->zone, d->tenant, d->client, d->sub, d->group};
 out:
 	return rc;

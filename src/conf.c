@@ -28,6 +28,9 @@ static const char *const provider_keys[][10] = {
     {NULL},
 };
 
+static const char *const exchange_keys[] = {"tenant_id", "client_id", "client_secret_env",
+    "client_secret_file", "certificate_file", "exo_url", "login_url", NULL};
+
 static const char *const cutover_keys[] = {"endpoint_suffix", "legacy_suffixes", "spf_include",
     "low_ttl", "final_ttl", "final_preference", "gate_timeout", "smtp_probe", NULL};
 
@@ -275,6 +278,99 @@ static int provider_key(struct parse *p, const char *name, const char *key, cons
 	return MX_OK;
 }
 
+/* Creates the [exchange] section on its header or first key. */
+static int exchange_section(struct parse *p)
+{
+	struct mx_conf *c = p->conf;
+
+	if (c->exchange)
+		return MX_OK;
+	c->exchange = calloc(1, sizeof(*c->exchange));
+	if (!c->exchange || !(c->exchange->name = strdup("exchange")))
+		return mx_err_set(&p->err, MX_ENOMEM, "out of memory");
+	c->exchange->file = c->path;
+	c->exchange->line = p->line;
+	return MX_OK;
+}
+
+static int exchange_key(struct parse *p, const char *key, const char *v)
+{
+	struct mx_conf_section *s;
+	struct mx_conf_kv *kv;
+	char known[300];
+	int rc = exchange_section(p);
+
+	if (rc)
+		return rc;
+	s = p->conf->exchange;
+	if (!in_list(exchange_keys, key)) {
+		join_list(exchange_keys, known, sizeof(known));
+		return mx_err_set(&p->err, MX_EINVAL,
+		    "unknown key \"%s\" in [exchange]; known keys: %s", key, known);
+	}
+	for (size_t i = 0; i < s->nkv; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return mx_err_set(&p->err, MX_EINVAL,
+			    "key \"%s\" appears twice in [exchange] (first on line %d)", key,
+			    s->kv[i].line);
+	if (!*v || strpbrk(v, " \t"))
+		return mx_err_set(&p->err, MX_EINVAL,
+		    "%s in [exchange] must be one word without spaces, not \"%s\"", key, v);
+	if ((!strcmp(key, "exo_url") || !strcmp(key, "login_url")) &&
+	    strncasecmp(v, "https://", 8) && strncasecmp(v, "http://", 7))
+		return mx_err_set(&p->err, MX_EINVAL,
+		    "%s in [exchange] must be an https:// URL such as %s", key,
+		    !strcmp(key, "exo_url") ? MX_CONF_EXO_URL : MX_CONF_LOGIN_URL);
+	kv = realloc(s->kv, (s->nkv + 1) * sizeof(*kv));
+	if (!kv)
+		return mx_err_set(&p->err, MX_ENOMEM, "out of memory");
+	s->kv = kv;
+	kv[s->nkv].key = strdup(key);
+	kv[s->nkv].value = strdup(v);
+	kv[s->nkv].line = p->line;
+	s->nkv++;
+	if (!kv[s->nkv - 1].key || !kv[s->nkv - 1].value)
+		return mx_err_set(&p->err, MX_ENOMEM, "out of memory");
+	return MX_OK;
+}
+
+/* The [exchange] section once read whole: the app and exactly one credential. */
+static int check_exchange(struct mx_conf *c, struct mx_err *err)
+{
+	static const char *const creds[] = {
+	    "client_secret_env", "client_secret_file", "certificate_file"};
+	const struct mx_conf_section *s = c->exchange;
+	const char *first = NULL;
+
+	if (!s)
+		return MX_OK;
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "client_id" : "tenant_id";
+
+		if (!mx_conf_get(s, key))
+			return mx_err_set(err, MX_EINVAL,
+			    "config %s line %d: [exchange] has no %s; copy it from the app "
+			    "registration in the Entra admin center",
+			    c->path, s->line, key);
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!mx_conf_get(s, creds[i]))
+			continue;
+		if (first)
+			return mx_err_set(err, MX_EINVAL,
+			    "config %s line %d: [exchange] sets both %s and %s; keep one "
+			    "credential",
+			    c->path, mx_conf_line(s, creds[i]), first, creds[i]);
+		first = creds[i];
+	}
+	if (!first)
+		return mx_err_set(err, MX_EINVAL,
+		    "config %s line %d: [exchange] has no credential; set client_secret_env, "
+		    "client_secret_file or certificate_file (key + certificate, mode 600)",
+		    c->path, s->line);
+	return MX_OK;
+}
+
 /* inih handler: returns 0 on the first problem so ini_parse_stream reports its line. */
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
@@ -294,9 +390,11 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		}
 	} else if (!strncmp(section, "provider.", 9) && section[9]) {
 		rc = provider_key(p, section + 9, key, value);
+	} else if (!strcmp(section, "exchange")) {
+		rc = exchange_key(p, key, value);
 	} else {
 		rc = mx_err_set(&p->err, MX_EINVAL,
-		    "unknown section [%s]; use [cutover] or [provider.NAME]", section);
+		    "unknown section [%s]; use [cutover], [exchange] or [provider.NAME]", section);
 	}
 	if (rc) {
 		p->failed = true;
@@ -324,9 +422,11 @@ static void check_header(struct parse *p, const char *line)
 	name[end - line - 1] = '\0';
 	if (!strncmp(name, "provider.", 9) && name[9])
 		rc = provider_section(p, name + 9, &s);
+	else if (!strcmp(name, "exchange"))
+		rc = exchange_section(p);
 	else if (strcmp(name, "cutover") != 0)
 		rc = mx_err_set(&p->err, MX_EINVAL,
-		    "unknown section [%s]; use [cutover] or [provider.NAME]", name);
+		    "unknown section [%s]; use [cutover], [exchange] or [provider.NAME]", name);
 	if (rc) {
 		p->failed = true;
 		p->err_line = p->line;
@@ -442,10 +542,14 @@ int mx_conf_load(const char *path, bool must_exist, struct mx_conf **out, struct
 		goto fail;
 	}
 	rc = check_sections(p.conf, err);
+	if (!rc)
+		rc = check_exchange(p.conf, err);
 	if (rc)
 		goto fail;
 	for (size_t i = 0; i < p.conf->nprov; i++)
 		p.conf->prov[i].file = p.conf->path;
+	if (p.conf->exchange)
+		p.conf->exchange->file = p.conf->path;
 done:
 	if (p.fp)
 		fclose(p.fp);
@@ -458,19 +562,26 @@ fail:
 	return rc;
 }
 
+static void section_free(struct mx_conf_section *s)
+{
+	for (size_t k = 0; k < s->nkv; k++) {
+		free(s->kv[k].key);
+		free(s->kv[k].value);
+	}
+	free(s->kv);
+	free(s->name);
+	free(s->type);
+}
+
 void mx_conf_free(struct mx_conf *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nprov; i++) {
-		for (size_t k = 0; k < c->prov[i].nkv; k++) {
-			free(c->prov[i].kv[k].key);
-			free(c->prov[i].kv[k].value);
-		}
-		free(c->prov[i].kv);
-		free(c->prov[i].name);
-		free(c->prov[i].type);
-	}
+	if (c->exchange)
+		section_free(c->exchange);
+	free(c->exchange);
+	for (size_t i = 0; i < c->nprov; i++)
+		section_free(&c->prov[i]);
 	free(c->prov);
 	free_strv(c->legacy_suffixes, c->nlegacy);
 	free(c->endpoint_suffix);

@@ -15,10 +15,10 @@ struct mx_conf_kv {
 	int line;
 };
 
-/* One [provider.NAME] section. */
+/* One [provider.NAME] section, or the [exchange] section (name "exchange", type NULL). */
 struct mx_conf_section {
 	char *name;	  /* NAME, what --provider selects */
-	char *type;	  /* powerdns, rfc2136, … */
+	char *type;	  /* powerdns, rfc2136, …; NULL for [exchange] */
 	const char *file; /* borrowed from the owning mx_conf */
 	int line;	  /* line of the first key */
 	struct mx_conf_kv *kv;
@@ -38,6 +38,10 @@ struct mx_conf {
 	bool smtp_probe;
 	struct mx_conf_section *prov;
 	size_t nprov;
+	/* [exchange] (the Exchange Online admin API app), NULL when absent: tenant_id,
+	 * client_id, client_secret_env | client_secret_file | certificate_file (exactly one),
+	 * exo_url, login_url. Validated when loaded; read with mx_conf_get. */
+	struct mx_conf_section *exchange;
 };
 
 /* Defaults of DESIGN.md §4.2 (the real Microsoft names). Caller frees with mx_conf_free. */
@@ -55,6 +59,10 @@ const struct mx_conf_section *mx_conf_provider(const struct mx_conf *c, const ch
 /* A key's value in a provider section, or NULL. Borrowed until mx_conf_free. */
 const char *mx_conf_get(const struct mx_conf_section *s, const char *key);
 int mx_conf_line(const struct mx_conf_section *s, const char *key);
+
+/* The [exchange] keys' defaults (DESIGN.md §8). */
+#define MX_CONF_EXO_URL	  "https://outlook.office365.com"
+#define MX_CONF_LOGIN_URL "https://login.microsoftonline.com"
 
 /* True when host lies under one of the legacy suffixes. */
 bool mx_conf_is_legacy(const struct mx_conf *c, const char *host);

@@ -70,7 +70,8 @@ int mx_secret_load(const struct mx_conf_section *s, const char *env_key, const c
 	int rc;
 
 	*out = NULL;
-	snprintf(what, sizeof(what), "[provider.%s]", s->name);
+	/* A provider section has a type; a top-level section such as [exchange] has none. */
+	snprintf(what, sizeof(what), s->type ? "[provider.%s]" : "[%s]", s->name);
 	if (env_name && file)
 		return mx_err_set(err, MX_EINVAL,
 		    "config %s line %d: %s sets both %s and %s; keep one", s->file,
