@@ -91,6 +91,8 @@ static const char *const chk_names[CHK_COUNT] = {
     [CHK_TLSRPT] = "tlsrpt",
     [CHK_SPF] = "spf",
     [CHK_PROVIDER_ACCESS] = "provider.access",
+    [CHK_EXCHANGE_ACCESS] = "exchange.access",
+    [CHK_EXCHANGE_DNSSEC] = "exchange.dnssec",
 };
 
 const char *chk_id_name(enum chk_id id)
@@ -936,6 +938,16 @@ static void eval_provider(struct chk_work *w)
 	    "provider %s can read the MX RRset of %s", o->provider_name, d->domain);
 }
 
+static void eval_exchange(struct chk_work *w)
+{
+	const struct chk_opts *o = w->job->o;
+	struct chk_domain *d = w->d;
+
+	if (o->exchange)
+		o->exchange(o->exchange_arg, d->domain, &d->res[CHK_EXCHANGE_ACCESS],
+		    &d->res[CHK_EXCHANGE_DNSSEC]);
+}
+
 static void evaluate(struct chk_work *w)
 {
 	struct chk_domain *d = w->d;
@@ -950,6 +962,7 @@ static void evaluate(struct chk_work *w)
 	eval_tlsrpt(w);
 	eval_spf(w);
 	eval_provider(w);
+	eval_exchange(w);
 	d->ready = true;
 	for (int i = 0; i < CHK_COUNT; i++)
 		if (d->res[i].present && d->res[i].status == CHK_FAIL)

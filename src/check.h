@@ -31,6 +31,8 @@ enum chk_id {
 	CHK_TLSRPT,
 	CHK_SPF,
 	CHK_PROVIDER_ACCESS,
+	CHK_EXCHANGE_ACCESS, /* [exchange]: the admin API answers for this domain */
+	CHK_EXCHANGE_DNSSEC, /* [exchange]: the DNSSEC endpoint's status and expected MX */
 	CHK_COUNT
 };
 
@@ -74,6 +76,12 @@ struct chk_domain {
 typedef int chk_provider_read_fn(
     void *arg, const char *domain, json_t **mx_values, struct mx_err *err);
 
+/* Optional [exchange] verdicts for exchange.access and exchange.dnssec, computed by the
+ * caller through src/exo (exo_check_domain): fills *access and *dnssec (present set, detail
+ * owned by the callee's copy). Called once per domain when its checks are evaluated. */
+typedef void chk_exchange_fn(
+    void *arg, const char *domain, struct chk_result *access, struct chk_result *dnssec);
+
 struct chk_opts {
 	const struct mx_conf *conf;	     /* borrowed */
 	struct dns_ctx *dns;		     /* borrowed */
@@ -82,6 +90,8 @@ struct chk_opts {
 	const char *provider_name;	     /* --provider NAME, or NULL */
 	chk_provider_read_fn *provider_read; /* with provider_name */
 	void *provider_arg;
+	chk_exchange_fn *exchange; /* with [exchange], else NULL */
+	void *exchange_arg;
 	int max_active; /* domains in flight at once; 0 = 200 */
 	int timeout_ms; /* per DNS query / HTTPS fetch; 0 = 10000 */
 };

@@ -31,6 +31,10 @@ const char *const fix_hint[CHK_COUNT] = {
 		"record.",
     [CHK_PROVIDER_ACCESS] = "Give the provider's credentials read access to the zone (see "
 			    "[provider.NAME] in the config).",
+    [CHK_EXCHANGE_ACCESS] = "Give the [exchange] app Exchange.ManageAsApp and an Exchange role "
+			    "(see docs/exchange.md).",
+    [CHK_EXCHANGE_DNSSEC] = "Enable-DnssecForVerifiedDomain provisions the endpoint; the run "
+			    "calls it with [exchange].",
 };
 
 static void draw_checks(struct tui *t)

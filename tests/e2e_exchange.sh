@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/e2e_exchange.sh — the [exchange] section through the real binary, against the local
+# stand-in of the Exchange Online admin API and its token endpoint (tests/fakes/exo_api.py),
+# which publishes a managed target's TLSA in the sandbox's endpoint zone only while inbound
+# DANE is enabled: check without --target-mx (the host comes from Exchange), check --tenant,
+# a given target that differs, a wrong secret, a certificate credential, a token that
+# expires, 429 with Retry-After, the errors a person sees (no Exchange.ManageAsApp, no
+# role, a domain that is not accepted, a cmdlet the tenant lacks), outbound --apply and its
+# rollback; secrets and tokens appear in no output and not in the state database.
+. "$(dirname "$0")/e2e_lib.sh"
+FAKES=$MX_SOURCE_DIR/tests/fakes
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${MX_E2E_KEEP:-}" ] || rm -rf "$workdir"' EXIT
+
+umask 077
+SECRET='exo-secret~with&odd=chars'
+printf '%s\n' "$SECRET" >"$workdir/exo.secret"
+printf 'not-the-exo-secret\n' >"$workdir/exo-bad.secret"
+# The app's certificate: key + certificate in one private file; the fake knows the cert.
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=mxcutover-app -days 2 \
+	-keyout "$workdir/app.key" -out "$workdir/app.crt" 2>/dev/null || fail "openssl req"
+cat "$workdir/app.key" "$workdir/app.crt" >"$workdir/app.pem"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=other-app -days 2 \
+	-keyout "$workdir/other.key" -out "$workdir/other.crt" 2>/dev/null || fail "openssl req"
+cat "$workdir/other.key" "$workdir/other.crt" >"$workdir/other.pem"
+python3 "$FAKES/exo_api.py" --port-file "$workdir/exo.port" tenant-e2e.onmicrosoft.com \
+	app-0001 "$workdir/exo.secret" "$workdir/app.crt" 2>"$workdir/exo-fake.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+	[ -s "$workdir/exo.port" ] && break
+	sleep 0.05
+done
+EXO=http://127.0.0.1:$(cat "$workdir/exo.port")
+exo() { python3 "$FAKES/exo_api.py" --ctl "$EXO" "$1"; }
+calls() { exo '{}' | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["calls"]))'; }
+
+# conf NAME CREDENTIAL-LINE — a config with [exchange] signing in with that credential.
+conf() {
+	cat "$MX_CONFIG" >"$workdir/$1.conf"
+	cat >>"$workdir/$1.conf" <<EOF
+[exchange]
+tenant_id = tenant-e2e.onmicrosoft.com
+client_id = app-0001
+$2
+exo_url = $EXO
+login_url = $EXO/
+EOF
+}
+PLAIN=$MX_CONFIG
+conf secret "client_secret_file = $workdir/exo.secret"
+conf badsecret "client_secret_file = $workdir/exo-bad.secret"
+conf cert "certificate_file = $workdir/app.pem"
+conf othercert "certificate_file = $workdir/other.pem"
+conf envsecret "client_secret_env = MX_E2E_EXO_SECRET"
+MX_CONFIG=$workdir/secret.conf
+
+n=0
+fresh() { # fresh [mkzone options] → D (domain), T (target host), registered with the fake
+	n=$((n + 1))
+	D=exo$$x$n.test
+	T=$("$MX_SANDBOX_TOOLS/mkzone" "$D" --mtasts none "$@") || fail "mkzone $D"
+}
+tlsa() { dig +short +norec @127.0.3.1 "_25._tcp.$1" TLSA; }
+
+# 1. check without --target-mx: the target is the host Exchange assigned. The fake manages
+#    the domain with DANE off, so the target's TLSA is gone (mx.target.tlsa warns).
+fresh
+exo "{\"domain\": \"$D\", \"dnssec\": \"Enabled\"}" >/dev/null
+[ -z "$(tlsa "$T")" ] || fail "a managed domain's TLSA stays while DANE is off"
+expect_status 0 mx --json check "$D" >"$workdir/check.json" 2>"$workdir/check.err"
+json_check "$workdir/check.json" "st('$D','exchange.access') == 'pass'"
+json_check "$workdir/check.json" "st('$D','exchange.dnssec') == 'pass'"
+json_check "$workdir/check.json" "check('$D','exchange.dnssec')['detail']['expected_host'] == '$T'"
+json_check "$workdir/check.json" "check('$D','exchange.dnssec')['detail']['expected_preference'] == 10"
+json_check "$workdir/check.json" "'EX001' in check('$D','exchange.dnssec')['detail']['mx_validation']['errors'][0]"
+json_check "$workdir/check.json" "'final_preference' in check('$D','exchange.dnssec')['summary']"
+json_check "$workdir/check.json" "st('$D','mx.target') == 'pass'"
+json_check "$workdir/check.json" "st('$D','mx.target.tlsa') == 'warn'"
+calls | grep -q "^Enable-" && fail "check changed the tenant: $(calls)"
+
+# The same target given explicitly is fine; a different one is refused naming both hosts.
+expect_status 0 mx check "$D" --target-mx "$T" >/dev/null 2>&1
+OTHER=contoso-test.o-v1.mx.microsoft.test
+expect_status 2 mx check "$D" --target-mx "$OTHER" >"$workdir/differs.log" 2>&1
+tail -1 "$workdir/differs.log" | grep -q "$OTHER.*$T" ||
+	fail "a differing target names both hosts: $(cat "$workdir/differs.log")"
+
+# 2. A domain whose endpoint is not provisioned yet: exchange.dnssec warns, check never calls
+#    Enable-DnssecForVerifiedDomain, the target checks skip.
+fresh
+D2=$D
+exo "{\"domain\": \"$D2\"}" >/dev/null
+exo '{"clear_calls": true}' >/dev/null
+expect_status 0 mx --json check "$D2" >"$workdir/check2.json" 2>/dev/null
+json_check "$workdir/check2.json" "st('$D2','exchange.dnssec') == 'warn'"
+json_check "$workdir/check2.json" "st('$D2','mx.target') == 'skip'"
+calls | grep -q "^Enable-" && fail "check provisioned the endpoint: $(calls)"
+
+# 3. check --tenant: every accepted domain but *.onmicrosoft.com.
+expect_status 0 mx --json check --tenant >"$workdir/tenant.json" 2>"$workdir/tenant.err"
+json_check "$workdir/tenant.json" "sorted(d['domain'] for d in doc['domains']) == sorted(['$D2', 'exo$$x1.test'])"
+grep -q "onmicrosoft.com domain left out" "$workdir/tenant.err" || fail "--tenant says what it left out: $(cat "$workdir/tenant.err")"
+expect_status 2 mx check --tenant "$D2" >/dev/null 2>&1
+MX_CONFIG=$PLAIN
+expect_status 2 mx check --tenant >"$workdir/notenant.log" 2>&1
+grep -q "needs an \[exchange\] section" "$workdir/notenant.log" || fail "--tenant without [exchange]: $(cat "$workdir/notenant.log")"
+# Without [exchange] nothing changes: no exchange checks, the target is given.
+expect_status 0 mx --json check "$D" --target-mx "$T" >"$workdir/plain.json" 2>/dev/null
+json_check "$workdir/plain.json" "not any(c['id'].startswith('exchange.') for c in doc['domains'][0]['checks'])"
+MX_CONFIG=$workdir/secret.conf
+
+# 4. Credentials: a wrong secret, a certificate, an unregistered certificate, a secret from
+#    the environment.
+D1=exo$$x1.test
+MX_CONFIG=$workdir/badsecret.conf
+expect_status 1 mx --json check "$D1" >"$workdir/bad.json" 2>"$workdir/bad.err"
+json_check "$workdir/bad.json" "st('$D1','exchange.access') == 'fail'"
+json_check "$workdir/bad.json" "'the client secret of app app-0001 was refused by tenant tenant-e2e.onmicrosoft.com (HTTP 401, AADSTS7000215)' in check('$D1','exchange.access')['summary']"
+json_check "$workdir/bad.json" "st('$D1','exchange.dnssec') == 'skip'"
+MX_CONFIG=$workdir/cert.conf
+exo '{"clear_calls": true}' >/dev/null
+expect_status 0 mx --json check "$D1" >"$workdir/cert.json" 2>"$workdir/cert.err"
+json_check "$workdir/cert.json" "st('$D1','exchange.access') == 'pass' and st('$D1','exchange.dnssec') == 'pass'"
+exo '{}' | grep -q '"credentials": \["certificate"' || fail "the certificate credential was used: $(exo '{}')"
+MX_CONFIG=$workdir/othercert.conf
+expect_status 1 mx --json check "$D1" >"$workdir/othercert.json" 2>/dev/null
+json_check "$workdir/othercert.json" "'the certificate of app app-0001 was refused' in check('$D1','exchange.access')['summary']"
+MX_CONFIG=$workdir/envsecret.conf
+MX_E2E_EXO_SECRET=$SECRET expect_status 0 mx check "$D1" >/dev/null 2>&1
+MX_CONFIG=$workdir/secret.conf
+
+# 5. The API's refusals, each with its fix; 429 with Retry-After and 5xx are retried; an
+#    expired token is renewed.
+exo '{"permission": false}' >/dev/null
+expect_status 1 mx --json check "$D1" >"$workdir/perm.json" 2>/dev/null
+json_check "$workdir/perm.json" "'Exchange.ManageAsApp' in check('$D1','exchange.access')['summary']"
+exo '{"permission": true, "role": "none"}' >/dev/null
+expect_status 1 mx --json check "$D1" >"$workdir/role.json" 2>/dev/null
+json_check "$workdir/role.json" "'may not run Get-DnssecStatusForVerifiedDomain' in check('$D1','exchange.access')['summary'] and 'Exchange role' in check('$D1','exchange.access')['summary']"
+exo '{"role": "admin"}' >/dev/null
+fresh
+expect_status 1 mx --json check "$D" >"$workdir/notaccepted.json" 2>/dev/null
+json_check "$workdir/notaccepted.json" "st('$D','exchange.access') == 'pass' and 'is not an accepted domain of tenant tenant-e2e.onmicrosoft.com' in check('$D','exchange.dnssec')['summary']"
+exo '{"unavailable": ["Get-DnssecStatusForVerifiedDomain"]}' >/dev/null
+expect_status 1 mx --json check "$D1" >"$workdir/unavail.json" 2>/dev/null
+json_check "$workdir/unavail.json" "'cmdlet Get-DnssecStatusForVerifiedDomain is not available in tenant' in check('$D1','exchange.dnssec')['summary']"
+exo '{"unavailable": []}' >/dev/null
+exo '{"token_lifetime": 1}' >/dev/null
+exo '{"inject": [{"method": "POST", "path": "InvokeCommand", "status": 429, "retry_after": 1, "times": 1},
+	{"method": "POST", "path": "InvokeCommand", "status": 503, "times": 1}]}' >/dev/null
+before=$(exo '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])')
+expect_status 0 mx --json check "$D1" >"$workdir/retry.json" 2>"$workdir/retry.err"
+json_check "$workdir/retry.json" "st('$D1','exchange.dnssec') == 'pass'"
+exo '{"expire_tokens": true, "token_lifetime": 3599}' >/dev/null
+expect_status 0 mx check "$D1" >/dev/null 2>&1
+
+finish
