@@ -51,3 +51,52 @@ foreach(i RANGE 0 ${last} 2)
 	set_tests_properties(fuzz_${name}_smoke PROPERTIES TIMEOUT 120)
 endforeach()
 add_custom_target(fuzzers ALL DEPENDS ${MX_FUZZ_BINS})
+
+# Targets for parsers that sit inside the core (provider answers, the config file, the
+# journal's stored documents, DNS answers) link every core source, compiled once more with
+# clang and the fuzzer's instrumentation into one archive. name → the fuzz_<name>.c target.
+set(MX_FUZZERS_CORE cloudflare azure gcloud route53 powerdns conf rrset dns_answer)
+set(MX_FUZZ_CFLAGS -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+	-fno-sanitize-recover=undefined -D_GNU_SOURCE "-DMX_VERSION=\"${PROJECT_VERSION}\""
+	-I ${CMAKE_SOURCE_DIR}/src -I ${CMAKE_SOURCE_DIR}/providers ${DEPS_CFLAGS})
+set(MX_FUZZ_OBJS)
+set(MX_FUZZ_CORE_BINS)
+foreach(src IN LISTS MX_CORE_SRC)
+	file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR} ${src})
+	string(REPLACE "/" "_" obj ${rel})
+	set(obj ${MX_FUZZ_DIR}/core/${obj}.o)
+	add_custom_command(OUTPUT ${obj}
+		COMMAND ${CMAKE_COMMAND} -E make_directory ${MX_FUZZ_DIR}/core
+		COMMAND ${MX_CLANG} ${MX_FUZZ_CFLAGS} -MD -MF ${obj}.d -c ${src} -o ${obj}
+		DEPENDS ${src}
+		DEPFILE ${obj}.d
+		COMMENT "Compiling ${rel} for the fuzzers"
+		VERBATIM)
+	list(APPEND MX_FUZZ_OBJS ${obj})
+endforeach()
+set(MX_FUZZ_CORE ${MX_FUZZ_DIR}/libmxcore_fuzz.a)
+add_custom_command(OUTPUT ${MX_FUZZ_CORE}
+	COMMAND ${CMAKE_COMMAND} -E rm -f ${MX_FUZZ_CORE}
+	COMMAND ${CMAKE_AR} qcs ${MX_FUZZ_CORE} ${MX_FUZZ_OBJS}
+	DEPENDS ${MX_FUZZ_OBJS}
+	COMMENT "Archiving the core for the fuzzers"
+	VERBATIM)
+foreach(name IN LISTS MX_FUZZERS_CORE)
+	set(bin ${MX_FUZZ_DIR}/fuzz_${name})
+	add_custom_command(OUTPUT ${bin}
+		COMMAND ${MX_CLANG} ${MX_FUZZ_CFLAGS} -fsanitize=fuzzer
+			${CMAKE_SOURCE_DIR}/fuzz/fuzz_${name}.c ${MX_FUZZ_CORE} ${DEPS_LDFLAGS} -lm
+			-o ${bin}
+		DEPENDS ${CMAKE_SOURCE_DIR}/fuzz/fuzz_${name}.c ${MX_FUZZ_CORE}
+		COMMENT "Building libFuzzer target fuzz_${name} with clang"
+		VERBATIM)
+	list(APPEND MX_FUZZ_CORE_BINS ${bin})
+	file(MAKE_DIRECTORY ${MX_FUZZ_DIR}/corpus_${name})
+	# About 20 s each (they run two at a time under ctest -j2).
+	add_test(NAME fuzz_${name}_smoke
+		COMMAND ${bin} -max_total_time=20 -rss_limit_mb=1024 -artifact_prefix=${MX_FUZZ_DIR}/fuzz_${name}-
+			${MX_FUZZ_DIR}/corpus_${name} ${CMAKE_SOURCE_DIR}/fuzz/corpus/${name}
+		WORKING_DIRECTORY ${MX_FUZZ_DIR})
+	set_tests_properties(fuzz_${name}_smoke PROPERTIES TIMEOUT 120)
+endforeach()
+add_custom_target(fuzzers_core ALL DEPENDS ${MX_FUZZ_CORE_BINS})

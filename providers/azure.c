@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -124,8 +125,17 @@ int az_rrset_parse(const char *body, const char *name, uint16_t type, struct mx_
 		if (rc)
 			goto out;
 	}
-	if (out->n)
-		out->ttl = (uint32_t)json_integer_value(json_object_get(props, "TTL"));
+	if (out->n) {
+		json_t *ttl = json_object_get(props, "TTL");
+
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 0 ||
+		    json_integer_value(ttl) > INT32_MAX) {
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "azure: the record set of %s has no valid TTL; check base_url", name);
+			goto out;
+		}
+		out->ttl = (uint32_t)json_integer_value(ttl);
+	}
 	prov_rrset_sort(out);
 	tag = json_string_value(json_object_get(root, "etag"));
 	if (tag && !(*etag = strdup(tag)))

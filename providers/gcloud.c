@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -265,6 +266,14 @@ int gcp_rrsets_parse(const char *body, const char *name, uint16_t type, struct m
 		if (!gcp_name_is(json_string_value(json_object_get(set, "name")), name) || !stype ||
 		    strcmp(stype, tname))
 			continue;
+		if (!json_is_integer(json_object_get(set, "ttl")) ||
+		    json_integer_value(json_object_get(set, "ttl")) < 0 ||
+		    json_integer_value(json_object_get(set, "ttl")) > INT32_MAX) {
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "gcloud: the %s record set of %s has no valid TTL; check base_url",
+			    stype, name);
+			goto out;
+		}
 		out->ttl = (uint32_t)json_integer_value(json_object_get(set, "ttl"));
 		json_array_foreach(datas, j, d)
 		{

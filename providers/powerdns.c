@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -173,6 +174,13 @@ char *pdns_value_to_content(uint16_t type, const char *value)
 	return NULL;
 }
 
+/* A TTL as DNS allows it (RFC 2181 §8: 0 to 2^31 - 1). */
+static bool ttl_ok(const json_t *ttl)
+{
+	return json_is_integer(ttl) && json_integer_value(ttl) >= 0 &&
+	       json_integer_value(ttl) <= INT32_MAX;
+}
+
 /* True when the API's absolute name ("x.contoso.com.") is canonical name ("x.contoso.com"). */
 static bool name_matches(const char *api_name, const char *name)
 {
@@ -241,6 +249,12 @@ int pdns_rrset_parse(
 
 		if (!sname || !stype || strcasecmp(stype, tname) || !name_matches(sname, name))
 			continue;
+		if (!ttl_ok(json_object_get(set, "ttl"))) {
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "powerdns: the %s RRset of %s has no valid TTL; fix it in PowerDNS",
+			    tname, name);
+			goto out;
+		}
 		out->ttl = (uint32_t)json_integer_value(json_object_get(set, "ttl"));
 		json_array_foreach(records, j, rec)
 		{

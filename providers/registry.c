@@ -168,6 +168,12 @@ int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen)
 
 	if (len && host[len - 1] == '.')
 		len--;
+	/* No empty label, no blank or control byte: such a host cannot be a DNS name. */
+	if (!len || host[0] == '.' || host[len - 1] == '.' || strstr(host, ".."))
+		return MX_EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)host[i] <= ' ' || host[i] == 0x7f)
+			return MX_EINVAL;
 	n = snprintf(out, outlen, "%u %.*s", pref, (int)len, host);
 	if (n < 0 || (size_t)n >= outlen)
 		return MX_EINVAL;

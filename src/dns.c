@@ -284,6 +284,19 @@ static struct dns_answer *answer_empty(const char *qname, uint16_t qtype, int rc
 	return a;
 }
 
+/* The i-th RDATA field as an integer of its size; 0 when the field is missing or too
+ * short (ldns's converters assert on a missing field). */
+static uint32_t rd_int(const ldns_rr *rr, size_t i, size_t size)
+{
+	const ldns_rdf *f = i < ldns_rr_rd_count(rr) ? ldns_rr_rdf(rr, i) : NULL;
+
+	if (!f || ldns_rdf_size(f) < size)
+		return 0;
+	if (size == 1)
+		return ldns_rdf2native_int8(f);
+	return size == 2 ? ldns_rdf2native_int16(f) : ldns_rdf2native_int32(f);
+}
+
 /* Fills the type-specific member from the RDATA. Returns -1 on allocation failure; RDATA
  * that is too short for its type leaves the member zeroed (the text still shows it). */
 static int rr_fill(struct dns_rr *o, const ldns_rr *rr)
@@ -305,7 +318,7 @@ static int rr_fill(struct dns_rr *o, const ldns_rr *rr)
 		o->u.host = dname_str(f0);
 		return o->u.host ? 0 : -1;
 	case DNS_T_MX:
-		o->u.mx.pref = ldns_rdf2native_int16(f0);
+		o->u.mx.pref = rd_int(rr, 0, 2);
 		o->u.mx.host = dname_str(ldns_rr_rdf(rr, 1));
 		return o->u.mx.host ? 0 : -1;
 	case DNS_T_TXT:
@@ -329,9 +342,9 @@ static int rr_fill(struct dns_rr *o, const ldns_rr *rr)
 		*p = '\0';
 		return 0;
 	case DNS_T_TLSA:
-		o->u.tlsa.usage = ldns_rdf2native_int8(f0);
-		o->u.tlsa.selector = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
-		o->u.tlsa.mtype = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+		o->u.tlsa.usage = rd_int(rr, 0, 1);
+		o->u.tlsa.selector = rd_int(rr, 1, 1);
+		o->u.tlsa.mtype = rd_int(rr, 2, 1);
 		len = ldns_rr_rdf(rr, 3) ? ldns_rdf_size(ldns_rr_rdf(rr, 3)) : 0;
 		o->u.tlsa.data = malloc(len ? len : 1);
 		if (!o->u.tlsa.data)
@@ -343,20 +356,20 @@ static int rr_fill(struct dns_rr *o, const ldns_rr *rr)
 	case DNS_T_SOA:
 		o->u.soa.mname = dname_str(f0);
 		o->u.soa.rname = dname_str(ldns_rr_rdf(rr, 1));
-		o->u.soa.serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
-		o->u.soa.refresh = ldns_rdf2native_int32(ldns_rr_rdf(rr, 3));
-		o->u.soa.retry = ldns_rdf2native_int32(ldns_rr_rdf(rr, 4));
-		o->u.soa.expire = ldns_rdf2native_int32(ldns_rr_rdf(rr, 5));
-		o->u.soa.minimum = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
+		o->u.soa.serial = rd_int(rr, 2, 4);
+		o->u.soa.refresh = rd_int(rr, 3, 4);
+		o->u.soa.retry = rd_int(rr, 4, 4);
+		o->u.soa.expire = rd_int(rr, 5, 4);
+		o->u.soa.minimum = rd_int(rr, 6, 4);
 		return o->u.soa.mname && o->u.soa.rname ? 0 : -1;
 	case DNS_T_DS:
-		o->u.ds.keytag = ldns_rdf2native_int16(f0);
-		o->u.ds.alg = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
-		o->u.ds.digest_type = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+		o->u.ds.keytag = rd_int(rr, 0, 2);
+		o->u.ds.alg = rd_int(rr, 1, 1);
+		o->u.ds.digest_type = rd_int(rr, 2, 1);
 		return 0;
 	case DNS_T_DNSKEY:
-		o->u.dnskey.flags = ldns_rdf2native_int16(f0);
-		o->u.dnskey.alg = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+		o->u.dnskey.flags = rd_int(rr, 0, 2);
+		o->u.dnskey.alg = rd_int(rr, 2, 1);
 		if (ldns_rr_rd_count(rr) >= 4)
 			o->u.dnskey.keytag = ldns_calc_keytag(rr);
 		return 0;
@@ -393,7 +406,7 @@ static uint32_t negative_ttl(const ldns_pkt *pkt)
 
 		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
 			continue;
-		min = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
+		min = rd_int(rr, 6, 4);
 		return ldns_rr_ttl(rr) < min ? ldns_rr_ttl(rr) : min;
 	}
 	return 0;
