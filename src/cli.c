@@ -56,13 +56,15 @@ struct cmd {
 };
 
 static const struct cmd commands[] = {
-    {"check", "check DOMAIN... [--target-mx HOST] [--provider NAME] [--file FILE]",
+    {"check", "check DOMAIN... [--target-mx HOST] [--provider NAME] [--file FILE] | check --tenant",
 	"Checks that each domain is ready for the move to the DNSSEC-capable MX endpoint:\n"
 	"DNSSEC, NS consistency, the current MX, the target host and its TLSA, MTA-STS, TLS-RPT\n"
 	"and SPF. Exit 0 when every domain is ready, 1 when a check fails.\n"
-	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain (one domain)\n"
+	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain (one domain;\n"
+	"                    with [exchange] it comes from Exchange and a given one must match)\n"
 	"  --provider NAME   also check that [provider.NAME] can read the zone's MX\n"
-	"  --file FILE       domains, one per line, optionally followed by the target host\n",
+	"  --file FILE       domains, one per line, optionally followed by the target host\n"
+	"  --tenant          every accepted domain of the [exchange] tenant\n",
 	mx_cmd_check, NULL},
     {"plan",
 	"plan DOMAIN --target-mx HOST --provider NAME [--format "
@@ -94,16 +96,18 @@ static const struct cmd commands[] = {
 	"Continues unfinished runs (all of them when no domain is named) from their journal.\n"
 	"  --yes  no prompts\n",
 	mx_cmd_resume, NULL},
-    {"rollback", "rollback DOMAIN [--yes]",
+    {"rollback", "rollback DOMAIN [--yes] | rollback --outbound CONNECTOR [--yes]",
 	"Restores the domain's MX exactly as it was before the run (values, preferences, TTL)\n"
 	"and its _mta-sts record, in a mail-safe order: legacy host preferred again, wait for\n"
 	"the TTL, then the new host removed. Works from any step and after completion.\n"
-	"  --yes  no prompts\n",
+	"  --yes                 no prompts\n"
+	"  --outbound CONNECTOR  instead: restore the modes outbound --apply found on the\n"
+	"                        connector ([exchange])\n",
 	mx_cmd_rollback, NULL},
     {"status", "status [DOMAIN]",
 	"Shows each run's state, current step, next deadline and what it waits for.\n",
 	mx_cmd_status, NULL},
-    {"outbound", "outbound DOMAIN... [--file FILE] [--connector NAME]",
+    {"outbound", "outbound DOMAIN... [--file FILE] [--connector NAME] [--apply CONNECTOR [--yes]]",
 	"Tells, for partner domains, which SmtpDaneMode (Mandatory, Opportunistic, None) and\n"
 	"MtaStsMode (Opportunistic, None) an Exchange Online outbound connector can safely use,\n"
 	"with the reason and the Set-OutboundConnector line. Looks at the DNSSEC state of each\n"
@@ -113,7 +117,10 @@ static const struct cmd commands[] = {
 	"included), 3 when the lookups could not run. See docs/outbound.md.\n"
 	"  --file FILE       partner domains, one per line\n"
 	"  --connector NAME  the connector's -Identity in the printed cmdlet line\n"
-	"  --smtp-port PORT  probe this port instead of 25 (tests, port redirects)\n",
+	"  --smtp-port PORT  probe this port instead of 25 (tests, port redirects)\n"
+	"  --apply CONNECTOR set the modes all these partners can take on the connector\n"
+	"                    ([exchange]; read first, journaled; undo: rollback --outbound)\n"
+	"  --yes             no prompt before --apply changes the connector\n",
 	mx_cmd_outbound, NULL},
     {"tui", "tui [DOMAIN...] [--file FILE] [--provider NAME]",
 	"Opens the terminal wizard (also what a bare `mxcutover` does on a terminal): the\n"

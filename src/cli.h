@@ -78,6 +78,9 @@ int mx_cmd_resume(struct mx_app *app, int argc, char **argv);
 int mx_cmd_rollback(struct mx_app *app, int argc, char **argv);
 int mx_cmd_status(struct mx_app *app, int argc, char **argv);
 int mx_cmd_outbound(struct mx_app *app, int argc, char **argv);
+/* `rollback --outbound CONNECTOR [--yes]` (src/cmd_outbound.c): restores the connector modes
+ * that `outbound --apply` found. */
+int mx_cmd_outbound_rollback(struct mx_app *app, int argc, char **argv);
 
 /* The terminal wizard (ui/tui.c, the only code that draws): `tui [DOMAIN...] [--file FILE]
  * [--provider NAME]`. Needs a terminal on stdin and stdout; returns the exit status (1 when a

@@ -434,6 +434,10 @@ int mx_cmd_resume(struct mx_app *app, int argc, char **argv)
 
 int mx_cmd_rollback(struct mx_app *app, int argc, char **argv)
 {
+	/* rollback --outbound CONNECTOR: the connector modes of outbound --apply. */
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "--outbound", 10))
+			return mx_cmd_outbound_rollback(app, argc, argv);
 	return resume_or_rollback(app, argc, argv, true);
 }
 

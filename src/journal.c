@@ -71,6 +71,16 @@ static const char *const migrations[] = {
     " run_id INTEGER,"
     " pid INTEGER NOT NULL, host TEXT NOT NULL, boot_id TEXT,"
     " acquired_at INTEGER NOT NULL);",
+    /* 1 → 2: outbound connector changes made through the Exchange Online admin API. */
+    "CREATE TABLE connector_changes ("
+    " id INTEGER PRIMARY KEY,"
+    " tenant TEXT NOT NULL, connector TEXT NOT NULL,"
+    " before TEXT NOT NULL,"   /* JSON {"SmtpDaneMode","MtaStsMode"} as found */
+    " after TEXT NOT NULL,"    /* JSON of the modes set */
+    " partners TEXT NOT NULL," /* JSON array of the partner domains judged */
+    " state TEXT NOT NULL,"    /* intent|applied|failed|undo_intent|rolled_back */
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX connector_changes_name ON connector_changes(tenant, connector, id);",
 };
 
 /* What a person can do about a failure with this SQLite result code. */
@@ -954,4 +964,92 @@ void jnl_unlock(struct jnl *j, const char *domain)
 	bind_text(st, 1, domain);
 	sqlite3_bind_int64(st, 2, (long long)getpid());
 	done(j, st, "unlocking", NULL);
+}
+
+void jnl_connector_change_clear(struct jnl_connector_change *c)
+{
+	free(c->tenant);
+	free(c->connector);
+	free(c->before);
+	free(c->after);
+	free(c->partners);
+	free(c->state);
+	memset(c, 0, sizeof(*c));
+}
+
+int jnl_connector_begin(struct jnl *j, const char *tenant, const char *connector,
+    const char *before_json, const char *after_json, const char *partners_json, long long now,
+    long long *id, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "INSERT INTO connector_changes (tenant, connector, before, after, partners, state, "
+	    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'intent', ?, ?)",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, connector);
+	bind_text(st, 3, before_json);
+	bind_text(st, 4, after_json);
+	bind_text(st, 5, partners_json);
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, now);
+	rc = done(j, st, "recording a connector change", err);
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(j->db);
+	return rc;
+}
+
+int jnl_connector_set_state(
+    struct jnl *j, long long id, const char *state, long long now, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(
+	    j, "UPDATE connector_changes SET state = ?, updated_at = ? WHERE id = ?", &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, state);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, id);
+	return done(j, st, "recording a connector change", err);
+}
+
+int jnl_connector_latest(struct jnl *j, const char *tenant, const char *connector,
+    struct jnl_connector_change *out, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "SELECT id, tenant, connector, before, after, partners, state, created_at, updated_at "
+	    "FROM connector_changes WHERE tenant = ? AND connector = ? AND state IN ('intent', "
+	    "'applied', 'undo_intent') ORDER BY id DESC LIMIT 1",
+	    &st, err);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return rc;
+	bind_text(st, 1, tenant);
+	bind_text(st, 2, connector);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->tenant = col_dup(st, 1);
+		out->connector = col_dup(st, 2);
+		out->before = col_dup(st, 3);
+		out->after = col_dup(st, 4);
+		out->partners = col_dup(st, 5);
+		out->state = col_dup(st, 6);
+		out->created_at = sqlite3_column_int64(st, 7);
+		out->updated_at = sqlite3_column_int64(st, 8);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_fail(j, "reading connector changes", err);
+	if (rc == SQLITE_ROW && (!out->before || !out->after || !out->state)) {
+		jnl_connector_change_clear(out);
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	}
+	return MX_OK;
 }

@@ -12,7 +12,7 @@
 struct jnl;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define JNL_SCHEMA_VERSION 1
+#define JNL_SCHEMA_VERSION 2
 
 /* Opens (creating when missing) the state database at path: its folder 0700, the file
  * 0600, WAL, synchronous=FULL, foreign keys on, migrations up to JNL_SCHEMA_VERSION applied
@@ -105,5 +105,29 @@ int jnl_audit(struct jnl *j, long long run_id, const char *domain, const char *e
 int jnl_lock(
     struct jnl *j, const char *domain, long long run_id, long long now, struct mx_err *err);
 void jnl_unlock(struct jnl *j, const char *domain);
+
+/* Outbound connector changes (`outbound --apply`, `rollback --outbound`): the modes found
+ * and the modes set, journaled like a DNS write — the intent is recorded and committed
+ * before the API is called, its outcome after. Strings are owned (clear with
+ * jnl_connector_change_clear). */
+struct jnl_connector_change {
+	long long id;
+	char *tenant, *connector;
+	char *before, *after; /* JSON {"SmtpDaneMode":…,"MtaStsMode":…} */
+	char *partners;	      /* JSON array of the partner domains the modes were judged for */
+	char *state;	      /* intent|applied|failed|undo_intent|rolled_back */
+	long long created_at, updated_at;
+};
+void jnl_connector_change_clear(struct jnl_connector_change *c);
+/* Records a change about to be made (state "intent"); its id in *id. */
+int jnl_connector_begin(struct jnl *j, const char *tenant, const char *connector,
+    const char *before_json, const char *after_json, const char *partners_json, long long now,
+    long long *id, struct mx_err *err);
+int jnl_connector_set_state(
+    struct jnl *j, long long id, const char *state, long long now, struct mx_err *err);
+/* The newest change of the connector that is not finished with (intent, applied or
+ * undo_intent): what a rollback restores. MX_OK with out->id == 0 when there is none. */
+int jnl_connector_latest(struct jnl *j, const char *tenant, const char *connector,
+    struct jnl_connector_change *out, struct mx_err *err);
 
 #endif

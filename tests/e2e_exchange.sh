@@ -155,4 +155,63 @@ json_check "$workdir/retry.json" "st('$D1','exchange.dnssec') == 'pass'"
 exo '{"expire_tokens": true, "token_lifetime": 3599}' >/dev/null
 expect_status 0 mx check "$D1" >/dev/null 2>&1
 
+# 6. outbound --apply: the connector is read, set to the modes every partner can take, and
+#    journaled; rollback --outbound restores what it found.
+C="To partners"
+exo "{\"connector\": {\"Identity\": \"$C\", \"SmtpDaneMode\": \"Opportunistic\", \"MtaStsMode\": \"None\"}}" >/dev/null
+connector() { exo '{}' | python3 -c "import json,sys; c=json.load(sys.stdin)['connectors']['$C']; print(c['SmtpDaneMode'], c['MtaStsMode'])"; }
+expect_status 2 mx outbound --apply "$C" dane-ok.test </dev/null >"$workdir/noyes.log" 2>&1
+grep -q -- "--yes" "$workdir/noyes.log" || fail "outbound --apply without a terminal asks for --yes"
+expect_status 0 mx --json outbound --apply "$C" --yes dane-ok.test >"$workdir/apply.json" 2>"$workdir/apply.err"
+python3 - "$workdir/apply.json" <<'PY' || fail "outbound --apply JSON: $(cat "$workdir/apply.json")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+a = doc["apply"]
+assert doc["domains"][0]["smtp_dane_mode"] == "Mandatory"
+assert a["changed"] and a["before"] == {"SmtpDaneMode": "Opportunistic", "MtaStsMode": "None"}
+assert a["after"] == {"SmtpDaneMode": "Mandatory", "MtaStsMode": "Opportunistic"}, a
+PY
+[ "$(connector)" = "Mandatory Opportunistic" ] || fail "connector after --apply: $(connector)"
+[ "$(sqlite3 "$workdir/state.db" "SELECT state || ' ' || before FROM connector_changes")" = \
+	'applied {"MtaStsMode":"None","SmtpDaneMode":"Opportunistic"}' ] ||
+	fail "the change is journaled: $(sqlite3 "$workdir/state.db" 'SELECT * FROM connector_changes')"
+grep -q "SmtpDaneMode Opportunistic → Mandatory" "$workdir/apply.err" || fail "apply says what changed: $(cat "$workdir/apply.err")"
+# Applying again changes nothing; a partner that cannot take DANE pulls the connector to None.
+expect_status 0 mx outbound --apply "$C" --yes dane-ok.test >"$workdir/again.log" 2>&1
+grep -q "already has these modes" "$workdir/again.log" || fail "apply again: $(tail -3 "$workdir/again.log")"
+expect_status 0 mx outbound --apply "$C" --yes dane-ok.test dane-wrong.test >"$workdir/mixed.log" 2>&1
+[ "$(connector)" = "None Opportunistic" ] || fail "connector for a mixed set: $(connector)"
+# Rollbacks unwind: first to Mandatory (what the second apply found), then to the original.
+expect_status 2 mx rollback --outbound "$C" </dev/null >/dev/null 2>&1
+expect_status 0 mx rollback --outbound "$C" --yes >"$workdir/rb1.log" 2>&1
+[ "$(connector)" = "Mandatory Opportunistic" ] || fail "first rollback: $(connector) ($(cat "$workdir/rb1.log"))"
+expect_status 0 mx --json rollback --outbound "$C" --yes >"$workdir/rb2.json" 2>"$workdir/rb2.err"
+[ "$(connector)" = "Opportunistic None" ] || fail "second rollback: $(connector) ($(cat "$workdir/rb2.err"))"
+json_check "$workdir/rb2.json" "doc['smtp_dane_mode'] == 'Opportunistic' and doc['mta_sts_mode'] == 'None'"
+expect_status 2 mx rollback --outbound "$C" --yes >"$workdir/rb3.log" 2>&1
+tail -1 "$workdir/rb3.log" | grep -q "nothing to roll back" || fail "third rollback: $(cat "$workdir/rb3.log")"
+# A connector changed behind our back is not overwritten by a rollback.
+expect_status 0 mx outbound --apply "$C" --yes dane-ok.test >/dev/null 2>&1
+exo "{\"connector\": {\"Identity\": \"$C\", \"SmtpDaneMode\": \"None\", \"MtaStsMode\": \"None\"}}" >/dev/null
+expect_status 3 mx rollback --outbound "$C" --yes >"$workdir/rb4.log" 2>&1
+tail -1 "$workdir/rb4.log" | grep -q "someone changed it" || fail "rollback over a foreign change: $(cat "$workdir/rb4.log")"
+[ "$(connector)" = "None None" ] || fail "the foreign change stays: $(connector)"
+# Unknown connector; no [exchange].
+expect_status 2 mx outbound --apply "No such" --yes dane-ok.test >/dev/null 2>"$workdir/nosuch.log"
+tail -1 "$workdir/nosuch.log" | grep -q 'outbound connector "No such" was not found' || fail "unknown connector: $(tail -1 "$workdir/nosuch.log")"
+MX_CONFIG=$PLAIN
+expect_status 2 mx outbound --apply "$C" --yes dane-ok.test >/dev/null 2>"$workdir/plainapply.log"
+tail -1 "$workdir/plainapply.log" | grep -q "needs an \[exchange\] section" || fail "--apply without [exchange]: $(tail -1 "$workdir/plainapply.log")"
+MX_CONFIG=$workdir/secret.conf
+
+# 7. Secrets and tokens: in no output, no message, not in the state database.
+sqlite3 "$workdir/state.db" .dump >"$workdir/dump.sql"
+exo '{"list_tokens": true}' | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >"$workdir/tokens.txt"
+[ -s "$workdir/tokens.txt" ] || fail "the fake issued tokens"
+for f in "$workdir"/*.json "$workdir"/*.log "$workdir"/*.err "$workdir/dump.sql"; do
+	grep -qF "$SECRET" "$f" && fail "the client secret is in $f"
+	grep -qF -f "$workdir/tokens.txt" "$f" && fail "an access token is in $f"
+	grep -q "BEGIN PRIVATE KEY\|client_assertion" "$f" && fail "the certificate key or assertion is in $f"
+done
+
 finish

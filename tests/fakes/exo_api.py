@@ -18,7 +18,8 @@
 #   {"permission": false}             the app lacks Exchange.ManageAsApp (401 on every call)
 #   {"role": "admin"|"reader"|"none"} the app's Exchange role (403 on what it may not run)
 #   {"unavailable": [CMDLET...]}      cmdlets this tenant does not have (CommandNotFound)
-#   {"token_lifetime": S}, {"expire_tokens": true}, {"tlsa_delay": S}, "inject", "clear_log"
+#   {"token_lifetime": S}, {"expire_tokens": true}, {"tlsa_delay": S}, "inject", "clear_log",
+#   {"clear_calls": true}, {"list_tokens": true} (adds "tokens": every token issued)
 # Every answer carries "tokens_issued", "credentials" (kinds used, in order), "calls"
 # ("CMDLET param=value…", in order), "domains" and "connectors".
 #   exo_api.py --port-file FILE TENANT CLIENT_ID SECRET_FILE [CERT_PEM]
@@ -172,9 +173,12 @@ class ExoHandler(cloud_fake.Handler):
             if "connector" in doc:
                 c = dict(doc["connector"])
                 CONNECTORS[c.pop("Identity")] = c
-            return {"tokens_issued": STATE["tokens_issued"],
+            out = {"tokens_issued": STATE["tokens_issued"],
                     "credentials": STATE["credentials"], "calls": STATE["calls"],
                     "domains": DOMAINS, "connectors": CONNECTORS}
+            if doc.get("list_tokens"):
+                out["tokens"] = list(TOKENS)
+            return out
 
     def handle_api(self, method, path, query, body):
         parts = path.split("/")
