@@ -551,6 +551,39 @@ int exo_dnssec_status(
 	return MX_OK;
 }
 
+enum exo_mx_verdict exo_mx_judge(
+    const struct exo_dnssec_status *st, int final_preference, char *why, size_t len)
+{
+	size_t used = 0;
+	bool only_pref = st->nmx_errors > 0;
+
+	if (!strcasecmp(st->mx_status, "Valid")) {
+		snprintf(why, len, "Exchange reports MxValidation Valid");
+		return EXO_MX_VALID;
+	}
+	used = (size_t)snprintf(why, len, "Exchange reports MxValidation %s",
+	    st->mx_status[0] ? st->mx_status : "without a status");
+	for (size_t i = 0; i < st->nmx_errors; i++) {
+		if (!strstr(st->mx_errors[i], "EX003"))
+			only_pref = false;
+		if (used < len)
+			used += (size_t)snprintf(
+			    why + used, len - used, "%s%s", i ? "; " : ": ", st->mx_errors[i]);
+	}
+	/* Microsoft expects preference 10 where the documented end state is 0. */
+	if (only_pref && st->expected_preference >= 0 &&
+	    st->expected_preference != final_preference) {
+		if (used < len)
+			snprintf(why + used, len - used,
+			    " — only the preference differs: the run writes final_preference %d "
+			    "(Microsoft's documented end state), Exchange's check expects %d; mail "
+			    "flows either way (set final_preference = %d to satisfy the check)",
+			    final_preference, st->expected_preference, st->expected_preference);
+		return EXO_MX_PREFERENCE_ONLY;
+	}
+	return EXO_MX_INVALID;
+}
+
 int exo_enable_dnssec(
     struct exo_ctx *x, const char *domain, char *mx_value, size_t len, struct mx_err *err)
 {

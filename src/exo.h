@@ -93,6 +93,19 @@ int exo_dnssec_status(
     struct exo_ctx *x, const char *domain, struct exo_dnssec_status *out, struct mx_err *err);
 void exo_dnssec_status_clear(struct exo_dnssec_status *s);
 
+/* What MxValidation says of a domain whose MX the run has swapped (the gate after swap). */
+enum exo_mx_verdict {
+	EXO_MX_VALID = 0,	/* Status Valid */
+	EXO_MX_PREFERENCE_ONLY, /* only the preference differs (EX003) and it is the one
+				 * final_preference chose: mail flows, Exchange keeps complaining */
+	EXO_MX_INVALID,		/* anything else: not yet (caches) or wrong */
+};
+/* Judges *st for a run that writes final_preference; why (len ≥ 200) gets one sentence for
+ * a person: Exchange's errors verbatim and, for EXO_MX_PREFERENCE_ONLY, what
+ * final_preference = 10 would change. Pure. */
+enum exo_mx_verdict exo_mx_judge(
+    const struct exo_dnssec_status *st, int final_preference, char *why, size_t len);
+
 /* ---- inbound DANE ---- */
 
 /* Enable-SmtpDaneInbound (enable) or Disable-SmtpDaneInbound. Microsoft then publishes (or

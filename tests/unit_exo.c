@@ -342,6 +342,28 @@ static void test_exo_helpers(void)
 	CHECK(!exo_parse_mx_record("", &pref, host, sizeof(host)));
 	CHECK(!exo_parse_mx_record("@ 60 IN TXT x", &pref, host, sizeof(host)));
 	CHECK(!exo_parse_mx_record("@ 60 IN MX ten host", &pref, host, sizeof(host)));
+	{
+		char ex3[] = "EX003: The MX record for h has preference 0; the expected "
+			     "preference is 10.",
+		     ex1[] = "EX001: No MX record points to h.";
+		char *e1[] = {ex3}, *e2[] = {ex1, ex3};
+		struct exo_dnssec_status st = {.expected_preference = 10};
+		char why[600];
+
+		snprintf(st.mx_status, sizeof(st.mx_status), "Valid");
+		CHECK_INT(exo_mx_judge(&st, 0, why, sizeof(why)), EXO_MX_VALID);
+		snprintf(st.mx_status, sizeof(st.mx_status), "Invalid");
+		st.mx_errors = e1;
+		st.nmx_errors = 1;
+		CHECK_INT(exo_mx_judge(&st, 0, why, sizeof(why)), EXO_MX_PREFERENCE_ONLY);
+		CHECK_HAS(why, "EX003: The MX record");
+		CHECK_HAS(why, "set final_preference = 10");
+		CHECK_INT(exo_mx_judge(&st, 10, why, sizeof(why)), EXO_MX_INVALID);
+		st.mx_errors = e2;
+		st.nmx_errors = 2;
+		CHECK_INT(exo_mx_judge(&st, 0, why, sizeof(why)), EXO_MX_INVALID);
+		CHECK_HAS(why, "Invalid: EX001: No MX record points to h.; EX003");
+	}
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
 		struct mx_err err = {0};
 
