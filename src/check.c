@@ -44,10 +44,13 @@ struct ns_server {
 	struct dns_answer *soa, *mx;
 };
 
+struct query_ctx;
+
 struct chk_work {
 	struct chk_job *job;
 	struct chk_domain *d;
 	int pending;
+	struct query_ctx *queries; /* in flight, freed with the work if the job stops early */
 	struct dns_answer *a[Q_COUNT];
 	char nx_name[300];
 	/* NS host address lookups, then per-server direct queries */
@@ -68,12 +71,19 @@ struct chk_job {
 	struct chk_opts opts;	  /* a copy: the caller's may be gone */
 	struct mx_err err;
 	size_t done, total, next;
-	struct chk_domain *out; /* borrowed until chk_finish */
+	struct chk_domain *out; /* borrowed until chk_finish; NULL when streaming */
 	struct dane_ctx *dane;	/* made on the first probe */
+	/* streaming (out == NULL): the names are borrowed, the results live in max_active slots
+	 * that are handed to on_done and reused */
+	const char *const *domains, *const *targets;
+	struct chk_domain *slots;
+	struct chk_domain **free_slots;
+	size_t nslots, nfree;
 };
 
 struct query_ctx {
 	struct chk_work *w;
+	struct query_ctx *prev, *next;
 	int slot;     /* enum slot, or -1 for NS host addresses, -2/-3 for direct SOA/MX */
 	size_t index; /* server index for direct queries */
 };
@@ -976,6 +986,12 @@ static void evaluate(struct chk_work *w)
 
 static void work_free(struct chk_work *w)
 {
+	while (w->queries) {
+		struct query_ctx *q = w->queries;
+
+		w->queries = q->next;
+		free(q);
+	}
 	for (int i = 0; i < Q_COUNT; i++)
 		dns_answer_free(w->a[i]);
 	for (size_t i = 0; i < w->nsrv; i++) {
@@ -1021,9 +1037,27 @@ static void finish_one(struct chk_work *w)
 			mx_emit_event(job->o->sink, &ev);
 		}
 	}
+	if (job->o->on_done)
+		job->o->on_done(job->o->done_arg, d);
+	if (job->slots) {
+		/* Streaming: the result has been handed over; the slot serves the next domain. */
+		chk_domain_clear(d);
+		memset(d, 0, sizeof(*d));
+		job->free_slots[job->nfree++] = d;
+	}
 }
 
 static void on_answer(void *arg, struct dns_answer *ans);
+
+static void query_unlink(struct query_ctx *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		q->w->queries = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+}
 
 static void ask(
     struct chk_work *w, int slot, size_t index, const char *name, uint16_t type, const char *server)
@@ -1037,6 +1071,11 @@ static void ask(
 	q->w = w;
 	q->slot = slot;
 	q->index = index;
+	q->prev = NULL;
+	q->next = w->queries;
+	if (w->queries)
+		w->queries->prev = q;
+	w->queries = q;
 	w->pending++;
 	if (server)
 		rc = dns_query_direct_async(w->job->o->dns, server, name, type,
@@ -1045,6 +1084,7 @@ static void ask(
 		rc = dns_resolve_async(w->job->o->dns, name, type, on_answer, q, &err);
 	if (rc) {
 		/* Recorded as "no answer"; the check that needed it says so. */
+		query_unlink(q);
 		free(q);
 		w->pending--;
 		if (!w->job->err.rc)
@@ -1163,6 +1203,7 @@ static void on_answer(void *arg, struct dns_answer *ans)
 		else
 			s->mx = ans;
 	}
+	query_unlink(q);
 	free(q);
 	finish_one(w);
 }
@@ -1213,13 +1254,38 @@ int chk_start(const struct chk_opts *o, const char *const *domains, const char *
 {
 	struct chk_job *job = calloc(1, sizeof(*job));
 
+	*out_job = NULL;
 	if (!job)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	job->opts = *o;
 	job->o = &job->opts;
 	job->total = n;
 	job->out = out;
-	for (size_t i = 0; i < n; i++) {
+	if (!out) {
+		size_t nslots = o->max_active > 0 ? (size_t)o->max_active : CHK_DEFAULT_ACTIVE;
+
+		if (!o->on_done) {
+			free(job);
+			return mx_err_set(err, MX_EINVAL, "streamed checks need a result callback");
+		}
+		if (nslots > n)
+			nslots = n ? n : 1;
+		job->domains = domains;
+		job->targets = targets;
+		job->nslots = nslots;
+		job->slots = calloc(nslots, sizeof(*job->slots));
+		job->free_slots = calloc(nslots, sizeof(*job->free_slots));
+		if (!job->slots || !job->free_slots) {
+			free(job->slots);
+			free(job->free_slots);
+			free(job);
+			return mx_err_set(err, MX_ENOMEM, "out of memory");
+		}
+		/* Popped from the end: the first slot serves the first domain. */
+		for (size_t i = 0; i < nslots; i++)
+			job->free_slots[job->nfree++] = &job->slots[nslots - 1 - i];
+	}
+	for (size_t i = 0; out && i < n; i++) {
 		snprintf(out[i].domain, sizeof(out[i].domain), "%s", domains[i]);
 		snprintf(out[i].target, sizeof(out[i].target), "%s",
 		    targets && targets[i] ? targets[i] : "");
@@ -1229,17 +1295,44 @@ int chk_start(const struct chk_opts *o, const char *const *domains, const char *
 	return MX_OK;
 }
 
+/* The next domain's result struct, or NULL when the in-flight limit is reached. */
+static struct chk_domain *next_slot(struct chk_job *job, size_t max_active)
+{
+	struct chk_domain *d;
+
+	if (job->next >= job->total || job->err.rc)
+		return NULL;
+	if (!job->slots)
+		return job->next - job->done < max_active ? &job->out[job->next++] : NULL;
+	if (!job->nfree)
+		return NULL;
+	d = job->free_slots[--job->nfree];
+	snprintf(d->domain, sizeof(d->domain), "%s", job->domains[job->next]);
+	snprintf(d->target, sizeof(d->target), "%s",
+	    job->targets && job->targets[job->next] ? job->targets[job->next] : "");
+	job->next++;
+	return d;
+}
+
 bool chk_advance(struct chk_job *job)
 {
-	size_t max_active = job->o->max_active > 0 ? (size_t)job->o->max_active : 200;
+	size_t max_active =
+	    job->o->max_active > 0 ? (size_t)job->o->max_active : CHK_DEFAULT_ACTIVE;
+	struct chk_domain *d;
 
 	/* SMTP probes move on their own descriptor; nothing here blocks. */
 	if (job->dane && !job->err.rc)
 		dane_process(job->dane, &job->err);
 	/* Keep at most max_active domains in flight: memory stays bounded. */
-	while (job->next < job->total && job->next - job->done < max_active && !job->err.rc)
-		start_domain(job, &job->out[job->next++]);
+	while ((d = next_slot(job, max_active)))
+		start_domain(job, d);
 	return job->done >= job->total || job->err.rc == MX_ENOMEM;
+}
+
+void chk_progress(const struct chk_job *job, size_t *done, size_t *total)
+{
+	*done = job ? job->done : 0;
+	*total = job ? job->total : 0;
 }
 
 int chk_fd(const struct chk_job *job)
@@ -1262,7 +1355,14 @@ int chk_finish(struct chk_job *job, struct mx_err *err)
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 	else if (job->done < job->total)
 		rc = mx_err_set(err, MX_ECANCELED, "the checks were stopped before they finished");
+	/* The probes hold their domains' work: they go first. */
 	dane_ctx_free(job->dane);
+	if (job->slots) {
+		for (size_t i = 0; i < job->nslots; i++)
+			chk_domain_clear(&job->slots[i]);
+		free(job->slots);
+		free(job->free_slots);
+	}
 	free(job);
 	return rc;
 }

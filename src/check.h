@@ -17,6 +17,10 @@
 
 enum chk_status { CHK_PASS = 0, CHK_WARN, CHK_FAIL, CHK_SKIP };
 
+/* Domains in flight at once unless chk_opts.max_active says otherwise: enough to keep the
+ * resolver and the HTTPS fetches busy, few enough that memory does not depend on N. */
+#define CHK_DEFAULT_ACTIVE 128
+
 /* The check table's order is the order of the output. Ids are contract: never rename. */
 enum chk_id {
 	CHK_ZONE_DNSSEC = 0,
@@ -71,6 +75,12 @@ struct chk_domain {
 	struct chk_work *work; /* in-flight state, NULL once evaluated */
 };
 
+/* Streaming: called once per domain as soon as its checks are evaluated, in the order the
+ * domains finish (not the input order). d is borrowed for the call only: when the job owns
+ * the results (chk_start with out == NULL) it is cleared and reused right after. Called from
+ * inside the event loop's callbacks: it must not free the job or the contexts. */
+typedef void chk_done_fn(void *arg, struct chk_domain *d);
+
 /* Optional provider read for provider.access: fills *ttl and returns the MX values seen, or
  * fails with a message. Set by the caller (the provider registry lives outside src/check). */
 typedef int chk_provider_read_fn(
@@ -92,7 +102,9 @@ struct chk_opts {
 	void *provider_arg;
 	chk_exchange_fn *exchange; /* with [exchange], else NULL */
 	void *exchange_arg;
-	int max_active; /* domains in flight at once; 0 = 200 */
+	int max_active;	      /* domains in flight at once; 0 = CHK_DEFAULT_ACTIVE */
+	chk_done_fn *on_done; /* optional; required when chk_start gets out == NULL */
+	void *done_arg;
 	int timeout_ms; /* per DNS query / HTTPS fetch; 0 = 10000 */
 };
 
@@ -105,7 +117,10 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 void chk_domain_clear(struct chk_domain *d);
 
 /* The same, without blocking, for callers that own the event loop (the engine, the wizard):
- * chk_start begins (out[] must stay alive until chk_finish); the caller's loop runs the DNS
+ * chk_start begins (out[] must stay alive until chk_finish). With out == NULL the job streams:
+ * it keeps only the domains in flight (at most max_active), hands each one to o->on_done when
+ * it is complete and then frees it, so memory does not grow with n; domains[] and targets[]
+ * are then borrowed until chk_finish. The caller's loop runs the DNS
  * and HTTPS callbacks (mx_loop_once on o->dns/o->http, with chk_fd among its descriptors);
  * chk_advance moves the SMTP probes and starts more domains, and returns true once every
  * domain is evaluated; chk_finish frees the job (a job stopped early has nothing in flight
@@ -117,6 +132,8 @@ bool chk_advance(struct chk_job *job);
 /* The probe descriptor to poll (-1 when none) and the milliseconds to its next deadline. */
 int chk_fd(const struct chk_job *job);
 int chk_timeout_ms(const struct chk_job *job);
+/* Domains evaluated so far and the number asked for. */
+void chk_progress(const struct chk_job *job, size_t *done, size_t *total);
 /* Frees the job; MX_ENOMEM when it ran out of memory, MX_ECANCELED when unfinished. */
 int chk_finish(struct chk_job *job, struct mx_err *err);
 

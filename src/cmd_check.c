@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* src/cmd_check.c — `mxcutover check`: readable verdicts per domain, or the contract JSON. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
 #include "domain.h"
 #include "exo.h"
+#include "loop.h"
 #include "provider.h"
 
 struct prov_env {
@@ -157,24 +161,113 @@ static void print_text(const struct mx_app *app, const struct chk_domain *d)
 	    d->ready ? "ready for the cutover" : "fix the failing checks first", fails, warns);
 }
 
+/* Output of a check in progress: each domain is written as soon as it is complete, and the
+ * progress line on a terminal is redrawn in place around it. */
+struct stream {
+	struct mx_app *app;
+	size_t total, done, not_ready;
+	char first_not_ready[3][254]; /* named in the final stderr line */
+	bool json_first;	      /* no domain object written yet */
+	bool progress;		      /* draw the progress line on stderr */
+	bool drawn;		      /* the progress line is on screen */
+	double t0, last_draw;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_erase(struct stream *st)
+{
+	if (!st->drawn)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	st->drawn = false;
+}
+
+/* "checked 1200/10000 (12%)  310/s  ETA 0:28  not ready: 3", at most ten times a second. */
+static void progress_draw(struct stream *st)
+{
+	double t = now_s(), secs = t - st->t0, rate;
+	char eta[32] = "…";
+
+	if (!st->progress || (st->drawn && t - st->last_draw < 0.1))
+		return;
+	rate = secs > 0 ? (double)st->done / secs : 0;
+	if (rate > 0 && st->done > 0) {
+		long left = (long)((double)(st->total - st->done) / rate + 0.5);
+
+		snprintf(eta, sizeof(eta), "%ld:%02ld", left / 60, left % 60);
+	}
+	fprintf(stderr, "\r\033[Kchecked %zu/%zu (%zu%%)  %.0f/s  ETA %s  not ready: %zu", st->done,
+	    st->total, st->total ? st->done * 100 / st->total : 0, rate, eta, st->not_ready);
+	fflush(stderr);
+	st->drawn = true;
+	st->last_draw = t;
+}
+
+static void on_domain(void *arg, struct chk_domain *d)
+{
+	struct stream *st = arg;
+	struct mx_app *app = st->app;
+
+	st->done++;
+	if (!d->ready) {
+		if (st->not_ready < 3)
+			snprintf(st->first_not_ready[st->not_ready], sizeof(st->first_not_ready[0]),
+			    "%s", d->domain);
+		st->not_ready++;
+	}
+	progress_erase(st);
+	if (app->json) {
+		json_t *o = chk_domain_json(d);
+
+		fputs(st->json_first ? "\n  " : ",\n  ", app->out);
+		st->json_first = false;
+		if (o)
+			json_dumpf(o, app->out, JSON_INDENT(0) | JSON_ENSURE_ASCII);
+		json_decref(o);
+		fflush(app->out);
+	} else if (!(app->verbosity < 0 && d->ready)) {
+		/* -q: only what is wrong */
+		print_text(app, d);
+		fflush(app->msg);
+	}
+}
+
 int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 {
 	const char *target = NULL, *provider = NULL, *file = NULL;
 	char **domains = NULL, **targets = NULL;
 	size_t n = 0;
-	struct chk_domain *results = NULL;
 	struct chk_opts o;
+	struct chk_job *job = NULL;
 	struct dns_ctx *dns = NULL;
 	struct http_ctx *http = NULL;
 	struct prov_env penv;
 	struct exo_ctx *exo = NULL;
 	struct exo_verdict *verdicts = NULL;
 	struct exo_env xenv;
+	struct stream st;
+	struct sigaction sa, old_int, old_term;
 	struct mx_err err;
-	bool tenant = false;
+	bool tenant = false, json_open = false, signals = false;
 	int status = MX_EXIT_OK, idx = 0, opt, rc;
 
 	mx_err_clear(&err);
+	memset(&st, 0, sizeof(st));
 	while ((opt = mx_cli_getopt(app, argc, argv, "", check_opts, &idx)) != -1) {
 		switch (opt) {
 		case 'h':
@@ -273,15 +366,12 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 			}
 		}
 	}
-	results = calloc(n, sizeof(*results));
-	if (!results) {
-		status = MX_EXIT_RUNTIME;
-		goto out;
-	}
 	memset(&o, 0, sizeof(o));
 	o.conf = app->conf;
 	o.dns = dns;
 	o.http = http;
+	o.on_done = on_domain;
+	o.done_arg = &st;
 	if (provider) {
 		penv = (struct prov_env){app->conf, provider, dns, http};
 		o.provider_name = provider;
@@ -293,32 +383,76 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 		o.exchange = exo_result;
 		o.exchange_arg = &xenv;
 	}
-	rc = chk_run(
-	    &o, (const char *const *)domains, (const char *const *)targets, n, results, &err);
+	st.app = app;
+	st.total = n;
+	st.json_first = true;
+	st.t0 = now_s();
+	/* Progress is for a person watching a terminal: not with -q, not into a file, and not
+	 * when the JSON document goes to a program. */
+	st.progress = n > 1 && app->verbosity >= 0 && isatty(STDERR_FILENO) &&
+		      !(app->json && !isatty(STDOUT_FILENO));
+	/* Ctrl-C stops the checks; what is complete has been written, and the JSON is closed. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	signals = true;
+	if (app->json) {
+		fputs("{\"domains\": [", app->out);
+		json_open = true;
+	}
+	rc = chk_start(
+	    &o, (const char *const *)domains, (const char *const *)targets, n, NULL, &job, &err);
+	while (!rc && !interrupted && !chk_advance(job)) {
+		struct mx_loop loop = {dns, http};
+		int dfd = chk_fd(job);
+
+		rc = mx_loop_once(
+		    &loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, chk_timeout_ms(job), &err);
+		progress_draw(&st);
+	}
+	/* The job goes before the contexts: its unfinished domains hold their queries. */
+	if (!rc && !interrupted)
+		rc = chk_finish(job, &err);
+	else
+		chk_finish(job, NULL);
+	job = NULL;
+	progress_erase(&st);
+	if (json_open) {
+		fputs(st.json_first ? "]}\n" : "\n]}\n", app->out);
+		fflush(app->out);
+	}
+	if (interrupted) {
+		fprintf(stderr,
+		    "mxcutover check: interrupted after %zu of %zu domains (%zu not ready); the "
+		    "finished ones are printed above — run check again for the rest\n",
+		    st.done, st.total, st.not_ready);
+		status = MX_EXIT_BLOCKED;
+		goto out;
+	}
 	if (rc) {
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
-	if (app->json) {
-		json_t *doc = json_object(), *arr = json_array();
-
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, chk_domain_json(&results[i]));
-		json_object_set_new(doc, "domains", arr);
-		json_dumpf(doc, app->out, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-		fputc('\n', app->out);
-		json_decref(doc);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			print_text(app, &results[i]);
+	if (!app->json && n > 1 && app->verbosity >= 0)
+		fprintf(app->msg, "%zu domains: %zu ready, %zu not ready (%.1f s)\n", n,
+		    n - st.not_ready, st.not_ready, now_s() - st.t0);
+	if (st.not_ready) {
+		fflush(app->msg);
+		fprintf(stderr,
+		    "mxcutover check: %zu of %zu domain%s not ready (%s%s%s%s%s%s); fix "
+		    "the failing checks and check again\n",
+		    st.not_ready, n, n == 1 ? " is" : "s are", st.first_not_ready[0],
+		    st.not_ready > 1 ? ", " : "", st.not_ready > 1 ? st.first_not_ready[1] : "",
+		    st.not_ready > 2 ? ", " : "", st.not_ready > 2 ? st.first_not_ready[2] : "",
+		    st.not_ready > 3 ? ", …" : "");
+		status = MX_EXIT_BLOCKED;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!results[i].ready)
-			status = MX_EXIT_BLOCKED;
 out:
-	for (size_t i = 0; results && i < n; i++)
-		chk_domain_clear(&results[i]);
-	free(results);
+	if (signals) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 	for (size_t i = 0; verdicts && i < n; i++)
 		exo_verdict_clear(&verdicts[i]);
 	free(verdicts);

@@ -528,6 +528,15 @@ static void ub_log_open(void)
 	ub_log = fopen("/dev/null", "we");
 }
 
+/* libunbound's cache limits (unbound.conf(5)); see dns_ctx_new. */
+static const char *const ub_cache_sizes[][2] = {
+    {"msg-cache-size:", "1m"},
+    {"rrset-cache-size:", "2m"},
+    {"key-cache-size:", "1m"},
+    {"neg-cache-size:", "512k"},
+    {"infra-cache-numhosts:", "1000"},
+};
+
 int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err)
 {
 	struct dns_ctx *c;
@@ -552,6 +561,18 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 		rc = mx_err_set(err, MX_EDNS, "the DNS resolver cannot run in the background: %s",
 		    ub_strerror(r));
 		goto out;
+	}
+	/* Sized caches: checking tens of thousands of domains needs the shared top of the tree
+	 * (root, TLDs, the endpoint's zone) cached, not every finished domain's answers, so the
+	 * resolver's memory stays the same whatever the number of domains. A --resolver-conf
+	 * read below may set other sizes. */
+	for (size_t i = 0; i < sizeof(ub_cache_sizes) / sizeof(ub_cache_sizes[0]); i++) {
+		r = ub_ctx_set_option(c->ub, ub_cache_sizes[i][0], ub_cache_sizes[i][1]);
+		if (r != 0) {
+			rc = mx_err_set(err, MX_EDNS, "the DNS resolver refused %s %s: %s",
+			    ub_cache_sizes[i][0], ub_cache_sizes[i][1], ub_strerror(r));
+			goto out;
+		}
 	}
 	if (resolver_conf) {
 		f = fopen(resolver_conf, "r");

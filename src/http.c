@@ -12,8 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define HTTP_DEFAULT_MAX_BODY	(16u * 1024 * 1024)
-#define HTTP_DEFAULT_TIMEOUT_MS 30000L
+#define HTTP_DEFAULT_MAX_BODY	  (16u * 1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT_MS	  30000L
+#define HTTP_MAX_IDLE_CONNECTIONS 16
 /* A response with more header lines or bytes than this is hostile; the rest are dropped. */
 #define HTTP_MAX_HEADERS      256
 #define HTTP_MAX_HEADER_BYTES (64u * 1024)
@@ -117,6 +118,10 @@ int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err)
 		rc = mx_err_set(err, MX_ENOMEM, "libcurl could not create a multi handle");
 		goto out;
 	}
+	/* Idle connections kept for reuse. By default libcurl keeps four per transfer ever
+	 * added, each with its TLS state: thousands of MTA-STS hosts are fetched once each, so
+	 * only a few (the provider APIs' hosts) are worth keeping. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_MAX_IDLE_CONNECTIONS);
 	*out = c;
 	c = NULL;
 out:

@@ -2,6 +2,7 @@
 """Create fresh ready-to-migrate, DNSSEC-signed zones in a running sandbox.
 
   mkzone [--dir DIR] NAME [--insecure] [--mtasts enforce|testing|none] [--no-tlsrpt] [--mx-ttl N]
+         [--ns-ip IP]...
       -> prints the target host (<NAME with dots->dashes>.o-v1.mx.microsoft.test)
   mkzone [--dir DIR] --bulk N PREFIX [--insecure] [...]
       -> creates PREFIX1.test .. PREFIXN.test, prints the zone names
@@ -19,6 +20,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import sbxlib as L  # noqa: E402
 
+BATCH = 1000  # RRsets per PowerDNS PATCH (a few hundred KB of JSON)
+
 
 def main():
     ap = argparse.ArgumentParser(prog="mkzone")
@@ -28,8 +31,11 @@ def main():
     ap.add_argument("--mtasts", choices=("enforce", "testing", "none"), default="enforce")
     ap.add_argument("--no-tlsrpt", action="store_true")
     ap.add_argument("--mx-ttl", type=int, default=3600)
+    ap.add_argument("--ns-ip", action="append", metavar="IP",
+                    help="delegate to this address instead of the child PowerDNS (repeatable): "
+                         "a domain whose name servers are whatever listens there, or nothing")
     ap.add_argument("--bulk", nargs=2, metavar=("N", "PREFIX"))
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=6)
     a = ap.parse_args()
     if not a.dir:
         ap.error("no --dir and MX_SANDBOX_DIR unset (run inside tests/sandbox/sandbox exec)")
@@ -46,12 +52,15 @@ def main():
         names = ["%s%d.test" % (prefix, i) for i in range(1, n + 1)]
     else:
         names = [a.name.lower().rstrip(".")]
+    ns_ips = tuple(a.ns_ip) if a.ns_ip else L.CHILD_NS
+    if len(ns_ips) == 1:
+        ns_ips = ns_ips * 2  # ns1 and ns2 at the same address
     for nm in names:
         if not nm.endswith(".test") or nm.count(".") != 1:
             sys.exit("mkzone: %s: NAME must be a single label under test. (e.g. t1234.test)" % nm)
 
     def one(nm):
-        rrs = L.domain_rrsets(nm, mx_ttl=a.mx_ttl, mtasts=a.mtasts,
+        rrs = L.domain_rrsets(nm, ns_ips=ns_ips, mx_ttl=a.mx_ttl, mtasts=a.mtasts,
                               tlsrpt=None if a.no_tlsrpt else "default")
         try:
             child.create_zone(nm, rrs, dnssec=not a.insecure)
@@ -62,7 +71,7 @@ def main():
         if a.mtasts != "none":
             L.write_policy(www, nm, mode=a.mtasts)
         ds = None if a.insecure else child.ds(nm)
-        return L.delegation_rrsets(nm, L.CHILD_NS, ds), L.target_rrsets(nm, tlsa)
+        return L.delegation_rrsets(nm, ns_ips, ds), L.target_rrsets(nm, tlsa)
 
     deleg, targets = [], []
     try:
@@ -74,8 +83,12 @@ def main():
         for d, t in results:
             deleg += d
             targets += t
-        child.patch(L.ENDPOINT_SUFFIX, targets)
-        parent.patch("test.", deleg)
+        # One PATCH per batch: PowerDNS refuses a request body over its webserver-max-bodysize
+        # (2 MB by default, about 4000 delegations), so 10 000 zones cannot go in one change.
+        for i in range(0, len(targets), BATCH):
+            child.patch(L.ENDPOINT_SUFFIX, targets[i:i + BATCH])
+        for i in range(0, len(deleg), BATCH):
+            parent.patch("test.", deleg[i:i + BATCH])
     except RuntimeError as e:
         sys.exit("mkzone: %s" % e)
     if a.bulk:
