@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* src/check.c — the prerequisite checks, many domains at once on one event loop.
  *
- * Each domain is a little state machine driven by completion callbacks: the first wave of
- * resolver queries (DNSKEY, SOA, MX, a made-up name, NS, the _mta-sts/_smtp._tls/apex TXT,
- * the mta-sts host, the target's A/AAAA/TLSA) goes out at once; NS answers start the lookups
+ * Each domain is a little state machine driven by completion callbacks: the SOA (and the
+ * target's A/AAAA/TLSA) go out first; the SOA's answer sends the rest of the zone's queries
+ * (DNSKEY, MX, a made-up name, NS, the _mta-sts/_smtp._tls/apex TXT, the mta-sts host) at
+ * once; NS answers start the lookups
  * of the server addresses and then direct SOA/MX queries to each server; the mta-sts
  * address starts the HTTPS fetch of the policy. When a domain's last answer arrives, every
  * check is evaluated from the stored answers and the answers are freed, so memory stays
@@ -1059,7 +1060,8 @@ static void query_unlink(struct query_ctx *q)
 		q->next->prev = q->prev;
 }
 
-static void ask(
+/* Returns false when the query could not be sent (it then counts as unanswered). */
+static bool ask(
     struct chk_work *w, int slot, size_t index, const char *name, uint16_t type, const char *server)
 {
 	struct query_ctx *q = malloc(sizeof(*q));
@@ -1067,7 +1069,7 @@ static void ask(
 	int rc;
 
 	if (!q)
-		return;
+		return false;
 	q->w = w;
 	q->slot = slot;
 	q->index = index;
@@ -1089,7 +1091,9 @@ static void ask(
 		w->pending--;
 		if (!w->job->err.rc)
 			w->job->err = err;
+		return false;
 	}
+	return true;
 }
 
 static void on_policy(void *arg, struct http_response *resp)
@@ -1164,6 +1168,25 @@ static void ns_addresses_done(struct chk_work *w)
 	}
 }
 
+/* The second wave: everything else asked of the domain's zone, once its SOA is in. */
+static void ask_zone(struct chk_work *w)
+{
+	struct chk_domain *d = w->d;
+	char name[300];
+
+	ask(w, Q_DNSKEY, 0, d->domain, DNS_T_DNSKEY, NULL);
+	ask(w, Q_MX, 0, d->domain, DNS_T_MX, NULL);
+	ask(w, Q_NX, 0, w->nx_name, DNS_T_TXT, NULL);
+	ask(w, Q_NS, 0, d->domain, DNS_T_NS, NULL);
+	snprintf(name, sizeof(name), "_mta-sts.%s", d->domain);
+	ask(w, Q_STS_TXT, 0, name, DNS_T_TXT, NULL);
+	snprintf(name, sizeof(name), "_smtp._tls.%s", d->domain);
+	ask(w, Q_TLSRPT, 0, name, DNS_T_TXT, NULL);
+	ask(w, Q_APEX_TXT, 0, d->domain, DNS_T_TXT, NULL);
+	snprintf(name, sizeof(name), "mta-sts.%s", d->domain);
+	ask(w, Q_STS_A, 0, name, DNS_T_A, NULL);
+}
+
 static void on_answer(void *arg, struct dns_answer *ans)
 {
 	struct query_ctx *q = arg;
@@ -1179,6 +1202,8 @@ static void on_answer(void *arg, struct dns_answer *ans)
 				ask(w, -1, 0, ans->rr[i].u.host, DNS_T_A, NULL);
 				ask(w, -1, 0, ans->rr[i].u.host, DNS_T_AAAA, NULL);
 			}
+		} else if (q->slot == Q_SOA) {
+			ask_zone(w);
 		} else if (q->slot == Q_STS_A) {
 			for (size_t i = 0; i < ans->n; i++)
 				if (ans->rr[i].type == DNS_T_A && ans->sec != DNS_SEC_BOGUS) {
@@ -1228,18 +1253,12 @@ static void start_domain(struct chk_job *job, struct chk_domain *d)
 	    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], d->domain);
 	snprintf(w->policy_url, sizeof(w->policy_url), "https://mta-sts.%s/.well-known/mta-sts.txt",
 	    d->domain);
-	ask(w, Q_DNSKEY, 0, d->domain, DNS_T_DNSKEY, NULL);
-	ask(w, Q_SOA, 0, d->domain, DNS_T_SOA, NULL);
-	ask(w, Q_MX, 0, d->domain, DNS_T_MX, NULL);
-	ask(w, Q_NX, 0, w->nx_name, DNS_T_TXT, NULL);
-	ask(w, Q_NS, 0, d->domain, DNS_T_NS, NULL);
-	snprintf(name, sizeof(name), "_mta-sts.%s", d->domain);
-	ask(w, Q_STS_TXT, 0, name, DNS_T_TXT, NULL);
-	snprintf(name, sizeof(name), "_smtp._tls.%s", d->domain);
-	ask(w, Q_TLSRPT, 0, name, DNS_T_TXT, NULL);
-	ask(w, Q_APEX_TXT, 0, d->domain, DNS_T_TXT, NULL);
-	snprintf(name, sizeof(name), "mta-sts.%s", d->domain);
-	ask(w, Q_STS_A, 0, name, DNS_T_A, NULL);
+	/* The SOA first, alone: validating it fetches and verifies the zone's DS and DNSKEY, and
+	 * leaves the SOA in the resolver's cache as secure. The second wave's answers carry that
+	 * SOA again (every negative answer does) and are then not verified twice: in a profile
+	 * of many domains, signature checks were a third of all CPU. */
+	if (!ask(w, Q_SOA, 0, d->domain, DNS_T_SOA, NULL))
+		ask_zone(w);
 	if (d->target[0]) {
 		ask(w, Q_TARGET_A, 0, d->target, DNS_T_A, NULL);
 		ask(w, Q_TARGET_AAAA, 0, d->target, DNS_T_AAAA, NULL);
