@@ -152,8 +152,14 @@ exo '{"inject": [{"method": "POST", "path": "InvokeCommand", "status": 429, "ret
 before=$(exo '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])')
 expect_status 0 mx --json check "$D1" >"$workdir/retry.json" 2>"$workdir/retry.err"
 json_check "$workdir/retry.json" "st('$D1','exchange.dnssec') == 'pass'"
-exo '{"expire_tokens": true, "token_lifetime": 3599}' >/dev/null
-expect_status 0 mx check "$D1" >/dev/null 2>&1
+issued() { exo '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])'; }
+[ "$(issued)" -gt "$before" ] || fail "a token that expired within the command was renewed"
+# A token revoked in the middle of a command is renewed once, and the command goes on.
+exo '{"token_lifetime": 3599, "expire_after_calls": 1}' >/dev/null
+before=$(issued)
+expect_status 0 mx --json check "$D1" >"$workdir/renew.json" 2>/dev/null
+json_check "$workdir/renew.json" "st('$D1','exchange.dnssec') == 'pass' and check('$D1','exchange.dnssec')['detail']['smtp_dane_status'] == 'Disabled'"
+[ "$(issued)" -eq $((before + 2)) ] || fail "one renewal after the token expired: $before → $(issued)"
 
 # 6. outbound --apply: the connector is read, set to the modes every partner can take, and
 #    journaled; rollback --outbound restores what it found.

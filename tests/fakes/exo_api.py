@@ -18,7 +18,8 @@
 #   {"permission": false}             the app lacks Exchange.ManageAsApp (401 on every call)
 #   {"role": "admin"|"reader"|"none"} the app's Exchange role (403 on what it may not run)
 #   {"unavailable": [CMDLET...]}      cmdlets this tenant does not have (CommandNotFound)
-#   {"token_lifetime": S}, {"expire_tokens": true}, {"tlsa_delay": S}, "inject", "clear_log",
+#   {"token_lifetime": S}, {"expire_tokens": true}, {"expire_after_calls": N} (every token
+#   expires once N more calls have been answered), {"tlsa_delay": S}, "inject", "clear_log",
 #   {"clear_calls": true}, {"list_tokens": true} (adds "tokens": every token issued)
 # Every answer carries "tokens_issued", "credentials" (kinds used, in order), "calls"
 # ("CMDLET param=value…", in order), "domains" and "connectors".
@@ -152,7 +153,8 @@ class ExoHandler(cloud_fake.Handler):
 
     def ctl(self, doc):
         with LOCK:
-            for k in ("token_lifetime", "permission", "role", "unavailable", "tlsa_delay"):
+            for k in ("token_lifetime", "permission", "role", "unavailable", "tlsa_delay",
+                      "expire_after_calls"):
                 if k in doc:
                     STATE[k] = doc[k]
             if doc.get("expire_tokens"):
@@ -265,6 +267,12 @@ class ExoHandler(cloud_fake.Handler):
                 return self.reply(401, exo_error("InvalidAuthenticationToken",
                                                  "The access token is expired or invalid."),
                                   {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            if STATE.get("expire_after_calls"):
+                # Tokens revoked while a command runs: its cached token stops working.
+                STATE["expire_after_calls"] -= 1
+                if STATE["expire_after_calls"] == 0:
+                    for t in TOKENS:
+                        TOKENS[t] = 0
             if tenant != CFG["tenant"]:
                 return self.reply(400, exo_error("InvalidTenant", "Tenant '%s' is unknown." %
                                                  tenant))
