@@ -256,7 +256,7 @@ int az_status_error(const struct az_names *n, const char *what, bool write, long
 		    "[provider.%s]",
 		    n->subscription_id, detail, n->prov);
 	else if (status == 404)
-		rc = mx_err_set(err, MX_EPROVIDER,
+		rc = mx_err_set(err, MX_ENOZONE,
 		    "azure: DNS zone %s is not in resource group %s of subscription %s (HTTP "
 		    "404%s); "
 		    "fix resource_group/subscription_id of [provider.%s] or create the zone",

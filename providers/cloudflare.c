@@ -350,7 +350,7 @@ int cf_status_error(const char *prov, const char *zone, const char *what, bool w
 		    "and Zone.DNS:Edit on this zone",
 		    zone);
 	else if (status == 404)
-		rc = mx_err_set(err, MX_EPROVIDER,
+		rc = mx_err_set(err, MX_ENOZONE,
 		    "cloudflare: zone %s was not found at its zone id (HTTP 404); fix zone_id in "
 		    "[provider.%s] or leave it out so the zone is looked up by name",
 		    zone, prov);
@@ -512,7 +512,7 @@ static int cf_zone_id(struct prov *p, struct mx_err *err)
 	}
 	rc = cf_zone_id_parse(resp->body, p->zone, &d->zone_id, err);
 	if (!rc && !d->zone_id)
-		rc = mx_err_set(err, MX_EPROVIDER,
+		rc = mx_err_set(err, MX_ENOZONE,
 		    "cloudflare: zone %s is not in any account the API token can see; add the zone "
 		    "to Cloudflare, or give the token Zone.Zone:Read on it (or choose the provider "
 		    "that serves it)",
@@ -747,10 +747,8 @@ static int cf_open(struct prov *p, const struct mx_conf_section *cfg, struct mx_
 		goto out;
 	}
 	rc = mx_secret_load(cfg, "api_token_env", "api_token_file", true, &token, err);
-	if (rc) {
-		mx_err_prefix(err, "[provider.%s]", p->name);
+	if (rc) /* its messages name [provider.NAME] */
 		goto out;
-	}
 	if (!*token || strpbrk(token, " \t\r\n")) {
 		rc = mx_err_set(err, MX_EINVAL,
 		    "[provider.%s]: the API token is empty or contains white space; paste the "

@@ -440,7 +440,7 @@ int gcp_status_error(const struct gcp_call *c, long st, const char *body, struct
 		    "resume or roll back",
 		    c->what, st, *reason ? ", " : "", reason);
 	else if (st == 404)
-		rc = mx_err_set(err, MX_EPROVIDER,
+		rc = mx_err_set(err, MX_ENOZONE,
 		    "gcloud: managed zone %s of project %s was not found (HTTP 404); fix project "
 		    "or "
 		    "managed_zone of [provider.%s]",
@@ -653,9 +653,10 @@ static int gcp_zone(struct prov *p, struct mx_err *err)
 	if (rc)
 		goto out;
 	if (!found)
-		rc = mx_err_set(err, MX_EPROVIDER,
-		    "gcloud: project %s has no public managed zone for %s; create it in Cloud DNS, "
-		    "or set managed_zone in [provider.%s]",
+		rc = mx_err_set(err, MX_ENOZONE,
+		    "gcloud: project %s has no public managed zone for %s (`gcloud dns "
+		    "managed-zones list` shows its zones); create it in Cloud DNS, choose the "
+		    "provider that holds it, or set managed_zone in [provider.%s]",
 		    d->project, p->zone, p->name);
 	else if (matches > 1)
 		rc = mx_err_set(err, MX_EINVAL,

@@ -422,11 +422,11 @@ static int pdns_status_error(
 		    "of [provider.%s] and the webserver's api-key",
 		    st, p->name);
 	else if (st == 404)
-		rc = mx_err_set(err, MX_EPROVIDER,
-		    "powerdns: zone %s is not on server %s at %s (HTTP 404); create it there, or "
-		    "fix "
-		    "server_id or --provider",
-		    p->zone, d->server, d->url);
+		rc = mx_err_set(err, MX_ENOZONE,
+		    "powerdns: zone %s is not on server %s at %s (HTTP 404); `pdnsutil "
+		    "list-all-zones` on that server lists its zones — choose the provider that "
+		    "holds %s, or fix server_id",
+		    p->zone, d->server, d->url, p->zone);
 	else if (st == 429)
 		rc = mx_err_set(err, MX_ERATELIMIT,
 		    "powerdns: the API asked us to slow down (HTTP 429) for %s; retry later", what);
@@ -646,8 +646,6 @@ static int pdns_open(struct prov *p, const struct mx_conf_section *cfg, struct m
 		goto out;
 	}
 	rc = mx_secret_load(cfg, "api_key_env", "api_key_file", true, &d->api_key, err);
-	if (rc)
-		mx_err_prefix(err, "[provider.%s]", p->name);
 out:
 	free(esc);
 	return rc;

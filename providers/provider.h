@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* providers/provider.h — the DNS provider adapters: one RRset-level vtable per provider
- * (DESIGN.md §6, STYLE.md "Providers") and the registry that finds them by config type.
+ * (CONTRIBUTING.md, "Providers"; docs/providers.md) and the registry that finds them by config type.
  * Adapters never print; they return data and an mx_err naming provider, status and fix. */
 #ifndef MX_PROVIDER_H
 #define MX_PROVIDER_H

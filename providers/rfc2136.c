@@ -73,6 +73,18 @@ static int r2136_read_rrset(
 		    d->server, name, type_name(type), p->name);
 		goto out;
 	}
+	if (ans->rcode == LDNS_RCODE_REFUSED || ans->rcode == LDNS_RCODE_NOTAUTH ||
+	    (ans->rcode == 0 && !ans->aa)) {
+		/* The server does not hold the zone: a wrong pairing of domain and provider. */
+		rc = mx_err_set(err, MX_ENOZONE,
+		    "rfc2136: %s does not hold zone %s (%s%s); the zones it serves are the zone "
+		    "statements of its named.conf — use the [provider.NAME] whose server is the "
+		    "zone's primary, or fix server in [provider.%s]",
+		    d->server, p->zone, dns_rcode_name(ans->rcode),
+		    ans->aa ? "" : ", not authoritative", p->name);
+		err->dns_rcode = ans->rcode;
+		goto out;
+	}
 	if ((ans->rcode != 0 && ans->rcode != 3) || !ans->aa) {
 		rc = mx_err_set(err, MX_EPROVIDER,
 		    "rfc2136: %s does not serve zone %s (%s%s); set server in [provider.%s] to the "
@@ -550,10 +562,8 @@ static int r2136_open(struct prov *p, const struct mx_conf_section *cfg, struct 
 	}
 	rc = mx_secret_load(
 	    cfg, "tsig_secret_env", "tsig_keyfile", name != NULL, &d->tsig_secret, err);
-	if (rc) {
-		mx_err_prefix(err, "[provider.%s]", p->name);
+	if (rc) /* its messages name [provider.NAME] */
 		goto out;
-	}
 	if (!name && d->tsig_secret) {
 		rc = mx_err_set(err, MX_EINVAL,
 		    "[provider.%s]: a TSIG secret is set but tsig_name is missing; set tsig_name "

@@ -815,7 +815,7 @@ int r53_status_error(
 		    "it route53:%s on %s",
 		    c->action, c->zone, st, *code ? code : "AccessDenied", c->action, arn);
 	else if (!strcmp(code, "NoSuchHostedZone") || (st == 404 && c->zone_id))
-		rc = mx_err_set(err, MX_EPROVIDER,
+		rc = mx_err_set(err, MX_ENOZONE,
 		    "route53: hosted zone %s does not exist (HTTP %ld); fix hosted_zone_id of "
 		    "[provider.%s] or remove it so the zone %s is looked up by name",
 		    c->zone_id ? c->zone_id : "(none)", st, c->provider, c->zone);
@@ -1018,9 +1018,10 @@ static int r53_zone(struct prov *p, struct mx_err *err)
 		}
 	}
 	if (!found)
-		rc = mx_err_set(err, MX_EPROVIDER,
-		    "route53: no public hosted zone %s is visible to these credentials; create it "
-		    "in Route 53, or set hosted_zone_id in [provider.%s]",
+		rc = mx_err_set(err, MX_ENOZONE,
+		    "route53: no public hosted zone %s is visible to these credentials (`aws "
+		    "route53 list-hosted-zones` shows them); create it in Route 53, choose the "
+		    "provider that holds it, or set hosted_zone_id in [provider.%s]",
 		    p->zone, p->name);
 	else if (matches > 1)
 		rc = mx_err_set(err, MX_EINVAL,
@@ -1290,8 +1291,6 @@ static int r53_open(struct prov *p, const struct mx_conf_section *cfg, struct mx
 		    cfg, "secret_access_key_env", "secret_access_key_file", true, &d->secret, err);
 	if (!rc)
 		rc = mx_secret_load(cfg, "session_token_env", NULL, false, &d->token, err);
-	if (rc)
-		mx_err_prefix(err, "[provider.%s]", p->name);
 out:
 	return rc;
 }

@@ -690,8 +690,7 @@ static void eval_dane(struct chk_work *w)
 		break;
 	case DANE_PROBE_UNREACHABLE:
 		set_result(d, CHK_MX_TARGET_DANE, CHK_WARN, detail,
-		    "port 25 not reachable from here; not verifiable (%s: %s)", bad->addr,
-		    bad->error);
+		    "DANE not verified on the wire (%s: %s)", bad->addr, bad->error);
 		break;
 	default:
 		set_result(d, CHK_MX_TARGET_DANE, CHK_SKIP, detail, "nothing to verify");

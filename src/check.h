@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/check.h — the prerequisite checks (DESIGN.md §4.1): DNSSEC, NS consistency, the
+/* src/check.h — the prerequisite checks (docs/checks.md): DNSSEC, NS consistency, the
  * current MX, the target host and its TLSA, MTA-STS, TLS-RPT, SPF. Many domains run at once
  * on one event loop; results are data (status, one-line summary, JSON detail). */
 #ifndef MX_CHECK_H

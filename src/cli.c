@@ -92,7 +92,7 @@ static const struct cmd commands[] = {
 	"                    print the exact command and are polled until gate_timeout\n"
 	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone changed\n",
 	mx_cmd_run, NULL},
-    {"resume", "resume [DOMAIN]",
+    {"resume", "resume [DOMAIN] [--yes]",
 	"Continues unfinished runs (all of them when no domain is named) from their journal.\n"
 	"  --yes  no prompts\n",
 	mx_cmd_resume, NULL},
@@ -166,6 +166,10 @@ void mx_cli_help(FILE *fp, const char *name)
 		    "`mxcutover COMMAND --help` describes each command.\n");
 }
 
+/* Set once a failing command has printed its reason on stderr; mx_cli_main checks it, so no
+ * command ends non-zero in silence. */
+static bool reason_given;
+
 int mx_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -175,14 +179,58 @@ int mx_cli_usage_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "; see `mxcutover %s%s--help`\n", cmd ? cmd : "", cmd ? " " : "");
+	fflush(stderr);
+	reason_given = true;
 	return MX_EXIT_USAGE;
+}
+
+int mx_cli_reason(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mxcutover: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	reason_given = true;
+	return status;
+}
+
+int mx_cli_domain_reason(int status, const char *domain, const char *msg)
+{
+	size_t n = strlen(domain);
+
+	/* Messages that already begin with the domain are not prefixed twice. */
+	if (!strncmp(msg, domain, n) && (msg[n] == ':' || msg[n] == ' '))
+		return mx_cli_reason(status, "%s", msg);
+	return mx_cli_reason(status, "%s: %s", domain, msg);
+}
+
+void mx_cli_provider_names(const struct mx_app *app, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; app->conf && i < app->conf->nprov && used < len; i++)
+		used += (size_t)snprintf(
+		    buf + used, len - used, "%s%s", used ? ", " : "", app->conf->prov[i].name);
 }
 
 int mx_cli_fail(struct mx_app *app, const struct mx_err *err)
 {
-	fprintf(stderr, "mxcutover: %s\n", err->msg[0] ? err->msg : mx_rc_name(err->rc));
-	fflush(stderr);
-	return (int)mx_rc_exit(err->rc);
+	char names[256];
+
+	/* A provider that does not hold the zone: say which others the config has. */
+	if (err->rc == MX_ENOZONE && app) {
+		mx_cli_provider_names(app, names, sizeof(names));
+		if (strchr(names, ','))
+			return mx_cli_reason(
+			    MX_EXIT_USAGE, "%s (providers in the config: %s)", err->msg, names);
+	}
+	return mx_cli_reason(
+	    (int)mx_rc_exit(err->rc), "%s", err->msg[0] ? err->msg : mx_rc_name(err->rc));
 }
 
 int mx_cli_getopt(struct mx_app *app, int argc, char **argv, const char *shortopts,
@@ -276,9 +324,8 @@ const struct mx_conf_section *mx_cli_provider(struct mx_app *app, const char *cm
 		    name, app->config_path, name);
 		return NULL;
 	}
-	for (size_t i = 0; i < app->conf->nprov && used < sizeof(known); i++)
-		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
-		    used ? ", " : "", app->conf->prov[i].name);
+	mx_cli_provider_names(app, known, sizeof(known));
+	used = strlen(known);
 	mx_cli_usage_error(cmd, "--provider %s: the config %s has no [provider.%s]%s%s", name,
 	    app->conf->path, name, used ? "; it has " : "", known);
 	return NULL;
@@ -409,11 +456,10 @@ static int cmd_pending(struct mx_app *app, const struct cmd *c, int argc, char *
 		if (opt == '?')
 			break;
 	}
-	fprintf(stderr,
-	    "mxcutover %s: not available in this build yet; it arrives with %s. "
-	    "Use `mxcutover check` meanwhile.\n",
+	return mx_cli_reason(MX_EXIT_USAGE,
+	    "%s is not available in this build yet; it arrives with %s. Use `mxcutover check` "
+	    "meanwhile.",
 	    c->name, c->pending);
-	return MX_EXIT_USAGE;
 }
 
 static int setup_paths(struct mx_app *app, struct mx_err *err)
@@ -463,10 +509,10 @@ int mx_cli_main(int argc, char **argv)
 	if (idx >= argc) {
 		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
 			c = find_cmd("tui");
-		else {
-			mx_cli_help(stderr, NULL);
-			return MX_EXIT_USAGE;
-		}
+		else
+			return mx_cli_usage_error(NULL,
+			    "name a command (check, plan, run, resume, rollback, status, "
+			    "outbound); the wizard needs a terminal");
 	} else {
 		c = find_cmd(argv[idx]);
 		if (!c)
@@ -488,11 +534,21 @@ int mx_cli_main(int argc, char **argv)
 		char **cargv = idx < argc ? argv + idx : tui_argv;
 
 		app.color = !app.json && isatty(fileno(app.msg)) && !(no_color && *no_color);
-		if (c->fn)
+		if (c->fn == mx_cmd_tui && app.json)
+			status = mx_cli_usage_error("tui",
+			    "the wizard draws on the terminal and has no --json; use check, "
+			    "plan, run or status with --json in scripts");
+		else if (c->fn)
 			status = c->fn(&app, cargc, cargv);
 		else
 			status = cmd_pending(&app, c, cargc, cargv);
 	}
+	/* The contract: a command that ends non-zero says why on its last stderr line. */
+	if (status != MX_EXIT_OK && !reason_given)
+		mx_cli_reason(status,
+		    "%s stopped with exit status %d without a message; run it again with -v "
+		    "and report the output",
+		    c->name, status);
 out:
 	mx_conf_free(app.conf);
 	free(app.default_state);

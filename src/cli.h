@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/cli.h — the command line (DESIGN.md §4, contract): global options, the subcommand
+/* src/cli.h — the command line (docs/contract.md, section 1): global options, the subcommand
  * table, and what every subcommand shares (config, paths, output mode). */
 #ifndef MX_CLI_H
 #define MX_CLI_H
@@ -31,6 +31,19 @@ int mx_cli_main(int argc, char **argv);
 
 /* Prints "mxcutover: <message>" on stderr (one line) and returns the exit status for rc. */
 int mx_cli_fail(struct mx_app *app, const struct mx_err *err);
+
+/* Prints "mxcutover: <message>" on stderr as the reason the command fails (one line, the fix
+ * included) and returns status. Whatever a command prints after its reason must not go to
+ * stderr: the contract is that its last stderr line says why it ended non-zero. */
+int mx_cli_reason(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* mx_cli_reason for one domain: "mxcutover: DOMAIN: msg", or "mxcutover: msg" when msg already
+ * begins with the domain. */
+int mx_cli_domain_reason(int status, const char *domain, const char *msg);
+
+/* The names of the config's [provider.NAME] sections, comma-separated, into buf ("" when
+ * none). */
+void mx_cli_provider_names(const struct mx_app *app, char *buf, size_t len);
 
 /* Reads a --file list: one domain per line, optionally followed by its target host; '#'
  * starts a comment. Names are normalized. Appends to *domains / *targets (target NULL when

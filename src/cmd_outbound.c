@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/cmd_outbound.c — `mxcutover outbound`: for partner domains, which SmtpDaneMode and
  * MtaStsMode an Exchange Online outbound connector can safely use, why, and the cmdlet line;
- * readable text, or the contract JSON (DESIGN.md §4.1.1). With [exchange], `--apply
+ * readable text, or the contract JSON (docs/contract.md, section 3.2). With [exchange], `--apply
  * CONNECTOR` sets those modes on the connector (read first, journaled) and `rollback
  * --outbound CONNECTOR` restores the modes it found. */
 #include <getopt.h>
@@ -539,7 +539,7 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 	}
 	results = calloc(n, sizeof(*results));
 	if (!results) {
-		status = MX_EXIT_RUNTIME;
+		status = mx_cli_reason(MX_EXIT_RUNTIME, "out of memory");
 		goto out;
 	}
 	memset(&o, 0, sizeof(o));

@@ -58,6 +58,7 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	char domain[MX_NAME_MAX + 1], target[MX_NAME_MAX + 1], name[300];
 	const char *domains[1], *targets[1];
 	enum mx_plan_format fmt = PLAN_TEXT;
+	const char *fmt_name = NULL; /* --format as given */
 	const struct mx_conf_section *sec;
 	struct chk_domain res;
 	struct chk_opts o;
@@ -97,6 +98,7 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 				goto out;
 			}
 			fmt = (enum mx_plan_format)f;
+			fmt_name = optarg;
 			break;
 		case 'o':
 			output = optarg;
@@ -108,6 +110,17 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	}
 	if (app->json)
 		app->msg = stderr;
+	/* --json: the plan document on stdout, as --format json; with -o the file may take
+	 * another format while stdout still gets the document. */
+	if (app->json && !fmt_name)
+		fmt = PLAN_JSON;
+	if (app->json && fmt != PLAN_JSON && !output) {
+		status = mx_cli_usage_error("plan",
+		    "--json prints the plan document, not --format %s; drop one of them, or "
+		    "write the %s with -o FILE",
+		    fmt_name, fmt_name);
+		goto out;
+	}
 	if (idx < argc)
 		domain_arg = argv[idx];
 	if (!domain_arg || idx + 1 < argc) {
@@ -189,6 +202,8 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 		rc = write_plan(plan, fmt,
 		    !strcmp(sec->type, "rfc2136") ? mx_conf_get(sec, "server") : NULL, output,
 		    &err);
+	if (!rc && app->json && output)
+		rc = mx_plan_render(plan, PLAN_JSON, NULL, app->out, &err);
 	if (rc) {
 		status = mx_cli_fail(app, &err);
 		goto out;
@@ -196,11 +211,10 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	if (output && app->verbosity >= 0)
 		fprintf(app->msg, "mxcutover: plan for %s written to %s\n", domain, output);
 	if (json_array_size(blockers)) {
-		fprintf(stderr,
-		    "mxcutover: %zu check(s) fail for %s; the run would stop at "
-		    "preflight (see `mxcutover check %s --target-mx %s`)\n",
+		status = mx_cli_reason(MX_EXIT_BLOCKED,
+		    "%zu check(s) fail for %s; the run would stop at preflight (see `mxcutover "
+		    "check %s --target-mx %s`)",
 		    json_array_size(blockers), domain, domain, target);
-		status = MX_EXIT_BLOCKED;
 	}
 out:
 	json_decref(plan);

@@ -35,7 +35,7 @@ struct front {
 	struct mx_sink sink;
 };
 
-/* One run as `status --json` shows it (DESIGN.md §4.1.2, contract). New reference. */
+/* One run as `status --json` shows it (docs/contract.md, section 3.3). New reference. */
 static json_t *run_json(const struct jnl_run *r)
 {
 	char when[32];
@@ -154,6 +154,47 @@ static int front_open(struct front *f, struct mx_app *app, bool yes, struct mx_e
 	return mx_engine_new(&f->engine, &cfg, err);
 }
 
+/* The reason each run that did not finish stopped, from the journal (what `status` shows),
+ * on stderr; with several, a last line that counts them. */
+static void say_why(struct front *f)
+{
+	int nruns = mx_engine_nruns(f->engine), nstopped = 0;
+
+	for (int i = 0; i < nruns; i++) {
+		struct mx_run_info info;
+		struct jnl_run r;
+		char names[256];
+
+		mx_engine_run_info(f->engine, i, &info);
+		if (!info.exit)
+			continue;
+		nstopped++;
+		memset(&r, 0, sizeof(r));
+		if (jnl_run_latest(f->jnl, info.domain, &r, NULL) != MX_OK)
+			r.error = NULL;
+		/* Exit 2 from a run: the provider does not hold the zone; name the others. */
+		names[0] = '\0';
+		if (info.exit == MX_EXIT_USAGE)
+			mx_cli_provider_names(f->app, names, sizeof(names));
+		if (r.error && strchr(names, ','))
+			mx_cli_reason(info.exit, "%s: %s (providers in the config: %s)",
+			    info.domain, r.error, names);
+		else if (r.error)
+			mx_cli_domain_reason(info.exit, info.domain, r.error);
+		else
+			mx_cli_reason(info.exit,
+			    "%s stopped at %s (%s); `mxcutover status %s` shows where it stands, "
+			    "`mxcutover resume %s` continues",
+			    info.domain, info.step_key, info.state, info.domain, info.domain);
+		jnl_run_clear(&r);
+	}
+	if (nstopped > 1)
+		mx_cli_reason(mx_engine_exit_status(f->engine),
+		    "%d of %d runs did not finish; the lines above say why, `mxcutover status` "
+		    "shows where each stands",
+		    nstopped, nruns);
+}
+
 /* Drives the engine until every run has stopped or a signal arrives. */
 static int drive(struct front *f)
 {
@@ -184,11 +225,12 @@ static int drive(struct front *f)
 	status = mx_engine_exit_status(f->engine);
 	if (interrupted) {
 		for (int i = 0; i < mx_engine_nruns(f->engine); i++)
-			fprintf(stderr,
-			    "mxcutover: stopped; %s is safe where it is — continue with `mxcutover "
-			    "resume %s`\n",
+			mx_cli_reason(MX_EXIT_BLOCKED,
+			    "stopped; %s is safe where it is — continue with `mxcutover resume %s`",
 			    mx_engine_run_domain(f->engine, i), mx_engine_run_domain(f->engine, i));
 		status = MX_EXIT_BLOCKED;
+	} else if (status) {
+		say_why(f);
 	}
 	if (f->app->json)
 		print_runs_json(f);
@@ -337,6 +379,8 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 
 		if (s > status && status != MX_EXIT_LOCKED)
 			status = s;
+	} else if (app->json) {
+		print_runs_json(&f);
 	}
 out:
 	front_close(&f);
@@ -418,6 +462,8 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 
 		if (s > status)
 			status = s;
+	} else if (app->json) {
+		print_runs_json(&f);
 	}
 out:
 	for (size_t i = 0; i < nruns; i++)

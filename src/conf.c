@@ -15,7 +15,7 @@
 const char *const mx_conf_provider_types[] = {
     "powerdns", "rfc2136", "cloudflare", "route53", "azure", "gcloud", "manual", NULL};
 
-/* The keys each provider type accepts (DESIGN.md §4.2), in the order of the types above. */
+/* The keys each provider type accepts (docs/contract.md, section 4), in the order of the types above. */
 static const char *const provider_keys[][10] = {
     {"url", "server_id", "api_key_env", "api_key_file", NULL},
     {"server", "tsig_name", "tsig_alg", "tsig_secret_env", "tsig_keyfile", NULL},

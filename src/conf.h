@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/conf.h — the configuration file (DESIGN.md §4.2, contract): parsed with libinih,
+/* src/conf.h — the configuration file (docs/contract.md, section 4): parsed with libinih,
  * validated completely (an unknown section or key, or a bad value, names file and line). */
 #ifndef MX_CONF_H
 #define MX_CONF_H
@@ -44,7 +44,7 @@ struct mx_conf {
 	struct mx_conf_section *exchange;
 };
 
-/* Defaults of DESIGN.md §4.2 (the real Microsoft names). Caller frees with mx_conf_free. */
+/* Defaults of docs/contract.md, section 4 (the real Microsoft names). Caller frees with mx_conf_free. */
 int mx_conf_new_default(struct mx_conf **out, struct mx_err *err);
 
 /* Loads path over the defaults. With must_exist false, a missing file yields the defaults
@@ -60,7 +60,7 @@ const struct mx_conf_section *mx_conf_provider(const struct mx_conf *c, const ch
 const char *mx_conf_get(const struct mx_conf_section *s, const char *key);
 int mx_conf_line(const struct mx_conf_section *s, const char *key);
 
-/* The [exchange] keys' defaults (DESIGN.md §8). */
+/* The [exchange] keys' defaults (docs/contract.md, section 4). */
 #define MX_CONF_EXO_URL	  "https://outlook.office365.com"
 #define MX_CONF_LOGIN_URL "https://login.microsoftonline.com"
 

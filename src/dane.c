@@ -792,7 +792,7 @@ static void conn_connected(struct dane_conn *k)
 		soerr = errno;
 	if (soerr) {
 		conn_finish(k, DANE_PROBE_UNREACHABLE,
-		    "port %d of %s cannot be reached from here (%s): not verifiable from here",
+		    "port %d of %s cannot be reached (%s): not verifiable from here",
 		    k->p->ctx->o.port, k->res->addr, strerror(soerr));
 		return;
 	}
@@ -878,8 +878,8 @@ static void conn_start(struct dane_conn *k)
 		return;
 	}
 	conn_finish(k, DANE_PROBE_UNREACHABLE,
-	    "port %d of %s cannot be reached from here (%s): not verifiable from here", o->port,
-	    k->res->addr, strerror(errno));
+	    "port %d of %s cannot be reached (%s): not verifiable from here", o->port, k->res->addr,
+	    strerror(errno));
 }
 
 /* ---- probes of hosts ---- */

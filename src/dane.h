@@ -18,7 +18,7 @@
 
 /* What the wire says about DANE for one address, or for a host (the worst of its addresses:
  * mismatch, then no-starttls, then unreachable, then verified). Names are contract
- * (DESIGN.md §4.1.1 `probe`). */
+ * (docs/outbound.md, `probe`). */
 enum dane_probe_status {
 	DANE_PROBE_VERIFIED = 0, /* the handshake authenticated against a usable TLSA record */
 	DANE_PROBE_MISMATCH,	/* TLS up (or failed), but no usable TLSA record authenticates it */

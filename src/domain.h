@@ -22,7 +22,7 @@ int mx_domain_normalize(
 bool mx_name_under(const char *name, const char *suffix);
 
 /* Converts "contoso.com" to the label Microsoft uses in host names, "contoso-com"; for
- * display and sandbox fixtures only — target hosts are never derived (DESIGN.md §2). */
+ * display and sandbox fixtures only — target hosts are never derived. */
 void mx_domain_dashed(const char *name, char *out, size_t outlen);
 
 #endif

@@ -549,8 +549,7 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 			    rr->u.mx.host, r->row.domain);
 	}
 	if (used) {
-		mx_err_set(
-		    err, MX_EGATE, "%s: preflight found blockers — %s", r->row.domain, blockers);
+		mx_err_set(err, MX_EGATE, "preflight found blockers — %s", blockers);
 		r->exit = 1;
 		goto out;
 	}
@@ -587,7 +586,8 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	    r->prov->ops->read_rrset(r->prov, name, DNS_T_TXT, &sts, err))
 		goto out;
 	if (mx.n == 0) {
-		mx_err_set(err, MX_EINVAL, "%s: the provider holds no MX RRset", r->row.domain);
+		mx_err_set(err, MX_EINVAL, "the provider holds no MX RRset for %s; nothing to move",
+		    r->row.domain);
 		goto out;
 	}
 	if (mx_plan_checksum(&mx, &sts, checksum, sizeof(checksum), err))
@@ -793,8 +793,9 @@ static enum res do_verify_target(struct run *r, struct mx_err *err)
 	gate_clear(r);
 	if (r->e->cfg.confirm) {
 		snprintf(q, sizeof(q),
-		    "Test inbound mail to %s with the Remote Connectivity Analyzer (\"Inbound SMTP "
-		    "Email\"). Did it pass?",
+		    "Test inbound mail to %s with the Remote Connectivity Analyzer, "
+		    "https://testconnectivity.microsoft.com/ (the \"Inbound SMTP Email\" test). "
+		    "Did it pass?",
 		    r->row.domain);
 		if (!r->e->cfg.confirm(r->e->cfg.confirm_arg, r->row.domain, q)) {
 			mx_err_set(err, MX_EGATE,
@@ -888,7 +889,7 @@ static step_fn *const fwd[STEP_COUNT] = {
     [STEP_MTASTS_FINALIZE] = do_mtasts_finalize,
 };
 
-/* ---- rollback steps (mail-safe order of DESIGN.md §2) ---- */
+/* ---- rollback steps (mail-safe order of docs/state-machine.md) ---- */
 
 static enum res rb_dane(struct run *r, struct mx_err *err)
 {
@@ -906,8 +907,8 @@ static enum res rb_dane(struct run *r, struct mx_err *err)
 	say(r, MX_EV_GATE, MX_SEV_WARN, "%s", text);
 	if (r->e->cfg.confirm && !r->e->cfg.confirm(r->e->cfg.confirm_arg, r->row.domain,
 				     "Has Disable-SmtpDaneInbound been run?")) {
-		mx_err_set(err, MX_EGATE, "%s: run Disable-SmtpDaneInbound first, then resume",
-		    r->row.domain);
+		mx_err_set(err, MX_EGATE,
+		    "run Disable-SmtpDaneInbound -DomainName %s first, then resume", r->row.domain);
 		return R_GATE;
 	}
 	return R_DONE;

@@ -23,6 +23,7 @@ static const struct {
     [MX_ELOCKED] = {"locked", MX_EXIT_LOCKED},
     [MX_ECANCELED] = {"canceled", MX_EXIT_RUNTIME},
     [MX_EGATE] = {"gate", MX_EXIT_BLOCKED},
+    [MX_ENOZONE] = {"nozone", MX_EXIT_USAGE},
 };
 
 int mx_err_vset(struct mx_err *e, enum mx_rc rc, const char *fmt, va_list ap)

@@ -20,10 +20,11 @@ enum mx_rc {
 	MX_ELOCKED,    /* another process holds this domain's run lock */
 	MX_ECANCELED,  /* the user or a signal stopped the work */
 	MX_EGATE,      /* a gate could not be passed (a person's step not done in time) */
+	MX_ENOZONE,    /* the provider does not hold the domain's zone (a config error) */
 	MX_RC_COUNT
 };
 
-/* Exit statuses of the command line (DESIGN.md §4, contract). */
+/* Exit statuses of the command line (docs/contract.md, section 2). */
 enum mx_exit {
 	MX_EXIT_OK = 0,
 	MX_EXIT_BLOCKED = 1, /* checks found blockers / run stopped at a gate */

@@ -104,9 +104,10 @@ static const char *host_gap(
 		    h->host);
 	else if (h->probe == DANE_PROBE_UNREACHABLE)
 		say(buf, len,
-		    "port 25 of %s is not reachable from here, so its TLSA is not verifiable "
-		    "(%s); run outbound where port 25 is open before choosing Mandatory",
-		    h->host, h->probe_error[0] ? h->probe_error : "no detail");
+		    "the TLSA of %s is not verified on the wire (%s); run outbound where port 25 "
+		    "is open before choosing Mandatory",
+		    h->host,
+		    h->probe_error[0] ? h->probe_error : "port 25 not reachable from here");
 	else if (h->probe != DANE_PROBE_VERIFIED)
 		say(buf, len, "%s was not verified on the wire (probe %s)", h->host,
 		    dane_probe_name(h->probe));

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* src/outbound.h — are partners ready for the outbound connector modes of Exchange Online
- * (SmtpDaneMode Mandatory|Opportunistic|None, MtaStsMode Opportunistic|None; DESIGN.md
- * §4.1.1)? Per partner domain: the DNSSEC state of its MX RRset and of each MX host's
+ * (SmtpDaneMode Mandatory|Opportunistic|None, MtaStsMode Opportunistic|None; docs/outbound.md)? Per partner domain: the DNSSEC state of its MX RRset and of each MX host's
  * addresses, the host's TLSA at _25._tcp, a STARTTLS + DANE probe on the wire, and the
  * MTA-STS record and policy with whether it covers the MX hosts. Many domains run at once on
  * one event loop; the verdict is a pure function of those facts (ob_verdict). */
@@ -108,7 +107,7 @@ struct ob_domain {
 	struct ob_work *work; /* in flight, NULL once evaluated */
 };
 
-/* The verdict of DESIGN.md §4.1.1 from the facts in *d (mx_state, mx_sec, hosts[], sts):
+/* The verdict (docs/outbound.md) from the facts in *d (mx_state, mx_sec, hosts[], sts):
  * fills dane_mode, sts_mode, warning and the reasons. Pure: no I/O, for unit tests.
  * SmtpDaneMode Mandatory only when every MX host has a secure MX RRset, secure addresses and
  * usable TLSA that the probe verified; None (warning) when usable TLSA fails on the wire or a

@@ -237,7 +237,8 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 		       mx_after(in->domain, (uint32_t)low, mx_values(in, true, -1, 20)), 0, NULL));
 	snprintf(gate, sizeof(gate),
 	    "Every authoritative server must serve %s and it must resolve securely. Then test "
-	    "inbound mail with the Remote Connectivity Analyzer (\"Inbound SMTP Email\") and "
+	    "inbound mail with the Remote Connectivity Analyzer, "
+	    "https://testconnectivity.microsoft.com/ (the \"Inbound SMTP Email\" test), and "
 	    "confirm.",
 	    in->target);
 	json_array_append_new(steps, step(STEP_VERIFY_TARGET, NULL, 0, gate));
@@ -281,7 +282,7 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 	json_object_set_new(doc, "steps", steps);
 	steps = NULL;
 
-	/* Rollback in the mail-safe order of DESIGN.md §2. */
+	/* Rollback in the mail-safe order of docs/state-machine.md. */
 	snprintf(gate, sizeof(gate),
 	    "If inbound DANE was enabled: Disable-SmtpDaneInbound -DomainName %s first.",
 	    in->domain);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/steps.h — the cutover's steps (DESIGN.md §5) as one table: keys are journal keys and
+/* src/steps.h — the cutover's steps (docs/state-machine.md) as one table: keys are journal keys and
  * stable forever; the engine, the plan and the wizard all read this table. */
 #ifndef MX_STEPS_H
 #define MX_STEPS_H

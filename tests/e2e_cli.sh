@@ -27,6 +27,17 @@ grep -q 'unknown command "frobnicate"' "$work/err" || fail "unknown command name
 [ "$(status "$MXCUTOVER" check --frob x.com)" = 2 ] || fail "unknown command option exits 2"
 [ "$(wc -l <"$work/err")" -eq 1 ] || fail "a usage error is one line"
 [ "$(status "$MXCUTOVER")" = 2 ] || fail "bare mxcutover without a terminal exits 2"
+[ "$(wc -l <"$work/err")" -eq 1 ] && grep -q 'name a command' "$work/err" ||
+	fail "bare mxcutover without a terminal: one line naming the fix: $(cat "$work/err")"
+# Usage errors on every command, --json or not: exactly one stderr line, the reason last.
+for cmd in check plan run resume rollback status outbound tui; do
+	for json in "" --json; do
+		# shellcheck disable=SC2086
+		[ "$(status "$MXCUTOVER" $json "$cmd" --frob)" = 2 ] || fail "$cmd $json --frob exits 2"
+		[ "$(wc -l <"$work/err")" -eq 1 ] && grep -q -- '--help`$' "$work/err" ||
+			fail "$cmd $json --frob: one line ending in the fix: $(cat "$work/err")"
+	done
+done
 
 # Commands a later build brings (their --help says so) refuse with exit 2, never pretend.
 for cmd in check plan run resume rollback status outbound tui; do

@@ -276,7 +276,7 @@ static void test_cf_errors(void)
 		"cannot edit zone contoso.com (HTTP 403); give it Zone.DNS:Edit"},
 	    {403, false, "{\"success\":false,\"errors\":[{\"code\":10000}]}", MX_EAUTH,
 		"give it Zone.Zone:Read"},
-	    {404, false, "{}", MX_EPROVIDER, "fix zone_id in [provider.cf]"},
+	    {404, false, "{}", MX_ENOZONE, "fix zone_id in [provider.cf]"},
 	    {429, false, "", MX_ERATELIMIT, "wait five minutes, then resume"},
 	    {500, true, "", MX_EPROVIDER, "check Cloudflare's status page"},
 	    {503, false, "not json", MX_EPROVIDER, "check Cloudflare's status page"},
@@ -470,7 +470,7 @@ static void test_az_errors(void)
 	    {404, false, "{\"error\":{\"code\":\"SubscriptionNotFound\"}}", MX_EPROVIDER,
 		"subscription sub-1 was not found (HTTP 404 SubscriptionNotFound); fix "
 		"subscription_id"},
-	    {404, false, "{\"error\":{\"code\":\"ParentResourceNotFound\"}}", MX_EPROVIDER,
+	    {404, false, "{\"error\":{\"code\":\"ParentResourceNotFound\"}}", MX_ENOZONE,
 		"DNS zone contoso.com is not in resource group rg-dns of subscription sub-1 (HTTP "
 		"404 ParentResourceNotFound)"},
 	    {412, true, "{\"error\":{\"code\":\"PreconditionFailed\"}}", MX_ECONFLICT,

@@ -333,7 +333,7 @@ static void test_errors(void)
 	check_mapping(404, "notFound",
 	    "The 'parameters.managedZone' resource named 'contoso' does "
 	    "not exist.",
-	    false, MX_EPROVIDER, "fix project or managed_zone");
+	    false, MX_ENOZONE, "fix project or managed_zone");
 	check_mapping(
 	    429, "rateLimitExceeded", "Rate Limit Exceeded", true, MX_ERATELIMIT, "wait a minute");
 	check_mapping(400, "invalid", "Invalid value for 'entity.change.additions[0].ttl'", true,

@@ -448,7 +448,7 @@ static void test_errors(void)
 	    MX_EAUTH, "session_token_env");
 	check_mapping(403, "AccessDenied", "User is not authorized", MX_EAUTH,
 	    "grant it route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/Z1");
-	check_mapping(404, "NoSuchHostedZone", "No hosted zone found with ID: Z1", MX_EPROVIDER,
+	check_mapping(404, "NoSuchHostedZone", "No hosted zone found with ID: Z1", MX_ENOZONE,
 	    "fix hosted_zone_id");
 	check_mapping(400, "InvalidChangeBatch",
 	    "Tried to create resource record set but it already exists", MX_ECONFLICT,
