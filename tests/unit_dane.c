@@ -70,7 +70,7 @@ static void test_dane_modes(void)
 	CHECK_INT(d.dane_mode, OB_DANE_OPPORTUNISTIC);
 	CHECK(!d.warning);
 	CHECK(strstr(d.reason, "mx2.fabrikam.example"));
-	CHECK(strstr(d.reason, "connection refused; run outbound where port 25 is open"));
+	CHECK(strstr(d.reason, "(connection refused); run outbound where port 25 is open"));
 	CHECK(strstr(d.reason, "other MX hosts verify"));
 
 	/* Usable TLSA that fails on the wire, on any host: None, loudly. */
