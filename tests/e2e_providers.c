@@ -358,7 +358,7 @@ static void test_powerdns(void)
 		struct mx_rrset out = {0};
 
 		CHECK_INT(p->ops->read_rrset(p, "nosuchzone4711.test", DNS_T_MX, &out, &err),
-		    MX_EPROVIDER);
+		    MX_ENOZONE);
 		printf("  unknown zone: %s\n", err.msg);
 		CHECK(strstr(err.msg, "nosuchzone4711.test") && strstr(err.msg, "localhost"));
 		prov_close(p);
@@ -389,7 +389,7 @@ static void test_rfc2136(void)
 		struct mx_rrset out = {0};
 
 		CHECK_INT(p->ops->read_rrset(p, "nosuchzone4711.test", DNS_T_MX, &out, &err),
-		    MX_EPROVIDER);
+		    MX_ENOZONE);
 		printf("  unknown zone: %s\n", err.msg);
 		CHECK(strstr(err.msg, "nosuchzone4711.test") != NULL);
 		prov_close(p);
