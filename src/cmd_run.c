@@ -487,12 +487,109 @@ int mx_cmd_rollback(struct mx_app *app, int argc, char **argv)
 	return resume_or_rollback(app, argc, argv, true);
 }
 
+/* The title people see for a step key of the journal, forward or rollback; "" when unknown. */
+static const char *status_step_title(const char *key)
+{
+	int step = key ? mx_step_find(key) : -1;
+
+	if (step >= 0)
+		return mx_step_table[step].title;
+	for (int i = 0; key && i < mx_engine_rb_count(); i++)
+		if (!strcmp(mx_engine_rb_key(i), key))
+			return mx_engine_rb_title(i);
+	return "";
+}
+
+static bool status_finished(const struct jnl_run *r)
+{
+	return !strcmp(r->state, "done") || !strcmp(r->state, "rolled_back");
+}
+
+/* What status knows of one run beyond its row: who holds it and its steps. */
+struct status_run {
+	struct jnl_lock_info lock;
+	struct jnl_step *steps;
+	size_t nsteps;
+};
+
+static json_t *status_json(const struct jnl_run *r, const struct status_run *x)
+{
+	json_t *o = run_json(r), *hist = json_array();
+	char when[32];
+
+	json_object_set_new(o, "title", json_string(status_step_title(r->step)));
+	json_object_set_new(o, "live", json_boolean(x->lock.pid && x->lock.live));
+	json_object_set_new(o, "owner",
+	    x->lock.pid ? json_pack("{s:I,s:s,s:s,s:b}", "pid", (json_int_t)x->lock.pid, "host",
+			      x->lock.host ? x->lock.host : "", "since",
+			      mx_time_rfc3339((time_t)x->lock.since, when, sizeof(when)), "live",
+			      x->lock.live)
+			: json_null());
+	for (size_t i = 0; i < x->nsteps; i++) {
+		const struct jnl_step *st = &x->steps[i];
+		long long at = st->finished_at ? st->finished_at : st->started_at;
+
+		json_array_append_new(
+		    hist, json_pack("{s:s,s:s,s:s,s:o}", "step", st->step, "title",
+			      status_step_title(st->step), "state", st->state, "at",
+			      at ? json_string(mx_time_rfc3339((time_t)at, when, sizeof(when)))
+				 : json_null()));
+	}
+	json_object_set_new(o, "history", hist);
+	return o;
+}
+
+static void status_text(
+    struct mx_app *app, const struct jnl_run *r, const struct status_run *x, bool history)
+{
+	FILE *fp = app->out;
+	char when[32];
+
+	if (!strcmp(r->state, "done"))
+		fprintf(
+		    fp, "%-28s done          cutover complete: MX is %s\n", r->domain, r->target);
+	else if (!strcmp(r->state, "rolled_back"))
+		fprintf(fp, "%-28s rolled_back   the MX is as it was before the run\n", r->domain);
+	else
+		fprintf(fp, "%-28s %-13s %s (%s)\n", r->domain, r->state,
+		    status_step_title(r->step), r->step);
+	fprintf(fp, "%-28s target %s through [provider.%s]\n", "", r->target, r->provider);
+	if (!status_finished(r)) {
+		if (x->lock.pid && x->lock.live)
+			fprintf(fp, "%-28s live: held by mxcutover pid %lld on %s since %s\n", "",
+			    x->lock.pid, x->lock.host ? x->lock.host : "?",
+			    mx_time_rfc3339((time_t)x->lock.since, when, sizeof(when)));
+		else
+			fprintf(fp,
+			    "%-28s stopped: no process runs it; continue with `mxcutover resume "
+			    "%s`, or undo it with `mxcutover rollback %s`\n",
+			    "", r->domain, r->domain);
+	}
+	if (r->next_at && !status_finished(r))
+		fprintf(fp, "%-28s next at %s: %s\n", "",
+		    mx_time_rfc3339((time_t)r->next_at, when, sizeof(when)),
+		    r->waiting_for ? r->waiting_for : "");
+	if (r->error && !status_finished(r))
+		fprintf(fp, "%-28s %s\n", "", r->error);
+	if (!history)
+		return;
+	fprintf(fp, "%-28s history:\n", "");
+	for (size_t i = 0; i < x->nsteps; i++) {
+		const struct jnl_step *st = &x->steps[i];
+		long long at = st->finished_at ? st->finished_at : st->started_at;
+
+		fprintf(fp, "%-28s   %-20s %-8s %-16s %s\n", "",
+		    at ? mx_time_rfc3339((time_t)at, when, sizeof(when)) : "", st->state, st->step,
+		    status_step_title(st->step));
+	}
+}
+
 int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 {
-	char norm[MX_NAME_MAX + 1], when[32];
+	char norm[MX_NAME_MAX + 1];
 	struct jnl_run *runs = NULL;
 	struct jnl *j = NULL;
-	size_t n = 0;
+	size_t n = 0, shown = 0;
 	struct mx_err err;
 	json_t *doc = NULL, *arr;
 	int status = MX_EXIT_OK, idx = 0, opt;
@@ -509,7 +606,8 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 		return mx_cli_usage_error("status", "name at most one domain");
 	if (idx < argc && mx_domain_normalize(argv[idx], "domain", norm, sizeof(norm), &err))
 		return mx_cli_usage_error("status", "%s", err.msg);
-	if (jnl_open(app->state_path, &j, &err) || jnl_run_list(j, &runs, &n, &err)) {
+	/* Looking creates nothing: without a database there are no runs. */
+	if (jnl_open_ro(app->state_path, &j, &err) || (j && jnl_run_list(j, &runs, &n, &err))) {
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
@@ -518,27 +616,34 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 	json_object_set_new(doc, "runs", arr);
 	for (size_t i = 0; i < n; i++) {
 		struct jnl_run *r = &runs[i];
-		int step = mx_step_find(r->step);
+		struct status_run x;
 
 		if (idx < argc && strcmp(r->domain, norm))
 			continue;
-		json_array_append_new(arr, run_json(r));
-		if (app->json)
-			continue;
-		mx_time_rfc3339((time_t)r->next_at, when, sizeof(when));
-		printf("%-28s %-12s %-16s %s\n", r->domain, r->state, r->step,
-		    step >= 0 ? mx_step_table[step].title : "");
-		if (r->next_at)
-			printf("%-28s next at %s: %s\n", "", when,
-			    r->waiting_for ? r->waiting_for : "");
-		if (r->error)
-			printf("%-28s %s\n", "", r->error);
+		memset(&x, 0, sizeof(x));
+		if (jnl_lock_get(j, r->domain, &x.lock, &err) ||
+		    jnl_step_list(j, r->id, &x.steps, &x.nsteps, &err)) {
+			jnl_lock_info_clear(&x.lock);
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
+		json_array_append_new(arr, status_json(r, &x));
+		if (!app->json)
+			/* The history of one named domain, or of every run with -v. */
+			status_text(app, r, &x, idx < argc || app->verbosity > 0);
+		shown++;
+		jnl_lock_info_clear(&x.lock);
+		jnl_step_list_free(x.steps, x.nsteps);
 	}
 	if (app->json) {
-		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-		putchar('\n');
-	} else if (!json_array_size(arr)) {
-		printf(idx < argc ? "%s has no run\n" : "no runs\n", norm);
+		json_dumpf(doc, app->out, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		fputc('\n', app->out);
+	} else if (!shown) {
+		if (idx < argc)
+			fprintf(app->out, "%s has no run\n", norm);
+		else
+			fprintf(app->out, "no runs%s%s\n",
+			    j ? "" : ": there is no state database at ", j ? "" : app->state_path);
 	}
 out:
 	json_decref(doc);

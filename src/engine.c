@@ -1545,6 +1545,11 @@ const char *mx_engine_rb_title(int i)
 	return i >= 0 && i < RB_COUNT ? rb_steps[i].title : "";
 }
 
+const char *mx_engine_rb_key(int i)
+{
+	return i >= 0 && i < RB_COUNT ? rb_steps[i].key : "";
+}
+
 static void stop_run(struct mx_engine *e, struct run *r)
 {
 	if (r->stopped)

@@ -1053,3 +1053,130 @@ int jnl_connector_latest(struct jnl *j, const char *tenant, const char *connecto
 	}
 	return MX_OK;
 }
+
+/* ---- read-only access (status) ---- */
+
+int jnl_open_ro(const char *path, struct jnl **out, struct mx_err *err)
+{
+	struct stat sb;
+	struct jnl *j;
+	int rc, have;
+
+	*out = NULL;
+	/* Looking must not create: no folder, no file, no database. */
+	if (stat(path, &sb) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return MX_OK;
+		return mx_err_set(
+		    err, MX_EIO, "state database %s: %s; check --state", path, strerror(errno));
+	}
+	if (!S_ISREG(sb.st_mode))
+		return mx_err_set(err, MX_EIO,
+		    "state database %s is not a regular file; point --state at the database", path);
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->path = strdup(path))) {
+		free(j);
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	}
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK) {
+		rc = sql_fail(j, "opening", err);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(j->db, 1);
+	sqlite3_busy_timeout(j->db, 5000);
+	rc = check_file(j, err);
+	if (rc)
+		goto fail;
+	have = jnl_schema_version(j);
+	if (have == 0) {
+		/* An empty file: no runs to show. An older schema still has every table read
+		 * here (they date from version 1). */
+		jnl_close(j);
+		return MX_OK;
+	}
+	*out = j;
+	return MX_OK;
+fail:
+	jnl_close(j);
+	return rc;
+}
+
+void jnl_lock_info_clear(struct jnl_lock_info *l)
+{
+	free(l->host);
+	memset(l, 0, sizeof(*l));
+}
+
+int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = prep(j, "SELECT pid, host, acquired_at FROM locks WHERE domain = ?", &st, err);
+	if (rc)
+		return rc;
+	bind_text(st, 1, domain);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->pid = sqlite3_column_int64(st, 0);
+		out->host = col_dup(st, 1);
+		out->since = sqlite3_column_int64(st, 2);
+		out->live = out->host && owner_alive(out->pid, out->host);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_fail(j, "reading the locks", err);
+	return MX_OK;
+}
+
+void jnl_step_list_free(struct jnl_step *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].step);
+		free(v[i].state);
+	}
+	free(v);
+}
+
+int jnl_step_list(
+    struct jnl *j, long long run_id, struct jnl_step **out, size_t *n, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	struct jnl_step *v = NULL;
+	size_t count = 0;
+	int rc = prep(j,
+	    "SELECT step, state, started_at, finished_at FROM steps WHERE run_id = ? "
+	    "ORDER BY COALESCE(started_at, finished_at), rowid",
+	    &st, err);
+
+	*out = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct jnl_step *g = realloc(v, (count + 1) * sizeof(*v));
+
+		if (!g) {
+			sqlite3_finalize(st);
+			jnl_step_list_free(v, count);
+			return mx_err_set(err, MX_ENOMEM, "out of memory");
+		}
+		v = g;
+		v[count].step = col_dup(st, 0);
+		v[count].state = col_dup(st, 1);
+		v[count].started_at = sqlite3_column_int64(st, 2);
+		v[count].finished_at = sqlite3_column_int64(st, 3);
+		count++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		jnl_step_list_free(v, count);
+		return sql_fail(j, "listing steps", err);
+	}
+	*out = v;
+	*n = count;
+	return MX_OK;
+}

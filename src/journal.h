@@ -5,6 +5,7 @@
 #ifndef MX_JOURNAL_H
 #define MX_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -129,5 +130,33 @@ int jnl_connector_set_state(
  * undo_intent): what a rollback restores. MX_OK with out->id == 0 when there is none. */
 int jnl_connector_latest(struct jnl *j, const char *tenant, const char *connector,
     struct jnl_connector_change *out, struct mx_err *err);
+
+/* Read-only access, for commands that only look (status). */
+
+/* Opens an existing state database read-only: never creates a folder, a file or a table and
+ * never migrates. MX_OK with *out NULL when there is no database at path (no runs). Caller
+ * closes with jnl_close. */
+int jnl_open_ro(const char *path, struct jnl **out, struct mx_err *err);
+
+/* Who holds domain's run lock: pid 0 when nobody. live: the owner still runs (on another
+ * host we cannot tell, and assume it does). host is owned (jnl_lock_info_clear). */
+struct jnl_lock_info {
+	long long pid;
+	char *host;
+	long long since; /* when the lock was taken */
+	bool live;
+};
+int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, struct mx_err *err);
+void jnl_lock_info_clear(struct jnl_lock_info *l);
+
+/* A run's steps in the order they started, with their states (pending|active|done|skipped|
+ * undone) and times (0 when unset). Caller frees with jnl_step_list_free. */
+struct jnl_step {
+	char *step, *state;
+	long long started_at, finished_at;
+};
+int jnl_step_list(
+    struct jnl *j, long long run_id, struct jnl_step **out, size_t *n, struct mx_err *err);
+void jnl_step_list_free(struct jnl_step *v, size_t n);
 
 #endif
