@@ -78,7 +78,9 @@ static const struct cmd commands[] = {
 	"  --format FORMAT   text (default), json (docs/plan-schema.md), markdown (a change\n"
 	"                    ticket), nsupdate (a script for RFC 2136 by hand), powershell\n"
 	"                    (the Exchange Online cmdlets)\n"
-	"  -o, --output FILE write the plan to FILE (whole or not at all) instead of stdout\n",
+	"  -o, --output FILE write the plan to FILE (whole or not at all) instead of stdout;\n"
+	"                    with nsupdate, a folder (DIR/) gets one file per step, in order,\n"
+	"                    and a README with the waits between them\n",
 	mx_cmd_plan, NULL},
     {"run",
 	"run DOMAIN --target-mx HOST --provider NAME [--yes] [--plan FILE]\n"

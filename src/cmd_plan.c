@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -31,8 +32,20 @@ static int write_plan(
 	FILE *fp;
 	int rc;
 
+	struct stat sb;
+	size_t len = path ? strlen(path) : 0;
+
 	if (!path)
 		return mx_plan_render(plan, fmt, server, stdout, err);
+	/* A folder (existing, or named with a trailing slash): one file per step. */
+	if ((len && path[len - 1] == '/') || (!stat(path, &sb) && S_ISDIR(sb.st_mode))) {
+		if (fmt != PLAN_NSUPDATE)
+			return mx_err_set(err, MX_EINVAL,
+			    "-o %s is a folder; one file per step is the nsupdate format's "
+			    "(--format nsupdate), other formats take a file name",
+			    path);
+		return mx_plan_render_dir(plan, server, path, err);
+	}
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	fp = fopen(tmp, "w");

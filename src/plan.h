@@ -52,4 +52,9 @@ int mx_plan_mtasts_policies(const struct mx_conf *conf, const char *policy, cons
 int mx_plan_render(
     json_t *plan, enum mx_plan_format fmt, const char *server, FILE *fp, struct mx_err *err);
 
+/* The nsupdate format as one file per writing step in folder dir (created when missing):
+ * NN-STEP.nsupdate in order, rollback-NN.nsupdate, and a README with the order, the gates
+ * and the waits between them. Each file is written whole or not at all. */
+int mx_plan_render_dir(json_t *plan, const char *server, const char *dir, struct mx_err *err);
+
 #endif

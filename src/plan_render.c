@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* src/plan_render.c — the plan's formats, each rendered from the plan document. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "plan.h"
 
@@ -157,19 +161,9 @@ static void nsupdate_set(FILE *fp, json_t *set)
 	fprintf(fp, "send\n");
 }
 
-static void render_nsupdate(json_t *p, const char *server, FILE *fp)
+/* The server and zone lines that open every block, so each one stands on its own. */
+static void nsupdate_head(FILE *fp, json_t *p, const char *server)
 {
-	json_t *st;
-	size_t i;
-	char d[32];
-
-	fprintf(
-	    fp, "; nsupdate script: move the MX of %s to %s\n", str(p, "domain"), str(p, "target"));
-	fprintf(fp,
-	    "; Run the blocks one at a time, with the waits between them:\n"
-	    ";   nsupdate -y hmac-sha256:KEYNAME:SECRET  (or -k keyfile) < this-file\n"
-	    "; Snapshot %s\n",
-	    str(json_object_get(p, "snapshot"), "checksum"));
 	if (server) {
 		char host[128];
 		const char *at = strchr(server, '@');
@@ -180,7 +174,29 @@ static void render_nsupdate(json_t *p, const char *server, FILE *fp)
 	} else {
 		fprintf(fp, "; server PRIMARY-ADDRESS\n");
 	}
-	fprintf(fp, "zone %s.\n\n", str(p, "domain"));
+	fprintf(fp, "zone %s.\n", str(p, "domain"));
+}
+
+/* A single file must never be one command away from a cutover without its waits: every block
+ * is preceded by a line in capitals that nsupdate rejects, so `nsupdate < file` stops with a
+ * syntax error before it sends anything, while a person pastes one block at a time. */
+static void render_nsupdate(json_t *p, const char *server, FILE *fp)
+{
+	json_t *st;
+	size_t i;
+	char d[32];
+
+	fprintf(fp,
+	    "; nsupdate commands: move the MX of %s to %s\n"
+	    "; Snapshot %s\n"
+	    "; Paste ONE block at a time into an interactive `nsupdate -k KEYFILE` and honour the\n"
+	    "; waits and gates written between the blocks: they are what keeps mail flowing.\n"
+	    "; The lines in capitals are not nsupdate commands: they make nsupdate refuse this\n"
+	    "; file as a whole before it changes anything. For one file per step, in order, use\n"
+	    ";   mxcutover plan %s --target-mx %s --provider %s --format nsupdate -o DIR/\n"
+	    "STOP: this file is pasted one block at a time, never run whole\n\n",
+	    str(p, "domain"), str(p, "target"), str(json_object_get(p, "snapshot"), "checksum"),
+	    str(p, "domain"), str(p, "target"), str(p, "provider"));
 	json_array_foreach(json_object_get(p, "steps"), i, st)
 	{
 		fprintf(fp, "; %zu. %s (%s)\n", i + 1, str(st, "title"), str(st, "key"));
@@ -188,24 +204,165 @@ static void render_nsupdate(json_t *p, const char *server, FILE *fp)
 			print_lines(fp, ";    gate: ", ";      ", str(st, "gate"));
 		if (num(st, "wait_seconds")) {
 			duration(d, sizeof(d), num(st, "wait_seconds"));
-			fprintf(fp, ";    wait %s before the next block\n", d);
+			fprintf(fp, "WAIT: %s before the next block\n", d);
 		}
-		if (json_object_get(st, "after"))
+		if (json_object_get(st, "after")) {
+			if (json_object_get(st, "gate"))
+				fprintf(fp, "GATE: only once the gate above is done\n");
+			nsupdate_head(fp, p, server);
 			nsupdate_set(fp, json_object_get(st, "after"));
+			fprintf(fp, "NEXT: only once every name server serves the change above\n");
+		}
 		fputc('\n', fp);
 	}
-	fprintf(fp, "; Rollback, if needed (mail-safe order):\n");
+	fprintf(fp, "; Rollback, if needed (mail-safe order):\n"
+		    "ROLLBACK: only if the cutover must be undone, one block at a time\n");
 	json_array_foreach(json_object_get(p, "rollback"), i, st)
 	{
 		if (json_object_get(st, "after")) {
 			fprintf(fp, "; rollback %zu\n", i + 1);
+			nsupdate_head(fp, p, server);
 			nsupdate_set(fp, json_object_get(st, "after"));
+			fprintf(fp, "NEXT: only once every name server serves the change above\n");
+		} else if (json_object_get(st, "text")) {
+			fprintf(fp, "; rollback %zu: %s\n", i + 1, str(st, "text"));
 		} else {
-			fprintf(fp, "; rollback %zu: %s%ld\n", i + 1,
-			    json_object_get(st, "text") ? str(st, "text") : "wait seconds: ",
-			    json_object_get(st, "text") ? 0L : num(st, "wait_seconds"));
+			duration(d, sizeof(d), num(st, "wait_seconds"));
+			fprintf(
+			    fp, "; rollback %zu: wait\nWAIT: %s before the next block\n", i + 1, d);
 		}
 	}
+}
+
+/* Writes text to dir/name through a temporary file renamed into place. */
+static int write_file(const char *dir, const char *name, const char *text, struct mx_err *err)
+{
+	char path[4096], tmp[4200];
+	FILE *fp;
+	int rc = MX_OK;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fp = fopen(tmp, "w");
+	if (!fp)
+		return mx_err_set(err, MX_EIO, "-o %s: %s", path, strerror(errno));
+	fputs(text, fp);
+	if (ferror(fp) | fclose(fp))
+		rc = mx_err_set(err, MX_EIO, "-o %s: cannot write: %s", path, strerror(errno));
+	if (!rc && rename(tmp, path))
+		rc = mx_err_set(err, MX_EIO, "-o %s: %s", path, strerror(errno));
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* One file in memory: open_memstream with its buffer. */
+struct membuf {
+	char *text;
+	size_t len;
+	FILE *fp;
+};
+
+static int mem_open(struct membuf *m, struct mx_err *err)
+{
+	m->text = NULL;
+	m->fp = open_memstream(&m->text, &m->len);
+	return m->fp ? MX_OK : mx_err_set(err, MX_ENOMEM, "out of memory");
+}
+
+static int mem_close_write(struct membuf *m, const char *dir, const char *name, struct mx_err *err)
+{
+	int rc = fclose(m->fp) ? mx_err_set(err, MX_ENOMEM, "out of memory") : MX_OK;
+
+	if (!rc)
+		rc = write_file(dir, name, m->text, err);
+	free(m->text);
+	return rc;
+}
+
+int mx_plan_render_dir(json_t *p, const char *server, const char *dir, struct mx_err *err)
+{
+	struct membuf readme, f;
+	json_t *st;
+	size_t i;
+	int rc, nfile = 0, nrb = 0;
+	char name[128], d[32];
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return mx_err_set(err, MX_EIO, "-o %s: %s", dir, strerror(errno));
+	rc = mem_open(&readme, err);
+	if (rc)
+		return rc;
+	fprintf(readme.fp,
+	    "Cutover of %s to %s: one nsupdate file per step that writes DNS.\n"
+	    "Snapshot %s\n\n"
+	    "Run the files ONE AT A TIME, in this order, each with\n"
+	    "    nsupdate -k KEYFILE NN-STEP.nsupdate\n"
+	    "and do what is written between them before the next one. Never run them together\n"
+	    "(cat *.nsupdate | nsupdate): the waits are what keeps mail flowing.\n"
+	    "`mxcutover run` does all of this, with the waits, by itself.\n\n",
+	    str(p, "domain"), str(p, "target"), str(json_object_get(p, "snapshot"), "checksum"));
+	json_array_foreach(json_object_get(p, "steps"), i, st)
+	{
+		if (json_object_get(st, "after")) {
+			snprintf(name, sizeof(name), "%02d-%s.nsupdate", ++nfile, str(st, "key"));
+			fprintf(readme.fp, "%2zu. %s: %s\n", i + 1, name, str(st, "title"));
+			if (json_object_get(st, "gate"))
+				print_lines(readme.fp, "    first: ", "        ", str(st, "gate"));
+			fprintf(readme.fp, "    then wait until every name server serves it\n");
+			rc = mem_open(&f, err);
+			if (rc)
+				goto out;
+			fprintf(f.fp, "; %s of %s (%s), file %d: run it alone, see README\n",
+			    str(st, "title"), str(p, "domain"), str(st, "key"), nfile);
+			if (json_object_get(st, "gate"))
+				print_lines(f.fp, "; first: ", ";        ", str(st, "gate"));
+			nsupdate_head(f.fp, p, server);
+			nsupdate_set(f.fp, json_object_get(st, "after"));
+			rc = mem_close_write(&f, dir, name, err);
+			if (rc)
+				goto out;
+		} else {
+			fprintf(
+			    readme.fp, "%2zu. %s (%s)\n", i + 1, str(st, "title"), str(st, "key"));
+			if (json_object_get(st, "gate"))
+				print_lines(readme.fp, "    ", "    ", str(st, "gate"));
+		}
+		if (num(st, "wait_seconds")) {
+			duration(d, sizeof(d), num(st, "wait_seconds"));
+			fprintf(readme.fp, "    WAIT %s before the next file\n", d);
+		}
+	}
+	fprintf(readme.fp, "\nRollback, only if needed, in this order:\n");
+	json_array_foreach(json_object_get(p, "rollback"), i, st)
+	{
+		if (json_object_get(st, "after")) {
+			snprintf(name, sizeof(name), "rollback-%02d.nsupdate", ++nrb);
+			fprintf(readme.fp, "%2zu. %s\n", i + 1, name);
+			rc = mem_open(&f, err);
+			if (rc)
+				goto out;
+			fprintf(f.fp, "; rollback of %s, file %d: run it alone, see README\n",
+			    str(p, "domain"), nrb);
+			nsupdate_head(f.fp, p, server);
+			nsupdate_set(f.fp, json_object_get(st, "after"));
+			rc = mem_close_write(&f, dir, name, err);
+			if (rc)
+				goto out;
+		} else if (json_object_get(st, "text")) {
+			fprintf(readme.fp, "%2zu. %s\n", i + 1, str(st, "text"));
+		} else {
+			duration(d, sizeof(d), num(st, "wait_seconds"));
+			fprintf(readme.fp, "%2zu. WAIT %s before the next file\n", i + 1, d);
+		}
+	}
+out:
+	if (rc) {
+		fclose(readme.fp);
+		free(readme.text);
+		return rc;
+	}
+	return mem_close_write(&readme, dir, "README", err);
 }
 
 static void render_powershell(json_t *p, FILE *fp)
@@ -224,9 +381,11 @@ static void render_powershell(json_t *p, FILE *fp)
 	    "#    preference 10 (error EX003 otherwise) while Microsoft's documented end state is\n"
 	    "#    0; this plan ends at preference %ld (final_preference in the config).\n"
 	    "Get-DnssecStatusForVerifiedDomain -DomainName %s\n\n"
-	    "# 3. After the MX points only at the new host (step remove_legacy): enable inbound\n"
-	    "#    DANE. Microsoft then publishes TLSA at _25._tcp.%s (15-60 min).\n"
-	    "Enable-SmtpDaneInbound -DomainName %s\n\n"
+	    "# 3. Only after the MX points at the new host alone (step remove_legacy, after the\n"
+	    "#    waits): enable inbound DANE. Microsoft then publishes TLSA at _25._tcp.%s\n"
+	    "#    (15-60 min). Commented out so that running this file whole cannot enable it\n"
+	    "#    before the cutover; run the line by hand at that point:\n"
+	    "# Enable-SmtpDaneInbound -DomainName %s\n\n"
 	    "# Rollback: disable DANE first, before the MX goes back to the legacy host.\n"
 	    "# Disable-SmtpDaneInbound -DomainName %s\n"
 	    "# Never run Disable-DnssecForVerifiedDomain while the new MX is live.\n",

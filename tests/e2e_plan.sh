@@ -58,15 +58,19 @@ expect_status 0 mx plan contoso.test --target-mx "$T" --provider pdns --format m
 grep -q '^# Change: move the MX of contoso.test' "$workdir/plan.md" || fail "markdown title"
 grep -q '^## Rollback' "$workdir/plan.md" || fail "markdown rollback"
 expect_status 0 mx plan contoso.test --target-mx "$T" --provider pdns --format powershell >"$workdir/plan.ps1"
-for c in Enable-DnssecForVerifiedDomain Get-DnssecStatusForVerifiedDomain Enable-SmtpDaneInbound; do
+for c in Enable-DnssecForVerifiedDomain Get-DnssecStatusForVerifiedDomain; do
 	grep -q "^$c -DomainName contoso.test" "$workdir/plan.ps1" || fail "powershell lacks $c"
 done
+# Run whole, the file must not enable DANE before the cutover: that line is for later, by hand.
+grep -q "^# Enable-SmtpDaneInbound -DomainName contoso.test" "$workdir/plan.ps1" ||
+	fail "powershell: Enable-SmtpDaneInbound is a comment"
 grep -q '^# Disable-SmtpDaneInbound' "$workdir/plan.ps1" || fail "powershell rollback comment"
 
-# nsupdate: the script is valid nsupdate input (every non-command line is a comment).
+# nsupdate: nsupdate commands, comments, and the guard lines in capitals that stop the file
+# from being run whole (tests/e2e_export.sh runs it).
 expect_status 0 mx plan northwind.test --target-mx northwind-test.o-v1.mx.microsoft.test \
 	--provider bind --format nsupdate >"$workdir/plan.nsupdate"
-grep -vE '^(;|$|server |zone |update (add|delete) |send$)' "$workdir/plan.nsupdate" &&
+grep -vE '^(;|$|server |zone |update (add|delete) |send$|(STOP|WAIT|GATE|NEXT|ROLLBACK): )' "$workdir/plan.nsupdate" &&
 	fail "nsupdate script has lines nsupdate would not accept"
 grep -q '^server 127.0.4.2 53$' "$workdir/plan.nsupdate" || fail "nsupdate server line"
 grep -q '^update add northwind.test. 30 MX 20 northwind-test.o-v1.mx.microsoft.test.$' \

@@ -35,7 +35,7 @@ foreach(src IN LISTS MX_E2E_SH_TESTS)
 endforeach()
 
 # Tests that write the one BIND zone (northwind.test) take turns.
-foreach(t e2e_providers e2e_run)
+foreach(t e2e_providers e2e_run e2e_export)
 	if(TEST ${t})
 		set_tests_properties(${t} PROPERTIES RESOURCE_LOCK northwind)
 	endif()

@@ -173,11 +173,13 @@ int main(void)
 			     l = strtok_r(NULL, "\n", &save))
 				CHECK(l[0] == ';' || !strncmp(l, "server ", 7) ||
 				      !strncmp(l, "zone ", 5) || !strncmp(l, "update ", 7) ||
-				      !strcmp(l, "send"));
+				      !strcmp(l, "send") || !strncmp(l, "STOP: ", 6) ||
+				      !strncmp(l, "WAIT: ", 6) || !strncmp(l, "GATE: ", 6) ||
+				      !strncmp(l, "NEXT: ", 6) || !strncmp(l, "ROLLBACK: ", 10));
 		}
 		if (f == PLAN_POWERSHELL)
-			CHECK(
-			    strstr(text, "Enable-SmtpDaneInbound -DomainName contoso.com") != NULL);
+			CHECK(strstr(text, "# Enable-SmtpDaneInbound -DomainName contoso.com") !=
+			      NULL);
 		free(text);
 		text = NULL;
 	}
