@@ -481,9 +481,10 @@ static int pdns_zone_id(struct prov *p, struct mx_err *err)
 	}
 	rc = pdns_zone_id_parse(resp->body, p->zone, &d->zone_id, err);
 	if (!rc && !d->zone_id)
-		rc = mx_err_set(err, MX_EPROVIDER,
-		    "powerdns: zone %s is not on server %s at %s; create it there, or choose the "
-		    "provider that serves it",
+		rc = mx_err_set(err, MX_ENOZONE,
+		    "powerdns: zone %s is not on server %s at %s; `pdnsutil list-all-zones` on "
+		    "that server lists its zones — create it there, or choose the provider that "
+		    "serves it",
 		    p->zone, d->server, d->url);
 out:
 	http_response_free(resp);
