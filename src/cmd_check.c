@@ -343,7 +343,7 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 		/* The target comes from Exchange; a given one must be the same host. */
 		verdicts = calloc(n, sizeof(*verdicts));
 		if (!verdicts) {
-			status = MX_EXIT_RUNTIME;
+			status = mx_cli_reason(MX_EXIT_RUNTIME, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -361,7 +361,7 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 			}
 			free(targets[i]);
 			if (!(targets[i] = strdup(verdicts[i].target))) {
-				status = MX_EXIT_RUNTIME;
+				status = mx_cli_reason(MX_EXIT_RUNTIME, "out of memory");
 				goto out;
 			}
 		}
@@ -423,11 +423,10 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 		fflush(app->out);
 	}
 	if (interrupted) {
-		fprintf(stderr,
-		    "mxcutover check: interrupted after %zu of %zu domains (%zu not ready); the "
-		    "finished ones are printed above — run check again for the rest\n",
+		status = mx_cli_reason(MX_EXIT_BLOCKED,
+		    "check interrupted after %zu of %zu domains (%zu not ready); the finished ones "
+		    "are printed above — run check again for the rest",
 		    st.done, st.total, st.not_ready);
-		status = MX_EXIT_BLOCKED;
 		goto out;
 	}
 	if (rc) {
@@ -439,9 +438,9 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 		    n - st.not_ready, st.not_ready, now_s() - st.t0);
 	if (st.not_ready) {
 		fflush(app->msg);
-		fprintf(stderr,
-		    "mxcutover check: %zu of %zu domain%s not ready (%s%s%s%s%s%s); fix "
-		    "the failing checks and check again\n",
+		mx_cli_reason(MX_EXIT_BLOCKED,
+		    "%zu of %zu domain%s not ready (%s%s%s%s%s%s); fix the failing checks and "
+		    "check again",
 		    st.not_ready, n, n == 1 ? " is" : "s are", st.first_not_ready[0],
 		    st.not_ready > 1 ? ", " : "", st.not_ready > 1 ? st.first_not_ready[1] : "",
 		    st.not_ready > 2 ? ", " : "", st.not_ready > 2 ? st.first_not_ready[2] : "",

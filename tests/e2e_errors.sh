@@ -80,7 +80,7 @@ for json in "" --json; do
 
 	# Blockers: exit 1 with the reason last.
 	run mx $json check "$D" --target-mx "x.example.com"
-	expect 1 - "$D is not ready: mx.target(, [a-z._]+)* fails?; .* how to fix (it|them)" "check $json blockers"
+	expect 1 - "1 of 1 domain is not ready \($D\); fix the failing checks" "check $json blockers"
 	run mx $json plan "$D" --target-mx "x.example.com" --provider pdns
 	expect 1 - "check\(s\) fail for $D; the run would stop at preflight" "plan $json blockers"
 	run mx $json run "$D" --target-mx "x.example.com" --provider pdns --yes
@@ -100,7 +100,8 @@ expect 2 - "$D: rfc2136: 127.0.4.2@53 does not hold zone $D .*providers in the c
 	"run with a provider that does not hold the zone"
 mx rollback "$D" --yes >/dev/null 2>&1
 run mx check "$D" --target-mx "$T" --provider bind
-expect 1 - "$D is not ready: .*provider.access" "check with a provider that does not hold the zone"
+expect 1 - "1 of 1 domain is not ready \($D\)" "check with a provider that does not hold the zone"
+grep -q "provider.access .*does not hold zone $D" "$workdir/out" || fail "check names the provider that does not hold the zone: $(cat "$workdir/out")"
 
 # --json: one document on stdout for every command that has one.
 run mx --json plan "$D" --target-mx "$T" --provider pdns
