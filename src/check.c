@@ -54,6 +54,7 @@ struct chk_work {
 	struct query_ctx *queries; /* in flight, freed with the work if the job stops early */
 	struct dns_answer *a[Q_COUNT];
 	char nx_name[300];
+	bool zone_missing; /* the domain does not exist (NXDOMAIN at the apex) */
 	/* NS host address lookups, then per-server direct queries */
 	int ns_lookups;
 	struct ns_server *srv;
@@ -104,6 +105,7 @@ static const char *const chk_names[CHK_COUNT] = {
     [CHK_PROVIDER_ACCESS] = "provider.access",
     [CHK_EXCHANGE_ACCESS] = "exchange.access",
     [CHK_EXCHANGE_DNSSEC] = "exchange.dnssec",
+    [CHK_MTASTS_COVERS_CURRENT] = "mtasts.covers_current",
 };
 
 const char *chk_id_name(enum chk_id id)
@@ -184,6 +186,32 @@ static const char *answer_problem(const struct dns_answer *a)
 	return NULL;
 }
 
+/* When zone.dnssec fails, a check whose own answer failed with it (bogus, SERVFAIL, no
+ * answer; or any answer of a domain that does not exist) cannot be judged: its usual fix
+ * ("add the SPF include", "remove the fallback host") would be wrong for that cause. It is
+ * reported skip, names the cause, and leaves the verdict to zone.dnssec. True when it set
+ * the result; it then owns detail (may be NULL), which is untouched otherwise. */
+static bool unjudged(struct chk_work *w, enum chk_id id, const struct dns_answer *a,
+    const char *what, json_t *detail)
+{
+	struct chk_domain *d = w->d;
+	const char *problem = answer_problem(a);
+
+	if (d->res[CHK_ZONE_DNSSEC].status != CHK_FAIL || (!problem && !w->zone_missing))
+		return false;
+	if (!detail)
+		detail = json_object();
+	json_object_set_new(detail, "not_judged_because", json_string("zone.dnssec"));
+	if (w->zone_missing)
+		set_result(d, id, CHK_SKIP, detail,
+		    "not judged: %s does not exist (see zone.dnssec)", d->domain);
+	else
+		set_result(d, id, CHK_SKIP, detail,
+		    "not judged: %s is %s%s, so this cannot be checked until zone.dnssec is fixed",
+		    what, problem, !strcmp(problem, "bogus") ? " (DNSSEC validation fails)" : "");
+	return true;
+}
+
 /* TXT strings of an answer as a borrowed array (caller frees the array only). */
 static const char **txt_list(const struct dns_answer *a, size_t *n)
 {
@@ -232,6 +260,7 @@ static void eval_dnssec(struct chk_work *w)
 	json_object_set_new(detail, "answers", answers);
 
 	if (w->a[Q_SOA] && w->a[Q_SOA]->nxdomain && sec != DNS_SEC_BOGUS) {
+		w->zone_missing = true;
 		set_result(d, CHK_ZONE_DNSSEC, CHK_FAIL, detail,
 		    "%s does not exist in DNS (NXDOMAIN); check the spelling", d->domain);
 		return;
@@ -341,7 +370,9 @@ static void eval_ns(struct chk_work *w)
 	}
 	d->facts.mx_ttl_max = ttl_max;
 	json_object_set_new(detail, "servers", servers);
-	if (w->nsrv == 0)
+	if (w->nsrv == 0 && unjudged(w, CHK_NS_CONSISTENCY, w->a[Q_NS], "the NS answer", detail)) {
+		/* reported as not judged */
+	} else if (w->nsrv == 0)
 		set_result(d, CHK_NS_CONSISTENCY, CHK_FAIL, detail,
 		    "no authoritative name server of %s could be found (NS %s); check the "
 		    "delegation at the registrar",
@@ -408,7 +439,9 @@ static void eval_mx_current(struct chk_work *w)
 	json_object_set_new(detail, "records", recs);
 	json_object_set_new(detail, "ttl", json_integer(a && a->n ? a->ttl : 0));
 
-	if (problem)
+	if (unjudged(w, CHK_MX_CURRENT, a, "the MX answer", detail)) {
+		/* reported as not judged */
+	} else if (problem)
 		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
 		    "the MX RRset of %s could not be read (%s)", d->domain, problem);
 	else if (!a->n)
@@ -417,10 +450,15 @@ static void eval_mx_current(struct chk_work *w)
 	else if (ntarget && !nlegacy && !nother)
 		set_result(d, CHK_MX_CURRENT, CHK_PASS, detail,
 		    "the MX already points at %s: the cutover is done", conf->endpoint_suffix);
-	else if (ntarget && nlegacy && !nother)
+	else if (ntarget && !nlegacy)
 		set_result(d, CHK_MX_CURRENT, CHK_WARN, detail,
+		    "the MX already points at %s (the cutover is done) but also lists %s; "
+		    "remove that host unless it is meant to take mail",
+		    conf->endpoint_suffix, other);
+	else if (ntarget)
+		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
 		    "the MX lists both the legacy host and a %s host: a cutover is in progress; "
-		    "see `mxcutover status %s`",
+		    "see `mxcutover status %s` to resume or roll it back",
 		    conf->endpoint_suffix, d->domain);
 	else if (!nlegacy)
 		set_result(d, CHK_MX_CURRENT, CHK_FAIL, detail,
@@ -698,6 +736,75 @@ static void eval_dane(struct chk_work *w)
 	}
 }
 
+/* mtasts.covers_current: every host of the MX RRset that senders see now must match the
+ * served policy (mtasts_policy_covers: the senders' rules, as for covers_target), or senders
+ * that enforce MTA-STS refuse to deliver — the state a rollback must never leave behind. */
+static void eval_covers_current(
+    struct chk_work *w, bool sts_unjudged, const struct mtasts_policy *pol)
+{
+	struct chk_domain *d = w->d;
+	const struct dns_answer *mx = w->a[Q_MX];
+	json_t *detail = json_object(), *hosts = json_array();
+	char missing[300] = "";
+	size_t nmissing = 0, nhosts = 0;
+
+	if (sts_unjudged) {
+		json_decref(hosts);
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_SKIP, detail,
+		    "not judged: the MTA-STS policy could not be read because zone.dnssec fails");
+		return;
+	}
+	if (!pol || !pol->valid) {
+		json_decref(hosts);
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_SKIP, detail,
+		    "no valid MTA-STS policy in force");
+		return;
+	}
+	json_object_set_new(detail, "mode", json_string(mtasts_mode_name(pol->mode)));
+	if (pol->mode == MTASTS_MODE_NONE) {
+		json_decref(hosts);
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_SKIP, detail,
+		    "policy mode none: senders do not apply it");
+		return;
+	}
+	if (!mx || answer_problem(mx) || !mx->n) {
+		json_decref(hosts);
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_SKIP, detail,
+		    "the current MX could not be read (see mx.current)");
+		return;
+	}
+	for (size_t i = 0; i < mx->n; i++) {
+		const char *host = mx->rr[i].u.mx.host;
+		bool covered;
+
+		if (mx->rr[i].type != DNS_T_MX)
+			continue;
+		covered = mtasts_policy_covers(pol, host);
+		nhosts++;
+		json_array_append_new(
+		    hosts, json_pack("{s:s,s:b}", "host", host, "covered", covered));
+		if (!covered && !nmissing++)
+			snprintf(missing, sizeof(missing), "%s", host);
+	}
+	json_object_set_new(detail, "hosts", hosts);
+	if (!nmissing)
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_PASS, detail,
+		    "the policy's mx patterns cover %s current MX host%s",
+		    nhosts == 1 ? "the" : "every", nhosts == 1 ? "" : "s");
+	else if (pol->mode == MTASTS_MODE_ENFORCE)
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_FAIL, detail,
+		    "the enforce policy does not cover the current MX host %s%s: senders that "
+		    "enforce MTA-STS refuse to deliver to it — add \"mx: %s\" to the policy, "
+		    "publish it, then change the _mta-sts id",
+		    missing, nmissing > 1 ? " (and others)" : "", missing);
+	else
+		set_result(d, CHK_MTASTS_COVERS_CURRENT, CHK_WARN, detail,
+		    "the %s policy does not cover the current MX host %s%s; senders report it "
+		    "(TLS-RPT) — add \"mx: %s\" before switching to enforce",
+		    mtasts_mode_name(pol->mode), missing, nmissing > 1 ? " (and others)" : "",
+		    missing);
+}
+
 static void eval_mtasts(struct chk_work *w)
 {
 	struct chk_domain *d = w->d;
@@ -707,8 +814,9 @@ static void eval_mtasts(struct chk_work *w)
 	struct mtasts_policy *pol = NULL;
 	json_t *rd = json_object(), *pd = json_object(), *cd = json_object();
 	const char **strs;
+	char name[300];
 	size_t n = 0;
-	bool have_record;
+	bool have_record, sts_unjudged = false;
 	const char *ctype = NULL;
 	enum mtasts_fetch fr = MTASTS_FETCH_TRANSPORT;
 
@@ -720,7 +828,9 @@ static void eval_mtasts(struct chk_work *w)
 	json_object_set_new(rd, "answer", answer_json(txt));
 
 	/* mtasts.record */
-	if (txt && answer_problem(txt))
+	if (unjudged(w, CHK_MTASTS_RECORD, txt, "the _mta-sts TXT answer", rd))
+		sts_unjudged = true;
+	else if (txt && answer_problem(txt))
 		set_result(d, CHK_MTASTS_RECORD, CHK_FAIL, rd,
 		    "the _mta-sts.%s TXT lookup failed (%s)", d->domain, answer_problem(txt));
 	else if (!have_record)
@@ -745,7 +855,13 @@ static void eval_mtasts(struct chk_work *w)
 	}
 	if (resp)
 		fr = mtasts_fetch_judge(resp, &pol);
-	if (!resp && !have_record) {
+	snprintf(name, sizeof(name), "the address of mta-sts.%s", d->domain);
+	if (!resp && sts_unjudged) {
+		/* the record's answer failed with the zone: so did anything built on it */
+		unjudged(w, CHK_MTASTS_POLICY, txt, "the _mta-sts TXT answer", pd);
+	} else if (!resp && unjudged(w, CHK_MTASTS_POLICY, w->a[Q_STS_A], name, pd)) {
+		sts_unjudged = true;
+	} else if (!resp && !have_record) {
 		set_result(d, CHK_MTASTS_POLICY, CHK_SKIP, pd, "no MTA-STS policy to fetch");
 	} else if (!resp) {
 		set_result(d, CHK_MTASTS_POLICY, CHK_FAIL, pd,
@@ -819,6 +935,9 @@ static void eval_mtasts(struct chk_work *w)
 	if (!d->target[0])
 		set_result(
 		    d, CHK_MTASTS_COVERS, CHK_SKIP, cd, "no target host given (see mx.target)");
+	else if (sts_unjudged)
+		set_result(d, CHK_MTASTS_COVERS, CHK_SKIP, cd,
+		    "not judged: the MTA-STS policy could not be read because zone.dnssec fails");
 	else if (!pol || !pol->valid || !have_record)
 		set_result(d, CHK_MTASTS_COVERS, CHK_SKIP, cd, "no valid MTA-STS policy in force");
 	else {
@@ -842,6 +961,7 @@ static void eval_mtasts(struct chk_work *w)
 			    "the %s policy does not cover %s; add \"mx: %s\" before the swap",
 			    mtasts_mode_name(pol->mode), d->target, d->target);
 	}
+	eval_covers_current(w, sts_unjudged, have_record ? pol : NULL);
 	mtasts_txt_free(rec);
 	mtasts_policy_free(pol);
 }
@@ -860,7 +980,9 @@ static void eval_tlsrpt(struct chk_work *w)
 	if (tlsrpt_txt_parse(strs, n, &rec, NULL) != MX_OK)
 		rec = NULL;
 	free(strs);
-	if (a && answer_problem(a))
+	if (unjudged(w, CHK_TLSRPT, a, "the _smtp._tls TXT answer", detail)) {
+		/* reported as not judged */
+	} else if (a && answer_problem(a))
 		set_result(d, CHK_TLSRPT, CHK_FAIL, detail, "the _smtp._tls.%s lookup failed (%s)",
 		    d->domain, answer_problem(a));
 	else if (!rec || rec->nrecords == 0)
@@ -901,7 +1023,9 @@ static void eval_spf(struct chk_work *w)
 	json_object_set_new(detail, "include", json_string(conf->spf_include));
 	if (spf && spf->text)
 		json_object_set_new(detail, "record", json_string(spf->text));
-	if (a && answer_problem(a)) {
+	if (unjudged(w, CHK_SPF, a, "the apex TXT answer", detail)) {
+		/* reported as not judged */
+	} else if (a && answer_problem(a)) {
 		set_result(d, CHK_SPF, CHK_FAIL, detail, "the TXT lookup of %s failed (%s)",
 		    d->domain, answer_problem(a));
 	} else if (!spf) {
@@ -977,9 +1101,136 @@ static void evaluate(struct chk_work *w)
 	for (int i = 0; i < CHK_COUNT; i++)
 		if (d->res[i].present && d->res[i].status == CHK_FAIL)
 			d->ready = false;
+	chk_verdict(d, w->job->o->conf, &d->verdict);
 	d->facts.ns_addrs = calloc(w->nsrv ? w->nsrv : 1, sizeof(char *));
 	for (size_t i = 0; d->facts.ns_addrs && i < w->nsrv; i++)
 		d->facts.ns_addrs[d->facts.nns++] = strdup(w->srv[i].addr);
+}
+
+/* ---- the verdict ---- */
+
+const char *chk_verdict_name(enum chk_verdict v)
+{
+	static const char *const names[] = {"ready", "blocked", "migrated"};
+
+	return (unsigned)v < 3 ? names[v] : "blocked";
+}
+
+/* Failing checks the run resolves itself (see chk_verdict_info.runnable). */
+static bool run_resolves(enum chk_id id)
+{
+	return id == CHK_MTASTS_COVERS;
+}
+
+/* The current MX hosts ("a, b") when the MX answer is usable and holds no legacy host and at
+ * least one host under endpoint_suffix; false otherwise. */
+static bool migrated_mx(
+    const struct chk_domain *d, const struct mx_conf *conf, char *hosts, size_t len)
+{
+	const struct dns_answer *a = d->facts.mx;
+	size_t nlegacy = 0, ntarget = 0, used = 0;
+
+	hosts[0] = '\0';
+	if (!a || answer_problem(a) || !conf || !conf->endpoint_suffix)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const char *host = a->rr[i].u.mx.host;
+
+		if (a->rr[i].type != DNS_T_MX)
+			continue;
+		if (mx_conf_is_legacy(conf, host))
+			nlegacy++;
+		else if (mx_name_under(host, conf->endpoint_suffix))
+			ntarget++;
+		if (used < len)
+			used += (size_t)snprintf(
+			    hosts + used, len - used, "%s%s", used ? ", " : "", host);
+	}
+	return !nlegacy && ntarget;
+}
+
+/* "blocked by ID: SUMMARY" (+ " — also failing: A, B"), within len. */
+static void blocked_text(const struct chk_domain *d, const struct chk_verdict_info *v,
+    const char *lead, char *out, size_t len)
+{
+	char also[200] = "";
+	size_t used = 0;
+
+	for (int i = 1; i < v->nroots && used < sizeof(also); i++)
+		used += (size_t)snprintf(also + used, sizeof(also) - used, "%s%s",
+		    i == 1 ? " — also failing: " : ", ", chk_id_name(v->roots[i]));
+	size_t fixed = strlen(lead) + strlen(chk_id_name(v->roots[0])) + 3 + strlen(also);
+
+	/* the first root's summary is cut, never the list of the others */
+	snprintf(out, len, "%s%s: %.*s%s", lead, chk_id_name(v->roots[0]),
+	    (int)(len > fixed ? len - fixed : 0), d->res[v->roots[0]].summary, also);
+}
+
+void chk_verdict(
+    const struct chk_domain *d, const struct mx_conf *conf, struct chk_verdict_info *out)
+{
+	char hosts[300];
+	int nwarn = 0, nresolved = 0;
+	bool evaluated = false;
+
+	memset(out, 0, sizeof(*out));
+	out->v = CHK_V_BLOCKED;
+	for (int i = 0; i < CHK_COUNT; i++) {
+		const struct chk_result *r = &d->res[i];
+
+		if (!r->present)
+			continue;
+		evaluated = true;
+		if (r->status == CHK_WARN)
+			nwarn++;
+		if (r->status != CHK_FAIL)
+			continue;
+		out->roots[out->nroots++] = (enum chk_id)i;
+		nresolved += run_resolves((enum chk_id)i);
+	}
+	if (!evaluated) {
+		out->nroots = 0;
+		snprintf(out->text, sizeof(out->text), "not checked yet");
+		return;
+	}
+	if (migrated_mx(d, conf, hosts, sizeof(hosts))) {
+		/* Nothing to move; what still fails concerns the migrated domain itself. */
+		out->v = CHK_V_MIGRATED;
+		if (!out->nroots)
+			snprintf(out->text, sizeof(out->text),
+			    "already migrated: the MX is %s; nothing to move", hosts);
+		else {
+			char lead[400];
+
+			snprintf(lead, sizeof(lead),
+			    "already migrated (the MX is %.200s; nothing to move), but ", hosts);
+			blocked_text(d, out, lead, out->text, sizeof(out->text));
+		}
+		return;
+	}
+	if (!out->nroots) {
+		out->v = CHK_V_READY;
+		out->runnable = true;
+		if (!d->target[0])
+			snprintf(out->text, sizeof(out->text),
+			    "ready for the cutover; the target host was not checked (it is "
+			    "DnssecMxValue from Enable-DnssecForVerifiedDomain)");
+		else if (nwarn)
+			snprintf(out->text, sizeof(out->text),
+			    "ready for the cutover (%d warning%s)", nwarn, nwarn == 1 ? "" : "s");
+		else
+			snprintf(out->text, sizeof(out->text), "ready for the cutover");
+		return;
+	}
+	if (nresolved == out->nroots) {
+		out->runnable = true;
+		snprintf(out->text, sizeof(out->text),
+		    "ready to run: only %s fails, and the run resolves it — its first write "
+		    "(mtasts_stage) publishes a policy listing both hosts before the MX changes",
+		    chk_id_name(out->roots[0]));
+		return;
+	}
+	blocked_text(d, out, "blocked by ", out->text, sizeof(out->text));
 }
 
 /* ---- the asynchronous part ---- */
@@ -1434,5 +1685,14 @@ json_t *chk_domain_json(const struct chk_domain *d)
 		    json_pack("{s:s,s:s,s:s,s:O}", "id", chk_names[i], "status",
 			chk_status_name(r->status), "summary", r->summary, "detail", r->detail));
 	}
-	return json_pack("{s:s,s:b,s:o}", "domain", d->domain, "ready", d->ready, "checks", checks);
+	{
+		json_t *roots = json_array();
+
+		for (int i = 0; i < d->verdict.nroots; i++)
+			json_array_append_new(roots, json_string(chk_id_name(d->verdict.roots[i])));
+		return json_pack("{s:s,s:b,s:o,s:s,s:s,s:b,s:o}", "domain", d->domain, "ready",
+		    d->ready, "checks", checks, "verdict", chk_verdict_name(d->verdict.v),
+		    "verdict_text", d->verdict.text, "runnable", d->verdict.runnable, "blocked_by",
+		    roots);
+	}
 }

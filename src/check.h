@@ -37,6 +37,7 @@ enum chk_id {
 	CHK_PROVIDER_ACCESS,
 	CHK_EXCHANGE_ACCESS, /* [exchange]: the admin API answers for this domain */
 	CHK_EXCHANGE_DNSSEC, /* [exchange]: the DNSSEC endpoint's status and expected MX */
+	CHK_MTASTS_COVERS_CURRENT, /* the served policy covers every host of the current MX */
 	CHK_COUNT
 };
 
@@ -66,13 +67,38 @@ struct chk_facts {
 	long mtasts_max_age;
 };
 
+/* The readiness verdict: the one answer every front end (check, the wizard, plan, run) gives
+ * about a domain. */
+enum chk_verdict {
+	CHK_V_READY = 0, /* no check fails: the cutover may start */
+	CHK_V_BLOCKED,	 /* some check fails (roots[] says which) */
+	CHK_V_MIGRATED,	 /* the MX holds no legacy host and one under endpoint_suffix */
+};
+
+struct chk_verdict_info {
+	enum chk_verdict v;
+	/* READY, or BLOCKED only by causes the run resolves itself: mtasts.covers_target, since
+	 * the run's mtasts_stage step publishes a policy listing both hosts before the MX
+	 * changes. plan and run proceed iff runnable. */
+	bool runnable;
+	/* Root causes, in table order: the failing checks. A check that cannot be judged
+	 * because another one failed (answers DNSSEC-bogus while zone.dnssec fails, a domain
+	 * that does not exist) is reported `skip` and says so; it is never a root. */
+	int nroots;
+	enum chk_id roots[CHK_COUNT];
+	/* One line every front end prints verbatim: "ready for the cutover", "blocked by
+	 * zone.dnssec: <its summary>", "already migrated: the MX is <host>; nothing to move". */
+	char text[400];
+};
+
 struct chk_domain {
 	char domain[254];
 	char target[254]; /* "" when no target was given */
 	bool ready;	  /* false iff some check failed */
 	struct chk_result res[CHK_COUNT];
 	struct chk_facts facts;
-	struct chk_work *work; /* in-flight state, NULL once evaluated */
+	struct chk_verdict_info verdict; /* chk_verdict's answer, filled once evaluated */
+	struct chk_work *work;		 /* in-flight state, NULL once evaluated */
 };
 
 /* Streaming: called once per domain as soon as its checks are evaluated, in the order the
@@ -137,7 +163,18 @@ void chk_progress(const struct chk_job *job, size_t *done, size_t *total);
 /* Frees the job; MX_ENOMEM when it ran out of memory, MX_ECANCELED when unfinished. */
 int chk_finish(struct chk_job *job, struct mx_err *err);
 
-/* The contract JSON of one domain: {"domain","ready","checks":[{id,status,summary,detail}]}.
+/* The readiness verdict of an evaluated domain (the checks set d->verdict to the same answer
+ * when they finish; call this again only after changing d->res). conf gives endpoint_suffix
+ * and legacy_suffixes. A domain not evaluated yet is BLOCKED with text "not checked yet". */
+void chk_verdict(
+    const struct chk_domain *d, const struct mx_conf *conf, struct chk_verdict_info *out);
+
+/* "ready", "blocked", "migrated" (the JSON "verdict" field). */
+const char *chk_verdict_name(enum chk_verdict v);
+
+/* The contract JSON of one domain: {"domain","ready","checks":[{id,status,summary,detail}]},
+ * extended with "verdict" (chk_verdict_name), "verdict_text", "runnable" and "blocked_by"
+ * (the root check ids) from d->verdict.
  * New reference, caller decrefs. */
 json_t *chk_domain_json(const struct chk_domain *d);
 

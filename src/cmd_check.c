@@ -126,18 +126,27 @@ static const char *status_tag(const struct mx_app *app, enum chk_status s)
 
 static void print_text(const struct mx_app *app, const struct chk_domain *d)
 {
+	const struct chk_verdict_info *v = &d->verdict;
 	FILE *fp = app->msg;
-	int fails = 0, warns = 0;
+	const char *word = v->v == CHK_V_READY ? "ready"
+			   : v->runnable       ? "ready to run"
+					       : "NOT READY";
+	bool ok = v->v == CHK_V_READY || v->runnable;
 
-	for (int i = 0; i < CHK_COUNT; i++) {
-		fails += d->res[i].present && d->res[i].status == CHK_FAIL;
-		warns += d->res[i].present && d->res[i].status == CHK_WARN;
-	}
-	if (app->color)
-		fprintf(fp, "\033[1m%s\033[0m  %s\n", d->domain,
-		    d->ready ? "\033[32mready\033[0m" : "\033[1;31mNOT READY\033[0m");
+	/* An already migrated domain has nothing to move: the verdict alone, unless something
+	 * still fails (or -v asks for every check). */
+	if (v->v == CHK_V_MIGRATED) {
+		fprintf(fp, "%s%s%s  %s\n", app->color ? "\033[1m" : "", d->domain,
+		    app->color ? "\033[0m" : "", v->text);
+		if (!v->nroots && app->verbosity <= 0) {
+			fputc('\n', fp);
+			return;
+		}
+	} else if (app->color)
+		fprintf(fp, "\033[1m%s\033[0m  %s%s\033[0m\n", d->domain,
+		    ok ? "\033[32m" : "\033[1;31m", word);
 	else
-		fprintf(fp, "%s  %s\n", d->domain, d->ready ? "ready" : "NOT READY");
+		fprintf(fp, "%s  %s\n", d->domain, word);
 	if (d->target[0])
 		fprintf(fp, "  target %s\n", d->target);
 	for (int i = 0; i < CHK_COUNT; i++) {
@@ -145,10 +154,11 @@ static void print_text(const struct mx_app *app, const struct chk_domain *d)
 
 		if (!r->present)
 			continue;
-		if (app->verbosity < 0 && r->status != CHK_FAIL)
+		if ((app->verbosity < 0 || (v->v == CHK_V_MIGRATED && app->verbosity <= 0)) &&
+		    r->status != CHK_FAIL)
 			continue;
 		fprintf(
-		    fp, "  %s  %-21s %s\n", status_tag(app, r->status), chk_id_name(i), r->summary);
+		    fp, "  %s  %-22s %s\n", status_tag(app, r->status), chk_id_name(i), r->summary);
 		if (app->verbosity > 0 && r->detail) {
 			char *js = json_dumps(r->detail, JSON_COMPACT | JSON_SORT_KEYS);
 
@@ -157,8 +167,9 @@ static void print_text(const struct mx_app *app, const struct chk_domain *d)
 			free(js);
 		}
 	}
-	fprintf(fp, "  verdict: %s (%d failing, %d warning)\n\n",
-	    d->ready ? "ready for the cutover" : "fix the failing checks first", fails, warns);
+	if (v->v != CHK_V_MIGRATED)
+		fprintf(fp, "  verdict: %s\n", v->text);
+	fputc('\n', fp);
 }
 
 /* Output of a check in progress: each domain is written as soon as it is complete, and the

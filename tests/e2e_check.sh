@@ -77,6 +77,81 @@ json_check "$J" 'st("sts-none.test","mx.target")=="pass" and st("sts-none.test",
 expect_status 1 mx --json check split.test >"$J"
 json_check "$J" 'st("split.test","ns.consistency")=="fail" and len(set(s.get("serial") for s in check("split.test","ns.consistency")["detail"]["servers"]))==2'
 
+# One readiness verdict per domain (extension fields next to the contract's).
+expect_status 1 mx --json check contoso.test --target-mx "$T" >"$J"
+json_check "$J" 'dom("contoso.test")["verdict"]=="blocked" and dom("contoso.test")["runnable"] is True and dom("contoso.test")["blocked_by"]==["mtasts.covers_target"]'
+json_check "$J" '"mtasts_stage" in dom("contoso.test")["verdict_text"]'
+expect_status 0 mx --json check sts-covers.test --target-mx "$T" >"$J"
+json_check "$J" 'dom("sts-covers.test")["verdict"]=="ready" and dom("sts-covers.test")["verdict_text"].startswith("ready for the cutover")'
+
+# A broken DS is one root cause: the checks whose answers are bogus with it are not judged
+# (skip, naming zone.dnssec) instead of failing with fixes that are wrong for that cause.
+expect_status 1 mx --json check bogus.test nonexist.test --file /dev/null >"$J"
+json_check "$J" 'dom("bogus.test")["ready"] is False and dom("bogus.test")["verdict"]=="blocked" and dom("bogus.test")["blocked_by"]==["zone.dnssec"]'
+json_check "$J" 'dom("bogus.test")["verdict_text"].startswith("blocked by zone.dnssec: DNSSEC validation fails")'
+json_check "$J" '[c["id"] for c in dom("bogus.test")["checks"] if c["status"]=="fail"]==["zone.dnssec"]'
+json_check "$J" 'all(st("bogus.test",i)=="skip" and "zone.dnssec" in check("bogus.test",i)["summary"] for i in ("mx.current","mtasts.record","mtasts.policy","tlsrpt","spf","mtasts.covers_current"))'
+json_check "$J" 'check("bogus.test","spf")["detail"]["not_judged_because"]=="zone.dnssec" and "include" not in check("bogus.test","spf")["summary"]'
+json_check "$J" 'dom("nonexist.test")["blocked_by"]==["zone.dnssec"] and "does not exist" in dom("nonexist.test")["verdict_text"]'
+out=$(mx check bogus.test 2>&1)
+[ "$(echo "$out" | grep -c '  FAIL  ')" -eq 1 ] || fail "bogus.test: more than one FAIL: $out"
+echo "$out" | grep -q '^  verdict: blocked by zone.dnssec: ' || fail "bogus.test verdict line: $out"
+
+# Already migrated: one line, exit 0, nothing else; the JSON keeps its contract.
+expect_status 0 mx --json check migrated.test >"$J"
+json_check "$J" 'dom("migrated.test")["ready"] is True and dom("migrated.test")["verdict"]=="migrated"'
+json_check "$J" 'dom("migrated.test")["verdict_text"]=="already migrated: the MX is migrated-test.o-v1.mx.microsoft.test; nothing to move"'
+json_check "$J" 'st("migrated.test","mx.current")=="pass" and len(dom("migrated.test")["checks"])>5'
+out=$(mx check migrated.test 2>&1)
+st=$?
+[ "$st" -eq 0 ] || fail "check migrated.test exits $st"
+[ "$out" = "migrated.test  already migrated: the MX is migrated-test.o-v1.mx.microsoft.test; nothing to move" ] ||
+	fail "migrated text output: $out"
+
+# mtasts.covers_current: the served policy must cover every host of the MX senders see now
+# (the state a rollback could leave behind: MX back on the legacy host, policy listing only
+# the new one).
+Z() { python3 "$MX_SOURCE_DIR/tests/zonetool.py" "$@"; }
+policy() { # policy DOMAIN MODE PATTERN... — serves a new policy for DOMAIN
+	local d=$1 mode=$2 f
+	shift 2
+	f=$MX_SANDBOX_WWW/mta-sts.$d/.well-known/mta-sts.txt
+	{
+		printf 'version: STSv1\r\nmode: %s\r\n' "$mode"
+		for m in "$@"; do printf 'mx: %s\r\n' "$m"; done
+		printf 'max_age: 86400\r\n'
+	} >"$f"
+}
+D=cc$$.test
+DT=$("$MX_SANDBOX_TOOLS/mkzone" "$D" --mtasts enforce) || fail "mkzone $D"
+expect_status 0 mx --json check "$D" >"$J"
+json_check "$J" "st('$D','mtasts.covers_current')=='pass' and check('$D','mtasts.covers_current')['detail']['hosts'][0]['covered'] is True"
+policy "$D" enforce "$DT"
+expect_status 1 mx --json check "$D" >"$J"
+json_check "$J" "st('$D','mtasts.covers_current')=='fail' and check('$D','mtasts.covers_current')['detail']['hosts'][0]['covered'] is False"
+json_check "$J" "'refuse' in check('$D','mtasts.covers_current')['summary'] and dom('$D')['blocked_by']==['mtasts.covers_current'] and dom('$D')['runnable'] is False"
+# the senders' rule: '*.' covers one label only
+policy "$D" enforce "*.outlook.test"
+expect_status 1 mx --json check "$D" >"$J"
+json_check "$J" "st('$D','mtasts.covers_current')=='fail'"
+policy "$D" testing "$DT"
+expect_status 0 mx --json check "$D" >"$J"
+json_check "$J" "st('$D','mtasts.covers_current')=='warn'"
+policy "$D" none "$DT"
+expect_status 0 mx --json check "$D" >"$J"
+json_check "$J" "st('$D','mtasts.covers_current')=='skip'"
+# A cutover in progress (legacy and new host both in the MX): blocked, pointing at status;
+# every host must be covered.
+L=$(echo "$D" | tr . -).mail.protection.outlook.test
+policy "$D" enforce "$L"
+Z set "$D" "$D." MX 30 "0 $L." "20 $DT."
+expect_status 1 mx --json check "$D" --target-mx "$DT" >"$J"
+json_check "$J" "dom('$D')['verdict']=='blocked' and st('$D','mx.current')=='fail' and 'in progress' in dom('$D')['verdict_text'] and 'mxcutover status $D' in dom('$D')['verdict_text']"
+json_check "$J" "st('$D','mtasts.covers_current')=='fail' and [h['covered'] for h in check('$D','mtasts.covers_current')['detail']['hosts']].count(False)==1"
+policy "$D" enforce "$L" "$DT"
+expect_status 1 mx --json check "$D" --target-mx "$DT" >"$J"
+json_check "$J" "st('$D','mtasts.covers_current')=='pass' and dom('$D')['blocked_by']==['mx.current']"
+
 # --file with targets and comments; --target-mx with several domains is a usage error.
 printf '# tenant\ncontoso.test %s\nfabrikam.test  # no target\n' "$T" >"$workdir/list"
 expect_status 1 mx --json check --file "$workdir/list" >"$J"
