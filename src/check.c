@@ -22,7 +22,12 @@
 #include "mtasts.h"
 #include "mtasts_fetch.h"
 #include "spf.h"
+#include "target.h"
 #include "tlsrpt.h"
+
+/* How long the root may take to answer the probe before this machine is declared offline:
+ * one priming query, normally well under a second. */
+enum { CHK_DNS_PROBE_MS = 6000 };
 
 enum slot {
 	Q_DNSKEY = 0,
@@ -54,7 +59,8 @@ struct chk_work {
 	struct query_ctx *queries; /* in flight, freed with the work if the job stops early */
 	struct dns_answer *a[Q_COUNT];
 	char nx_name[300];
-	bool zone_missing; /* the domain does not exist (NXDOMAIN at the apex) */
+	bool zone_missing;     /* the domain does not exist (NXDOMAIN at the apex) */
+	bool mx_not_microsoft; /* mx.target's judgement: the MX is neither legacy nor new */
 	/* NS host address lookups, then per-server direct queries */
 	int ns_lookups;
 	struct ns_server *srv;
@@ -492,6 +498,8 @@ static void eval_target(struct chk_work *w)
 	const struct dns_answer *a4 = w->a[Q_TARGET_A], *a6 = w->a[Q_TARGET_AAAA];
 	json_t *detail = json_object(), *addrs = json_array();
 	enum dns_sec sec = DNS_SEC_SECURE;
+	const struct tgt_finding *warn;
+	struct tgt_judgement tj;
 	size_t naddr = 0;
 
 	if (!d->target[0]) {
@@ -503,15 +511,27 @@ static void eval_target(struct chk_work *w)
 		return;
 	}
 	json_object_set_new(detail, "host", json_string(d->target));
-	if (!mx_name_under(d->target, conf->endpoint_suffix) ||
-	    !strcmp(d->target, conf->endpoint_suffix)) {
+	/* The host as typed first (the judgement the wizard shows too), then its DNS. */
+	tgt_judge(conf, d->domain, d->target, answer_problem(w->a[Q_MX]) ? NULL : w->a[Q_MX], &tj);
+	{
+		json_t *findings = json_array();
+
+		for (int i = 0; i < tj.n; i++)
+			json_array_append_new(findings, json_pack("{s:s,s:s}", "level",
+							    tj.f[i].level == TGT_OK	? "ok"
+							    : tj.f[i].level == TGT_WARN ? "warn"
+											: "fail",
+							    "text", tj.f[i].text));
+		json_object_set_new(detail, "findings", findings);
+	}
+	w->mx_not_microsoft = tj.mx_not_microsoft;
+	if (!tj.usable) {
 		json_decref(addrs);
-		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail,
-		    "target %s is not under %s; copy DnssecMxValue exactly as "
-		    "Enable-DnssecForVerifiedDomain printed it",
-		    d->target, conf->endpoint_suffix);
+		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail, "target %s",
+		    tgt_first(&tj, TGT_FAIL)->text);
 		return;
 	}
+	warn = tgt_first(&tj, TGT_WARN);
 	for (int k = 0; k < 2; k++) {
 		const struct dns_answer *a = k ? a6 : a4;
 
@@ -540,7 +560,17 @@ static void eval_target(struct chk_work *w)
 		set_result(d, CHK_MX_TARGET, CHK_FAIL, detail,
 		    "target %s resolves but not securely (%s); the DNSSEC endpoint must validate",
 		    d->target, dns_sec_name(sec));
-	else
+	else if (warn) {
+		char warns[400] = "";
+		size_t used = 0;
+
+		for (int i = 0; i < tj.n && used < sizeof(warns); i++)
+			if (tj.f[i].level == TGT_WARN)
+				used += (size_t)snprintf(warns + used, sizeof(warns) - used, "%s%s",
+				    used ? "; " : "", tj.f[i].text);
+		set_result(d, CHK_MX_TARGET, CHK_WARN, detail,
+		    "target %s resolves securely, but %s", d->target, warns);
+	} else
 		set_result(d, CHK_MX_TARGET, CHK_PASS, detail,
 		    "target %s resolves securely to %zu address%s", d->target, naddr,
 		    naddr == 1 ? "" : "es");
@@ -577,6 +607,11 @@ static void eval_tlsa(struct chk_work *w)
 		set_result(d, CHK_MX_TARGET_TLSA, CHK_FAIL, detail,
 		    "the TLSA lookup for %s failed (%s): DANE senders would defer mail", d->target,
 		    answer_problem(a));
+	else if (!a->n && w->mx_not_microsoft)
+		set_result(d, CHK_MX_TARGET_TLSA, CHK_SKIP, detail,
+		    "no TLSA at _25._tcp.%s, and none is due: the MX does not point at Exchange "
+		    "Online, so no cutover applies (see mx.current)",
+		    d->target);
 	else if (!a->n)
 		set_result(d, CHK_MX_TARGET_TLSA, CHK_WARN, detail,
 		    "no TLSA at _25._tcp.%s yet; Microsoft publishes it after "
@@ -728,7 +763,9 @@ static void eval_dane(struct chk_work *w)
 		break;
 	case DANE_PROBE_UNREACHABLE:
 		set_result(d, CHK_MX_TARGET_DANE, CHK_WARN, detail,
-		    "DANE not verified on the wire (%s: %s)", bad->addr, bad->error);
+		    "DANE not verified on the wire — a limit of this machine's network (many "
+		    "block outbound port 25), not a fault of the domain (%s: %s)",
+		    bad->addr, bad->error);
 		break;
 	default:
 		set_result(d, CHK_MX_TARGET_DANE, CHK_SKIP, detail, "nothing to verify");
@@ -1641,7 +1678,16 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 {
 	struct mx_loop loop = {o->dns, o->http};
 	struct chk_job *job = NULL;
-	int rc = chk_start(o, domains, targets, n, out, &job, err);
+	int rc;
+
+	/* Without DNS every domain would fail its lookups after long timeouts and be blamed
+	 * for it: ask once whether this machine can resolve at all. */
+	if (!o->skip_dns_probe && n) {
+		rc = dns_probe_root(o->dns, o->resolver_conf, CHK_DNS_PROBE_MS, err);
+		if (rc)
+			return rc;
+	}
+	rc = chk_start(o, domains, targets, n, out, &job, err);
 
 	while (!rc && !chk_advance(job)) {
 		int dfd = chk_fd(job);

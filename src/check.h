@@ -132,11 +132,17 @@ struct chk_opts {
 	chk_done_fn *on_done; /* optional; required when chk_start gets out == NULL */
 	void *done_arg;
 	int timeout_ms; /* per DNS query / HTTPS fetch; 0 = 10000 */
+	/* chk_run only: the --resolver-conf path, named when the DNS probe fails (may be
+	 * NULL); skip_dns_probe leaves the probe out (the caller made it). */
+	const char *resolver_conf;
+	bool skip_dns_probe;
 };
 
 /* Checks n domains (targets[i] may be NULL) concurrently and fills out[i] (an array of n
  * caller-allocated, zeroed structs; release each with chk_domain_clear). DNS failures are
- * results; the return value is an error only when the checks could not run at all. */
+ * results; the return value is an error only when the checks could not run at all — first
+ * of all when this machine cannot resolve (dns_probe_root, a few seconds at most: MX_EDNS or
+ * MX_EDNSSEC naming the machine, not the domains). */
 int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
     size_t n, struct chk_domain *out, struct mx_err *err);
 

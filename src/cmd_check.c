@@ -383,6 +383,7 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 	o.http = http;
 	o.on_done = on_domain;
 	o.done_arg = &st;
+	o.resolver_conf = app->resolver_conf;
 	if (provider) {
 		penv = (struct prov_env){app->conf, provider, dns, http};
 		o.provider_name = provider;

@@ -72,7 +72,8 @@ struct dns_ctx {
 	int n_direct;
 	struct dns_done *done_head, **done_tail;
 	int n_done;
-	unsigned char *rxbuf; /* one datagram or TCP message */
+	unsigned char *rxbuf;		    /* one datagram or TCP message */
+	struct root_probe *abandoned_probe; /* dns_probe_root gave up waiting for it */
 };
 
 enum { RXBUF_SIZE = 65535 };
@@ -660,6 +661,7 @@ void dns_ctx_free(struct dns_ctx *c)
 	if (c->udp6 >= 0)
 		close(c->udp6);
 	free(c->rxbuf);
+	free(c->abandoned_probe);
 	free(c);
 }
 
@@ -1202,6 +1204,102 @@ int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, ui
 	if (rc != MX_OK)
 		return rc;
 	return blocking_finish(c, &b, name, out, err);
+}
+
+/* ---- can this machine resolve? ---- */
+
+/* Heap state of the root probe: the callback may run after the probe gave up waiting (the
+ * query is still in the resolver), so whoever comes second frees it. */
+struct root_probe {
+	struct dns_ctx *c;
+	bool abandoned, done;
+	struct dns_answer *ans;
+};
+
+static void root_probe_cb(void *arg, struct dns_answer *ans)
+{
+	struct root_probe *p = arg;
+
+	if (p->abandoned) {
+		p->c->abandoned_probe = NULL;
+		dns_answer_free(ans);
+		free(p);
+		return;
+	}
+	p->ans = ans;
+	p->done = true;
+}
+
+int dns_probe_root(struct dns_ctx *c, const char *resolver_conf, int timeout_ms, struct mx_err *err)
+{
+	struct root_probe *p = calloc(1, sizeof(*p));
+	int64_t deadline = now_ms() + timeout_ms;
+	const char *hint;
+	char where[400];
+	int rc;
+
+	if (!p)
+		return mx_err_set(err, MX_ENOMEM, "out of memory probing DNS");
+	if (c->abandoned_probe) {
+		/* an earlier probe is still unanswered */
+		free(p);
+		return mx_err_set(err, MX_EDNS,
+		    "this machine cannot reach DNS: the root zone is still unanswered; check the "
+		    "network and that outbound port 53 is open (or give --resolver-conf)");
+	}
+	p->c = c;
+	rc = dns_resolve_async(c, ".", DNS_T_NS, root_probe_cb, p, err);
+	if (rc != MX_OK) {
+		free(p);
+		return rc;
+	}
+	while (!p->done && now_ms() < deadline) {
+		struct pollfd pfd[3];
+		int fds[3], n = dns_fds(c, fds, 3), wait = (int)(deadline - now_ms()),
+			    t = dns_timeout_ms(c);
+
+		if (t >= 0 && t < wait)
+			wait = t;
+		for (int i = 0; i < n; i++) {
+			pfd[i].fd = fds[i];
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, (nfds_t)n, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
+			break;
+		dns_process(c, NULL);
+	}
+	if (resolver_conf)
+		snprintf(where, sizeof(where), "the servers that %s names", resolver_conf);
+	else
+		snprintf(where, sizeof(where), "the DNS root servers");
+	hint =
+	    resolver_conf ? "check that those servers run" : "give a resolver with --resolver-conf";
+	if (!p->done) {
+		/* freed by the callback when the resolver gives up, or with the context */
+		p->abandoned = true;
+		c->abandoned_probe = p;
+		return mx_err_set(err, MX_EDNS,
+		    "this machine cannot reach DNS: %s did not answer within %d s; check the "
+		    "network and that outbound port 53 is open, or %s",
+		    where, timeout_ms / 1000, hint);
+	}
+	if (!p->ans)
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory probing DNS");
+	else if (p->ans->sec == DNS_SEC_BOGUS)
+		rc = mx_err_set(err, MX_EDNSSEC,
+		    "this machine's DNSSEC trust anchor does not validate the root zone (%s); "
+		    "update the trust anchor (%s)",
+		    p->ans->why_bogus ? p->ans->why_bogus : "bogus",
+		    resolver_conf ? resolver_conf : ROOT_TRUST_ANCHOR);
+	else if (p->ans->rcode != 0 || !p->ans->n)
+		rc = mx_err_set(err, MX_EDNS,
+		    "this machine cannot reach DNS: asking %s for the root zone gave %s; check "
+		    "the network and that outbound port 53 is open, or %s",
+		    where, p->ans->rcode != 0 ? dns_rcode_name(p->ans->rcode) : "no answer", hint);
+	dns_answer_free(p->ans);
+	free(p);
+	return rc;
 }
 
 /* ---- zone servers ---- */

@@ -130,6 +130,15 @@ int dns_resolve_async(
 int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
     int timeout_ms, dns_cb *cb, void *arg, struct mx_err *err);
 
+/* Can this machine resolve at all? Asks the resolver for the root's NS RRset once and waits
+ * at most timeout_ms: MX_OK when a validated answer came; otherwise MX_EDNS ("this machine
+ * cannot reach DNS …", naming resolver_conf when one is in use, may be NULL) or MX_EDNSSEC
+ * when the root does not validate with the trust anchor. Failures of a domain's own lookups
+ * mean something only once this passed. The answer stays in the resolver's cache, so a
+ * working machine loses nothing. */
+int dns_probe_root(
+    struct dns_ctx *c, const char *resolver_conf, int timeout_ms, struct mx_err *err);
+
 /* Blocking forms of the two calls above (they run the loop until their answer arrives).
  * *out is the caller's; free with dns_answer_free. */
 int dns_resolve(struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out,

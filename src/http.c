@@ -6,7 +6,9 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,35 @@ void http_response_free(struct http_response *r)
 	free(r);
 }
 
+/* The CA bundle must be a readable file with at least one PEM certificate (what libcurl's
+ * CAINFO takes); checked once, up front. */
+static int cacert_check(const char *path, struct mx_err *err)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "re");
+	int rc = MX_OK;
+
+	if (!f)
+		return mx_err_set(err, MX_EINVAL,
+		    "--cacert %s cannot be read (%s); give the path of a PEM CA bundle", path,
+		    strerror(errno));
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, begin) != NULL;
+	if (ferror(f))
+		rc = mx_err_set(err, MX_EINVAL,
+		    "--cacert %s cannot be read (%s); give the path of a PEM CA bundle", path,
+		    strerror(errno));
+	else if (!found)
+		rc = mx_err_set(err, MX_EINVAL,
+		    "--cacert %s holds no PEM certificate (no \"%s\" line); give the path of a "
+		    "PEM CA bundle",
+		    path, begin);
+	fclose(f);
+	return rc;
+}
+
 int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err)
 {
 	struct http_ctx *c = NULL;
@@ -107,6 +138,9 @@ int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err)
 		goto out;
 	}
 	if (cacert) {
+		rc = cacert_check(cacert, err);
+		if (rc)
+			goto out;
 		c->cacert = strdup(cacert);
 		if (!c->cacert) {
 			rc = mx_err_set(err, MX_ENOMEM, "out of memory creating the HTTP context");

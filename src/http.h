@@ -58,7 +58,9 @@ typedef void http_cb(void *arg, struct http_response *resp);
 
 struct http_ctx;
 
-/* cacert: CA bundle file used for every request, or NULL for the system CAs. */
+/* cacert: CA bundle file used for every request, or NULL for the system CAs. A cacert that
+ * cannot be read, or holds no PEM certificate, is MX_EINVAL naming the path (a usage error,
+ * found before any request rather than blamed on a web server). */
 int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err);
 /* Drops transfers still in flight without calling their callbacks. Not from a callback. */
 void http_ctx_free(struct http_ctx *c);

@@ -71,7 +71,23 @@ json_check "$J" 'st("pref20.test","mx.current")=="fail" and "preference 20" in c
 expect_status 1 mx --json check fabrikam.test --target-mx mx.elsewhere.test >"$J"
 json_check "$J" 'st("fabrikam.test","mx.target")=="fail" and "not under mx.microsoft.test" in check("fabrikam.test","mx.target")["summary"]'
 expect_status 0 mx --json check sts-none.test --target-mx notlsa-test.o-v1.mx.microsoft.test >"$J"
-json_check "$J" 'st("sts-none.test","mx.target")=="pass" and st("sts-none.test","mx.target.tlsa")=="warn"'
+json_check "$J" 'st("sts-none.test","mx.target.tlsa")=="warn" and "Enable-SmtpDaneInbound" in check("sts-none.test","mx.target.tlsa")["summary"]'
+
+# The target as typed, judged like the wizard does (one judgement, tgt_judge): another
+# domain's value warns; a legacy host is refused; for a domain whose MX is not Exchange
+# Online no cutover applies, and no TLSA is "due after Enable-SmtpDaneInbound".
+json_check "$J" 'st("sts-none.test","mx.target")=="warn" and "start with sts-none-test" in check("sts-none.test","mx.target")["summary"]'
+json_check "$J" '[f["level"] for f in check("sts-none.test","mx.target")["detail"]["findings"]]==["ok","ok","warn"]'
+expect_status 0 mx --json check sts-none.test --target-mx sts-none-test.o-v1.mx.microsoft.test >"$J"
+json_check "$J" 'st("sts-none.test","mx.target")=="pass"'
+expect_status 1 mx --json check contoso.test --target-mx contoso-test.mail.protection.outlook.test >"$J"
+json_check "$J" 'st("contoso.test","mx.target")=="fail" and "legacy Exchange Online host" in check("contoso.test","mx.target")["summary"]'
+G=gw$$.test
+"$MX_SANDBOX_TOOLS/mkzone" "$G" --mtasts none >/dev/null || fail "mkzone $G"
+python3 "$MX_SOURCE_DIR/tests/zonetool.py" set "$G" "$G." MX 300 "10 mx.elsewhere.test."
+expect_status 1 mx --json check "$G" --target-mx notlsa-test.o-v1.mx.microsoft.test >"$J"
+json_check "$J" "st('$G','mx.current')=='fail' and dom('$G')['blocked_by']==['mx.current']"
+json_check "$J" "'not at Exchange Online' in check('$G','mx.target')['summary'] and st('$G','mx.target.tlsa')=='skip' and 'Enable-SmtpDaneInbound' not in check('$G','mx.target.tlsa')['summary']"
 
 # Two name servers serving different serials.
 expect_status 1 mx --json check split.test >"$J"
@@ -182,6 +198,30 @@ for nc in "" 1; do
 	fi
 	tmux -S "$sock" kill-server
 done
+
+# A CA bundle that cannot be used is a usage error naming the path, before anything is asked.
+for ca in "$workdir/no-such-ca.pem" "$workdir" /dev/null; do
+	err=$("$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" --cacert "$ca" \
+		check contoso.test 2>&1 >/dev/null)
+	st=$?
+	[ "$st" -eq 2 ] || fail "--cacert $ca: exit $st, want 2"
+	echo "$err" | tail -n1 | grep -q -- "--cacert $ca " || fail "--cacert $ca: message: $err"
+	echo "$err" | grep -q "mta-sts" && fail "--cacert $ca blamed on the web server: $err"
+done
+
+# A machine that cannot reach DNS is told so (exit 3) within seconds; no domain is blamed.
+sed "s#root-hints: .*#root-hints: \"$workdir/dead.hints\"#" "$MX_RESOLVER_CONF" >"$workdir/dead.conf"
+printf '.\t3600000\tNS\ta.root-servers.\na.root-servers.\t3600000\tA\t127.0.9.9\n' >"$workdir/dead.hints"
+err=$("$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$workdir/dead.conf" --cacert "$MX_CACERT" \
+	--json check contoso.test fabrikam.test 2>&1 >"$J")
+st=$?
+[ "$st" -eq 3 ] || fail "no DNS: exit $st, want 3"
+echo "$err" | tail -n1 | grep -q "this machine cannot reach DNS" || fail "no DNS: message: $err"
+echo "$err" | grep -q "contoso.test" && fail "no DNS: a domain is blamed: $err"
+
+# Port 25 that cannot be reached is about this machine, not the domain: a warning.
+expect_status 0 mx --json check sts-none.test --target-mx down-test.o-v1.mx.microsoft.test >"$J"
+json_check "$J" 'st("sts-none.test","mx.target.dane")=="warn" and "this machine" in check("sts-none.test","mx.target.dane")["summary"]'
 
 # --json: the document alone on stdout.
 mx --json check fabrikam.test 2>/dev/null | python3 -c 'import json,sys; json.load(sys.stdin)' ||
