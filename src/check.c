@@ -1673,6 +1673,13 @@ int chk_finish(struct chk_job *job, struct mx_err *err)
 	return rc;
 }
 
+int chk_probe_dns(const struct chk_opts *o, struct mx_err *err)
+{
+	/* Without DNS every domain would fail its lookups after long timeouts and be blamed
+	 * for it: ask once whether this machine can resolve at all. */
+	return dns_probe_root(o->dns, o->resolver_conf, CHK_DNS_PROBE_MS, err);
+}
+
 int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
     size_t n, struct chk_domain *out, struct mx_err *err)
 {
@@ -1680,10 +1687,8 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 	struct chk_job *job = NULL;
 	int rc;
 
-	/* Without DNS every domain would fail its lookups after long timeouts and be blamed
-	 * for it: ask once whether this machine can resolve at all. */
 	if (!o->skip_dns_probe && n) {
-		rc = dns_probe_root(o->dns, o->resolver_conf, CHK_DNS_PROBE_MS, err);
+		rc = chk_probe_dns(o, err);
 		if (rc)
 			return rc;
 	}

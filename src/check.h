@@ -35,8 +35,8 @@ enum chk_id {
 	CHK_TLSRPT,
 	CHK_SPF,
 	CHK_PROVIDER_ACCESS,
-	CHK_EXCHANGE_ACCESS, /* [exchange]: the admin API answers for this domain */
-	CHK_EXCHANGE_DNSSEC, /* [exchange]: the DNSSEC endpoint's status and expected MX */
+	CHK_EXCHANGE_ACCESS,	   /* [exchange]: the admin API answers for this domain */
+	CHK_EXCHANGE_DNSSEC,	   /* [exchange]: the DNSSEC endpoint's status and expected MX */
 	CHK_MTASTS_COVERS_CURRENT, /* the served policy covers every host of the current MX */
 	CHK_COUNT
 };
@@ -145,6 +145,12 @@ struct chk_opts {
  * MX_EDNSSEC naming the machine, not the domains). */
 int chk_run(const struct chk_opts *o, const char *const *domains, const char *const *targets,
     size_t n, struct chk_domain *out, struct mx_err *err);
+
+/* Can this machine resolve at all (dns_probe_root on o->dns, a few seconds at most)? MX_OK,
+ * or MX_EDNS / MX_EDNSSEC with a message about this machine, never about a domain. chk_run
+ * calls it first; callers that drive chk_start themselves from a command line call it before.
+ */
+int chk_probe_dns(const struct chk_opts *o, struct mx_err *err);
 
 void chk_domain_clear(struct chk_domain *d);
 

@@ -403,6 +403,11 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 	 * when the JSON document goes to a program. */
 	st.progress = n > 1 && app->verbosity >= 0 && isatty(STDERR_FILENO) &&
 		      !(app->json && !isatty(STDOUT_FILENO));
+	/* No domain is blamed for a machine that cannot resolve. */
+	if (n && (rc = chk_probe_dns(&o, &err))) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
 	/* Ctrl-C stops the checks; what is complete has been written, and the JSON is closed. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
