@@ -265,7 +265,9 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* "host:port:addr" for CURLOPT_RESOLVE, from the URL's host and (default) port. */
+/* "host:port:addr:port" for CURLOPT_CONNECT_TO, from the URL's host and (default) port.
+ * Not CURLOPT_RESOLVE: its entries stay in the multi handle's DNS cache for good, one per
+ * MTA-STS host ever fetched, so memory would grow with the number of domains checked. */
 static int http_resolve_entry(
     const char *url, const char *addr, struct curl_slist **out, struct mx_err *err)
 {
@@ -289,14 +291,14 @@ static int http_resolve_entry(
 	}
 	/* curl keeps the brackets of an IPv6 literal host; an IPv6 address needs them too. */
 	bracket = strchr(addr, ':') && addr[0] != '[';
-	hlen = strlen(host) + strlen(port) + strlen(addr) + 5;
+	hlen = strlen(host) + 2 * strlen(port) + strlen(addr) + 6;
 	entry = malloc(hlen);
 	if (!entry) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory parsing a URL");
 		goto out;
 	}
-	snprintf(
-	    entry, hlen, "%s:%s:%s%s%s", host, port, bracket ? "[" : "", addr, bracket ? "]" : "");
+	snprintf(entry, hlen, "%s:%s:%s%s%s:%s", host, port, bracket ? "[" : "", addr,
+	    bracket ? "]" : "", port);
 	list = curl_slist_append(*out, entry);
 	if (!list) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory parsing a URL");
@@ -367,7 +369,7 @@ static int http_xfer_setup(
 	if (x->req_headers)
 		SET(CURLOPT_HTTPHEADER, x->req_headers);
 	if (x->resolve)
-		SET(CURLOPT_RESOLVE, x->resolve);
+		SET(CURLOPT_CONNECT_TO, x->resolve);
 
 	if (strcmp(method, "GET") == 0 && !req->body) {
 		SET(CURLOPT_HTTPGET, 1L);

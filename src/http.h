@@ -28,8 +28,9 @@ struct http_request {
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 	const char *body;	    /* request body or NULL */
 	size_t body_len;
-	/* Pin the URL's host to this address (CURLOPT_RESOLVE), e.g. an address our validating
-	 * resolver found; NULL lets curl resolve. */
+	/* Connect to this address instead of resolving the URL's host (CURLOPT_CONNECT_TO; the
+	 * host name is still what TLS verifies), e.g. an address our validating resolver
+	 * found; NULL lets curl resolve. */
 	const char *connect_addr;
 	size_t max_body;       /* 0 = 16 MiB */
 	long timeout_ms;       /* 0 = 30000 */
