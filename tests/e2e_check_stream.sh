@@ -59,6 +59,10 @@ if command -v script >/dev/null; then
 	grep -q "^2 domains: 2 ready" "$O" || fail "summary missing when progress is drawn"
 	script -qec "$cmd -q check contoso.test fabrikam.test >$O" /dev/null >"$E" 2>&1
 	grep -q "checked" "$E" && fail "progress drawn with -q"
+	# --json into a pipe: a program reads the document; stderr on the terminal stays quiet
+	script -qec "$cmd --json check contoso.test fabrikam.test | cat >$J" /dev/null >"$E" 2>&1
+	grep -q "checked" "$E" && fail "progress drawn with --json into a pipe"
+	python3 -m json.tool "$J" >/dev/null || fail "--json through a pipe is not one document"
 fi
 
 # ---- Ctrl-C: a domain whose name servers never answer keeps the check running; SIGINT then
