@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "domain.h"
+#include "journal.h"
 #include "paths.h"
 
 enum {
@@ -19,6 +20,7 @@ enum {
 	OPT_RESOLVER_CONF,
 	OPT_CACERT,
 	OPT_JSON,
+	OPT_COLOR,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -29,6 +31,7 @@ static const struct option global_opts[] = {
     {"resolver-conf", required_argument, NULL, OPT_RESOLVER_CONF},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"color", required_argument, NULL, OPT_COLOR},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
@@ -45,6 +48,7 @@ static const struct option global_opts[] = {
 	"  --cacert FILE         CA bundle for every HTTPS request\n"                              \
 	"  --json                one JSON document on stdout; messages go to stderr\n"             \
 	"  -q, --quiet           only errors     -v, --verbose  more detail\n"                     \
+	"  --color=WHEN          auto (default: a terminal without NO_COLOR), always, never\n"     \
 	"  --help, --version\n"
 
 struct cmd {
@@ -275,6 +279,19 @@ int mx_cli_getopt(struct mx_app *app, int argc, char **argv, const char *shortop
 		case OPT_JSON:
 			app->json = true;
 			continue;
+		case OPT_COLOR:
+			if (!strcmp(optarg, "auto"))
+				app->color_mode = MX_COLOR_AUTO;
+			else if (!strcmp(optarg, "always"))
+				app->color_mode = MX_COLOR_ALWAYS;
+			else if (!strcmp(optarg, "never"))
+				app->color_mode = MX_COLOR_NEVER;
+			else {
+				mx_cli_usage_error(shortopts ? argv[0] : NULL,
+				    "--color=%s: use auto, always or never", optarg);
+				return '?';
+			}
+			continue;
 		case 'q':
 			app->verbosity = -1;
 			continue;
@@ -467,6 +484,112 @@ static int cmd_pending(struct mx_app *app, const struct cmd *c, int argc, char *
 	    c->name, c->pending);
 }
 
+/* Prints a long option once (seen holds those printed). */
+static void complete_flag(const char *p, size_t n, char *seen, size_t seenlen)
+{
+	char flag[64];
+
+	snprintf(flag, sizeof(flag), "%.*s ", (int)n, p);
+	if (strstr(seen, flag) || strlen(seen) + strlen(flag) >= seenlen)
+		return;
+	strcat(seen, flag);
+	printf("%.*s\n", (int)n, p);
+}
+
+static size_t flag_len(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] == '-' || isalnum((unsigned char)p[n]))
+		n++;
+	return n;
+}
+
+/* The long options of a command: every "--word" of its usage (option_lines false), or of its
+ * help the names that open an option line ("  -o, --output FILE  what it does"), not the
+ * options its descriptions mention. */
+static void complete_flags_of(const char *text, bool option_lines, char *seen, size_t seenlen)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n'), *end = eol ? eol : p + strlen(p);
+		size_t n;
+
+		if (option_lines) {
+			while (p < end && *p == ' ')
+				p++;
+			while (p < end && *p == '-') {
+				n = flag_len(p);
+				if (n > 2 && p[1] == '-')
+					complete_flag(p, n, seen, seenlen);
+				p += n;
+				if (strncmp(p, ", ", 2))
+					break;
+				p += 2;
+			}
+		} else {
+			for (; p < end; p++) {
+				if (p[0] != '-' || p[1] != '-' ||
+				    (p > text && isalnum((unsigned char)p[-1])))
+					continue;
+				n = flag_len(p);
+				complete_flag(p, n, seen, seenlen);
+				p += n - 1;
+			}
+		}
+		p = eol ? eol + 1 : end;
+	}
+}
+
+/* `mxcutover __complete WHAT [COMMAND]`, for the shell completion scripts (completion/):
+ * commands, flags (global, or a command's from its usage and help), formats, color modes,
+ * the config's providers, the state database's domains. Prints one word per line and
+ * nothing on error; never creates a file. */
+static int complete(struct mx_app *app, int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+	char seen[2048] = "";
+	struct mx_err err;
+
+	mx_err_clear(&err);
+	if (!strcmp(what, "commands")) {
+		for (size_t i = 0; i < NCOMMANDS; i++)
+			printf("%s\n", commands[i].name);
+	} else if (!strcmp(what, "flags")) {
+		const struct cmd *c = argc > 2 ? find_cmd(argv[2]) : NULL;
+
+		if (c) {
+			complete_flags_of(c->usage, false, seen, sizeof(seen));
+			complete_flags_of(c->help, true, seen, sizeof(seen));
+		}
+		for (size_t i = 0; i < sizeof(global_opts) / sizeof(global_opts[0]); i++)
+			printf("--%s\n", global_opts[i].name);
+	} else if (!strcmp(what, "formats")) {
+		printf("text\njson\nmarkdown\nnsupdate\npowershell\n");
+	} else if (!strcmp(what, "colors")) {
+		printf("auto\nalways\nnever\n");
+	} else if (!strcmp(what, "providers")) {
+		if (!mx_cli_load_config(app, &err))
+			for (size_t i = 0; i < app->conf->nprov; i++)
+				printf("%s\n", app->conf->prov[i].name);
+	} else if (!strcmp(what, "domains")) {
+		struct jnl *j = NULL;
+		struct jnl_run *runs = NULL;
+		size_t n = 0;
+
+		if (!jnl_open_ro(app->state_path, &j, &err) && j &&
+		    !jnl_run_list(j, &runs, &n, &err))
+			for (size_t i = 0; i < n; i++)
+				printf("%s\n", runs[i].domain);
+		for (size_t i = 0; i < n; i++)
+			jnl_run_clear(&runs[i]);
+		free(runs);
+		jnl_close(j);
+	}
+	return MX_EXIT_OK;
+}
+
 static int setup_paths(struct mx_app *app, struct mx_err *err)
 {
 	int rc;
@@ -486,12 +609,20 @@ static int setup_paths(struct mx_app *app, struct mx_err *err)
 	return MX_OK;
 }
 
+bool mx_cli_color(const struct mx_app *app, bool tty)
+{
+	const char *no_color = getenv("NO_COLOR");
+
+	if (app->color_mode != MX_COLOR_AUTO)
+		return app->color_mode == MX_COLOR_ALWAYS;
+	return tty && !(no_color && *no_color);
+}
+
 int mx_cli_main(int argc, char **argv)
 {
 	struct mx_app app;
 	struct mx_err err;
 	const struct cmd *c = NULL;
-	const char *no_color = getenv("NO_COLOR");
 	int status, idx = 0, opt;
 
 	memset(&app, 0, sizeof(app));
@@ -518,6 +649,10 @@ int mx_cli_main(int argc, char **argv)
 			return mx_cli_usage_error(NULL,
 			    "name a command (check, plan, run, resume, rollback, status, "
 			    "outbound); the wizard needs a terminal");
+	} else if (!strcmp(argv[idx], "__complete")) {
+		status =
+		    setup_paths(&app, &err) ? MX_EXIT_OK : complete(&app, argc - idx, argv + idx);
+		goto out;
 	} else {
 		c = find_cmd(argv[idx]);
 		if (!c)
@@ -538,7 +673,7 @@ int mx_cli_main(int argc, char **argv)
 		char *tui_argv[] = {tui_name, NULL};
 		char **cargv = idx < argc ? argv + idx : tui_argv;
 
-		app.color = !app.json && isatty(fileno(app.msg)) && !(no_color && *no_color);
+		app.color = mx_cli_color(&app, !app.json && isatty(fileno(app.msg)));
 		if (c->fn == mx_cmd_tui && app.json)
 			status = mx_cli_usage_error("tui",
 			    "the wizard draws on the terminal and has no --json; use check, "

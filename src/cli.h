@@ -10,21 +10,30 @@
 #include "conf.h"
 #include "err.h"
 
+/* --color: auto (a terminal, and NO_COLOR unset or empty), always, never. */
+enum mx_color_mode { MX_COLOR_AUTO = 0, MX_COLOR_ALWAYS, MX_COLOR_NEVER };
+
 struct mx_app {
-	const char *state_path;	   /* --state, else the XDG default */
-	const char *config_path;   /* --config, else the XDG default */
-	bool config_given;	   /* --config named a file: it must exist */
-	const char *resolver_conf; /* --resolver-conf or NULL */
-	const char *cacert;	   /* --cacert or NULL */
-	bool json;		   /* --json: one JSON document on stdout */
-	int verbosity;		   /* -q: -1, default 0, -v: 1 */
-	bool color;		   /* human text may use colour (terminal, no NO_COLOR) */
-	FILE *out;		   /* the document: stdout */
-	FILE *msg;		   /* human text: stderr with --json, else stdout */
-	struct mx_conf *conf;	   /* loaded before the command runs */
-	char *default_state;	   /* owned storage for the defaults */
+	const char *state_path;	       /* --state, else the XDG default */
+	const char *config_path;       /* --config, else the XDG default */
+	bool config_given;	       /* --config named a file: it must exist */
+	const char *resolver_conf;     /* --resolver-conf or NULL */
+	const char *cacert;	       /* --cacert or NULL */
+	bool json;		       /* --json: one JSON document on stdout */
+	int verbosity;		       /* -q: -1, default 0, -v: 1 */
+	enum mx_color_mode color_mode; /* --color */
+	bool color;		       /* human text may use colour (mx_cli_color for app->msg) */
+	FILE *out;		       /* the document: stdout */
+	FILE *msg;		       /* human text: stderr with --json, else stdout */
+	struct mx_conf *conf;	       /* loaded before the command runs */
+	char *default_state;	       /* owned storage for the defaults */
 	char *default_config;
 };
+
+/* Whether output to a stream that is (tty) or is not a terminal gets colour: --color=always
+ * and never decide; auto colours a terminal unless NO_COLOR is set and not empty. The one
+ * place that decides, for the command line and the wizard. */
+bool mx_cli_color(const struct mx_app *app, bool tty);
 
 /* Entry point of the program; returns the exit status (enum mx_exit). */
 int mx_cli_main(int argc, char **argv);

@@ -70,9 +70,7 @@ static void install_signals(void)
 
 static void colors_init(struct tui *t)
 {
-	const char *no_color = getenv("NO_COLOR");
-
-	t->color = has_colors() && !(no_color && *no_color);
+	t->color = has_colors() && mx_cli_color(t->app, true);
 	if (!t->color)
 		return;
 	start_color();
