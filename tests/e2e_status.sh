@@ -40,7 +40,7 @@ fresh --mtasts none
 runner=$!
 for _ in $(seq 1 300); do
 	mx --json status "$D" >"$workdir/live.json" 2>/dev/null &&
-		grep -q '"state": "waiting"' "$workdir/live.json" && break
+		grep -q '"step": "wait_old_ttl"' "$workdir/live.json" && break
 	sleep 0.2
 done
 pyjson "$workdir/live.json" 'r["state"] == "waiting" and r["step"] == "wait_old_ttl" and r["live"] is True'
