@@ -594,6 +594,47 @@ out:
 	return rc;
 }
 
+/* Proves the key may write without changing the zone: a PATCH of the zone's MX RRset with a
+ * changetype PowerDNS does not know. It checks the key before anything else (401) and then
+ * refuses the whole PATCH (422 "Changetype not understood") before touching a record. */
+static int pdns_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	struct http_response *resp = NULL;
+	char *path = NULL, *body = NULL, fqdn[256];
+	json_t *doc;
+	int rc;
+
+	rc = pdns_zone_id(p, err);
+	if (rc)
+		return rc;
+	snprintf(fqdn, sizeof(fqdn), "%s.", p->zone);
+	doc = json_pack("{s:[{s:s,s:s,s:s}]}", "rrsets", "name", fqdn, "type", "MX", "changetype",
+	    "MXCUTOVER-ACCESS-PROBE");
+	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	path = pdns_zone_path(d);
+	if (!body || !path) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = pdns_request(p, "PATCH", path, body, &resp, err);
+	if (rc)
+		goto out;
+	if (resp->status == 422 || resp->status == 400)
+		snprintf(out->proved, sizeof(out->proved),
+		    "the API key may change zone %.100s (a probe PATCH was let through and then "
+		    "refused for its unknown changetype, HTTP %ld; nothing changed)",
+		    p->zone, resp->status);
+	else
+		rc = pdns_status_error(p, resp, p->zone, err);
+out:
+	http_response_free(resp);
+	free(path);
+	free(body);
+	return rc;
+}
+
 static void pdns_close(struct prov *p)
 {
 	struct pdns *d = p->priv;
@@ -660,4 +701,5 @@ const struct prov_ops prov_powerdns_ops = {
     .read_rrset = pdns_read_rrset,
     .replace_rrset = pdns_replace_rrset,
     .close = pdns_close,
+    .check_access = pdns_check_access,
 };

@@ -36,6 +36,12 @@ enum {
 
 struct prov;
 
+/* What check_access established (provider.access reports both). */
+struct prov_access {
+	char proved[300];   /* what was proven, one sentence; "" when nothing beyond reading */
+	char unproved[300]; /* what could not be proven, one sentence; "" when nothing */
+};
+
 struct prov_ops {
 	const char *name; /* config "type" and journal key: never rename */
 	unsigned caps;
@@ -52,6 +58,12 @@ struct prov_ops {
 	int (*replace_rrset)(struct prov *p, const struct mx_rrset *expect,
 	    const struct mx_rrset *want, struct mx_err *err);
 	void (*close)(struct prov *p); /* optional */
+	/* Optional. Proves, WITHOUT changing the zone, that the credentials may change p->zone's
+	 * records (e.g. a signed request that the service authorizes and then refuses by
+	 * construction), after read_rrset of the apex MX succeeded. MX_OK with *out filled, or
+	 * the refusal as an error naming the credential and the fix (MX_EAUTH when the service
+	 * rejects it). Without it, only read access is proven. */
+	int (*check_access)(struct prov *p, struct prov_access *out, struct mx_err *err);
 };
 
 /* Everything an adapter may use; borrowed from the caller for the adapter's lifetime. */

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <ldns/ldns.h>
+#include <openssl/rand.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -436,6 +437,100 @@ out:
 	return rc;
 }
 
+/* Proves the key without changing the zone: an UPDATE of the zone whose only prerequisite,
+ * "name mxcutover-access-<random>.<zone> is in use" (RFC 2136 §2.4.4), is false by
+ * construction. A server verifies the TSIG signature first (RFC 8945: NOTAUTH with BADKEY,
+ * BADSIG or BADTIME) and its update ACL (REFUSED) before it looks at prerequisites, so
+ * NXDOMAIN proves both. The update section only deletes the MX RRset of that unused name:
+ * even a server that skipped the prerequisite would change nothing. */
+static int r2136_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
+{
+	struct r2136 *d = p->priv;
+	const char *key = d->key_label ? d->key_label : "(none)";
+	ldns_rr_list *pre = ldns_rr_list_new(), *upd = ldns_rr_list_new();
+	ldns_rdf *owner = NULL, *zone = NULL;
+	ldns_resolver *res = NULL;
+	ldns_pkt *pkt = NULL, *reply = NULL;
+	struct mx_rrset probe = {0};
+	unsigned char rnd[6];
+	char fqdn[300];
+	ldns_status st;
+	int rc = MX_OK, rcode;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0x5a, sizeof(rnd));
+	if (strlen(p->zone) > sizeof(probe.name) - 32) {
+		snprintf(out->unproved, sizeof(out->unproved),
+		    "write permission: the zone name is too long for a probe name below it");
+		goto out;
+	}
+	snprintf(probe.name, sizeof(probe.name), "mxcutover-access-%02x%02x%02x%02x%02x%02x.%.220s",
+	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], p->zone);
+	probe.type = DNS_T_MX;
+	snprintf(fqdn, sizeof(fqdn), "%s.", probe.name);
+	if (!pre || !upd || ldns_str2rdf_dname(&owner, fqdn) != LDNS_STATUS_OK) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(fqdn, sizeof(fqdn), "%s.", p->zone);
+	if (ldns_str2rdf_dname(&zone, fqdn) != LDNS_STATUS_OK) {
+		rc = mx_err_set(err, MX_EINVAL, "rfc2136: %s is not a valid zone name", p->zone);
+		goto out;
+	}
+	if (!ldns_rr_list_push_rr(
+		pre, update_rr(owner, LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_ANY, 0, NULL)) ||
+	    !ldns_rr_list_push_rr(upd, update_rr(owner, DNS_T_MX, LDNS_RR_CLASS_ANY, 0, NULL))) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, pre, upd, NULL);
+	zone = NULL;
+	res = pkt ? new_resolver(d) : NULL;
+	if (!res) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	ldns_pkt_set_rd(pkt, false);
+	ldns_pkt_set_random_id(pkt);
+	if (d->tsig_name && (st = ldns_update_pkt_tsig_add(pkt, res)) != LDNS_STATUS_OK) {
+		rc = mx_err_set(err, MX_EINVAL,
+		    "rfc2136: cannot sign with TSIG key %s (%s); check tsig_alg and that the "
+		    "secret is base64",
+		    key, ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	st = ldns_send(&reply, res, pkt);
+	rcode = reply ? (int)ldns_pkt_get_rcode(reply) : -1;
+	if ((rcode == LDNS_RCODE_NXDOMAIN || rcode == LDNS_RCODE_NOERROR) &&
+	    st != LDNS_STATUS_CRYPTO_TSIG_BOGUS) {
+		snprintf(out->proved, sizeof(out->proved),
+		    "%s accepts %s%.60s for updates of zone %.80s (a probe UPDATE whose "
+		    "prerequisite fails by construction was answered %s; nothing changed)",
+		    d->server, d->tsig_name ? "TSIG key " : "unsigned updates",
+		    d->tsig_name ? key : "", p->zone,
+		    rcode == LDNS_RCODE_NXDOMAIN ? "NXDOMAIN" : "NOERROR");
+		snprintf(out->unproved, sizeof(out->unproved),
+		    "per-name update-policy rules, which a server applies only after the "
+		    "prerequisites");
+		goto out;
+	}
+	rc = map_reply(p, &probe, st, reply, err);
+	if (!rc) /* NOERROR without a valid signature */
+		rc = mx_err_set(err, MX_EAUTH,
+		    "rfc2136: %s answered without a valid signature of TSIG key %s; check tsig_alg "
+		    "and the key on the server",
+		    d->server, key);
+out:
+	ldns_rr_list_deep_free(pre);
+	ldns_rr_list_deep_free(upd);
+	ldns_rdf_deep_free(owner);
+	ldns_rdf_deep_free(zone);
+	ldns_pkt_free(pkt);
+	ldns_pkt_free(reply);
+	free_resolver(res);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ config */
 
 /* "ip" or "ip@port" (IPv6 may be bracketed: "[::1]@53"). */
@@ -596,4 +691,5 @@ const struct prov_ops prov_rfc2136_ops = {
     .read_rrset = r2136_read_rrset,
     .replace_rrset = r2136_replace_rrset,
     .close = r2136_close,
+    .check_access = r2136_check_access,
 };

@@ -1090,6 +1090,7 @@ static void eval_provider(struct chk_work *w)
 	const struct chk_opts *o = w->job->o;
 	struct chk_domain *d = w->d;
 	json_t *detail = json_object(), *values = NULL;
+	struct chk_provider_proof proof;
 	struct mx_err err;
 	int rc;
 
@@ -1098,15 +1099,31 @@ static void eval_provider(struct chk_work *w)
 		return;
 	}
 	mx_err_clear(&err);
+	memset(&proof, 0, sizeof(proof));
 	json_object_set_new(detail, "provider", json_string(o->provider_name));
-	rc = o->provider_read(o->provider_arg, d->domain, &values, &err);
+	rc = o->provider_read(o->provider_arg, d->domain, &values, &proof, &err);
 	if (rc) {
 		set_result(d, CHK_PROVIDER_ACCESS, CHK_FAIL, detail, "%s", err.msg);
 		return;
 	}
 	json_object_set_new(detail, "mx", values);
-	set_result(d, CHK_PROVIDER_ACCESS, CHK_PASS, detail,
-	    "provider %s can read the MX RRset of %s", o->provider_name, d->domain);
+	json_object_set_new(detail, "proved", json_string(proof.proved));
+	json_object_set_new(detail, "not_proved", json_string(proof.unproved));
+	/* Reading proves little: the run needs to write. What the adapter could not prove is
+	 * said, and a write permission nobody could prove is a warning. */
+	if (!proof.proved[0])
+		set_result(d, CHK_PROVIDER_ACCESS, CHK_WARN, detail,
+		    "provider %s can read the MX RRset of %s, but write permission is not proved: "
+		    "%.250s",
+		    o->provider_name, d->domain,
+		    proof.unproved[0] ? proof.unproved : "the adapter cannot test it");
+	else if (proof.unproved[0])
+		set_result(d, CHK_PROVIDER_ACCESS, CHK_PASS, detail,
+		    "provider %s: %.200s; not proved: %.150s", o->provider_name, proof.proved,
+		    proof.unproved);
+	else
+		set_result(d, CHK_PROVIDER_ACCESS, CHK_PASS, detail, "provider %s: %.300s",
+		    o->provider_name, proof.proved);
 }
 
 static void eval_exchange(struct chk_work *w)

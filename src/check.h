@@ -107,10 +107,19 @@ struct chk_domain {
  * inside the event loop's callbacks: it must not free the job or the contexts. */
 typedef void chk_done_fn(void *arg, struct chk_domain *d);
 
-/* Optional provider read for provider.access: fills *ttl and returns the MX values seen, or
- * fails with a message. Set by the caller (the provider registry lives outside src/check). */
-typedef int chk_provider_read_fn(
-    void *arg, const char *domain, json_t **mx_values, struct mx_err *err);
+/* What provider.access proved beyond reading, and what it could not prove ("" each when
+ * nothing). */
+struct chk_provider_proof {
+	char proved[300];
+	char unproved[300];
+};
+
+/* Optional provider access for provider.access: returns the MX values the provider holds
+ * and, in *proof, what the adapter proved about write permission without changing the zone;
+ * or fails with a message. Set by the caller (the provider registry lives outside
+ * src/check). */
+typedef int chk_provider_read_fn(void *arg, const char *domain, json_t **mx_values,
+    struct chk_provider_proof *proof, struct mx_err *err);
 
 /* Optional [exchange] verdicts for exchange.access and exchange.dnssec, computed by the
  * caller through src/exo (exo_check_domain): fills *access and *dnssec (present set, detail

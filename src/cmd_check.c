@@ -21,19 +21,31 @@ struct prov_env {
 	struct http_ctx *http;
 };
 
-/* provider.access: the adapter reads the zone's MX RRset as it holds it. */
-static int read_mx(void *arg, const char *domain, json_t **values, struct mx_err *err)
+/* provider.access: the adapter reads the zone's MX RRset as it holds it, then proves what it
+ * can of write permission without changing the zone (the adapter's check_access). */
+static int read_mx(void *arg, const char *domain, json_t **values, struct chk_provider_proof *proof,
+    struct mx_err *err)
 {
 	struct prov_env *env = arg;
+	struct prov_access acc;
 	struct mx_rrset set;
 	struct prov *p = NULL;
 	int rc;
 
 	memset(&set, 0, sizeof(set));
+	memset(&acc, 0, sizeof(acc));
 	rc = prov_open(env->conf, env->name, domain, env->dns, env->http, &p, err);
 	if (!rc)
 		rc = p->ops->read_rrset(p, domain, DNS_T_MX, &set, err);
+	if (!rc && p->ops->check_access)
+		rc = p->ops->check_access(p, &acc, err);
+	else if (!rc)
+		snprintf(acc.unproved, sizeof(acc.unproved),
+		    "the %s adapter has no way to test write permission without a change",
+		    p->ops->name);
 	if (!rc) {
+		snprintf(proof->proved, sizeof(proof->proved), "%s", acc.proved);
+		snprintf(proof->unproved, sizeof(proof->unproved), "%s", acc.unproved);
 		*values = json_array();
 		for (size_t i = 0; i < set.n; i++)
 			json_array_append_new(*values, json_string(set.values[i]));

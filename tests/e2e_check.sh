@@ -199,6 +199,29 @@ for nc in "" 1; do
 	tmux -S "$sock" kill-server
 done
 
+# provider.access proves write permission without changing the zone: RFC 2136 with a TSIG-signed
+# UPDATE whose prerequisite fails by construction; a wrong secret is refused (BADSIG) first.
+nw_before=$(dig +short +norec @127.0.4.2 northwind.test SOA; dig +short +norec @127.0.4.2 northwind.test MX)
+expect_status 0 mx --json check northwind.test --provider bind >"$J"
+json_check "$J" 'st("northwind.test","provider.access")=="pass" and "NXDOMAIN" in check("northwind.test","provider.access")["detail"]["proved"] and check("northwind.test","provider.access")["detail"]["not_proved"]'
+(umask 077; echo 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=' >"$workdir/wrong.secret")
+sed "s#^tsig_keyfile = .*#tsig_keyfile = $workdir/wrong.secret#" "$MX_CONFIG" >"$workdir/wrong.conf"
+"$MXCUTOVER" --config "$workdir/wrong.conf" --resolver-conf "$MX_RESOLVER_CONF" --cacert "$MX_CACERT" \
+	--json check northwind.test --provider bind >"$J" 2>/dev/null
+st=$?
+[ "$st" -eq 1 ] || fail "wrong TSIG secret: exit $st, want 1"
+json_check "$J" 'st("northwind.test","provider.access")=="fail" and "BADSIG" in check("northwind.test","provider.access")["summary"] and dom("northwind.test")["blocked_by"]==["provider.access"]'
+nw_after=$(dig +short +norec @127.0.4.2 northwind.test SOA; dig +short +norec @127.0.4.2 northwind.test MX)
+[ "$nw_before" = "$nw_after" ] || fail "provider.access changed northwind.test: $nw_before / $nw_after"
+# PowerDNS: a PATCH that the key may send, refused for its unknown changetype; manual: a person.
+pd_before=$(Z dump contoso.test; dig +short +norec @127.0.3.1 contoso.test SOA)
+expect_status 0 mx --json check contoso.test --provider pdns >"$J"
+json_check "$J" 'st("contoso.test","provider.access")=="pass" and "HTTP 422" in check("contoso.test","provider.access")["summary"]'
+[ "$(Z dump contoso.test; dig +short +norec @127.0.3.1 contoso.test SOA)" = "$pd_before" ] ||
+	fail "provider.access changed contoso.test"
+expect_status 0 mx --json check contoso.test --provider manual >"$J"
+json_check "$J" 'st("contoso.test","provider.access")=="pass" and "a person" in check("contoso.test","provider.access")["summary"]'
+
 # A CA bundle that cannot be used is a usage error naming the path, before anything is asked.
 for ca in "$workdir/no-such-ca.pem" "$workdir" /dev/null; do
 	err=$("$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" --cacert "$ca" \
