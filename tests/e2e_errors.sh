@@ -90,6 +90,18 @@ for json in "" --json; do
 	mx rollback "$D" --yes >/dev/null 2>&1
 done
 
+# A gate a --yes run cannot pass (the staged MTA-STS policy is never published): run and
+# resume stop with exit 1, the gate's reason last on stderr.
+G=gate$$.test
+"$MX_SANDBOX_TOOLS/mkzone" "$G" --mtasts enforce >/dev/null || fail "mkzone $G"
+GT=${G//./-}.o-v1.mx.microsoft.test
+run mx run "$G" --target-mx "$GT" --provider pdns --yes
+expect 1 - "^mxcutover: $G: .*(policy|MTA-STS)" "run stopped at a gate"
+run mx --json resume "$G" --yes
+expect 1 - "^mxcutover: $G: .*(policy|MTA-STS)" "resume --json stopped at a gate"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["runs"][0]["state"]=="gate"' \
+	"$workdir/out" || fail "resume --json: the status document on stdout"
+
 # A domain the provider does not hold: exit 2, the provider's zones or how to list them,
 # and the config's providers.
 run mx plan "$D" --target-mx "$T" --provider bind
