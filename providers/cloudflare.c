@@ -30,6 +30,7 @@ struct cf {
 	char *base;    /* base_url without trailing '/' */
 	char *auth;    /* "Authorization: Bearer TOKEN": a secret */
 	char *zone_id; /* configured, or looked up by name on first use */
+	bool unknown;  /* the last write may or may not have been made (its answer was lost) */
 };
 
 /* ------------------------------------------------------------------ pure helpers */
@@ -464,6 +465,21 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 		}
 		if (resp->fail == HTTP_FAIL_NONE && resp->status != 429 && resp->status < 500)
 			break;
+		/* A write that may have reached the API (an answer lost, a 500/502/504) is not
+		 * sent again unread: a second POST would create a second record. 429 and 503
+		 * refuse the request, and a refused connection never sent it. */
+		if (strcmp(method, "GET") && resp->status != 429 && resp->status != 503 &&
+		    resp->fail != HTTP_FAIL_CONNECT && resp->fail != HTTP_FAIL_RESOLVE) {
+			d->unknown = true;
+			if (resp->fail == HTTP_FAIL_NONE)
+				break;
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "cloudflare: the answer to a change of zone %s was lost (%s); it may "
+			    "or "
+			    "may not have been made: resume reads the zone and goes on",
+			    p->zone, resp->error[0] ? resp->error : "no response");
+			goto out;
+		}
 		if (attempt >= CF_MAX_ATTEMPTS) {
 			if (resp->fail == HTTP_FAIL_NONE)
 				break;
@@ -665,12 +681,26 @@ static int cf_replace_rrset(
 	snprintf(
 	    what, sizeof(what), "the %s records of %s", pdns_type_name(want->type), want->name);
 	rc = cf_zone_id(p, err);
-	if (!rc)
+	/* A change is several record calls. When the answer to one is lost, the records are
+	 * read again and the rest planned from what the zone holds now: never a blind resend. */
+	for (int attempt = 1; !rc; attempt++) {
+		struct cf *d = p->priv;
+
+		cf_records_clear(&recs);
+		free(ops);
+		ops = NULL;
+		nops = 0;
+		d->unknown = false;
 		rc = cf_list(p, want->name, want->type, &recs, err);
-	if (!rc)
-		rc = cf_plan(&recs, want, &ops, &nops, err);
-	for (size_t i = 0; !rc && i < nops; i++)
-		rc = cf_apply(p, want, &ops[i], what, err);
+		if (!rc)
+			rc = cf_plan(&recs, want, &ops, &nops, err);
+		for (size_t i = 0; !rc && i < nops; i++)
+			rc = cf_apply(p, want, &ops[i], what, err);
+		if (!rc || !d->unknown || attempt >= CF_MAX_ATTEMPTS)
+			break;
+		rc = MX_OK;
+		prov_pause(prov_backoff(attempt));
+	}
 	if (rc || !nops)
 		goto out;
 	/* The API is eventually consistent: read until it lists what we wrote, so the engine's

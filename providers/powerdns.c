@@ -376,15 +376,17 @@ static int pdns_request(struct prov *p, const char *method, const char *path, co
 	req.headers = headers;
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
-	/* Every request we make is idempotent (GET, PATCH REPLACE/DELETE), so a 5xx — a busy
-	 * backend database, a restart — is retried a few times with a short backoff. */
+	/* A read that meets a 5xx (a busy backend database, a restart) is retried a few times
+	 * with a short backoff. A write is sent once: pdns_replace_rrset reads the zone before
+	 * it sends it again. */
 	for (int attempt = 1;; attempt++) {
 		rc = http_perform(p->http, &req, &resp, err);
 		if (rc) {
 			mx_err_prefix(err, "powerdns: %s %s", method ? method : "GET", d->url);
 			goto out;
 		}
-		if (attempt >= PDNS_ATTEMPTS || resp->fail != HTTP_FAIL_NONE || resp->status < 500)
+		if (attempt >= PDNS_ATTEMPTS || resp->fail != HTTP_FAIL_NONE ||
+		    resp->status < 500 || (method && strcmp(method, "GET")))
 			break;
 		http_response_free(resp);
 		resp = NULL;
@@ -558,7 +560,8 @@ static int pdns_replace_rrset(
 	char what[300];
 	int rc;
 
-	(void)expect; /* no compare-and-swap in the API: the engine re-reads before writing */
+	/* No compare-and-swap in the API: the engine re-reads before writing, and a write whose
+	 * answer is lost is reconciled by reading (below). */
 	rc = prov_check_name(p, want->name, want->type, err);
 	if (rc)
 		goto out;
@@ -581,12 +584,40 @@ static int pdns_replace_rrset(
 		goto out;
 	}
 	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(want->type), want->name);
-	rc = pdns_request(p, "PATCH", path, body, &resp, err);
-	if (rc)
-		goto out;
-	/* REPLACE and DELETE are idempotent: replaying the same PATCH after a crash is safe. */
-	if (resp->status != 204 && resp->status != 200)
-		rc = pdns_status_error(p, resp, what, err);
+	for (int attempt = 1;; attempt++) {
+		struct mx_rrset now;
+		struct mx_err rerr;
+		bool done, unchanged;
+
+		http_response_free(resp);
+		resp = NULL;
+		rc = pdns_request(p, "PATCH", path, body, &resp, err);
+		if (!rc && (resp->status == 204 || resp->status == 200))
+			break;
+		if (!rc && resp->status < 500) {
+			rc = pdns_status_error(p, resp, what, err);
+			break;
+		}
+		/* The answer was lost or was a 5xx: the change may or may not have been made.
+		 * Read the zone: done when it holds want; sent again only while it still holds
+		 * what was read before the write, never blindly. */
+		if (!rc)
+			rc = pdns_status_error(p, resp, what, err);
+		if (attempt >= PDNS_ATTEMPTS ||
+		    pdns_read_rrset(p, want->name, want->type, &now, &rerr))
+			break;
+		done = prov_rrset_equal(&now, want, true) || (!want->n && !now.n);
+		unchanged =
+		    expect && (prov_rrset_equal(&now, expect, true) || (!expect->n && !now.n));
+		prov_rrset_clear(&now);
+		if (done) {
+			rc = MX_OK;
+			break;
+		}
+		if (!unchanged)
+			break;
+		prov_pause(prov_backoff(attempt));
+	}
 out:
 	http_response_free(resp);
 	free(path);

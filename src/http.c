@@ -383,6 +383,11 @@ static int http_xfer_setup(
 		}
 		if (strcmp(method, "POST") != 0)
 			SET(CURLOPT_CUSTOMREQUEST, method);
+		/* libcurl sends a request again, unasked, when a reused connection dies before
+		 * the answer: for a write whose answer was lost, that is a blind replay (a second
+		 * record created). A fresh connection is never retried that way; the caller
+		 * reconciles by reading. */
+		SET(CURLOPT_FRESH_CONNECT, 1L);
 	}
 #undef SET
 	if (cc != CURLE_OK)

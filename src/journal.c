@@ -83,9 +83,15 @@ static const char *const migrations[] = {
     "CREATE INDEX connector_changes_name ON connector_changes(tenant, connector, id);",
 };
 
-/* What a person can do about a failure with this SQLite result code. */
-static const char *sql_fix(int code)
+/* What a person can do about a failure with this SQLite result code (and the system's
+ * errno behind it: a full disk may surface as an I/O error on the WAL index). */
+static const char *sql_fix(int code, int sys_errno)
 {
+	if (sys_errno == ENOSPC || sys_errno == EDQUOT)
+		return "its file system is full: free space, then resume";
+	if (sys_errno == EROFS || sys_errno == EACCES || sys_errno == EPERM)
+		return "make the file and its folder writable, or point --state at a writable "
+		       "folder";
 	switch (code & 0xff) {
 	case SQLITE_FULL:
 		return "free space on its file system, then resume";
@@ -113,7 +119,7 @@ static int sql_fail(struct jnl *j, const char *what, struct mx_err *err)
 	int code = sqlite3_extended_errcode(j->db);
 
 	return mx_err_set(err, MX_EIO, "state database %s: %s failed: %s; %s", j->path, what,
-	    sqlite3_errmsg(j->db), sql_fix(code));
+	    sqlite3_errmsg(j->db), sql_fix(code, sqlite3_system_errno(j->db)));
 }
 
 static int exec(struct jnl *j, const char *sql, const char *what, struct mx_err *err)
