@@ -40,3 +40,13 @@ foreach(t e2e_providers e2e_run e2e_export)
 		set_tests_properties(${t} PROPERTIES RESOURCE_LOCK northwind)
 	endif()
 endforeach()
+
+# Fault tests (tests/faults/e2e_*.sh: the fault proxy, crash storm, state database), run like
+# the end-to-end scripts.
+file(GLOB MX_FAULT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/faults/e2e_*.sh)
+foreach(src IN LISTS MX_FAULT_TESTS)
+	get_filename_component(name ${src} NAME_WE)
+	add_test(NAME ${name} COMMAND bash ${src})
+	set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+		ENVIRONMENT "MXCUTOVER=$<TARGET_FILE:mxcutover>;MX_SOURCE_DIR=${CMAKE_SOURCE_DIR};MX_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endforeach()
