@@ -31,6 +31,6 @@ touch "$workdir/stop"
 for m in "${mons[@]}"; do wait "$m" || fail "monitor: $(cat "$workdir"/mon-*.log | tail -3)"; done
 verify pdns
 read -r lost rec replay < <(lost_writes pdns "$workdir/pdns.plog" '/zones/([^/?]+)')
-figure "powerdns: $N domains, $(fault_counts "$workdir/pdns.plog"); first run exit $STORM_FIRST, $STORM_RESUMES resume(s), ${STOPS:-0} stop(s) with exit 3; $VERIFIED/$N zones exactly as planned; lost writes $lost: $rec read back first, $replay written again without a read"
+figure "powerdns: $N domains, $(fault_counts "$workdir/pdns.plog"); first run exit $STORM_FIRST, $STORM_RESUMES resume(s), ${STOPS:-0} stop(s) with exit 3; $VERIFIED/$N zones exactly as planned; lost writes $lost: $rec read back first, $replay sent again before any read (as a compare-and-swap where the API has one)"
 [ "$replay" -eq 0 ] || known "powerdns: $replay write(s) whose answer was lost were sent again without reading the zone first (PATCH REPLACE is idempotent, but nothing checks the zone still holds what was read)"
 finish
