@@ -171,12 +171,16 @@ class HttpHandler(socketserver.StreamRequestHandler):
         path = target
         if up.path and up.path != "/":
             path = up.path.rstrip("/") + target
-        hdrs = {k: v for k, v in headers if k.lower() not in ("host", "connection",
-                                                                  "content-length")}
-        hdrs["Host"] = up.netloc
+        # The Host header is passed on as the client sent it: a signature (SigV4) covers it.
+        hdrs = {k: v for k, v in headers if k.lower() not in ("connection", "content-length")}
+        if not any(k.lower() == "host" for k in hdrs):
+            hdrs["Host"] = up.netloc
         if body or method in ("POST", "PUT", "PATCH"):
             hdrs["Content-Length"] = str(len(body))
-        conn.request(method, path, body=body or None, headers=hdrs)
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders(body or None)
         r = conn.getresponse()
         data = r.read()
         rh = [(k, v) for k, v in r.getheaders()
