@@ -3,6 +3,8 @@
 #include "clock.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static time_t system_now(const struct mx_clock *c)
 {
@@ -18,21 +20,90 @@ time_t mx_now(const struct mx_clock *c)
 
 void mx_clock_init(struct mx_clock *c, bool warp)
 {
+	memset(c, 0, sizeof(*c));
 	c->now = system_now;
-	c->offset = 0;
 	c->warp = warp;
+}
+
+int mx_clock_parse(struct mx_clock *c, const char *spec, struct mx_err *err)
+{
+	char *end;
+	long secs;
+
+	mx_clock_init(c, false);
+	if (!spec || !*spec)
+		return MX_OK;
+	if (!strcmp(spec, "warp")) {
+		c->warp = true;
+		return MX_OK;
+	}
+	if (!strncmp(spec, "warp:", 5)) {
+		secs = strtol(spec + 5, &end, 10);
+		if (end != spec + 5 && !*end && secs >= 1 && secs <= 86400) {
+			c->warp = true;
+			c->warp_secs = (int)secs;
+			return MX_OK;
+		}
+	}
+	return mx_err_set(err, MX_EINVAL,
+	    "MXCUTOVER_CLOCK=%.40s is not understood; use warp or warp:SECONDS, or unset it", spec);
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 bool mx_clock_warp_to(struct mx_clock *c, time_t t)
 {
 	time_t now;
+	double real, dt;
 
 	if (!c || !c->warp)
 		return false;
 	now = mx_now(c);
-	if (t > now)
+	if (t <= now)
+		return true;
+	if (!c->warp_secs) {
 		c->offset += t - now;
-	return true;
+		return true;
+	}
+	real = mono_now();
+	dt = c->pace_last ? real - c->pace_last : 0;
+	c->pace_last = real;
+	if (t != c->pace_wake) {
+		/* A new deadline: pace it from here; real time counts too (rate ≥ 1). */
+		c->pace_wake = t;
+		c->pace_rate = (double)(t - now) / c->warp_secs;
+		if (c->pace_rate < 1)
+			c->pace_rate = 1;
+		c->pace_acc = 0;
+		dt = 0;
+	}
+	c->pace_acc += dt * (c->pace_rate - 1);
+	if (c->pace_acc >= 1) {
+		time_t jump = (time_t)c->pace_acc;
+
+		if (jump > t - now)
+			jump = t - now;
+		c->offset += jump;
+		c->pace_acc -= (double)jump;
+	}
+	return mx_now(c) >= t;
+}
+
+int mx_clock_wait_ms(const struct mx_clock *c, time_t t, int max_ms)
+{
+	time_t left = t - mx_now(c);
+
+	if (left <= 0)
+		return 0;
+	if (c && c->warp && max_ms > 100)
+		max_ms = 100;
+	return left * 1000 < max_ms ? (int)left * 1000 : max_ms;
 }
 
 char *mx_time_rfc3339(time_t t, char *buf, unsigned len)

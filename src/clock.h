@@ -7,10 +7,17 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "err.h"
+
 struct mx_clock {
 	time_t (*now)(const struct mx_clock *c);
 	time_t offset; /* warp clocks: seconds added to the system time */
-	bool warp;     /* true: mx_clock_sleep_until jumps instead of waiting */
+	bool warp;     /* true: mx_clock_warp_to moves the clock instead of letting time pass */
+	int warp_secs; /* 0: jump to each deadline at once; N: each wait lasts about N s */
+	/* The pace of a paced warp (warp_secs > 0): the deadline it was set for, the clock
+	 * seconds per real second, the fraction not yet added, the last real instant seen. */
+	time_t pace_wake;
+	double pace_rate, pace_acc, pace_last;
 };
 
 /* The current time according to c (NULL: the system clock). */
@@ -19,9 +26,22 @@ time_t mx_now(const struct mx_clock *c);
 /* A clock on the system time. With warp, sleeping only moves the offset forward. */
 void mx_clock_init(struct mx_clock *c, bool warp);
 
-/* For front ends: returns true when the clock was warped to `t` (nothing to wait for),
- * false when a real clock must wait. */
+/* Sets c from the MXCUTOVER_CLOCK test and demo seam (spec may be NULL or ""): nothing is
+ * the system clock; "warp" jumps to every deadline at once; "warp:N" (N ≥ 1 seconds) lets
+ * every wait last about N real seconds while the clock shows the real duration passing.
+ * Anything else fails MX_EINVAL with a message naming the variable. The one parser: every
+ * front end asks it. */
+int mx_clock_parse(struct mx_clock *c, const char *spec, struct mx_err *err);
+
+/* For front ends waiting for deadline t: a warp clock moves toward t ("warp": to t at once;
+ * "warp:N": by the real time passed since the last call, at the pace that makes the wait
+ * last about N seconds). Returns true when the clock has reached t (nothing to wait for),
+ * false when the caller must wait (mx_clock_wait_ms says how long). */
 bool mx_clock_warp_to(struct mx_clock *c, time_t t);
+
+/* Real milliseconds a front end may wait for deadline t before looking again, at most
+ * max_ms (0 when t is reached; a paced warp answers at most 100 so its pace stays smooth). */
+int mx_clock_wait_ms(const struct mx_clock *c, time_t t, int max_ms);
 
 /* Formats t as RFC 3339 UTC ("2026-11-28T23:46:41Z") into buf (≥ 21 bytes). Returns buf. */
 char *mx_time_rfc3339(time_t t, char *buf, unsigned len);
