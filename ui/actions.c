@@ -103,7 +103,6 @@ void export_plan(struct tui *t, int k)
 void open_run(struct tui *t, int k)
 {
 	t->run_dom = k;
-	refresh_journal(t, &t->doms[k]);
 	goto_screen(t, SCR_run);
 }
 
@@ -146,24 +145,12 @@ void recheck(struct tui *t, int only)
 static void start_done(struct tui *t, const struct modal *m, bool ok)
 {
 	struct dom *d = &t->doms[m->dom];
-	struct mx_err err;
-	char *plan;
 
-	if (!ok || !d->plan)
+	if (!ok || !d->plan || !send_cmd(t, UI_CMD_START, m->dom, false))
 		return;
-	mx_err_clear(&err);
-	plan = json_dumps(d->plan, JSON_COMPACT);
-	if (engine_fresh(t, &err) ||
-	    mx_engine_start(t->engine, d->name, d->target, d->provider, plan, &err)) {
-		message(t, CP_FAIL, "%s", err.msg);
-		free(plan);
-		return;
-	}
-	free(plan);
 	d->note[0] = '\0';
 	ui_log(
 	    t, m->dom, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"), d->target);
-	refresh_live(t);
 	open_run(t, m->dom);
 }
 
@@ -186,49 +173,23 @@ void ask_start_run(struct tui *t, int k)
 	    d->name, d->target, d->provider);
 }
 
+/* A stopped run continues as what it was: a rollback resumes as a rollback. */
 void resume_run(struct tui *t, int k)
 {
 	struct dom *d = &t->doms[k];
-	struct mx_err err;
 
-	mx_err_clear(&err);
-	if (dom_in_engine(t, d) && !d->live.stopped)
+	if (d->run.live || !send_cmd(t, UI_CMD_RESUME, k, false))
 		return;
-	/* Other runs may go on: only this domain's stopped run leaves the engine. */
-	if (t->engine)
-		mx_engine_forget(t->engine, d->name);
-	d->live.in_engine = false;
-	if (engine_fresh(t, &err) || mx_engine_resume(t->engine, d->name, &err)) {
-		message(t, CP_FAIL, "%s", err.msg);
-		return;
-	}
-	ui_log(t, k, MX_SEV_INFO, "resumed");
-	message(t, 0, "%s resumed", d->name);
-	refresh_live(t);
+	ui_log(t, k, MX_SEV_INFO, "%s resumed", d->run.rollback ? "rollback" : "run");
+	message(t, 0, "%s: %s resumed", d->name, d->run.rollback ? "rollback" : "run");
 	open_run(t, k);
 }
 
 static void rollback_done(struct tui *t, const struct modal *m, bool ok)
 {
-	struct dom *d = &t->doms[m->dom];
-	struct mx_err err;
-
-	if (!ok)
+	if (!ok || !send_cmd(t, UI_CMD_ROLLBACK, m->dom, false))
 		return;
-	mx_err_clear(&err);
-	if (t->engine) {
-		/* The forward run stops where it is and the rollback takes over from there; the
-		 * other domains' runs go on. */
-		mx_engine_stop_domain(t->engine, d->name);
-		mx_engine_forget(t->engine, d->name);
-	}
-	d->live.in_engine = false;
-	if (engine_fresh(t, &err) || mx_engine_rollback(t->engine, d->name, &err)) {
-		message(t, CP_FAIL, "%s", err.msg);
-		return;
-	}
 	ui_log(t, m->dom, MX_SEV_INFO, "rollback started");
-	refresh_live(t);
 	open_run(t, m->dom);
 }
 
@@ -236,8 +197,7 @@ void ask_rollback(struct tui *t, int k)
 {
 	struct dom *d = &t->doms[k];
 
-	refresh_journal(t, d);
-	if (!d->run.id || !strcmp(d->run.state, "rolled_back")) {
+	if (!d->run.exists || d->run.st == MX_RUN_ROLLED_BACK) {
 		message(t, CP_WARN, "%s has no run to roll back", d->name);
 		return;
 	}
@@ -248,18 +208,26 @@ void ask_rollback(struct tui *t, int k)
 	    d->name);
 }
 
+void answer(struct tui *t, int k, bool yes)
+{
+	struct dom *d = &t->doms[k];
+
+	if (!send_cmd(t, UI_CMD_ANSWER, k, yes))
+		return;
+	ui_log(t, k, MX_SEV_INFO, "answer: %s", yes ? "yes" : "no");
+	/* Until the engine loop's next view arrives, the question is answered. */
+	d->run.question[0] = '\0';
+}
+
 static void stop_done(struct tui *t, const struct modal *m, bool ok)
 {
 	struct dom *d = &t->doms[m->dom];
 
-	if (!ok || !t->engine)
+	if (!ok || !send_cmd(t, UI_CMD_STOP, -1, false))
 		return;
-	mx_engine_stop(t->engine);
-	refresh_live(t);
-	refresh_journal(t, d);
 	message(t, CP_WARN,
 	    "%s stopped at %s, resumable: Enter resumes, or later `mxcutover resume %s`", d->name,
-	    d->live.step_key, d->name);
+	    d->run.step_key, d->name);
 }
 
 void ask_stop(struct tui *t, int k)
@@ -281,7 +249,7 @@ static void quit_done(struct tui *t, const struct modal *m, bool ok)
 
 void ask_quit(struct tui *t)
 {
-	if (!engine_busy(t)) {
+	if (!any_live(t)) {
 		t->quit = true;
 		return;
 	}
@@ -293,14 +261,13 @@ void ask_quit(struct tui *t)
 static void add_done(struct tui *t, const struct modal *m, bool ok)
 {
 	size_t before = t->ndoms;
+	int k;
 
-	if (!ok || !m->input[0])
+	if (!ok || !m->input[0] || (k = add_domain(t, m->input, NULL)) < 0)
 		return;
-	add_domain(t, m->input, NULL);
-	if (t->ndoms > before) {
-		t->sel = (int)t->ndoms - 1;
-		submit_checks(t, t->sel);
-	}
+	t->sel = k;
+	if (t->ndoms > before)
+		submit_checks(t, k);
 }
 
 void ask_add_domain(struct tui *t)

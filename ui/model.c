@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ui/model.c — the wizard's model: the domains with their checks, plans and runs, the log,
- * and the status message. It follows the engine's events and the background worker's
- * finished jobs; screens only read it. */
-#include <math.h>
+ * and the status message. It changes only through the engine loop's messages (ui/core.h)
+ * and the person's keys; screens only read it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,277 +46,130 @@ int find_dom(const struct tui *t, const char *name)
 	return -1;
 }
 
-bool run_unfinished(const char *state)
+int add_domain(struct tui *t, const char *name, const char *target)
 {
-	return state && strcmp(state, "done") && strcmp(state, "rolled_back");
-}
-
-/* ---- the clock: real, or warped so a TTL wait lasts a few seconds ---- */
-
-double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static bool live_waiting(const struct dom *d)
-{
-	return d->live.in_engine && !d->live.stopped && d->live.wake &&
-	       (!strncmp(d->live.step_key, "wait", 4) || !strcmp(d->live.step_key, "rb_wait"));
-}
-
-void warp_tick(struct tui *t)
-{
-	double now = mono_now(), dt = t->last_tick ? now - t->last_tick : 0;
-	time_t wake = 0, cur = mx_now(&t->clock);
-
-	t->last_tick = now;
-	if (!t->warp_secs)
-		return;
-	for (size_t i = 0; i < t->ndoms; i++)
-		if (live_waiting(&t->doms[i]) && (!wake || t->doms[i].live.wake < wake))
-			wake = t->doms[i].live.wake;
-	if (!wake || wake <= cur) {
-		t->warp_acc = 0;
-		return;
-	}
-	if (wake != t->warp_wake) {
-		t->warp_wake = wake;
-		t->warp_rate = (double)(wake - cur) / t->warp_secs;
-		if (t->warp_rate < 1)
-			t->warp_rate = 1;
-	}
-	/* Real time passes too; add only the extra. */
-	t->warp_acc += dt * (t->warp_rate - 1);
-	if (t->warp_acc >= 1) {
-		time_t jump = (time_t)floor(t->warp_acc);
-
-		if (jump > wake - cur)
-			jump = wake - cur;
-		t->clock.offset += jump;
-		t->warp_acc -= (double)jump;
-		t->dirty = true;
-	}
-}
-
-/* ---- journal and engine state ---- */
-
-void refresh_journal(struct tui *t, struct dom *d)
-{
-	struct jnl_run row;
+	struct dom *g;
+	char norm[MX_NAME_MAX + 1];
 	struct mx_err err;
+	int k;
 
-	memset(&row, 0, sizeof(row));
-	if (jnl_run_latest(t->jnl, d->name, &row, &err))
-		return;
-	jnl_run_clear(&d->run);
-	d->run = row;
-	for (int s = 0; s < STEP_COUNT; s++) {
-		char *st =
-		    d->run.id ? jnl_step_state(t->jnl, d->run.id, mx_step_table[s].key) : NULL;
-
-		snprintf(d->step_state[s], sizeof(d->step_state[s]), "%s", st ? st : "pending");
-		free(st);
+	if (mx_domain_normalize(name, "domain", norm, sizeof(norm), &err)) {
+		message(t, CP_FAIL, "%s", err.msg);
+		return -1;
 	}
-	if (d->run.id && !d->target[0] && d->run.target)
-		snprintf(d->target, sizeof(d->target), "%s", d->run.target);
-	if (d->run.id && d->run.provider && !d->live.in_engine)
-		snprintf(d->provider, sizeof(d->provider), "%s", d->run.provider);
+	if ((k = find_dom(t, norm)) >= 0)
+		return k;
+	g = realloc(t->doms, (t->ndoms + 1) * sizeof(*g));
+	if (!g)
+		return -1;
+	t->doms = g;
+	g = &t->doms[t->ndoms];
+	memset(g, 0, sizeof(*g));
+	g->run.step = -1;
+	snprintf(g->name, sizeof(g->name), "%s", norm);
+	if (target && !mx_domain_normalize(target, "target", norm, sizeof(norm), &err))
+		snprintf(g->target, sizeof(g->target), "%s", norm);
+	snprintf(
+	    g->provider, sizeof(g->provider), "%s", t->default_provider ? t->default_provider : "");
 	t->dirty = true;
+	return (int)t->ndoms++;
 }
 
-void refresh_live(struct tui *t)
+bool run_unfinished(const struct ui_run *r)
 {
-	int n = t->engine ? mx_engine_nruns(t->engine) : 0;
-
-	for (int i = 0; i < n; i++) {
-		struct mx_run_info info;
-		int k;
-		struct live *l;
-
-		mx_engine_run_info(t->engine, i, &info);
-		k = find_dom(t, info.domain);
-		if (k < 0)
-			continue;
-		l = &t->doms[k].live;
-		l->in_engine = true;
-		l->stopped = info.stopped;
-		l->rollback = info.rollback;
-		l->step = info.step;
-		snprintf(l->state, sizeof(l->state), "%s", info.state ? info.state : "");
-		snprintf(
-		    l->step_key, sizeof(l->step_key), "%s", info.step_key ? info.step_key : "");
-		l->wake = info.wake;
-		snprintf(l->waiting_for, sizeof(l->waiting_for), "%s",
-		    info.waiting_for ? info.waiting_for : "");
-		snprintf(l->gate, sizeof(l->gate), "%s", info.gate ? info.gate : "");
-		l->exit = info.exit;
-	}
+	return r->exists && r->st != MX_RUN_DONE && r->st != MX_RUN_ROLLED_BACK &&
+	       r->st != MX_RUN_ABANDONED;
 }
 
-bool engine_busy(const struct tui *t)
+bool any_live(const struct tui *t)
 {
-	return t->engine && !mx_engine_idle(t->engine);
-}
-
-int engine_open(struct tui *t, struct mx_err *err)
-{
-	struct mx_engine_cfg cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.conf = t->app->conf;
-	cfg.jnl = t->jnl;
-	cfg.dns = t->dns;
-	cfg.http = t->http;
-	cfg.clock = &t->clock;
-	cfg.sink = &t->sink;
-	cfg.confirm = on_confirm;
-	cfg.confirm_arg = t;
-	return mx_engine_new(&t->engine, &cfg, err);
-}
-
-/* An idle engine holds only stopped runs: a fresh one can take the domain again. */
-int engine_fresh(struct tui *t, struct mx_err *err)
-{
-	if (t->engine && !mx_engine_idle(t->engine))
-		return MX_OK;
-	mx_engine_free(t->engine);
-	t->engine = NULL;
 	for (size_t i = 0; i < t->ndoms; i++)
-		t->doms[i].live.in_engine = false;
-	return engine_open(t, err);
+		if (t->doms[i].run.live)
+			return true;
+	return false;
 }
 
-bool dom_in_engine(const struct tui *t, const struct dom *d)
+time_t ui_now(const struct tui *t)
 {
-	return d->live.in_engine && t->engine;
+	return ui_core_now(t->core);
+}
+
+/* ---- commands ---- */
+
+bool send_cmd(struct tui *t, enum ui_cmd_kind kind, int k, bool flag)
+{
+	struct ui_cmd *c = ui_cmd_new(kind, k >= 0 ? t->doms[k].name : NULL);
+
+	if (!c) {
+		message(t, CP_FAIL, "out of memory");
+		return false;
+	}
+	c->flag = flag;
+	if (k >= 0) {
+		snprintf(c->target, sizeof(c->target), "%s", t->doms[k].target);
+		snprintf(c->provider, sizeof(c->provider), "%s", t->doms[k].provider);
+		if (kind == UI_CMD_START && t->doms[k].plan)
+			c->plan_json = json_dumps(t->doms[k].plan, JSON_COMPACT);
+	}
+	ui_core_send(t->core, c);
+	return true;
 }
 
 void submit_checks(struct tui *t, int only)
 {
-	const char **names, **targets;
-	struct ui_job *j;
-	size_t n = 0;
+	struct ui_cmd *c = ui_cmd_new(UI_CMD_CHECK, NULL);
+	size_t n = only >= 0 ? 1 : t->ndoms;
 
-	if (!t->worker_on || !t->ndoms)
+	if (!t->ndoms) {
+		free(c);
 		return;
-	names = calloc(t->ndoms, sizeof(*names));
-	targets = calloc(t->ndoms, sizeof(*targets));
-	for (size_t i = 0; names && targets && i < t->ndoms; i++) {
-		if (only >= 0 && (int)i != only)
-			continue;
-		names[n] = t->doms[i].name;
-		targets[n++] = t->doms[i].target;
-		t->doms[i].checking = true;
 	}
-	j = names && targets ? ui_job_new(UI_JOB_CHECK, names, targets, n) : NULL;
-	free(names);
-	free(targets);
-	if (!j) {
+	if (c) {
+		c->domains = calloc(n, sizeof(*c->domains));
+		c->targets = calloc(n, sizeof(*c->targets));
+	}
+	if (!c || !c->domains || !c->targets) {
+		if (c) {
+			free(c->domains);
+			free(c->targets);
+		}
+		free(c);
 		message(t, CP_FAIL, "out of memory");
 		return;
 	}
-	ui_worker_submit(&t->worker, j);
+	for (size_t i = 0; i < t->ndoms; i++) {
+		struct dom *d = &t->doms[i];
+
+		if (only >= 0 && (int)i != only)
+			continue;
+		c->domains[c->n] = strdup(d->name);
+		c->targets[c->n] = d->target[0] ? strdup(d->target) : NULL;
+		if (!c->domains[c->n])
+			break;
+		c->n++;
+		d->checking = true;
+	}
+	ui_core_send(t->core, c);
 	t->dirty = true;
 }
 
 void submit_plan(struct tui *t, int k, bool export_after)
 {
 	struct dom *d = &t->doms[k];
-	const char *names[1] = {d->name}, *targets[1] = {d->target};
-	struct ui_job *j;
 
 	if (d->planning)
 		return;
-	j = ui_job_new(UI_JOB_PLAN, names, targets, 1);
-	if (!j) {
-		message(t, CP_FAIL, "out of memory");
-		return;
-	}
-	snprintf(j->provider, sizeof(j->provider), "%s", d->provider);
-	j->export_after = export_after;
 	json_decref(d->plan);
 	d->plan = NULL;
 	d->plan_err[0] = '\0';
-	d->planning = true;
-	ui_worker_submit(&t->worker, j);
+	d->planning = send_cmd(t, UI_CMD_PLAN, k, export_after);
 	t->dirty = true;
 }
 
-void take_jobs(struct tui *t)
+/* ---- the engine loop's messages ---- */
+
+static void take_event(struct tui *t, const struct mx_event *ev)
 {
-	struct ui_job *j;
-
-	while (t->worker_on && (j = ui_worker_take(&t->worker))) {
-		if (j->kind == UI_JOB_CHECK) {
-			for (size_t i = 0; i < j->n; i++) {
-				int k = find_dom(t, j->domains[i]);
-				struct dom *d;
-
-				if (k < 0)
-					continue;
-				d = &t->doms[k];
-				d->checking = false;
-				if (j->rc) {
-					snprintf(d->chk_err, sizeof(d->chk_err), "%s", j->err.msg);
-					continue;
-				}
-				if (d->checked)
-					chk_domain_clear(&d->chk);
-				d->chk = j->res[i];
-				memset(&j->res[i], 0, sizeof(j->res[i]));
-				d->checked = true;
-				d->chk_err[0] = '\0';
-			}
-		} else {
-			int k = find_dom(t, j->domains[0]);
-
-			if (k >= 0) {
-				struct dom *d = &t->doms[k];
-
-				d->planning = false;
-				if (j->rc) {
-					snprintf(
-					    d->plan_err, sizeof(d->plan_err), "%s", j->err.msg);
-				} else {
-					d->plan = j->plan;
-					j->plan = NULL;
-				}
-				if (j->export_after && d->plan)
-					d->export_wanted = true;
-				else if (j->export_after)
-					message(
-					    t, CP_FAIL, "no plan for %s: %s", d->name, d->plan_err);
-			}
-		}
-		ui_job_free(j);
-		t->dirty = true;
-	}
-}
-
-/* The engine asks at gates that want a person's word. The engine is mid-step here, so the
- * wait draws and reads keys but does not step it. */
-bool on_confirm(void *arg, const char *domain, const char *question)
-{
-	struct tui *t = arg;
-	int k = find_dom(t, domain);
-	bool yes;
-
-	if (k >= 0 && t->scr == SCR_run)
-		t->run_dom = k;
-	ui_log(t, k, MX_SEV_WARN, "asks: %s", question);
-	yes = modal_await(t, "Confirm", "%s\n\n%s", domain, question);
-	ui_log(t, k, MX_SEV_INFO, "answer: %s", yes ? "yes" : "no");
-	return yes;
-}
-
-/* ---- engine events ---- */
-
-void on_event(const struct mx_event *ev, void *arg)
-{
-	struct tui *t = arg;
 	int k = find_dom(t, ev->domain);
 	char when[32];
 
@@ -347,40 +199,104 @@ void on_event(const struct mx_event *ev, void *arg)
 			message(t, ev->sev >= MX_SEV_ERROR ? CP_FAIL : CP_OK, "%s: %s", ev->domain,
 			    ev->text);
 		}
+		/* What the zone serves now, from a resolver without a memory of before. */
+		if (k >= 0 && ev->sev < MX_SEV_ERROR)
+			submit_checks(t, k);
 		break;
 	default:
 		if (ev->sev > MX_SEV_DEBUG)
 			ui_log(t, k, ev->sev, "%s", ev->text);
 		break;
 	}
-	if (k >= 0 && ev->kind != MX_EV_LOG)
-		refresh_journal(t, &t->doms[k]);
-	if (k >= 0 && ev->kind == MX_EV_DONE && ev->sev < MX_SEV_ERROR)
-		submit_checks(t, k);
 }
 
-void add_domain(struct tui *t, const char *name, const char *target)
+static void take_run(struct tui *t, struct ui_msg *m)
 {
-	struct dom *g;
-	char norm[MX_NAME_MAX + 1];
-	struct mx_err err;
+	size_t before = t->ndoms;
+	int k = add_domain(t, m->domain, m->run.target[0] ? m->run.target : NULL);
+	struct dom *d;
 
-	if (mx_domain_normalize(name, "domain", norm, sizeof(norm), &err)) {
-		message(t, CP_FAIL, "%s", err.msg);
+	if (k < 0)
+		return;
+	if (t->ndoms > before && t->ready)
+		submit_checks(t, k);
+	d = &t->doms[k];
+	if (m->run.question[0] && !d->run.question[0])
+		ui_log(t, k, MX_SEV_WARN, "asks: %s", m->run.question);
+	d->run = m->run;
+	if (!d->target[0] && d->run.target[0])
+		snprintf(d->target, sizeof(d->target), "%s", d->run.target);
+	if (d->run.exists && d->run.provider[0] && !d->run.live)
+		snprintf(d->provider, sizeof(d->provider), "%s", d->run.provider);
+}
+
+static void take_check(struct tui *t, struct ui_msg *m)
+{
+	int k = find_dom(t, m->domain);
+	struct dom *d;
+
+	if (k < 0)
+		return;
+	d = &t->doms[k];
+	d->checking = false;
+	if (m->err.rc) {
+		snprintf(d->chk_err, sizeof(d->chk_err), "%s", m->err.msg);
 		return;
 	}
-	if (find_dom(t, norm) >= 0)
+	if (d->checked)
+		chk_domain_clear(&d->chk);
+	d->chk = m->chk;
+	memset(&m->chk, 0, sizeof(m->chk));
+	d->checked = true;
+	d->chk_err[0] = '\0';
+}
+
+static void take_plan(struct tui *t, struct ui_msg *m)
+{
+	int k = find_dom(t, m->domain);
+	struct dom *d;
+
+	if (k < 0)
 		return;
-	g = realloc(t->doms, (t->ndoms + 1) * sizeof(*g));
-	if (!g)
-		return;
-	t->doms = g;
-	memset(&g[t->ndoms], 0, sizeof(g[0]));
-	snprintf(g[t->ndoms].name, sizeof(g[0].name), "%s", norm);
-	if (target && !mx_domain_normalize(target, "target", norm, sizeof(norm), &err))
-		snprintf(g[t->ndoms].target, sizeof(g[0].target), "%s", norm);
-	snprintf(g[t->ndoms].provider, sizeof(g[0].provider), "%s",
-	    t->default_provider ? t->default_provider : "");
-	t->ndoms++;
-	refresh_journal(t, &t->doms[t->ndoms - 1]);
+	d = &t->doms[k];
+	d->planning = false;
+	json_decref(d->plan);
+	d->plan = m->plan;
+	m->plan = NULL;
+	snprintf(d->plan_err, sizeof(d->plan_err), "%s", d->plan ? "" : m->err.msg);
+	if (m->flag && d->plan)
+		d->export_wanted = true;
+	else if (m->flag)
+		message(t, CP_FAIL, "no plan for %s: %s", d->name, d->plan_err);
+}
+
+void model_take(struct tui *t)
+{
+	struct ui_msg *m;
+
+	while ((m = ui_core_take(t->core))) {
+		switch (m->kind) {
+		case UI_MSG_EVENT:
+			take_event(t, &m->ev);
+			break;
+		case UI_MSG_RUN:
+			take_run(t, m);
+			break;
+		case UI_MSG_CHECK:
+			take_check(t, m);
+			break;
+		case UI_MSG_PLAN:
+			take_plan(t, m);
+			break;
+		case UI_MSG_READY:
+			t->ready = true;
+			break;
+		case UI_MSG_FAIL:
+			message(t, CP_FAIL, "%s", m->err.msg);
+			ui_log(t, find_dom(t, m->domain), MX_SEV_ERROR, "%s", m->err.msg);
+			break;
+		}
+		ui_msg_free(m);
+		t->dirty = true;
+	}
 }

@@ -56,25 +56,29 @@ static void badge_tlsa(const struct dom *d, char *out, size_t len, enum pair *c)
 
 static void badge_run(const struct dom *d, char *out, size_t len, enum pair *c)
 {
-	const char *state = d->live.in_engine ? d->live.state : d->run.state;
-	const char *step = d->live.in_engine ? d->live.step_key : d->run.step;
+	const struct ui_run *r = &d->run;
 
-	if (!state || !*state) {
+	*c = r->st == MX_RUN_DONE	   ? CP_OK
+	     : r->st == MX_RUN_FAILED	   ? CP_FAIL
+	     : r->question[0]		   ? CP_WARN
+	     : r->st == MX_RUN_GATE	   ? CP_WARN
+	     : r->st == MX_RUN_ROLLED_BACK ? CP_DIM
+	     : r->live			   ? CP_ACCENT
+					   : CP_WARN;
+	if (!r->exists) {
 		snprintf(out, len, "-");
 		*c = CP_DIM;
-		return;
+	} else if (!run_unfinished(r)) {
+		snprintf(out, len, "%s",
+		    r->st == MX_RUN_DONE	  ? "done"
+		    : r->st == MX_RUN_ROLLED_BACK ? "rolled back"
+						  : mx_run_state_name(r->st));
+	} else if (r->question[0]) {
+		snprintf(out, len, "asks at %s", r->step_key);
+	} else {
+		snprintf(out, len, "%s %s%s", mx_run_state_name(r->st), r->step_key,
+		    r->live ? "" : " (stopped)");
 	}
-	if (!strcmp(state, "done") || !strcmp(state, "rolled_back"))
-		snprintf(out, len, "%s", !strcmp(state, "done") ? "done" : "rolled back");
-	else
-		snprintf(out, len, "%s %s%s", state, step ? step : "",
-		    d->live.in_engine && !d->live.stopped ? "" : " (stopped)");
-	*c = !strcmp(state, "done")		     ? CP_OK
-	     : !strcmp(state, "failed")		     ? CP_FAIL
-	     : !strcmp(state, "gate")		     ? CP_WARN
-	     : !strcmp(state, "rolled_back")	     ? CP_DIM
-	     : d->live.in_engine && !d->live.stopped ? CP_ACCENT
-						     : CP_WARN;
 }
 
 static void draw_domains(struct tui *t)
@@ -164,14 +168,18 @@ static void draw_domains(struct tui *t)
 				? "; the run first publishes an MTA-STS policy listing the target"
 				: "");
 		}
-		if (d->run.id && d->run.error) {
+		if (d->run.exists && d->run.error[0]) {
 			n = wrap(d->run.error, COLS - 4, lines, 2);
 			for (int i = 0; i < n; i++)
 				put(y + 4 + i, 1, COLS - 2, role(t, CP_WARN), lines[i]);
-		} else if (d->run.id && run_unfinished(d->run.state)) {
+		} else if (d->run.question[0]) {
 			putf(y + 4, 1, COLS - 2, role(t, CP_WARN),
-			    "an unfinished run (%s at %s): Enter opens it to resume, r rolls back",
-			    d->run.state, d->run.step);
+			    "the run asks a question: Enter opens it to answer");
+		} else if (run_unfinished(&d->run) && !d->run.live) {
+			putf(y + 4, 1, COLS - 2, role(t, CP_WARN),
+			    "an unfinished %s (%s at %s): Enter opens it to resume, r rolls back",
+			    d->run.rollback ? "rollback" : "run", mx_run_state_name(d->run.st),
+			    d->run.step_key);
 		}
 	}
 	draw_msg(t);
@@ -199,7 +207,7 @@ static void key_domains(struct tui *t, int ch)
 	case KEY_ENTER:
 	case KEY_RIGHT:
 	case 'l':
-		if (d->live.in_engine || (d->run.id && run_unfinished(d->run.state)))
+		if (d->run.live || run_unfinished(&d->run))
 			open_run(t, t->sel);
 		else
 			open_checks(t);

@@ -6,134 +6,172 @@
 
 #include "tui.h"
 
+/* How a step of the list looks. */
+enum mark { MARK_PENDING, MARK_ACTIVE, MARK_GATE, MARK_DONE, MARK_SKIPPED, MARK_FAILED };
+
+static enum mark step_mark(const struct ui_run *r, int i)
+{
+	bool unfinished = run_unfinished(r);
+
+	if (r->rollback) {
+		if (r->st == MX_RUN_ROLLED_BACK || (r->step >= 0 && i < r->step))
+			return MARK_DONE;
+		return i == r->step && unfinished ? MARK_ACTIVE : MARK_PENDING;
+	}
+	if (i == r->step && unfinished)
+		return r->st == MX_RUN_FAILED			? MARK_FAILED
+		       : r->st == MX_RUN_GATE || r->question[0] ? MARK_GATE
+								: MARK_ACTIVE;
+	switch (r->steps[i]) {
+	case UI_STEP_DONE:
+		return MARK_DONE;
+	case UI_STEP_SKIPPED:
+	case UI_STEP_UNDONE:
+		return MARK_SKIPPED;
+	case UI_STEP_ACTIVE:
+		return MARK_ACTIVE;
+	default:
+		return MARK_PENDING;
+	}
+}
+
+static void draw_steps(struct tui *t, const struct dom *d, int y, int count)
+{
+	const struct ui_run *r = &d->run;
+	static const enum pair color[] = {[MARK_PENDING] = CP_DIM,
+	    [MARK_ACTIVE] = CP_ACCENT,
+	    [MARK_GATE] = CP_WARN,
+	    [MARK_DONE] = CP_OK,
+	    [MARK_SKIPPED] = CP_DIM,
+	    [MARK_FAILED] = CP_FAIL};
+	int wtitle = COLS - 4 - 16;
+	char cd[40];
+
+	if (wtitle > 56)
+		wtitle = 56;
+	for (int i = 0; i < count; i++, y++) {
+		enum mark m = step_mark(r, i);
+		const char *title = r->rollback ? mx_engine_rb_title(i) : mx_step_table[i].title;
+		const char *marks[] = {[MARK_PENDING] = sym(t, "·", "."),
+		    [MARK_ACTIVE] = sym(t, "▸", ">"),
+		    [MARK_GATE] = "!",
+		    [MARK_DONE] = sym(t, "✓", "+"),
+		    [MARK_SKIPPED] = sym(t, "–", "-"),
+		    [MARK_FAILED] = sym(t, "✗", "x")};
+
+		put(y, 2, 2, role(t, color[m]) | A_BOLD, marks[m]);
+		put(y, 4, wtitle,
+		    i == r->step && m != MARK_DONE ? A_BOLD
+		    : color[m] == CP_DIM	   ? role(t, CP_DIM)
+						   : A_NORMAL,
+		    title);
+		if (m == MARK_SKIPPED)
+			put(y, 5 + wtitle, COLS - 6 - wtitle, role(t, CP_DIM), "skipped");
+		if (i == r->step && r->live && r->wake && r->waiting_for[0]) {
+			countdown(r->wake - ui_now(t), cd, sizeof(cd));
+			putf(y, 5 + wtitle, COLS - 6 - wtitle, role(t, CP_ACCENT) | A_BOLD,
+			    "%s left", cd);
+		}
+	}
+}
+
+/* The question the run waits on, in a frame the loop keeps drawing under: y or n answers. */
+static int draw_question(struct tui *t, const struct dom *d, int y)
+{
+	char lines[8][300];
+	int n = wrap(d->run.question, COLS - 8, lines, 6), h = n + 3;
+
+	if (y + h > LINES - 2)
+		y = LINES - 2 - h;
+	frame(t, y, 1, h, COLS - 2, role(t, CP_SEL), "Question");
+	for (int i = 0; i < n; i++)
+		put(y + 1 + i, 3, COLS - 6, role(t, CP_SEL), lines[i]);
+	put(y + 1 + n, 3, COLS - 6, role(t, CP_SEL) | A_BOLD,
+	    "y: yes   n: no   (the other runs go on meanwhile)");
+	return y + h;
+}
+
 static void draw_run(struct tui *t)
 {
 	struct dom *d = &t->doms[t->run_dom];
-	const struct live *l = &d->live;
-	bool live = dom_in_engine(t, d) && !l->stopped;
-	bool rollback = live || l->in_engine
-			    ? l->rollback
-			    : (d->run.state && (!strcmp(d->run.state, "rolling_back") ||
-						   !strcmp(d->run.state, "rolled_back")));
-	const char *state = l->in_engine ? l->state : d->run.state ? d->run.state : "";
-	int y = 3, count = rollback ? mx_engine_rb_count() : STEP_COUNT, cur, logtop, logrows;
-	char cd[40], lines[12][300];
+	const struct ui_run *r = &d->run;
+	bool unfinished = run_unfinished(r);
+	int y, count = r->rollback ? mx_engine_rb_count() : STEP_COUNT, logtop, logrows;
+	char cd[40], lines[12][300], state[40];
+	int wstate;
 
-	draw_title(t, rollback ? "Rollback" : "Run");
-	putf(1, 1, COLS - 2, A_BOLD, "%s %s %s", d->name, sym(t, "→", "->"),
+	draw_title(t, r->rollback ? "Rollback" : "Run");
+	/* The state on the right, never run into by the names on the left. */
+	snprintf(state, sizeof(state), "%s%s", r->exists ? mx_run_state_name(r->st) : "no run",
+	    r->live || !unfinished ? "" : " (stopped)");
+	wstate = (int)strlen(state);
+	putf(1, 1, COLS - wstate - 4, A_BOLD, "%s %s %s", d->name, sym(t, "→", "->"),
 	    d->target[0] ? d->target : "?");
-	putf(1, COLS - 34, 33, role(t, live ? CP_ACCENT : CP_WARN), "%s%s", state,
-	    live ? "" : (run_unfinished(state) ? " (stopped)" : ""));
-	if (l->in_engine)
-		cur = l->step;
-	else
-		cur = rollback ? count : mx_step_find(d->run.step ? d->run.step : "");
-	if (!strcmp(state, "done") || !strcmp(state, "rolled_back"))
-		cur = count;
-	for (int i = 0; i < count; i++, y++) {
-		const char *title = rollback ? mx_engine_rb_title(i) : mx_step_table[i].title;
-		const char *st = rollback ? (i < cur	   ? "done"
-						: i == cur ? "active"
-							   : "pending")
-					  : d->step_state[i];
-		const char *mark;
-		enum pair c;
-
-		if (!rollback && i == cur && run_unfinished(state))
-			st = !strcmp(state, "failed") ? "failed"
-			     : !strcmp(state, "gate") ? "gate"
-						      : "active";
-		if (!strcmp(st, "done")) {
-			mark = sym(t, "✓", "+");
-			c = CP_OK;
-		} else if (!strcmp(st, "skipped") || !strcmp(st, "undone")) {
-			mark = sym(t, "–", "-");
-			c = CP_DIM;
-		} else if (!strcmp(st, "active")) {
-			mark = sym(t, "▸", ">");
-			c = CP_ACCENT;
-		} else if (!strcmp(st, "gate")) {
-			mark = "!";
-			c = CP_WARN;
-		} else if (!strcmp(st, "failed")) {
-			mark = sym(t, "✗", "x");
-			c = CP_FAIL;
-		} else {
-			mark = sym(t, "·", ".");
-			c = CP_DIM;
-		}
-		put(y, 2, 2, role(t, c) | A_BOLD, mark);
-		put(y, 4, 48, i == cur ? A_BOLD : (c == CP_DIM ? role(t, CP_DIM) : A_NORMAL),
-		    title);
-		if (!strcmp(st, "skipped"))
-			put(y, 53, COLS - 54, role(t, CP_DIM), "skipped");
-		if (i == cur && live && l->wake && l->waiting_for[0]) {
-			time_t left = l->wake - mx_now(&t->clock);
-
-			countdown(left, cd, sizeof(cd));
-			putf(y, 53, COLS - 54, role(t, CP_ACCENT) | A_BOLD, "%s left", cd);
-		}
-	}
-	y++;
+	put(1, COLS - wstate - 1, wstate, role(t, r->live ? CP_ACCENT : CP_WARN), state);
+	draw_steps(t, d, 2, count);
+	y = 2 + count;
 	/* What the run waits for, with the live countdown. */
-	if (live && l->wake && l->waiting_for[0]) {
+	if (r->live && r->wake && r->waiting_for[0]) {
 		char until[32];
 		struct tm tm;
-		time_t w = l->wake;
+		time_t w = r->wake;
 
 		gmtime_r(&w, &tm);
 		strftime(until, sizeof(until), "%H:%M:%S UTC", &tm);
-		countdown(l->wake - mx_now(&t->clock), cd, sizeof(cd));
+		countdown(r->wake - ui_now(t), cd, sizeof(cd));
 		putf(y++, 2, COLS - 4, role(t, CP_ACCENT), "%s waiting for %s: %s left (until %s)",
-		    sym(t, "⏳", "~"), l->waiting_for, cd, until);
-	} else if (live) {
+		    sym(t, "⏳", "~"), r->waiting_for, cd, until);
+	} else if (r->live) {
 		putf(y++, 2, COLS - 4, role(t, CP_ACCENT), "%s working…", sym(t, "▸", ">"));
-	} else if (!strcmp(state, "done")) {
+	} else if (r->st == MX_RUN_DONE) {
 		putf(y++, 2, COLS - 4, role(t, CP_OK) | A_BOLD,
 		    "Cutover complete: %s receives mail at %s.", d->name, d->target);
 		putf(y++, 2, COLS - 4, A_NORMAL,
 		    "Exchange Online's view: Get-DnssecStatusForVerifiedDomain -DomainName %s",
 		    d->name);
-	} else if (!strcmp(state, "rolled_back")) {
+	} else if (r->st == MX_RUN_ROLLED_BACK) {
 		putf(y++, 2, COLS - 4, role(t, CP_OK) | A_BOLD,
 		    "Rolled back: the MX of %s is exactly as it was before the run.", d->name);
-	} else if (run_unfinished(state)) {
+	} else if (unfinished) {
 		putf(y++, 2, COLS - 4, role(t, CP_WARN) | A_BOLD,
-		    "Stopped, resumable: Enter resumes here; later: mxcutover resume %s", d->name);
+		    "Stopped, resumable: Enter resumes %s; later: mxcutover resume %s",
+		    r->rollback ? "the rollback" : "here", d->name);
 	}
-	/* A gate: the exact command a person must run. */
 	logtop = y;
-	if (live && l->gate[0]) {
-		int n = wrap(l->gate, COLS - 8, lines, 8);
+	if (r->question[0]) {
+		logtop = draw_question(t, d, y);
+	} else if (r->live && r->gate[0]) {
+		/* A gate: the exact command a person must run. */
+		int n = wrap(r->gate, COLS - 8, lines, 8);
 
 		put(y++, 2, COLS - 4, role(t, CP_WARN) | A_BOLD, "ACTION NEEDED");
 		for (int i = 0; i < n && y < LINES - 4; i++)
 			put(y++, 4, COLS - 6, role(t, CP_KEY), lines[i]);
 		logtop = y;
-	} else if (!live && d->run.error && run_unfinished(state)) {
-		int n = wrap(d->run.error, COLS - 6, lines, 3);
+	} else if (!r->live && r->error[0] && unfinished) {
+		int n = wrap(r->error, COLS - 6, lines, 3);
 
 		for (int i = 0; i < n; i++)
 			put(y++, 4, COLS - 6, role(t, CP_WARN), lines[i]);
 		logtop = y;
 	}
 	/* The log pane: this domain's newest lines. */
-	mvhline(logtop, 0, ACS_HLINE, COLS);
-	put(logtop, 2, 6, A_BOLD, " Log ");
 	logrows = LINES - 3 - logtop - 1;
-	{
+	if (logrows > 0) {
 		int idx[LOG_MAX], n = 0;
 
+		mvhline(logtop, 0, ACS_HLINE, COLS);
+		put(logtop, 2, 6, A_BOLD, " Log ");
 		for (int i = 0; i < t->nlog; i++) {
 			struct logline *g = &t->log[(t->log_head + i) % LOG_MAX];
 
 			if (g->dom == t->run_dom || g->dom < 0)
 				idx[n++] = (t->log_head + i) % LOG_MAX;
 		}
-		for (int i = n > logrows ? n - logrows : 0, r = 0; i < n; i++, r++) {
+		for (int i = n > logrows ? n - logrows : 0, row = 0; i < n; i++, row++) {
 			struct logline *g = &t->log[idx[i]];
 
-			put(logtop + 1 + r, 2, COLS - 3,
+			put(logtop + 1 + row, 2, COLS - 3,
 			    role(t, g->sev >= MX_SEV_ERROR  ? CP_FAIL
 				    : g->sev == MX_SEV_WARN ? CP_WARN
 							    : 0),
@@ -141,9 +179,11 @@ static void draw_run(struct tui *t)
 		}
 	}
 	draw_msg(t);
-	if (live)
+	if (r->question[0])
+		draw_keys(t, "y:yes  n:no  q:stop  r:rollback  Esc:domains  ?:help");
+	else if (r->live)
 		draw_keys(t, "q:stop (resumable)  r:rollback  p:export plan  Esc:domains  ?:help");
-	else if (run_unfinished(state))
+	else if (unfinished)
 		draw_keys(t, "Enter:resume  r:rollback  p:export plan  Esc:back  ?:help");
 	else
 		draw_keys(t, "r:rollback  p:export plan  Esc:back  ?:help");
@@ -152,13 +192,17 @@ static void draw_run(struct tui *t)
 static void key_run(struct tui *t, int ch)
 {
 	struct dom *d = &t->doms[t->run_dom];
-	bool live = dom_in_engine(t, d) && !d->live.stopped;
+	bool live = d->run.live;
 
+	if (d->run.question[0] && (ch == 'y' || ch == 'Y' || ch == 'n' || ch == 'N')) {
+		answer(t, t->run_dom, ch == 'y' || ch == 'Y');
+		return;
+	}
 	switch (ch) {
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (!live && d->run.id && run_unfinished(d->run.state))
+		if (!live && run_unfinished(&d->run))
 			resume_run(t, t->run_dom);
 		break;
 	case 'r':

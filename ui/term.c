@@ -271,7 +271,7 @@ int wrap(const char *text, int w, char out[][300], int max)
 void draw_title(struct tui *t, const char *title)
 {
 	char when[32];
-	time_t now = mx_now(&t->clock);
+	time_t now = ui_now(t);
 	struct tm tm;
 
 	fill(0, role(t, CP_TITLE));
@@ -279,7 +279,7 @@ void draw_title(struct tui *t, const char *title)
 	    title);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
-	putf(0, COLS - 24, 23, role(t, CP_TITLE), "%s%s", t->warp_secs ? "warp " : "", when);
+	putf(0, COLS - 24, 23, role(t, CP_TITLE), "%s%s", t->warps ? "warp " : "", when);
 }
 
 void draw_keys(struct tui *t, const char *keys)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* ui/tui.c — `mxcutover tui`: the wizard's entry. Reads the options and the config, opens
- * the journal, the resolver and HTTPS contexts, the engine and the background worker, loads
- * the domains (arguments, --file, every domain with a run), runs the loop (ui/loop.c), and
- * on the way out says how to pick up every run that is not finished. */
+/* ui/tui.c — `mxcutover tui`: the wizard's entry. Reads the options and the config, starts
+ * the engine loop (ui/core.c), loads the domains (arguments, --file, and every domain with a
+ * run, which the engine loop sends), runs the terminal's loop (ui/loop.c), and on the way out
+ * says how to pick up every run that is not finished. */
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,49 +20,27 @@ static const struct option tui_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int tui_open(struct tui *t, struct mx_err *err)
-{
-	const char *clock = getenv("MXCUTOVER_CLOCK");
-	int rc;
-
-	mx_clock_init(&t->clock, false);
-	/* Test and demo seam: "warp[:N]" makes every TTL wait last about N seconds (5). */
-	if (clock && !strncmp(clock, "warp", 4)) {
-		t->warp_secs = clock[4] == ':' ? atoi(clock + 5) : 5;
-		if (t->warp_secs < 1)
-			t->warp_secs = 1;
-	}
-	t->sink.fn = on_event;
-	t->sink.arg = t;
-	rc = jnl_open(t->app->state_path, &t->jnl, err);
-	if (!rc)
-		rc = dns_ctx_new(&t->dns, t->app->resolver_conf, err);
-	if (!rc)
-		rc = http_ctx_new(&t->http, t->app->cacert, err);
-	if (!rc)
-		rc = engine_open(t, err);
-	if (!rc)
-		rc = ui_worker_start(&t->worker, t->app, err);
-	t->worker_on = !rc;
-	return rc;
-}
-
 static void tui_close(struct tui *t)
 {
-	if (t->worker_on || t->worker.pipe[0] > 0)
-		ui_worker_stop(&t->worker);
-	mx_engine_free(t->engine);
-	http_ctx_free(t->http);
-	dns_ctx_free(t->dns);
+	ui_core_free(t->core);
 	for (size_t i = 0; i < t->ndoms; i++) {
 		if (t->doms[i].checked)
 			chk_domain_clear(&t->doms[i].chk);
 		json_decref(t->doms[i].plan);
-		jnl_run_clear(&t->doms[i].run);
 	}
 	free(t->doms);
 	free(t->plines);
-	jnl_close(t->jnl);
+}
+
+/* Until the engine loop has sent the runs of the journal (it does so first thing). */
+static void await_ready(struct tui *t)
+{
+	for (int i = 0; i < 50 && !t->ready; i++) {
+		struct pollfd p = {ui_core_fd(t->core), POLLIN, 0};
+
+		poll(&p, 1, 100);
+		model_take(t);
+	}
 }
 
 /* After the terminal is back: how to pick up every run that is not finished. */
@@ -70,13 +49,12 @@ static void say_resume(struct tui *t)
 	for (size_t i = 0; i < t->ndoms; i++) {
 		struct dom *d = &t->doms[i];
 
-		refresh_journal(t, d);
-		if (!d->run.id || !run_unfinished(d->run.state))
+		if (!run_unfinished(&d->run))
 			continue;
 		fprintf(stderr,
 		    "mxcutover: %s stopped at %s (%s) and is safe where it is; continue with "
 		    "`mxcutover resume %s` or `mxcutover tui`\n",
-		    d->name, d->run.step, d->run.state, d->name);
+		    d->name, d->run.step_key, mx_run_state_name(d->run.st), d->name);
 		t->exit_status = MX_EXIT_BLOCKED;
 	}
 }
@@ -86,8 +64,7 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 	struct tui *t = calloc(1, sizeof(*t));
 	char **domains = NULL, **targets = NULL;
 	const char *provider = NULL;
-	struct jnl_run *runs = NULL;
-	size_t n = 0, nruns = 0;
+	size_t n = 0;
 	struct mx_err err;
 	int status = MX_EXIT_OK, idx = 0, opt;
 
@@ -130,17 +107,15 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 		goto out;
 	}
 	t->default_provider = provider ? provider : app->conf->nprov ? app->conf->prov[0].name : "";
-	if (tui_open(t, &err)) {
-		status = mx_cli_fail(app, &err);
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++)
 		add_domain(t, domains[i], targets[i]);
 	for (int i = idx; i < argc; i++)
 		add_domain(t, argv[i], NULL);
-	if (!jnl_run_list(t->jnl, &runs, &nruns, &err))
-		for (size_t i = 0; i < nruns; i++)
-			add_domain(t, runs[i].domain, runs[i].target);
+	if (ui_core_new(&t->core, app, getenv("MXCUTOVER_CLOCK"), &err)) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	t->warps = ui_core_warps(t->core);
 
 	if (term_open(t)) {
 		mx_err_set(&err, MX_EIO, "cannot open the terminal (TERM=%s); check TERM",
@@ -148,6 +123,7 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
+	await_ready(t);
 	submit_checks(t, -1);
 	t->dirty = true;
 	/* One unfinished run: that is what the person came back for. */
@@ -155,7 +131,7 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 		int open = -1, nopen = 0;
 
 		for (size_t i = 0; i < t->ndoms; i++)
-			if (t->doms[i].run.id && run_unfinished(t->doms[i].run.state)) {
+			if (run_unfinished(&t->doms[i].run)) {
 				open = (int)i;
 				nopen++;
 			}
@@ -166,8 +142,9 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 	}
 
 	ui_loop(t);
-	if (t->engine && !mx_engine_idle(t->engine))
-		mx_engine_stop(t->engine);
+	/* Every run stops where it is; the last views say where. */
+	ui_core_stop(t->core);
+	model_take(t);
 	term_restore();
 	say_resume(t);
 	status = t->exit_status;
@@ -177,9 +154,6 @@ out:
 	term_restore();
 	if (t->app)
 		tui_close(t);
-	for (size_t i = 0; i < nruns; i++)
-		jnl_run_clear(&runs[i]);
-	free(runs);
 	mx_cli_list_free(domains, targets, n);
 	free(t);
 	return status;

@@ -2,7 +2,8 @@
 /* ui/tui.h — what the wizard's curses files share: the model (domains, their runs, the log),
  * the screen table, the modal dialogs and the drawing helpers. Who does what:
  *   term.c     the terminal: setup, every way out restores it, colours, drawing primitives
- *   model.c    the model: domains, runs and the log, updated from the core's events
+ *   core.c     the engine loop (its own thread, no curses): checks, plans and runs
+ *   model.c    the model: domains, runs and the log, updated from the engine loop's messages
  *   view.c     the current screen, the dialogs over it, the navigation keys
  *   loop.c     the loop: poll, draw, keys to the top dialog or the current screen
  *   actions.c  what keys do to runs and plans (start, resume, roll back, stop, export)
@@ -20,7 +21,7 @@
 #include "domain.h"
 #include "engine.h"
 #include "steps.h"
-#include "ui.h"
+#include "core.h"
 
 #define MIN_COLS 80
 #define MIN_ROWS 24
@@ -74,20 +75,6 @@ enum pair {
 
 /* ---- the model ---- */
 
-/* What the engine says about a domain's run while it is loaded in the engine. */
-struct live {
-	bool in_engine;
-	bool stopped;
-	bool rollback;
-	int step;
-	char state[20];
-	char step_key[40];
-	time_t wake;
-	char waiting_for[200];
-	char gate[TEXT_MAX];
-	int exit;
-};
-
 struct dom {
 	char name[MX_NAME_MAX + 1];
 	char target[MX_NAME_MAX + 1];
@@ -98,11 +85,9 @@ struct dom {
 	bool planning;
 	json_t *plan; /* the reviewed plan, or NULL */
 	char plan_err[512];
-	bool export_wanted; /* the plan arrived for `p`: ask where to write it */
-	struct jnl_run run; /* newest journal run, id 0 when none */
-	struct live live;
-	char step_state[STEP_COUNT][12]; /* journal state of each forward step */
-	char note[TEXT_MAX];		 /* the last outcome: a gate's reason, a failure */
+	bool export_wanted;  /* the plan arrived for `p`: ask where to write it */
+	struct ui_run run;   /* its newest run, as the engine loop sent it */
+	char note[TEXT_MAX]; /* the last outcome: a gate's reason, a failure */
 };
 
 struct logline {
@@ -139,20 +124,7 @@ struct modal {
 
 struct tui {
 	struct mx_app *app;
-	struct mx_clock clock;
-	int warp_secs; /* MXCUTOVER_CLOCK=warp[:N]: a TTL wait lasts about N real seconds */
-	time_t warp_wake;
-	double warp_rate, warp_acc, last_tick;
-	struct jnl *jnl;
-	struct dns_ctx *dns;
-	struct http_ctx *http;
-	struct mx_engine *engine;
-	bool in_engine; /* inside mx_engine_step: the engine must not be re-entered */
-	bool engine_ready;
-	time_t engine_wake;
-	struct mx_sink sink;
-	struct ui_worker worker;
-	bool worker_on;
+	struct ui_core *core; /* checks, plans and runs: the engine loop's thread */
 
 	struct dom *doms;
 	size_t ndoms;
@@ -179,7 +151,8 @@ struct tui {
 	struct logline log[LOG_MAX];
 	int nlog, log_head;
 
-	bool color, utf8, too_small, quit, dirty;
+	bool ready; /* the runs of the journal have arrived */
+	bool color, utf8, warps, too_small, quit, dirty;
 	time_t last_draw;
 	int exit_status;
 };
@@ -225,21 +198,20 @@ void ui_log(struct tui *t, int dom, enum mx_sev sev, const char *fmt, ...)
 void message(struct tui *t, enum pair color, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int find_dom(const struct tui *t, const char *name);
-void add_domain(struct tui *t, const char *name, const char *target);
-bool run_unfinished(const char *state);
-void refresh_journal(struct tui *t, struct dom *d);
-void refresh_live(struct tui *t);
-bool dom_in_engine(const struct tui *t, const struct dom *d);
-bool engine_busy(const struct tui *t);
-int engine_open(struct tui *t, struct mx_err *err);
-int engine_fresh(struct tui *t, struct mx_err *err);
-void on_event(const struct mx_event *ev, void *arg);
-bool on_confirm(void *arg, const char *domain, const char *question);
+/* Adds a domain (normalized; nothing when it is there already); its index or -1. */
+int add_domain(struct tui *t, const char *name, const char *target);
+/* The run exists and is neither done, rolled back nor abandoned. */
+bool run_unfinished(const struct ui_run *r);
+/* Some run is driven by the engine now. */
+bool any_live(const struct tui *t);
+/* Applies every message the engine loop sent. */
+void model_take(struct tui *t);
+/* Asks the engine loop to check domain `only` (-1: all) again. */
 void submit_checks(struct tui *t, int only);
 void submit_plan(struct tui *t, int k, bool export_after);
-void take_jobs(struct tui *t);
-void warp_tick(struct tui *t);
-double mono_now(void);
+/* Sends a command about domain k (-1: none); false when memory ran out. */
+bool send_cmd(struct tui *t, enum ui_cmd_kind kind, int k, bool flag);
+time_t ui_now(const struct tui *t);
 
 /* ---- view.c ---- */
 
@@ -261,12 +233,7 @@ bool is_enter(int ch);
 
 /* Runs until q or a signal. */
 void ui_loop(struct tui *t);
-/* Waits for input, a signal, a finished job or DNS/HTTPS progress, at most max_ms. */
-void tick(struct tui *t, int max_ms);
 void draw(struct tui *t);
-/* Asks a yes/no question and waits for the answer while the loop goes on drawing. */
-bool modal_await(struct tui *t, const char *title, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ---- actions.c ---- */
 
@@ -278,6 +245,8 @@ void ask_start_run(struct tui *t, int k);
 void resume_run(struct tui *t, int k);
 void ask_rollback(struct tui *t, int k);
 void ask_stop(struct tui *t, int k);
+/* Answers domain k's question. */
+void answer(struct tui *t, int k, bool yes);
 void ask_quit(struct tui *t);
 void ask_add_domain(struct tui *t);
 void export_plan(struct tui *t, int k);

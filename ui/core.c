@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: MIT */
+/* ui/core.c — the wizard's engine loop (see core.h): one thread, one mx_loop_once over the
+ * engine's DNS/HTTPS and probe descriptors, the checks' resolver and the command pipe. Each
+ * turn takes the terminal's commands, steps the engine for a bounded slice, advances the
+ * checks and plans in flight, and sends the terminal what changed: engine events as they
+ * come, and a domain's run view whenever it differs from the one sent last. Checks use a
+ * resolver of their own, made fresh for every batch, so a check after a run's writes sees
+ * the zone as it is and not as a cache remembers it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "journal.h"
+#include "loop.h"
+#include "plan.h"
+#include "provider.h"
+
+/* Checks in flight: a batch for the badges and the checks screen, or the checks of a plan
+ * (whose provider reads came first). */
+struct chk_task {
+	struct chk_job *job;
+	size_t n;
+	char **domains, **targets; /* owned */
+	struct chk_domain *out;
+	bool plan, export_after;
+	char provider[64];
+	const char *provider_type;
+	int provider_min_ttl;
+	struct mx_rrset mx, sts;
+	struct chk_task *next;
+};
+
+/* A domain the terminal knows a run of, with the view it was sent last. */
+struct pub {
+	char domain[254];
+	bool sent, stale;   /* stale: read its history again */
+	struct ui_run hist; /* from the journal */
+	struct ui_run run;  /* as sent */
+};
+
+struct ui_core {
+	const struct mx_app *app;
+	struct jnl *jnl;
+	struct dns_ctx *dns;	 /* the engine's */
+	struct dns_ctx *chk_dns; /* the checks' */
+	struct http_ctx *http;
+	struct mx_clock clock;
+	struct mx_engine *engine;
+	struct mx_sink sink;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock; /* guards cmds, msgs, quit */
+	struct ui_cmd *cmds;
+	struct ui_msg *msgs, **msgs_tail;
+	bool quit, ended;
+	bool detached; /* the thread did not end in time: it keeps what it uses */
+	int cmd_pipe[2], msg_pipe[2];
+	_Atomic long long offset; /* the clock's, for the terminal's countdowns */
+	bool warps;
+	struct chk_task *tasks;
+	struct pub *pubs;
+	size_t npubs;
+	bool engine_ready;
+	time_t wake;
+	/* A question asked through the engine's confirm callback, and its answer. */
+	char ask_domain[254];
+	char ask_text[UI_TEXT_MAX];
+	struct ui_cmd *deferred;
+};
+
+/* ---- queues ---- */
+
+struct ui_cmd *ui_cmd_new(enum ui_cmd_kind kind, const char *domain)
+{
+	struct ui_cmd *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->kind = kind;
+	if (domain)
+		snprintf(c->domain, sizeof(c->domain), "%s", domain);
+	return c;
+}
+
+static void cmd_free(struct ui_cmd *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->domains[i]);
+		free(c->targets[i]);
+	}
+	free(c->domains);
+	free(c->targets);
+	free(c->plan_json);
+	free(c);
+}
+
+static void wake_up(int fd)
+{
+	char byte = 1;
+
+	/* A full pipe already holds a wake-up; losing this byte loses nothing. */
+	if (write(fd, &byte, 1) < 0 && errno != EAGAIN) {
+		/* nothing else to do */
+	}
+}
+
+static void drain(int fd)
+{
+	char buf[64];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+void ui_core_send(struct ui_core *c, struct ui_cmd *cmd)
+{
+	struct ui_cmd **tail;
+
+	if (!cmd)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (tail = &c->cmds; *tail; tail = &(*tail)->next)
+		;
+	*tail = cmd;
+	pthread_mutex_unlock(&c->lock);
+	wake_up(c->cmd_pipe[1]);
+}
+
+static struct ui_msg *msg_new(enum ui_msg_kind kind, const char *domain)
+{
+	struct ui_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->kind = kind;
+	if (domain)
+		snprintf(m->domain, sizeof(m->domain), "%s", domain);
+	mx_err_clear(&m->err);
+	return m;
+}
+
+static void post(struct ui_core *c, struct ui_msg *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&c->lock);
+	*c->msgs_tail = m;
+	c->msgs_tail = &m->next;
+	pthread_mutex_unlock(&c->lock);
+	wake_up(c->msg_pipe[1]);
+}
+
+static void post_fail(struct ui_core *c, const char *domain, const struct mx_err *err)
+{
+	struct ui_msg *m = msg_new(UI_MSG_FAIL, domain);
+
+	if (m) {
+		m->err = *err;
+		post(c, m);
+	}
+}
+
+int ui_core_fd(const struct ui_core *c)
+{
+	return c->msg_pipe[0];
+}
+
+struct ui_msg *ui_core_take(struct ui_core *c)
+{
+	struct ui_msg *m;
+
+	drain(c->msg_pipe[0]);
+	pthread_mutex_lock(&c->lock);
+	m = c->msgs;
+	if (m) {
+		c->msgs = m->next;
+		if (!c->msgs)
+			c->msgs_tail = &c->msgs;
+		m->next = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return m;
+}
+
+void ui_msg_free(struct ui_msg *m)
+{
+	if (!m)
+		return;
+	chk_domain_clear(&m->chk);
+	json_decref(m->plan);
+	free(m);
+}
+
+time_t ui_core_now(const struct ui_core *c)
+{
+	return time(NULL) + (time_t)atomic_load(&c->offset);
+}
+
+bool ui_core_warps(const struct ui_core *c)
+{
+	return c->warps;
+}
+
+/* ---- run views ---- */
+
+static const char *const run_state_names[] = {
+    "running", "waiting", "gate", "done", "failed", "rolling_back", "rolled_back", "abandoned"};
+
+const char *mx_run_state_name(enum mx_run_state st)
+{
+	return (size_t)st < sizeof(run_state_names) / sizeof(run_state_names[0])
+		   ? run_state_names[st]
+		   : "running";
+}
+
+static enum mx_run_state state_parse(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(run_state_names) / sizeof(run_state_names[0]); i++)
+		if (!strcmp(s, run_state_names[i]))
+			return (enum mx_run_state)i;
+	return MX_RUN_RUNNING;
+}
+
+static enum ui_step_st step_st_parse(const char *s)
+{
+	static const char *const names[] = {"pending", "active", "done", "skipped", "undone"};
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return (enum ui_step_st)i;
+	return UI_STEP_PENDING;
+}
+
+static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
+{
+	struct pub *p;
+
+	for (size_t i = 0; i < c->npubs; i++)
+		if (!strcmp(c->pubs[i].domain, domain))
+			return &c->pubs[i];
+	if (!add)
+		return NULL;
+	p = realloc(c->pubs, (c->npubs + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	c->pubs = p;
+	p = &c->pubs[c->npubs++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->domain, sizeof(p->domain), "%s", domain);
+	p->stale = true;
+	return p;
+}
+
+/* The domain's newest run as the journal holds it. */
+static void read_history(struct ui_core *c, struct pub *p)
+{
+	struct ui_run *h = &p->hist;
+	struct jnl_run row;
+	struct mx_err err;
+
+	memset(h, 0, sizeof(*h));
+	h->step = -1;
+	memset(&row, 0, sizeof(row));
+	if (jnl_run_latest(c->jnl, p->domain, &row, &err) || !row.id)
+		goto out;
+	h->exists = true;
+	h->st = state_parse(row.state);
+	h->rollback = h->st == MX_RUN_ROLLING_BACK || h->st == MX_RUN_ROLLED_BACK;
+	snprintf(h->step_key, sizeof(h->step_key), "%s", row.step ? row.step : "");
+	if (!h->rollback)
+		h->step = mx_step_find(h->step_key);
+	snprintf(h->target, sizeof(h->target), "%s", row.target ? row.target : "");
+	snprintf(h->provider, sizeof(h->provider), "%s", row.provider ? row.provider : "");
+	snprintf(h->error, sizeof(h->error), "%s", row.error ? row.error : "");
+	snprintf(
+	    h->waiting_for, sizeof(h->waiting_for), "%s", row.waiting_for ? row.waiting_for : "");
+	h->wake = (time_t)row.next_at;
+	for (int s = 0; s < STEP_COUNT; s++) {
+		char *st = jnl_step_state(c->jnl, row.id, mx_step_table[s].key);
+
+		h->steps[s] = step_st_parse(st);
+		free(st);
+	}
+out:
+	jnl_run_clear(&row);
+	p->stale = false;
+}
+
+/* The view of p: its history, overlaid with what the engine says while it drives it. */
+static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
+{
+	int n = c->engine ? mx_engine_nruns(c->engine) : 0;
+
+	if (p->stale)
+		read_history(c, p);
+	*out = p->hist;
+	for (int i = 0; i < n; i++) {
+		struct mx_run_info info;
+
+		mx_engine_run_info(c->engine, i, &info);
+		if (strcmp(info.domain, p->domain))
+			continue;
+		out->exists = true;
+		out->live = !info.stopped;
+		out->st = state_parse(info.state);
+		out->rollback = info.rollback;
+		out->step = info.step;
+		out->step_flags = info.rollback ? 0 : mx_step_table[info.step].flags;
+		snprintf(
+		    out->step_key, sizeof(out->step_key), "%s", info.step_key ? info.step_key : "");
+		out->wake = info.wake;
+		snprintf(out->waiting_for, sizeof(out->waiting_for), "%s",
+		    info.waiting_for ? info.waiting_for : "");
+		snprintf(out->gate, sizeof(out->gate), "%s", info.gate ? info.gate : "");
+		if (info.target)
+			snprintf(out->target, sizeof(out->target), "%s", info.target);
+		if (info.provider)
+			snprintf(out->provider, sizeof(out->provider), "%s", info.provider);
+	}
+	if (c->ask_domain[0] && !strcmp(c->ask_domain, p->domain))
+		snprintf(out->question, sizeof(out->question), "%s", c->ask_text);
+	else
+		out->question[0] = '\0';
+}
+
+/* Sends every run view that changed since it was sent. */
+static void publish(struct ui_core *c)
+{
+	int n = c->engine ? mx_engine_nruns(c->engine) : 0;
+
+	for (int i = 0; i < n; i++) {
+		struct mx_run_info info;
+
+		mx_engine_run_info(c->engine, i, &info);
+		pub_find(c, info.domain, true);
+	}
+	for (size_t i = 0; i < c->npubs; i++) {
+		struct pub *p = &c->pubs[i];
+		struct ui_msg *m = msg_new(UI_MSG_RUN, p->domain);
+
+		if (!m)
+			return;
+		build_view(c, p, &m->run);
+		if (p->sent && !memcmp(&m->run, &p->run, sizeof(p->run))) {
+			ui_msg_free(m);
+			continue;
+		}
+		p->run = m->run;
+		p->sent = true;
+		post(c, m);
+	}
+}
+
+static void on_event(const struct mx_event *ev, void *arg)
+{
+	struct ui_core *c = arg;
+	struct ui_msg *m = msg_new(UI_MSG_EVENT, ev->domain);
+	struct pub *p;
+
+	if (m) {
+		m->ev = *ev;
+		post(c, m);
+	}
+	if (ev->kind != MX_EV_LOG && (p = pub_find(c, ev->domain, true)))
+		p->stale = true;
+}
+
+/* ---- the engine ---- */
+
+static bool on_confirm(void *arg, const char *domain, const char *question);
+
+static int engine_open(struct ui_core *c, struct mx_err *err)
+{
+	struct mx_engine_cfg cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.conf = c->app->conf;
+	cfg.jnl = c->jnl;
+	cfg.dns = c->dns;
+	cfg.http = c->http;
+	cfg.clock = &c->clock;
+	cfg.sink = &c->sink;
+	cfg.confirm = on_confirm;
+	cfg.confirm_arg = c;
+	return mx_engine_new(&c->engine, &cfg, err);
+}
+
+/* An idle engine holds only stopped runs: a fresh one can take the domain again. */
+static int engine_fresh(struct ui_core *c, struct mx_err *err)
+{
+	if (c->engine && !mx_engine_idle(c->engine))
+		return MX_OK;
+	mx_engine_free(c->engine);
+	c->engine = NULL;
+	return engine_open(c, err);
+}
+
+/* Steps the engine for at most ~20 ms, so commands and the other work stay responsive. */
+static void pump_engine(struct ui_core *c)
+{
+	struct timespec t0, t1;
+	struct mx_err err;
+	time_t wake;
+	int rc;
+
+	c->engine_ready = false;
+	c->wake = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (c->engine && !mx_engine_idle(c->engine)) {
+		mx_err_clear(&err);
+		rc = mx_engine_step(c->engine, &wake, &err);
+		if (rc == MX_EAGAIN) {
+			c->wake = wake;
+			break;
+		}
+		if (rc) {
+			/* A failure of the engine itself (not of a run): stop everything where
+			 * it is; the journal keeps every run resumable. */
+			mx_engine_stop(c->engine);
+			mx_err_set(&err, err.rc, "the engine failed: %.200s", err.msg);
+			post_fail(c, "", &err);
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > 20) {
+			c->engine_ready = true;
+			break;
+		}
+	}
+}
+
+/* ---- checks and plans ---- */
+
+static void task_free(struct chk_task *k)
+{
+	struct mx_err err;
+
+	if (!k)
+		return;
+	if (k->job)
+		chk_finish(k->job, &err);
+	for (size_t i = 0; i < k->n; i++) {
+		free(k->domains[i]);
+		free(k->targets[i]);
+		if (k->out)
+			chk_domain_clear(&k->out[i]);
+	}
+	free(k->domains);
+	free(k->targets);
+	free(k->out);
+	prov_rrset_clear(&k->mx);
+	prov_rrset_clear(&k->sts);
+	free(k);
+}
+
+static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
+{
+	struct chk_opts o;
+	int rc;
+
+	/* A fresh resolver for each batch: what the zone serves now, not what a cache holds
+	 * from before a run's writes. */
+	if (!c->tasks) {
+		dns_ctx_free(c->chk_dns);
+		c->chk_dns = NULL;
+		rc = dns_ctx_new(&c->chk_dns, c->app->resolver_conf, err);
+		if (rc)
+			return rc;
+	}
+	k->out = calloc(k->n ? k->n : 1, sizeof(*k->out));
+	if (!k->out)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	memset(&o, 0, sizeof(o));
+	o.conf = c->app->conf;
+	o.dns = c->chk_dns;
+	o.http = c->http;
+	rc = chk_start(&o, (const char *const *)k->domains, (const char *const *)k->targets, k->n,
+	    k->out, &k->job, err);
+	if (rc)
+		return rc;
+	k->next = c->tasks;
+	c->tasks = k;
+	return MX_OK;
+}
+
+static void start_check(struct ui_core *c, struct ui_cmd *cmd)
+{
+	struct chk_task *k = calloc(1, sizeof(*k));
+	struct mx_err err;
+
+	mx_err_clear(&err);
+	if (!k) {
+		mx_err_set(&err, MX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	k->n = cmd->n;
+	k->domains = cmd->domains;
+	k->targets = cmd->targets;
+	cmd->n = 0;
+	cmd->domains = cmd->targets = NULL;
+	if (!task_start(c, k, &err))
+		return;
+fail:
+	for (size_t i = 0; k && i < k->n; i++) {
+		struct ui_msg *m = msg_new(UI_MSG_CHECK, k->domains[i]);
+
+		if (m) {
+			m->err = err;
+			post(c, m);
+		}
+	}
+	task_free(k);
+}
+
+/* The same reads as `mxcutover plan`: the provider's RRsets now; the checks follow on the
+ * loop, then the plan is built from both (finish_plan). */
+static void start_plan(struct ui_core *c, struct ui_cmd *cmd)
+{
+	struct chk_task *k = calloc(1, sizeof(*k));
+	struct prov *prov = NULL;
+	struct mx_err err;
+	char name[300];
+	int rc;
+
+	mx_err_clear(&err);
+	if (!k || !(k->domains = calloc(1, sizeof(char *))) ||
+	    !(k->targets = calloc(1, sizeof(char *))) || !(k->domains[0] = strdup(cmd->domain)) ||
+	    !(k->targets[0] = strdup(cmd->target))) {
+		if (k && k->domains && k->domains[0])
+			k->n = 1;
+		rc = mx_err_set(&err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	k->n = 1;
+	k->plan = true;
+	k->export_after = cmd->flag;
+	snprintf(k->provider, sizeof(k->provider), "%s", cmd->provider);
+	if (!cmd->target[0]) {
+		rc = mx_err_set(&err, MX_EINVAL, "%s has no target host yet", cmd->domain);
+		goto out;
+	}
+	rc = prov_open(c->app->conf, cmd->provider, cmd->domain, c->dns, c->http, &prov, &err);
+	if (!rc)
+		rc = prov->ops->read_rrset(prov, cmd->domain, DNS_T_MX, &k->mx, &err);
+	snprintf(name, sizeof(name), "_mta-sts.%s", cmd->domain);
+	if (!rc)
+		rc = prov->ops->read_rrset(prov, name, DNS_T_TXT, &k->sts, &err);
+	if (!rc && k->mx.n == 0)
+		rc = mx_err_set(&err, MX_EINVAL, "%s has no MX RRset at %s; nothing to move",
+		    cmd->domain, cmd->provider);
+	if (!rc) {
+		k->provider_type = prov->ops->name;
+		k->provider_min_ttl = prov->ops->min_ttl;
+		rc = task_start(c, k, &err);
+	}
+out:
+	prov_close(prov);
+	if (!rc)
+		return;
+	{
+		struct ui_msg *m = msg_new(UI_MSG_PLAN, cmd->domain);
+
+		if (m) {
+			m->err = err;
+			m->flag = cmd->flag;
+			post(c, m);
+		}
+	}
+	task_free(k);
+}
+
+static void finish_plan(struct ui_core *c, struct chk_task *k)
+{
+	struct ui_msg *m = msg_new(UI_MSG_PLAN, k->domains[0]);
+	struct chk_domain *res = &k->out[0];
+	json_t *blockers = json_array();
+	struct mx_plan_in in;
+
+	if (!m)
+		goto out;
+	m->flag = k->export_after;
+	for (int i = 0; i < CHK_COUNT; i++)
+		if (res->res[i].present && res->res[i].status == CHK_FAIL && i != CHK_MTASTS_COVERS)
+			json_array_append_new(
+			    blockers, json_sprintf("%s: %s", chk_id_name(i), res->res[i].summary));
+	memset(&in, 0, sizeof(in));
+	in.conf = c->app->conf;
+	in.domain = k->domains[0];
+	in.target = k->targets[0];
+	in.provider = k->provider;
+	in.provider_type = k->provider_type;
+	in.provider_min_ttl = k->provider_min_ttl;
+	in.mx = &k->mx;
+	in.sts_txt = &k->sts;
+	in.observed_ttl = res->facts.mx_ttl_max;
+	in.policy = res->facts.mtasts_policy;
+	in.blockers = blockers;
+	in.now = mx_now(&c->clock);
+	mx_plan_build(&in, &m->plan, &m->err);
+	post(c, m);
+out:
+	json_decref(blockers);
+}
+
+/* Moves the checks along; finished batches go to the terminal. */
+static void advance_tasks(struct ui_core *c)
+{
+	for (struct chk_task **pk = &c->tasks; *pk;) {
+		struct chk_task *k = *pk;
+
+		if (!chk_advance(k->job)) {
+			pk = &k->next;
+			continue;
+		}
+		*pk = k->next;
+		if (k->plan) {
+			finish_plan(c, k);
+		} else {
+			for (size_t i = 0; i < k->n; i++) {
+				struct ui_msg *m = msg_new(UI_MSG_CHECK, k->domains[i]);
+
+				if (!m)
+					continue;
+				m->chk = k->out[i];
+				memset(&k->out[i], 0, sizeof(k->out[i]));
+				post(c, m);
+			}
+		}
+		task_free(k);
+	}
+}
+
+/* ---- commands ---- */
+
+static void run_cmd(struct ui_core *c, struct ui_cmd *cmd)
+{
+	struct mx_err err;
+	struct pub *p;
+	int rc = MX_OK;
+
+	mx_err_clear(&err);
+	switch (cmd->kind) {
+	case UI_CMD_CHECK:
+		start_check(c, cmd);
+		return;
+	case UI_CMD_PLAN:
+		start_plan(c, cmd);
+		return;
+	case UI_CMD_START:
+		rc = engine_fresh(c, &err);
+		if (!rc)
+			rc = mx_engine_start(c->engine, cmd->domain, cmd->target, cmd->provider,
+			    cmd->plan_json, &err);
+		break;
+	case UI_CMD_RESUME:
+		/* Other runs may go on: only this domain's stopped run leaves the engine. */
+		if (c->engine)
+			mx_engine_forget(c->engine, cmd->domain);
+		rc = engine_fresh(c, &err);
+		if (!rc)
+			rc = mx_engine_resume(c->engine, cmd->domain, &err);
+		break;
+	case UI_CMD_ROLLBACK:
+		/* The forward run stops where it is and the rollback takes over from there; the
+		 * other domains' runs go on. */
+		if (c->engine) {
+			mx_engine_stop_domain(c->engine, cmd->domain);
+			mx_engine_forget(c->engine, cmd->domain);
+		}
+		rc = engine_fresh(c, &err);
+		if (!rc)
+			rc = mx_engine_rollback(c->engine, cmd->domain, &err);
+		break;
+	case UI_CMD_STOP:
+		if (c->engine)
+			mx_engine_stop(c->engine);
+		break;
+	case UI_CMD_ANSWER:
+		break;
+	}
+	if ((p = pub_find(c, cmd->domain[0] ? cmd->domain : "-", cmd->domain[0] != '\0')))
+		p->stale = true;
+	if (rc)
+		post_fail(c, cmd->domain, &err);
+}
+
+/* Takes the queued commands; true when the terminal asked the loop to end. */
+static bool take_cmds(struct ui_core *c, struct ui_cmd **out)
+{
+	bool quit;
+
+	drain(c->cmd_pipe[0]);
+	pthread_mutex_lock(&c->lock);
+	*out = c->cmds;
+	c->cmds = NULL;
+	quit = c->quit;
+	pthread_mutex_unlock(&c->lock);
+	return quit;
+}
+
+/* The engine asks at gates that want a person's word, from inside mx_engine_step: the
+ * question goes to the terminal with the run's view, and the loop waits here for the
+ * answer (other commands wait their turn). */
+static bool on_confirm(void *arg, const char *domain, const char *question)
+{
+	struct ui_core *c = arg;
+	struct ui_cmd *cmds, *cmd, **tail;
+	bool answered = false, yes = false, quit = false;
+	struct pub *p;
+
+	snprintf(c->ask_domain, sizeof(c->ask_domain), "%s", domain);
+	snprintf(c->ask_text, sizeof(c->ask_text), "%s", question);
+	if ((p = pub_find(c, domain, true)))
+		p->stale = true;
+	publish(c);
+	while (!answered && !quit) {
+		struct pollfd pfd = {c->cmd_pipe[0], POLLIN, 0};
+
+		poll(&pfd, 1, 1000);
+		quit = take_cmds(c, &cmds);
+		while ((cmd = cmds)) {
+			cmds = cmd->next;
+			cmd->next = NULL;
+			if (!answered && cmd->kind == UI_CMD_ANSWER &&
+			    !strcmp(cmd->domain, domain)) {
+				answered = true;
+				yes = cmd->flag;
+				cmd_free(cmd);
+			} else if (cmd->kind == UI_CMD_STOP) {
+				answered = true;
+				cmd_free(cmd);
+			} else {
+				for (tail = &c->deferred; *tail; tail = &(*tail)->next)
+					;
+				*tail = cmd;
+			}
+		}
+	}
+	c->ask_domain[0] = '\0';
+	c->ask_text[0] = '\0';
+	return yes;
+}
+
+/* ---- the loop ---- */
+
+static void *core_main(void *arg)
+{
+	struct ui_core *c = arg;
+	struct mx_loop loop;
+	struct jnl_run *runs = NULL;
+	size_t nruns = 0;
+	struct mx_err err;
+	struct ui_cmd *cmds, *cmd;
+	bool quit = false;
+
+	/* Every domain with a run in the journal, for the terminal's list. */
+	if (!jnl_run_list(c->jnl, &runs, &nruns, &err))
+		for (size_t i = 0; i < nruns; i++)
+			pub_find(c, runs[i].domain, true);
+	for (size_t i = 0; i < nruns; i++)
+		jnl_run_clear(&runs[i]);
+	free(runs);
+	publish(c);
+	post(c, msg_new(UI_MSG_READY, NULL));
+	while (!quit) {
+		int fds[12], n = 0, timeout = 1000, ms;
+
+		quit = take_cmds(c, &cmds);
+		if (c->deferred) {
+			struct ui_cmd **tail = &c->deferred;
+
+			while (*tail)
+				tail = &(*tail)->next;
+			*tail = cmds;
+			cmds = c->deferred;
+			c->deferred = NULL;
+		}
+		while ((cmd = cmds)) {
+			cmds = cmd->next;
+			if (!quit)
+				run_cmd(c, cmd);
+			cmd_free(cmd);
+		}
+		if (quit)
+			break;
+		pump_engine(c);
+		advance_tasks(c);
+		publish(c);
+
+		if (c->engine_ready)
+			timeout = 0;
+		else if (c->engine && !mx_engine_idle(c->engine) && c->wake) {
+			if (!mx_engine_io_pending(c->engine) &&
+			    mx_clock_warp_to(&c->clock, c->wake))
+				timeout = 0;
+			else
+				timeout = mx_clock_wait_ms(&c->clock, c->wake, timeout);
+		}
+		atomic_store(&c->offset, (long long)c->clock.offset);
+		fds[n++] = c->cmd_pipe[0];
+		if (c->engine)
+			n += mx_engine_fds(c->engine, fds + n, 4);
+		for (struct chk_task *k = c->tasks; k; k = k->next) {
+			if (n < 6 && chk_fd(k->job) >= 0)
+				fds[n++] = chk_fd(k->job);
+			ms = chk_timeout_ms(k->job);
+			if (ms >= 0 && ms < timeout)
+				timeout = ms;
+		}
+		if (c->tasks) {
+			n += dns_fds(c->chk_dns, fds + n, 12 - n);
+			ms = dns_timeout_ms(c->chk_dns);
+			if (ms >= 0 && ms < timeout)
+				timeout = ms;
+		}
+		loop.dns = c->dns;
+		loop.http = c->http;
+		mx_loop_once(&loop, fds, n, timeout, NULL);
+		if (c->tasks)
+			dns_process(c->chk_dns, NULL);
+	}
+	/* The way out: every run stops where it is, and the terminal learns so. */
+	if (c->engine)
+		mx_engine_stop(c->engine);
+	for (size_t i = 0; i < c->npubs; i++)
+		c->pubs[i].stale = true;
+	publish(c);
+	pthread_mutex_lock(&c->lock);
+	c->ended = true;
+	pthread_mutex_unlock(&c->lock);
+	wake_up(c->msg_pipe[1]);
+	return NULL;
+}
+
+int ui_core_new(
+    struct ui_core **out, const struct mx_app *app, const char *clock_spec, struct mx_err *err)
+{
+	struct ui_core *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	c->app = app;
+	c->cmd_pipe[0] = c->cmd_pipe[1] = c->msg_pipe[0] = c->msg_pipe[1] = -1;
+	c->msgs_tail = &c->msgs;
+	c->sink.fn = on_event;
+	c->sink.arg = c;
+	pthread_mutex_init(&c->lock, NULL);
+	*out = c;
+	rc = mx_clock_parse(&c->clock, clock_spec, err);
+	if (rc)
+		return rc;
+	c->warps = c->clock.warp;
+	if (pipe2(c->cmd_pipe, O_CLOEXEC | O_NONBLOCK) ||
+	    pipe2(c->msg_pipe, O_CLOEXEC | O_NONBLOCK))
+		return mx_err_set(err, MX_EIO, "cannot create a pipe: %s", strerror(errno));
+	rc = jnl_open(app->state_path, &c->jnl, err);
+	if (!rc)
+		rc = dns_ctx_new(&c->dns, app->resolver_conf, err);
+	if (!rc)
+		rc = dns_ctx_new(&c->chk_dns, app->resolver_conf, err);
+	if (!rc)
+		rc = http_ctx_new(&c->http, app->cacert, err);
+	if (!rc)
+		rc = engine_open(c, err);
+	if (rc)
+		return rc;
+	if (pthread_create(&c->thread, NULL, core_main, c))
+		return mx_err_set(err, MX_EIO, "cannot start the wizard's engine thread");
+	c->started = true;
+	return MX_OK;
+}
+
+void ui_core_stop(struct ui_core *c)
+{
+	struct timespec until;
+
+	if (!c || !c->started)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->quit = true;
+	pthread_mutex_unlock(&c->lock);
+	wake_up(c->cmd_pipe[1]);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	if (pthread_timedjoin_np(c->thread, NULL, &until)) {
+		/* A provider call still waits for its timeout: the thread ends with the
+		 * process; the journal already holds every run's position. */
+		pthread_detach(c->thread);
+		c->detached = true;
+	}
+	c->started = false;
+}
+
+void ui_core_free(struct ui_core *c)
+{
+	struct ui_msg *m;
+	struct ui_cmd *cmd;
+
+	if (!c)
+		return;
+	ui_core_stop(c);
+	if (c->detached)
+		return; /* the thread still uses it all; it ends with the process */
+	while (c->tasks) {
+		struct chk_task *k = c->tasks;
+
+		c->tasks = k->next;
+		task_free(k);
+	}
+	mx_engine_free(c->engine);
+	http_ctx_free(c->http);
+	dns_ctx_free(c->chk_dns);
+	dns_ctx_free(c->dns);
+	jnl_close(c->jnl);
+	while ((m = c->msgs)) {
+		c->msgs = m->next;
+		ui_msg_free(m);
+	}
+	while ((cmd = c->cmds)) {
+		c->cmds = cmd->next;
+		cmd_free(cmd);
+	}
+	while ((cmd = c->deferred)) {
+		c->deferred = cmd->next;
+		cmd_free(cmd);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (c->cmd_pipe[i] >= 0)
+			close(c->cmd_pipe[i]);
+		if (c->msg_pipe[i] >= 0)
+			close(c->msg_pipe[i]);
+	}
+	free(c->pubs);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
