@@ -85,6 +85,21 @@ wait_for a "^ fabrikam.test +insecure" 30
 wait_for a "^ bogus.test +bogus" 30
 screen a | grep -q "ready for the cutover (0 failing" || fail "the selected domain is ready"
 cap a domains
+# 120 columns: the current MX whole.
+tm resize-window -t a -x 120 -y 30
+wait_for a "^ $A +secure +0 $AL +none +ok "
+# 80x24, the minimum: the key bar whole, the help framed and whole.
+tm resize-window -t a -x 80 -y 24
+wait_for a "^ $A +secure +0 ${AL:0:8}"
+screen a | tail -1 | grep -q "? help  q quit" || fail "80x24: the key bar is whole"
+keys a '?'
+wait_for a "Keys \(like htop and tig\)"
+screen a | grep -q "│ *Press any key to close this help\. *│" || fail "80x24: the help is whole"
+screen a | grep -q "└─*┘" || fail "80x24: the help has a frame"
+cap a help-80x24
+keys a x
+tm resize-window -t a -x 100 -y 30
+wait_for a "^ $A +secure"
 keys a '?'
 wait_for a "Keys \(like htop and tig\)"
 cap a help
@@ -181,6 +196,11 @@ keys b Enter
 wait_for b "Start the cutover"
 keys b y
 wait_for b "▸ Wait for the old TTL to expire +[0-9:]+ left" 20
+# 80x24: the header keeps the target and the state apart; the steps and the countdown show.
+tm resize-window -t b -x 80 -y 24
+wait_for b "^ $B → $BT +waiting *\$"
+wait_for b "▸ Wait for the old TTL to expire +[0-9:]+ left"
+cap b run-80x24
 tm resize-window -t b -x 70 -y 20
 wait_for b "needs a terminal of at least 80×24; this one is 70×20"
 cap b too-small

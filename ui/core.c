@@ -315,7 +315,10 @@ static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
 		out->st = state_parse(info.state);
 		out->rollback = info.rollback;
 		out->step = info.step;
-		out->step_flags = info.rollback ? 0 : mx_step_table[info.step].flags;
+		/* A finished run's step is one past the last. */
+		out->step_flags = !info.rollback && info.step >= 0 && info.step < STEP_COUNT
+				      ? mx_step_table[info.step].flags
+				      : 0;
 		snprintf(
 		    out->step_key, sizeof(out->step_key), "%s", info.step_key ? info.step_key : "");
 		out->wake = info.wake;

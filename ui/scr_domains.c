@@ -81,13 +81,104 @@ static void badge_run(const struct dom *d, char *out, size_t len, enum pair *c)
 	}
 }
 
-static void draw_domains(struct tui *t)
+/* Writes text wrapped from row *y on, at most up to row last; moves *y. */
+static void say(struct tui *t, int *y, int last, attr_t a, const char *text)
 {
-	int y = 2, rows = LINES - 4 - 6, wdom = COLS >= 100 ? 22 : 18, wsec = 11;
-	int avail = COLS - 2 - wdom - wsec - 17, wrun = avail * 45 / 100, wmx = avail - wrun;
+	char lines[4][300];
+	int n = wrap(text, COLS - 3, lines, 4);
+
+	for (int i = 0; i < n && *y <= last; i++)
+		put((*y)++, 1, COLS - 2, a, lines[i]);
+}
+
+/* The readiness verdict of a checked domain in a sentence. */
+static enum pair verdict(const struct dom *d, char *out, size_t len)
+{
+	int fails = 0, warns = 0;
+	bool staged = false;
+
+	for (int i = 0; i < CHK_COUNT; i++) {
+		if (!d->chk.res[i].present)
+			continue;
+		/* The run's mtasts_stage step is what makes the policy cover the target, as
+		 * preflight knows. */
+		if (i == CHK_MTASTS_COVERS && d->chk.res[i].status == CHK_FAIL) {
+			staged = true;
+			continue;
+		}
+		fails += d->chk.res[i].status == CHK_FAIL;
+		warns += d->chk.res[i].status == CHK_WARN;
+	}
+	snprintf(out, len, "%s (%d failing, %d warning)%s",
+	    fails ? "not ready" : "ready for the cutover", fails, warns,
+	    fails    ? " - Enter shows the checks and how to fix them"
+	    : staged ? "; the run first publishes an MTA-STS policy listing the target"
+		     : "");
+	return fails ? CP_FAIL : CP_OK;
+}
+
+/* The selected domain in a few sentences, from row y to the message row. */
+static void draw_selected(struct tui *t, const struct dom *d, int y)
+{
+	int last = LINES - 3;
+	char text[TEXT_MAX + 300];
+	enum pair c;
+
+	mvhline(y++, 0, ACS_HLINE, COLS);
+	put(y++, 1, COLS - 2, A_BOLD, d->name);
+	snprintf(text, sizeof(text), "target: %s   provider: %s",
+	    d->target[0] ? d->target : "(not set: press t)", d->provider);
+	say(t, &y, last, A_NORMAL, text);
+	if (d->checked) {
+		c = verdict(d, text, sizeof(text));
+		say(t, &y, last, role(t, c), text);
+	}
+	if (d->run.exists && d->run.error[0] && !d->run.live) {
+		say(t, &y, last, role(t, CP_WARN), d->run.error);
+	} else if (d->run.question[0]) {
+		say(t, &y, last, role(t, CP_WARN),
+		    "the run asks a question: Enter opens it to answer");
+	} else if (run_unfinished(&d->run) && !d->run.live) {
+		snprintf(text, sizeof(text),
+		    "an unfinished %s (%s at %s): Enter opens it to resume, r rolls back",
+		    d->run.rollback ? "rollback" : "run", mx_run_state_name(d->run.st),
+		    d->run.step_key);
+		say(t, &y, last, role(t, CP_WARN), text);
+	}
+}
+
+/* Column widths: the domain and the current MX as wide as their longest value, as far as
+ * the run's column keeps 16 columns; the MX is cut (with …) only below that. */
+static void widths(const struct tui *t, int *wdom, int *wmx, int *wrun)
+{
+	int dom = 7, mx = 11, avail;
 	char b[300];
 	enum pair c;
 
+	for (size_t i = 0; i < t->ndoms; i++) {
+		const struct dom *d = &t->doms[i];
+
+		if ((int)strlen(d->name) + 1 > dom)
+			dom = (int)strlen(d->name) + 1;
+		if (d->checked) {
+			badge_mx(d, b, sizeof(b), &c);
+			if ((int)strlen(b) + 1 > mx)
+				mx = (int)strlen(b) + 1;
+		}
+	}
+	*wdom = dom < 24 ? dom : 24;
+	avail = COLS - 2 - *wdom - 11 - 17;
+	*wmx = mx < avail - 16 ? mx : avail - 16;
+	*wrun = avail - *wmx;
+}
+
+static void draw_domains(struct tui *t)
+{
+	int y = 2, rows = LINES - 4 - 6, wdom, wsec = 11, wmx, wrun;
+	char b[300];
+	enum pair c;
+
+	widths(t, &wdom, &wmx, &wrun);
 	draw_title(t, ui_scr_domains.title);
 	putf(1, 1, COLS - 2, A_BOLD, "%-*s %-*s %-*s %-8s %-7s %s", wdom - 1, "DOMAIN", wsec - 1,
 	    "DNSSEC", wmx - 1, "CURRENT MX", "MTA-STS", "TLSA", "RUN");
@@ -107,7 +198,7 @@ static void draw_domains(struct tui *t)
 
 		if (sel)
 			fill(y, base);
-		put(y, x, wdom - 1, base | (sel ? A_BOLD : 0), d->name);
+		put_cut(t, y, x, wdom - 1, base | (sel ? A_BOLD : 0), d->name);
 		x += wdom;
 		if (d->checking && !d->checked) {
 			put(y, x, wsec + wmx, base | role(t, CP_DIM), "checking…");
@@ -121,7 +212,7 @@ static void draw_domains(struct tui *t)
 			put(y, x, wsec - 1, sel ? base : role(t, c), b);
 			x += wsec;
 			badge_mx(d, b, sizeof(b), &c);
-			put(y, x, wmx - 1, sel ? base : role(t, c), b);
+			put_cut(t, y, x, wmx - 1, sel ? base : role(t, c), b);
 			x += wmx;
 			badge_mtasts(d, b, sizeof(b), &c);
 			put(y, x, 8, sel ? base : role(t, c), b);
@@ -131,60 +222,13 @@ static void draw_domains(struct tui *t)
 			x += 8;
 		}
 		badge_run(d, b, sizeof(b), &c);
-		put(y, x, wrun > COLS - x - 1 ? wrun : COLS - x - 1, sel ? base : role(t, c), b);
+		put_cut(t, y, x, COLS - x - 1, sel ? base : role(t, c), b);
 	}
-	/* The selected domain in a sentence or two. */
-	if (t->ndoms) {
-		struct dom *d = &t->doms[t->sel];
-		int fails = 0, warns = 0;
-		char lines[4][300];
-		int n;
-
-		y = LINES - 8;
-		mvhline(y, 0, ACS_HLINE, COLS);
-		putf(y + 1, 1, COLS - 2, A_BOLD, "%s", d->name);
-		putf(y + 2, 1, COLS - 2, A_NORMAL, "target: %s   provider: %s",
-		    d->target[0] ? d->target : "(not set: press t)", d->provider);
-		if (d->checked) {
-			bool staged = false;
-
-			for (int i = 0; i < CHK_COUNT; i++) {
-				if (!d->chk.res[i].present)
-					continue;
-				/* The run's mtasts_stage step is what makes the policy cover the
-				 * target, as preflight knows. */
-				if (i == CHK_MTASTS_COVERS && d->chk.res[i].status == CHK_FAIL) {
-					staged = true;
-					continue;
-				}
-				fails += d->chk.res[i].status == CHK_FAIL;
-				warns += d->chk.res[i].status == CHK_WARN;
-			}
-			putf(y + 3, 1, COLS - 2, role(t, fails ? CP_FAIL : CP_OK),
-			    "%s (%d failing, %d warning)%s",
-			    fails ? "not ready" : "ready for the cutover", fails, warns,
-			    fails ? " - Enter shows the checks and how to fix them"
-			    : staged
-				? "; the run first publishes an MTA-STS policy listing the target"
-				: "");
-		}
-		if (d->run.exists && d->run.error[0]) {
-			n = wrap(d->run.error, COLS - 4, lines, 2);
-			for (int i = 0; i < n; i++)
-				put(y + 4 + i, 1, COLS - 2, role(t, CP_WARN), lines[i]);
-		} else if (d->run.question[0]) {
-			putf(y + 4, 1, COLS - 2, role(t, CP_WARN),
-			    "the run asks a question: Enter opens it to answer");
-		} else if (run_unfinished(&d->run) && !d->run.live) {
-			putf(y + 4, 1, COLS - 2, role(t, CP_WARN),
-			    "an unfinished %s (%s at %s): Enter opens it to resume, r rolls back",
-			    d->run.rollback ? "rollback" : "run", mx_run_state_name(d->run.st),
-			    d->run.step_key);
-		}
-	}
+	if (t->ndoms)
+		draw_selected(t, &t->doms[t->sel], LINES - 8);
 	draw_msg(t);
-	draw_keys(t, "Enter:open  c:checks  t:target  p:export plan  r:rollback  R:recheck  "
-		     "a:add  ?:help  q:quit");
+	draw_keys(
+	    t, "Enter:open  t:target  p:export  r:rollback  R:recheck  a:add  ?:help  q:quit");
 }
 
 static void key_domains(struct tui *t, int ch)

@@ -10,23 +10,43 @@
 #include "plan.h"
 #include "tui.h"
 
-/* Writes the RRset difference between before and after as plan lines. */
-static void plan_add(struct tui *t, enum pair color, int bold, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void plan_add(struct tui *t, enum pair color, int bold, const char *fmt, ...)
+static void plan_line(struct tui *t, enum pair color, int bold, const char *text)
 {
 	struct pline *g = realloc(t->plines, (t->nplines + 1) * sizeof(*g));
-	va_list ap;
 
 	if (!g)
 		return;
 	t->plines = g;
 	g[t->nplines].color = color;
 	g[t->nplines].bold = bold;
-	va_start(ap, fmt);
-	vsnprintf(g[t->nplines].text, sizeof(g[0].text), fmt, ap);
-	va_end(ap);
+	snprintf(g[t->nplines].text, sizeof(g[0].text), "%s", text);
 	t->nplines++;
+}
+
+/* Adds a line, wrapped to the screen's width: a continuation is indented past the line's
+ * own indent, so a long BLOCKER or gate stays whole and readable. */
+static void plan_add(struct tui *t, enum pair color, int bold, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void plan_add(struct tui *t, enum pair color, int bold, const char *fmt, ...)
+{
+	char text[TEXT_MAX + 300], lines[24][300], line[320];
+	int indent = 0, width = COLS - 2, n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	while (text[indent] == ' ')
+		indent++;
+	if (indent > width / 2)
+		indent = 0;
+	n = wrap(text + indent, width - indent - 4, lines, 24);
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "%*s%.299s", indent + (i ? 4 : 0), "", lines[i]);
+		plan_line(t, color, bold, line);
+	}
+	if (!n)
+		plan_line(t, color, bold, "");
 }
 
 static bool has_value(json_t *rrset, const char *v)
@@ -70,16 +90,16 @@ static void build_plan_lines(struct tui *t, int k)
 {
 	struct dom *d = &t->doms[k];
 	json_t *plan = d->plan, *cur_mx, *cur_sts, *step, *blockers;
-	char *ps = NULL, dur[40], lines[16][300];
+	char *ps = NULL, dur[40];
 	size_t pslen = 0, i;
 	long total = 0;
 	FILE *fp;
-	int n = 0;
 
 	free(t->plines);
 	t->plines = NULL;
 	t->nplines = 0;
 	t->plines_of = plan;
+	t->plines_cols = COLS;
 	if (!plan)
 		return;
 	plan_add(t, 0, 1, "Move the MX of %s to %s (provider %s)", d->name, d->target, d->provider);
@@ -122,11 +142,8 @@ static void build_plan_lines(struct tui *t, int k)
 			plan_add(t, CP_WARN, 1, "      wait %s", dur);
 			total += wait;
 		}
-		if (gate) {
-			n = wrap(gate, 80, lines, 16);
-			for (int g = 0; g < n; g++)
-				plan_add(t, CP_WARN, 0, "      %s %s", g ? " " : "gate:", lines[g]);
-		}
+		if (gate)
+			plan_add(t, CP_WARN, 0, "      gate: %s", gate);
 	}
 	fmt_duration(total, dur, sizeof(dur));
 	plan_add(t, 0, 1, "Waits: %s in all, plus the gates.", dur);
@@ -147,7 +164,7 @@ static void draw_plan(struct tui *t)
 	struct dom *d = &t->doms[t->plan_dom];
 	int rows = LINES - 4;
 
-	if (t->plines_of != d->plan)
+	if (t->plines_of != d->plan || t->plines_cols != COLS)
 		build_plan_lines(t, t->plan_dom);
 	draw_title(t, ui_scr_plan.title);
 	if (d->planning) {

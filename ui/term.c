@@ -162,6 +162,20 @@ const char *sym(const struct tui *t, const char *utf8, const char *ascii)
 /* ---- drawing helpers (UTF-8 aware: widths come from wcwidth) ---- */
 
 /* Writes s at (y, x), at most w columns, returns the columns used. */
+/* The columns s takes on the terminal. */
+static int text_cols(const char *s)
+{
+	wchar_t w[600];
+	size_t n = mbstowcs(w, s, sizeof(w) / sizeof(w[0]) - 1);
+	int cols;
+
+	if (n == (size_t)-1)
+		return (int)strlen(s);
+	w[n] = 0;
+	cols = wcswidth(w, n);
+	return cols < 0 ? (int)n : cols;
+}
+
 int put(int y, int x, int w, attr_t a, const char *s)
 {
 	wchar_t wbuf[512];
@@ -304,6 +318,9 @@ void draw_keys(struct tui *t, const char *keys)
 			ll = sizeof(label) - 1;
 		memcpy(label, colon + 1, ll);
 		label[ll] = '\0';
+		/* A key that does not fit whole is left out rather than cut. */
+		if (x + text_cols(key) + 1 + text_cols(label) > COLS - 1)
+			break;
 		x += put(LINES - 1, x, COLS - x - 1, role(t, CP_SEL) | A_BOLD, key);
 		x += put(LINES - 1, x, COLS - x - 1, role(t, CP_SEL), " ");
 		x += put(LINES - 1, x, COLS - x - 1, role(t, CP_SEL), label);
@@ -367,4 +384,16 @@ void frame(const struct tui *t, int y0, int x0, int h, int w, attr_t a, const ch
 enum pair chk_color(enum chk_status s)
 {
 	return s == CHK_PASS ? CP_OK : s == CHK_WARN ? CP_WARN : s == CHK_FAIL ? CP_FAIL : CP_DIM;
+}
+
+int put_cut(const struct tui *t, int y, int x, int w, attr_t a, const char *s)
+{
+	int used;
+
+	if (w <= 0)
+		return 0;
+	if (text_cols(s) <= w || w < 2)
+		return put(y, x, w, a, s);
+	used = put(y, x, w - 1, a, s);
+	return used + put(y, x + used, 1, a, sym(t, "…", "~"));
 }

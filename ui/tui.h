@@ -146,6 +146,7 @@ struct tui {
 	struct pline *plines; /* the plan screen's lines, built from plines_of */
 	size_t nplines;
 	const json_t *plines_of;
+	int plines_cols; /* the width they were wrapped to */
 	int plan_dom;
 
 	struct logline log[LOG_MAX];
@@ -175,6 +176,8 @@ attr_t role(const struct tui *t, enum pair p);
 const char *sym(const struct tui *t, const char *utf8, const char *ascii);
 /* Writes s at (y, x), at most w columns (UTF-8 aware); returns the columns used. */
 int put(int y, int x, int w, attr_t a, const char *s);
+/* The same, and when s does not fit its last column shows … (cut). */
+int put_cut(const struct tui *t, int y, int x, int w, attr_t a, const char *s);
 int putf(int y, int x, int w, attr_t a, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void fill(int y, attr_t a);
 /* Splits text into lines of at most w columns (at spaces when possible; '\n' breaks).
