@@ -4,7 +4,8 @@
 # person would: a complete cutover (checks, target typed and judged, plan review, export, the
 # start and inbound-test confirmations), a rollback with its DANE gate, a resume after the
 # wizard is killed during a wait, a resize below 80x24 and back while a run waits, Ctrl-C
-# during a run, help, NO_COLOR. Every step asserts what the screen shows and, for the runs,
+# during a run, help, NO_COLOR, 80x24 and 120 columns, the demo and MXCUTOVER_CLOCK in the
+# command line. Every step asserts what the screen shows and, for the runs,
 # the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
 # (docs/wizard.md is made from them).
 . "$(dirname "$0")/e2e_lib.sh"
@@ -249,6 +250,45 @@ wait_for c "mxcutover: $C stopped at wait_old_ttl \(waiting\) and is safe where 
 wait_for c "mxcutover resume $C" 5 || fail "Ctrl-C says how to resume"
 wait_for c "^EXIT=1$"
 mx --json status "$C" | grep -q '"state": "waiting"' || fail "Ctrl-C leaves the run resumable"
+
+# 4. The command line reads MXCUTOVER_CLOCK with the wizard's parser, warp:N included; the
+# demo says plainly that it starts over when it ends with a run unfinished.
+fresh
+E=$D ET=$T
+demo_db=$MX_SANDBOX_DIR/demo-state.db
+mxd() { "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$demo_db" "$@"; }
+MXCUTOVER_CLOCK=warp:x mxd resume "$E" --yes >/dev/null 2>"$workdir/e.err"
+rc=$?
+[ $rc -eq 2 ] || fail "MXCUTOVER_CLOCK=warp:x: exit $rc, want 2 (usage)"
+tail -1 "$workdir/e.err" | grep -q "MXCUTOVER_CLOCK=warp:x is not understood; use warp or warp:SECONDS" ||
+	fail "the clock's error names the variable: $(cat "$workdir/e.err")"
+# warp:600: the hour's wait would last ten minutes; Ctrl-C stops the run while it waits.
+MXCUTOVER_CLOCK=warp:600 mxd run "$E" --target-mx "$ET" --provider pdns --yes \
+	>"$workdir/e.log" 2>&1 &
+epid=$!
+end=$((SECONDS + 120))
+while ((SECONDS < end)); do
+	mxd --json status "$E" 2>/dev/null | grep -q '"state": "waiting"' && break
+	sleep 0.5
+done
+kill -INT $epid
+wait $epid
+rc=$?
+[ $rc -eq 1 ] || fail "run stopped by Ctrl-C during its wait: exit $rc, want 1"
+mxd --json status "$E" | grep -q '"step": "wait_old_ttl"' || fail "the run waits at wait_old_ttl"
+tm new-session -d -x 100 -y 30 -s d -c "$workdir" \
+	"env LC_ALL=C.UTF-8 TERM=screen-256color MXCUTOVER=$MXCUTOVER $MX_SOURCE_DIR/tests/sandbox/demo; echo EXIT=\$?; sleep 600"
+wait_for d "the next .\./quickstart demo. starts over with fresh zones and no runs" 60
+keys d Enter
+wait_for d "Stopped, resumable: Enter resumes here; later: mxcutover resume $E" 30
+keys d Escape
+wait_for d "^ contoso.test "
+keys d q
+wait_for d "The demo stopped with a run unfinished: $E \(at wait_old_ttl\)\." 20
+screen d | grep -q "starts over. With your own DNS host" || fail "the demo says it starts over"
+screen d | grep -q "safe where it is" && fail "the demo does not promise a resume it cannot keep"
+wait_for d "^EXIT=0$"
 
 tm kill-server 2>/dev/null
 finish

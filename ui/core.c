@@ -213,33 +213,34 @@ bool ui_core_warps(const struct ui_core *c)
 
 /* ---- run views ---- */
 
+#ifndef MX_PROG_VERSION
 static const char *const run_state_names[] = {
     "running", "waiting", "gate", "done", "failed", "rolling_back", "rolled_back", "abandoned"};
 
-const char *mx_run_state_name(enum mx_run_state st)
+const char *mx_run_state_name(enum mx_run_state s)
 {
-	return (size_t)st < sizeof(run_state_names) / sizeof(run_state_names[0])
-		   ? run_state_names[st]
-		   : "running";
+	return (size_t)s < sizeof(run_state_names) / sizeof(run_state_names[0]) ? run_state_names[s]
+										: "running";
 }
 
-static enum mx_run_state state_parse(const char *s)
+static int mx_run_state_parse(const char *s)
 {
 	for (size_t i = 0; s && i < sizeof(run_state_names) / sizeof(run_state_names[0]); i++)
 		if (!strcmp(s, run_state_names[i]))
-			return (enum mx_run_state)i;
-	return MX_RUN_RUNNING;
+			return (int)i;
+	return -1;
 }
 
-static enum ui_step_st step_st_parse(const char *s)
+static int mx_step_state_parse(const char *s)
 {
 	static const char *const names[] = {"pending", "active", "done", "skipped", "undone"};
 
 	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(s, names[i]))
-			return (enum ui_step_st)i;
-	return UI_STEP_PENDING;
+			return i == 4 ? MX_STEP_SKIPPED : (int)i;
+	return -1;
 }
+#endif
 
 static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
 {
@@ -267,6 +268,7 @@ static void read_history(struct ui_core *c, struct pub *p)
 	struct ui_run *h = &p->hist;
 	struct jnl_run row;
 	struct mx_err err;
+	int st;
 
 	memset(h, 0, sizeof(*h));
 	h->step = -1;
@@ -274,9 +276,20 @@ static void read_history(struct ui_core *c, struct pub *p)
 	if (jnl_run_latest(c->jnl, p->domain, &row, &err) || !row.id)
 		goto out;
 	h->exists = true;
-	h->st = state_parse(row.state);
+	st = mx_run_state_parse(row.state);
+	h->st = st < 0 ? MX_RUN_FAILED : (enum mx_run_state)st;
 	h->rollback = h->st == MX_RUN_ROLLING_BACK || h->st == MX_RUN_ROLLED_BACK;
 	snprintf(h->step_key, sizeof(h->step_key), "%s", row.step ? row.step : "");
+#ifdef MX_PROG_VERSION
+	/* A rollback stopped at a gate is still a rollback: its step says so. */
+	st = mx_prog_find(true, h->step_key);
+	if (st >= 0) {
+		h->rollback = true;
+		h->step = st;
+	} else if (h->st == MX_RUN_ROLLED_BACK) {
+		h->step = mx_prog_count(true);
+	}
+#endif
 	if (!h->rollback)
 		h->step = mx_step_find(h->step_key);
 	snprintf(h->target, sizeof(h->target), "%s", row.target ? row.target : "");
@@ -285,11 +298,12 @@ static void read_history(struct ui_core *c, struct pub *p)
 	snprintf(
 	    h->waiting_for, sizeof(h->waiting_for), "%s", row.waiting_for ? row.waiting_for : "");
 	h->wake = (time_t)row.next_at;
-	for (int s = 0; s < STEP_COUNT; s++) {
-		char *st = jnl_step_state(c->jnl, row.id, mx_step_table[s].key);
+	for (int i = 0; i < STEP_COUNT; i++) {
+		char *name = jnl_step_state(c->jnl, row.id, mx_step_table[i].key);
 
-		h->steps[s] = step_st_parse(st);
-		free(st);
+		st = mx_step_state_parse(name);
+		h->steps[i] = st < 0 ? MX_STEP_PENDING : (enum mx_step_state)st;
+		free(name);
 	}
 out:
 	jnl_run_clear(&row);
@@ -312,13 +326,22 @@ static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
 			continue;
 		out->exists = true;
 		out->live = !info.stopped;
-		out->st = state_parse(info.state);
 		out->rollback = info.rollback;
 		out->step = info.step;
+#ifdef MX_PROG_VERSION
+		out->st = info.st;
+		out->step_flags = info.step_flags;
+		snprintf(
+		    out->question, sizeof(out->question), "%s", info.question ? info.question : "");
+#else
+		out->st = mx_run_state_parse(info.state) < 0
+			      ? MX_RUN_RUNNING
+			      : (enum mx_run_state)mx_run_state_parse(info.state);
 		/* A finished run's step is one past the last. */
 		out->step_flags = !info.rollback && info.step >= 0 && info.step < STEP_COUNT
 				      ? mx_step_table[info.step].flags
 				      : 0;
+#endif
 		snprintf(
 		    out->step_key, sizeof(out->step_key), "%s", info.step_key ? info.step_key : "");
 		out->wake = info.wake;
@@ -330,10 +353,12 @@ static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
 		if (info.provider)
 			snprintf(out->provider, sizeof(out->provider), "%s", info.provider);
 	}
+#ifndef MX_PROG_VERSION
 	if (c->ask_domain[0] && !strcmp(c->ask_domain, p->domain))
 		snprintf(out->question, sizeof(out->question), "%s", c->ask_text);
 	else
 		out->question[0] = '\0';
+#endif
 }
 
 /* Sends every run view that changed since it was sent. */
@@ -380,7 +405,9 @@ static void on_event(const struct mx_event *ev, void *arg)
 
 /* ---- the engine ---- */
 
+#ifndef MX_PROG_VERSION
 static bool on_confirm(void *arg, const char *domain, const char *question);
+#endif
 
 static int engine_open(struct ui_core *c, struct mx_err *err)
 {
@@ -393,8 +420,12 @@ static int engine_open(struct ui_core *c, struct mx_err *err)
 	cfg.http = c->http;
 	cfg.clock = &c->clock;
 	cfg.sink = &c->sink;
+#ifdef MX_PROG_VERSION
+	cfg.assume_yes = false; /* questions wait for mx_engine_answer */
+#else
 	cfg.confirm = on_confirm;
 	cfg.confirm_arg = c;
+#endif
 	return mx_engine_new(&c->engine, &cfg, err);
 }
 
@@ -689,6 +720,10 @@ static void run_cmd(struct ui_core *c, struct ui_cmd *cmd)
 			mx_engine_stop(c->engine);
 		break;
 	case UI_CMD_ANSWER:
+#ifdef MX_PROG_VERSION
+		if (c->engine)
+			rc = mx_engine_answer(c->engine, cmd->domain, cmd->flag, &err);
+#endif
 		break;
 	}
 	if ((p = pub_find(c, cmd->domain[0] ? cmd->domain : "-", cmd->domain[0] != '\0')))
@@ -711,6 +746,7 @@ static bool take_cmds(struct ui_core *c, struct ui_cmd **out)
 	return quit;
 }
 
+#ifndef MX_PROG_VERSION
 /* The engine asks at gates that want a person's word, from inside mx_engine_step: the
  * question goes to the terminal with the run's view, and the loop waits here for the
  * answer (other commands wait their turn). */
@@ -753,6 +789,7 @@ static bool on_confirm(void *arg, const char *domain, const char *question)
 	c->ask_text[0] = '\0';
 	return yes;
 }
+#endif
 
 /* ---- the loop ---- */
 

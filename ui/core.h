@@ -21,7 +21,8 @@
 
 #define UI_TEXT_MAX 1024
 
-/* A run's state (the journal's, as src/steps.h names it). */
+#ifndef MX_PROG_VERSION
+/* Until src/steps.h has the program table with states as enums: the same names, here. */
 enum mx_run_state {
 	MX_RUN_RUNNING = 0,
 	MX_RUN_WAITING,
@@ -32,18 +33,9 @@ enum mx_run_state {
 	MX_RUN_ROLLED_BACK,
 	MX_RUN_ABANDONED,
 };
-
-/* "running", "waiting", … (the journal's and `status`'s names). */
-const char *mx_run_state_name(enum mx_run_state st);
-
-/* A forward step's state in the journal. */
-enum ui_step_st {
-	UI_STEP_PENDING = 0,
-	UI_STEP_ACTIVE,
-	UI_STEP_DONE,
-	UI_STEP_SKIPPED,
-	UI_STEP_UNDONE,
-};
+const char *mx_run_state_name(enum mx_run_state s);
+enum mx_step_state { MX_STEP_PENDING = 0, MX_STEP_ACTIVE, MX_STEP_DONE, MX_STEP_SKIPPED };
+#endif
 
 /* Everything the wizard shows of a domain's newest run, as the engine knows it. */
 struct ui_run {
@@ -59,8 +51,8 @@ struct ui_run {
 	char gate[UI_TEXT_MAX];	    /* what a person must do, "" when nothing */
 	char question[UI_TEXT_MAX]; /* a yes/no question waiting for the answer, "" when none */
 	char target[254], provider[64];
-	char error[512];		   /* the last failure, "" when none */
-	enum ui_step_st steps[STEP_COUNT]; /* each forward step's state in the journal */
+	char error[512];		      /* the last failure, "" when none */
+	enum mx_step_state steps[STEP_COUNT]; /* each forward step's state in the journal */
 	/* The MX RRset the run last wrote (or found at the snapshot), "" when none: the domain's
 	 * MX as it is now, whatever a resolver's cache still holds. */
 	char mx_now[300];

@@ -23,12 +23,11 @@ static enum mark step_mark(const struct ui_run *r, int i)
 		       : r->st == MX_RUN_GATE || r->question[0] ? MARK_GATE
 								: MARK_ACTIVE;
 	switch (r->steps[i]) {
-	case UI_STEP_DONE:
+	case MX_STEP_DONE:
 		return MARK_DONE;
-	case UI_STEP_SKIPPED:
-	case UI_STEP_UNDONE:
+	case MX_STEP_SKIPPED:
 		return MARK_SKIPPED;
-	case UI_STEP_ACTIVE:
+	case MX_STEP_ACTIVE:
 		return MARK_ACTIVE;
 	default:
 		return MARK_PENDING;
