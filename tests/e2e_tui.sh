@@ -263,19 +263,25 @@ rc=$?
 [ $rc -eq 2 ] || fail "MXCUTOVER_CLOCK=warp:x: exit $rc, want 2 (usage)"
 tail -1 "$workdir/e.err" | grep -q "MXCUTOVER_CLOCK=warp:x is not understood; use warp or warp:SECONDS" ||
 	fail "the clock's error names the variable: $(cat "$workdir/e.err")"
-# warp:600: the hour's wait would last ten minutes; Ctrl-C stops the run while it waits.
-MXCUTOVER_CLOCK=warp:600 mxd run "$E" --target-mx "$ET" --provider pdns --yes \
+# warp:600: the hour's wait would last ten minutes; SIGTERM stops the run while it waits (a
+# background job of a script ignores SIGINT).
+MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$demo_db" run "$E" --target-mx "$ET" --provider pdns --yes \
 	>"$workdir/e.log" 2>&1 &
 epid=$!
 end=$((SECONDS + 120))
 while ((SECONDS < end)); do
-	mxd --json status "$E" 2>/dev/null | grep -q '"state": "waiting"' && break
+	mxd --json status "$E" 2>/dev/null | grep -q '"step": "wait_old_ttl"' && break
 	sleep 0.5
 done
-kill -INT $epid
+kill -TERM $epid
+for ((i = 0; i < 60 && $(kill -0 $epid 2>/dev/null && echo 1 || echo 0); i++)); do
+	sleep 0.5
+done
+kill -KILL $epid 2>/dev/null && fail "the run did not stop on SIGTERM"
 wait $epid
 rc=$?
-[ $rc -eq 1 ] || fail "run stopped by Ctrl-C during its wait: exit $rc, want 1"
+[ $rc -eq 1 ] || fail "run stopped by SIGTERM during its wait: exit $rc, want 1"
 mxd --json status "$E" | grep -q '"step": "wait_old_ttl"' || fail "the run waits at wait_old_ttl"
 tm new-session -d -x 100 -y 30 -s d -c "$workdir" \
 	"env LC_ALL=C.UTF-8 TERM=screen-256color MXCUTOVER=$MXCUTOVER $MX_SOURCE_DIR/tests/sandbox/demo; echo EXIT=\$?; sleep 600"

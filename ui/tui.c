@@ -51,11 +51,10 @@ static void say_resume(struct tui *t)
 
 		if (!run_unfinished(&d->run))
 			continue;
-		fprintf(stderr,
-		    "mxcutover: %s stopped at %s (%s) and is safe where it is; continue with "
-		    "`mxcutover resume %s` or `mxcutover tui`\n",
+		t->exit_status = mx_cli_reason(MX_EXIT_BLOCKED,
+		    "%s stopped at %s (%s) and is safe where it is; continue with `mxcutover "
+		    "resume %s` or `mxcutover tui`",
 		    d->name, d->run.step_key, mx_run_state_name(d->run.st), d->name);
-		t->exit_status = MX_EXIT_BLOCKED;
 	}
 }
 
