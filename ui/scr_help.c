@@ -12,7 +12,7 @@ static const char *const help_text[] = {
     " Enter     open, go on, start    Esc q           back (q on Domains quits)",
     " ?         this help             Ctrl-L          redraw",
     "",
-    "Domains   c checks  t target  p export plan  r roll back  R re-check  a add",
+    "Domains   c checks  t target  p export  r roll back  R re-check  a add",
     "Checks    every prerequisite with its fix; Enter: target entry",
     "Target    paste the DnssecMxValue, judged as you type; Tab: provider",
     "Plan      records before (-) and after (+), waits, gates, PowerShell;",
