@@ -91,30 +91,15 @@ static void say(struct tui *t, int *y, int last, attr_t a, const char *text)
 		put((*y)++, 1, COLS - 2, a, lines[i]);
 }
 
-/* The readiness verdict of a checked domain in a sentence. */
+/* The readiness verdict of a checked domain: chk_verdict's line, verbatim (one truth). */
 static enum pair verdict(const struct dom *d, char *out, size_t len)
 {
-	int fails = 0, warns = 0;
-	bool staged = false;
+	const struct chk_verdict_info *v = &d->chk.verdict;
 
-	for (int i = 0; i < CHK_COUNT; i++) {
-		if (!d->chk.res[i].present)
-			continue;
-		/* The run's mtasts_stage step is what makes the policy cover the target, as
-		 * preflight knows. */
-		if (i == CHK_MTASTS_COVERS && d->chk.res[i].status == CHK_FAIL) {
-			staged = true;
-			continue;
-		}
-		fails += d->chk.res[i].status == CHK_FAIL;
-		warns += d->chk.res[i].status == CHK_WARN;
-	}
-	snprintf(out, len, "%s (%d failing, %d warning)%s",
-	    fails ? "not ready" : "ready for the cutover", fails, warns,
-	    fails    ? " - Enter shows the checks and how to fix them"
-	    : staged ? "; the run first publishes an MTA-STS policy listing the target"
-		     : "");
-	return fails ? CP_FAIL : CP_OK;
+	snprintf(out, len, "%s", v->text);
+	return v->v == CHK_V_READY || v->runnable ? CP_OK
+	       : v->v == CHK_V_MIGRATED		  ? CP_DIM
+						  : CP_FAIL;
 }
 
 /* The selected domain in a few sentences, from row y to the message row. */
