@@ -5,10 +5,12 @@
  * Route 53 applies atomically or refuses (InvalidChangeBatch): the compare-and-swap. The
  * change is then polled with GetChange until INSYNC; the engine's propagation wait follows. */
 #include <ctype.h>
+#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +476,22 @@ static char *r53_value_from_api(uint16_t type, const char *value)
 	return strdup(canon);
 }
 
+/* A TTL as Route 53 writes it: decimal digits, 0 to 2^31-1 (RFC 2181, section 8). */
+static bool r53_ttl_parse(const char *text, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v > INT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
 /* Route 53's name ("x.contoso.com.", '*' as \052) equals canonical name. */
 static bool r53_name_is(const char *api, const char *name)
 {
@@ -647,7 +665,13 @@ int r53_rrsets_parse(const char *body, size_t len, const char *name, uint16_t ty
 			continue;
 		}
 		xml_text(s, "TTL", ttl, sizeof(ttl));
-		out->ttl = (uint32_t)strtoul(ttl, NULL, 10);
+		if (!r53_ttl_parse(ttl, &out->ttl)) {
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "route53: the TTL \"%s\" of %s %s is not a number from 0 to %d; fix "
+			    "it in the Route 53 console",
+			    ttl, name, tname, INT32_MAX);
+			goto out;
+		}
 		recs = xml_child(s, "ResourceRecords");
 		for (xmlNodePtr r = recs ? recs->children : NULL; r; r = r->next) {
 			char raw[4096], *value;

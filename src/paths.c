@@ -42,6 +42,19 @@ int mx_path_default_config(char **out, struct mx_err *err)
 	return xdg_path("XDG_CONFIG_HOME", ".config", "config", out, err);
 }
 
+/* A folder that cannot be made: the reason, and what makes it possible. */
+static int mkdir_fail(const char *dir, struct mx_err *err)
+{
+	int e = errno;
+
+	if (e == EROFS || e == EACCES || e == EPERM)
+		return mx_err_set(err, MX_EIO,
+		    "cannot create folder %s: %s; make its parent writable, or choose a path on a "
+		    "writable file system",
+		    dir, strerror(e));
+	return mx_err_set(err, MX_EIO, "cannot create folder %s: %s", dir, strerror(e));
+}
+
 static int make_dirs(char *dir, mode_t last_mode, struct mx_err *err)
 {
 	char *slash;
@@ -49,7 +62,7 @@ static int make_dirs(char *dir, mode_t last_mode, struct mx_err *err)
 	if (mkdir(dir, last_mode) == 0 || errno == EEXIST)
 		return MX_OK;
 	if (errno != ENOENT)
-		return mx_err_set(err, MX_EIO, "cannot create folder %s: %s", dir, strerror(errno));
+		return mkdir_fail(dir, err);
 	slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
 		return mx_err_set(err, MX_EIO, "cannot create folder %s", dir);
@@ -59,7 +72,7 @@ static int make_dirs(char *dir, mode_t last_mode, struct mx_err *err)
 	*slash = '/';
 	if (mkdir(dir, last_mode) == 0 || errno == EEXIST)
 		return MX_OK;
-	return mx_err_set(err, MX_EIO, "cannot create folder %s: %s", dir, strerror(errno));
+	return mkdir_fail(dir, err);
 }
 
 int mx_path_make_parent(const char *file, struct mx_err *err)
