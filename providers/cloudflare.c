@@ -80,6 +80,14 @@ int cf_zone_id_parse(const char *body, const char *zone, char **id, struct mx_er
 		const char *zid = json_string_value(json_object_get(z, "id"));
 
 		if (name && zid && !strcasecmp(name, zone)) {
+			if (!zid[0] || strlen(zid) > 64 || strpbrk(zid, "/?#%& ")) {
+				rc = mx_err_set(err, MX_EPROVIDER,
+				    "cloudflare: the zone list names %s with the id \"%.64s\", "
+				    "which is "
+				    "not a zone id; check base_url",
+				    zone, zid);
+				break;
+			}
 			*id = strdup(zid);
 			if (!*id)
 				rc = mx_err_set(err, MX_ENOMEM, "out of memory");
