@@ -98,9 +98,11 @@ static const struct cmd commands[] = {
 	"                    print the exact command and are polled until gate_timeout\n"
 	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone changed\n",
 	mx_cmd_run, NULL},
-    {"resume", "resume [DOMAIN] [--yes]",
-	"Continues unfinished runs (all of them when no domain is named) from their journal.\n"
-	"  --yes  no prompts\n",
+    {"resume", "resume [DOMAIN] [--provider NAME] [--yes]",
+	"Continues unfinished runs (all of them when no domain is named) from their journal, in\n"
+	"their direction: a stopped rollback goes on rolling back.\n"
+	"  --provider NAME  switch the named domain's run to [provider.NAME] first\n"
+	"  --yes            no prompts\n",
 	mx_cmd_resume, NULL},
     {"rollback", "rollback DOMAIN [--yes] | rollback --outbound CONNECTOR [--yes]",
 	"Restores the domain's MX exactly as it was before the run (values, preferences, TTL)\n"

@@ -207,7 +207,7 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	in.mx = &mx;
 	in.sts_txt = &sts;
 	in.observed_ttl = res.facts.mx_ttl_max;
-	in.policy = res.facts.mtasts_policy;
+	in.policy = mx_plan_policy_now(&res.facts);
 	in.blockers = blockers;
 	in.now = time(NULL);
 	rc = mx_plan_build(&in, &plan, &err);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -34,7 +35,49 @@ struct front {
 	struct http_ctx *http;
 	struct mx_engine *engine;
 	struct mx_sink sink;
+	bool countdown;	  /* a countdown line is on the terminal (stderr) */
+	bool live;	  /* stderr is a terminal and the user wants progress */
+	char asked[254];  /* the domain whose question is on the terminal, "" when none */
 };
+
+/* Erases the countdown line before anything else is printed. */
+static void countdown_clear(struct front *f)
+{
+	if (f->countdown) {
+		fputs("\r\033[K", stderr);
+		f->countdown = false;
+	}
+}
+
+/* On a terminal, one line on stderr counts down the nearest wait or gate. */
+static void countdown_draw(struct front *f)
+{
+	struct mx_run_info info, best = {0};
+	time_t t = mx_now(&f->clock);
+	bool have = false;
+
+	if (!f->live || f->asked[0])
+		return;
+	for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
+		mx_engine_run_info(f->engine, i, &info);
+		if (info.stopped || !info.waiting_for[0] || info.wake <= t)
+			continue;
+		if (!have || info.wake < best.wake)
+			best = info;
+		have = true;
+	}
+	countdown_clear(f);
+	if (!have)
+		return;
+	{
+		long left = (long)(best.wake - t);
+
+		fprintf(stderr, "%s: %s — %ld:%02ld:%02ld left", best.domain, best.waiting_for,
+		    left / 3600, left / 60 % 60, left % 60);
+		f->countdown = true;
+		fflush(stderr);
+	}
+}
 
 /* One run as `status --json` shows it (docs/contract.md, section 3.3). New reference. */
 static json_t *run_json(const struct jnl_run *r)
@@ -77,6 +120,7 @@ static void print_event(const struct mx_event *ev, void *arg)
 
 	if (f->app->verbosity < 0 && ev->sev < MX_SEV_ERROR && ev->kind != MX_EV_GATE)
 		return;
+	countdown_clear(f);
 	switch (ev->kind) {
 	case MX_EV_STEP:
 		fprintf(fp, "%s: ▸ %s\n", ev->domain, ev->text);
@@ -134,6 +178,7 @@ static int front_open(struct front *f, struct mx_app *app, bool yes, struct mx_e
 	rc = mx_clock_parse(&f->clock, getenv("MXCUTOVER_CLOCK"), err);
 	if (rc)
 		return rc;
+	f->live = isatty(STDERR_FILENO) && !app->json && app->verbosity >= 0;
 	f->sink.fn = print_event;
 	f->sink.arg = f;
 	rc = mx_cli_load_config(app, err);
@@ -152,7 +197,7 @@ static int front_open(struct front *f, struct mx_app *app, bool yes, struct mx_e
 	cfg.http = f->http;
 	cfg.clock = &f->clock;
 	cfg.sink = &f->sink;
-	cfg.confirm = yes ? NULL : ask;
+	cfg.assume_yes = yes;
 	return mx_engine_new(&f->engine, &cfg, err);
 }
 
@@ -197,6 +242,38 @@ static void say_why(struct front *f)
 		    nstopped, nruns);
 }
 
+/* A question a run waits at is put to the person at the terminal; the answer is read from
+ * stdin when it arrives, while the other runs go on. */
+static void ask_pending(struct front *f, int *fds, int *n)
+{
+	struct mx_run_info info;
+	struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+	char line[32];
+
+	for (int i = 0; !f->asked[0] && i < mx_engine_nruns(f->engine); i++) {
+		mx_engine_run_info(f->engine, i, &info);
+		if (info.stopped || !info.question[0])
+			continue;
+		countdown_clear(f);
+		fprintf(stderr, "%s: %s\n%s: [y/N] ", info.domain, info.question, info.domain);
+		fflush(stderr);
+		snprintf(f->asked, sizeof(f->asked), "%s", info.domain);
+	}
+	if (!f->asked[0])
+		return;
+	if (poll(&pfd, 1, 0) > 0) {
+		struct mx_err err;
+		bool yes = fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
+
+		mx_err_clear(&err);
+		if (mx_engine_answer(f->engine, f->asked, yes, &err) && err.msg[0])
+			fprintf(stderr, "mxcutover: %s\n", err.msg);
+		f->asked[0] = '\0';
+		return;
+	}
+	fds[(*n)++] = STDIN_FILENO;
+}
+
 /* Drives the engine until every run has stopped or a signal arrives. */
 static int drive(struct front *f)
 {
@@ -214,15 +291,22 @@ static int drive(struct front *f)
 	while (!mx_engine_idle(f->engine) && !interrupted) {
 		rc = mx_engine_step(f->engine, &wake, &err);
 		if (rc == MX_EAGAIN) {
-			int fds[8], n = mx_engine_fds(f->engine, fds, 8);
+			int fds[9], n = mx_engine_fds(f->engine, fds, 8);
 
-			if (!mx_engine_io_pending(f->engine) && mx_clock_warp_to(&f->clock, wake))
+			ask_pending(f, fds, &n);
+			if (!f->asked[0] && !mx_engine_io_pending(f->engine) &&
+			    mx_clock_warp_to(&f->clock, wake))
 				continue;
-			mx_loop_once(&loop, fds, n, mx_clock_wait_ms(&f->clock, wake, INT_MAX), NULL);
+			countdown_draw(f);
+			/* A countdown is redrawn every second. */
+			mx_loop_once(&loop, fds, n,
+			    mx_clock_wait_ms(&f->clock, wake, f->countdown ? 1000 : INT_MAX), NULL);
 		} else if (rc) {
+			countdown_clear(f);
 			return mx_cli_fail(f->app, &err);
 		}
 	}
+	countdown_clear(f);
 	status = mx_engine_exit_status(f->engine);
 	if (interrupted) {
 		for (int i = 0; i < mx_engine_nruns(f->engine); i++)
@@ -395,8 +479,10 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 	const char *cmd = rollback ? "rollback" : "resume";
 	static const struct option opts[] = {
 	    {"yes", no_argument, NULL, OPT_YES},
+	    {"provider", required_argument, NULL, OPT_PROVIDER},
 	    {NULL, 0, NULL, 0},
 	};
+	const char *provider = NULL;
 	char norm[MX_NAME_MAX + 1];
 	struct jnl_run *runs = NULL;
 	size_t nruns = 0;
@@ -414,6 +500,8 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 		}
 		if (opt == OPT_YES)
 			yes = true;
+		else if (opt == OPT_PROVIDER && !rollback)
+			provider = optarg;
 		else
 			return MX_EXIT_USAGE;
 	}
@@ -432,8 +520,17 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
+	if (provider && idx >= argc) {
+		status = mx_cli_usage_error(cmd, "--provider applies to one domain; name it");
+		goto out;
+	}
+	if (provider && !mx_cli_provider(app, cmd, provider)) {
+		status = MX_EXIT_USAGE;
+		goto out;
+	}
 	if (idx < argc) {
-		if ((rollback ? mx_engine_rollback : mx_engine_resume)(f.engine, norm, &err)) {
+		if (rollback ? mx_engine_rollback(f.engine, norm, &err)
+			     : mx_engine_resume_provider(f.engine, norm, provider, &err)) {
 			status = mx_cli_fail(app, &err);
 			goto out;
 		}
@@ -444,7 +541,9 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 			goto out;
 		}
 		for (size_t i = 0; i < nruns; i++) {
-			if (!strcmp(runs[i].state, "done") || !strcmp(runs[i].state, "rolled_back"))
+			int st = mx_run_state_parse(runs[i].state);
+
+			if (st >= 0 && mx_run_state_over((enum mx_run_state)st))
 				continue;
 			if (mx_engine_resume(f.engine, runs[i].domain, &err)) {
 				int s = mx_cli_fail(app, &err);
@@ -491,20 +590,23 @@ int mx_cmd_rollback(struct mx_app *app, int argc, char **argv)
 /* The title people see for a step key of the journal, forward or rollback; "" when unknown. */
 static const char *status_step_title(const char *key)
 {
-	int step = key ? mx_step_find(key) : -1;
+	const struct mx_step_def *d = NULL;
 
-	if (step >= 0)
-		return mx_step_table[step].title;
-	for (int i = 0; key && i < mx_engine_rb_count(); i++)
-		if (!strcmp(mx_engine_rb_key(i), key))
-			return mx_engine_rb_title(i);
-	return "";
+	if (key) {
+		d = mx_prog_step(false, mx_prog_find(false, key));
+		if (!d)
+			d = mx_prog_step(true, mx_prog_find(true, key));
+	}
+	return d ? d->title : "";
 }
 
 static bool status_finished(const struct jnl_run *r)
 {
-	return !strcmp(r->state, "done") || !strcmp(r->state, "rolled_back");
+	enum mx_run_state st = mx_run_state_parse(r->state);
+
+	return st == MX_RUN_DONE || st == MX_RUN_ROLLED_BACK || st == MX_RUN_ABANDONED;
 }
+
 
 /* What status knows of one run beyond its row: who holds it and its steps. */
 struct status_run {
@@ -545,12 +647,17 @@ static void status_text(
 {
 	FILE *fp = app->out;
 	char when[32];
+	enum mx_run_state st = mx_run_state_parse(r->state);
 
-	if (!strcmp(r->state, "done"))
+	if (st == MX_RUN_DONE)
 		fprintf(
 		    fp, "%-28s done          cutover complete: MX is %s\n", r->domain, r->target);
-	else if (!strcmp(r->state, "rolled_back"))
+	else if (st == MX_RUN_ROLLED_BACK)
 		fprintf(fp, "%-28s rolled_back   the MX is as it was before the run\n", r->domain);
+	else if (st == MX_RUN_ABANDONED)
+		fprintf(fp, "%-28s abandoned     stopped before it wrote anything; a later run "
+			    "replaced it\n",
+		    r->domain);
 	else
 		fprintf(fp, "%-28s %-13s %s (%s)\n", r->domain, r->state,
 		    status_step_title(r->step), r->step);

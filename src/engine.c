@@ -1,55 +1,61 @@
 /* SPDX-License-Identifier: MIT */
-/* src/engine.c — the cutover engine.
+/* src/engine.c — the cutover engine: it executes the program of src/steps.h.
  *
- * A run is a position in one of two step tables (forward: src/steps.h; rollback: rb_steps
- * below) plus variables, all in the journal. A unit of work runs the current step's function
- * once; it returns DONE/SKIP (advance), WAIT (come back at r->wake), GATE (stop here,
- * resumable) or FAIL. Every DNS write goes through write_rrset(), which re-reads the zone,
- * refuses drift, journals the intent (the change and its inverse) and commits it before the
- * provider is called, completes it after, and then waits until every authoritative server
- * serves the new RRset. A resumed run re-enters its step: the re-read makes every write
- * idempotent, so an intent left open by a crash is reconciled, never replayed blindly. */
+ * A run is a position in one of the program's two tables (forward, rollback) plus its typed
+ * variables (struct jnl_vars), all in the journal. The program says, as pure functions of the
+ * snapshot and the settings, what every step writes, how long it waits and what its gate
+ * asks; the engine adds what needs the world: it reads the zone, fetches policies, resolves,
+ * asks a person. A unit of work runs the current step once; it returns DONE/SKIP (advance),
+ * WAIT (come back at r->wake), ASK (a person's yes/no is awaited), GATE (stop here,
+ * resumable) or FAIL.
+ *
+ * Every DNS write goes through write_rrset(): it re-reads the zone, refuses drift, journals
+ * the intent (the change and its inverse) and commits it before the provider is called,
+ * completes it after, and then waits until every authoritative server serves the new RRset.
+ * A resumed run re-enters its step: the re-read makes every write idempotent, so an intent
+ * left open by a crash is reconciled, never replayed blindly.
+ *
+ * The journal is the truth: a step advances in memory only after the transaction that
+ * records it has committed, and a journal error stops the run (resumable, exit 3); it is
+ * never dropped. */
 #include "engine.h"
 
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "dane.h"
 #include "domain.h"
 #include "mtasts.h"
+#include "mtasts_fetch.h"
 #include "plan.h"
 #include "provider.h"
 #include "rrset.h"
 #include "steps.h"
 
-enum res { R_DONE, R_SKIP, R_WAIT, R_GATE, R_FAIL };
-
-struct run;
-typedef enum res step_fn(struct run *r, struct mx_err *err);
-
-struct rb_step {
-	const char *key;
-	const char *title;
-	step_fn *fn;
-};
+enum res { R_DONE, R_SKIP, R_WAIT, R_ASK, R_GATE, R_FAIL };
 
 struct run {
 	struct mx_engine *e;
 	struct jnl_run row;
-	bool rollback;
-	int step;
+	struct jnl_vars v;
+	enum mx_run_state st;
+	int step; /* index in the current direction's table */
 	struct prov *prov;
-	json_t *vars;
 	struct mx_rrset snap_mx, snap_sts;
+	struct mx_zone rb_start; /* the zone when the rollback started (valid when have_start) */
+	bool have_start;
 	time_t wake;
 	bool stopped;
+	bool asking; /* waiting for mx_engine_answer */
 	int exit;
 	char gate_text[1024]; /* the gate this run waits at, emitted once */
 	bool gate_shown;
+	char question[1024];
 	char waiting_for[200];
 	char last_wait[200]; /* the wait last announced, so a poll is announced once */
 	char *plan_json;
@@ -70,6 +76,11 @@ static time_t now(struct run *r)
 	return mx_now(r->e->cfg.clock);
 }
 
+static const struct mx_step_def *cur_def(struct run *r)
+{
+	return mx_prog_step(r->v.rollback, r->step);
+}
+
 static void say(struct run *r, enum mx_event_kind kind, enum mx_sev sev, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -81,7 +92,7 @@ static void say(struct run *r, enum mx_event_kind kind, enum mx_sev sev, const c
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = kind;
 	ev.sev = sev;
-	ev.step = r->rollback ? -1 : r->step;
+	ev.step = r->v.rollback ? -1 : r->step;
 	ev.until = r->wake;
 	snprintf(ev.domain, sizeof(ev.domain), "%s", r->row.domain);
 	va_start(ap, fmt);
@@ -92,7 +103,7 @@ static void say(struct run *r, enum mx_event_kind kind, enum mx_sev sev, const c
 
 /* Test seam: MXCUTOVER_CRASH_AT=step:point kills the process right there (SIGKILL, as a
  * power cut would), so tests can prove resume from every instant. */
-static void crash_point(struct run *r, const char *step, const char *point)
+static void crash_point(const char *step, const char *point)
 {
 	const char *at = getenv("MXCUTOVER_CRASH_AT");
 	char want[128];
@@ -104,96 +115,133 @@ static void crash_point(struct run *r, const char *step, const char *point)
 		raise(SIGKILL);
 }
 
-static long var_int(struct run *r, const char *key)
+/* A journal failure stops the run, resumable: the message says what to do. */
+static enum res jnl_failed(struct run *r, struct mx_err *err)
 {
-	return (long)json_integer_value(json_object_get(r->vars, key));
-}
+	char msg[sizeof(err->msg)];
 
-static const char *var_str(struct run *r, const char *key)
-{
-	return json_string_value(json_object_get(r->vars, key));
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	mx_err_set(err, MX_EIO,
+	    "%s: %s; the run stopped where the journal last recorded it — free space or fix the "
+	    "state file, then run `mxcutover resume %s`",
+	    r->row.domain, msg, r->row.domain);
+	return R_FAIL;
 }
 
 static int save_vars(struct run *r, struct mx_err *err)
 {
-	char *text = json_dumps(r->vars, JSON_COMPACT | JSON_SORT_KEYS);
-	int rc;
-
-	if (!text)
-		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	rc = jnl_run_set_options(r->e->cfg.jnl, r->row.id, text, err);
-	free(text);
-	return rc;
+	return jnl_vars_put(r->e->cfg.jnl, r->row.id, &r->v, err);
 }
 
-static const char *step_key(struct run *r);
-
-static int save_pos(struct run *r, const char *state, const char *error, struct mx_err *err)
+static const char *step_key(struct run *r)
 {
-	free(r->row.state);
-	r->row.state = strdup(state);
-	return jnl_run_update(r->e->cfg.jnl, r->row.id, state, step_key(r),
-	    !strcmp(state, "waiting") || !strcmp(state, "gate") ? (long long)r->wake : 0,
+	const struct mx_step_def *d = cur_def(r);
+
+	if (d)
+		return d->key;
+	return r->v.rollback ? "rolled_back" : "done";
+}
+
+static const char *step_title(struct run *r)
+{
+	const struct mx_step_def *d = cur_def(r);
+
+	if (d)
+		return d->title;
+	return r->v.rollback ? "Rolled back" : "Done";
+}
+
+static int save_pos(struct run *r, enum mx_run_state st, const char *error, struct mx_err *err)
+{
+	int rc = jnl_run_update(r->e->cfg.jnl, r->row.id, mx_run_state_name(st), step_key(r),
+	    st == MX_RUN_WAITING || st == MX_RUN_GATE ? (long long)r->wake : 0,
 	    r->waiting_for[0] ? r->waiting_for : NULL, error, (long long)now(r), err);
-}
 
-/* The TTL the cutover writes with: low_ttl, or the zone's own when it is already lower. */
-static uint32_t cut_ttl(struct run *r)
-{
-	uint32_t low = (uint32_t)var_int(r, "low_ttl");
-
-	return r->snap_mx.ttl < low ? r->snap_mx.ttl : low;
-}
-
-static int add_mx(struct mx_rrset *s, unsigned pref, const char *host, struct mx_err *err)
-{
-	char value[300];
-
-	if (prov_mx_value(pref, host, value, sizeof(value)))
-		return mx_err_set(err, MX_EINVAL, "MX host %s is too long", host);
-	return prov_rrset_add(s, value, err);
-}
-
-/* The MX RRset after forward step `upto` (a write step), from the snapshot. */
-static int mx_state(struct run *r, int upto, struct mx_rrset *out, struct mx_err *err)
-{
-	const char *target = r->row.target;
-	unsigned pref, final_pref = (unsigned)var_int(r, "final_preference");
-	char host[300];
-	int rc = MX_OK;
-
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", r->row.domain);
-	out->type = DNS_T_MX;
-	out->ttl = upto >= STEP_LOWER_TTL ? cut_ttl(r) : r->snap_mx.ttl;
-	for (size_t i = 0; upto < STEP_REMOVE_LEGACY && i < r->snap_mx.n && !rc; i++) {
-		if (!prov_mx_parse(r->snap_mx.values[i], &pref, host, sizeof(host)))
-			continue;
-		rc = add_mx(out, upto >= STEP_SWAP ? 30 : pref, host, err);
-	}
-	if (!rc && upto >= STEP_ADD_TARGET)
-		rc = add_mx(out, upto >= STEP_SWAP ? final_pref : 20, target, err);
-	if (upto >= STEP_RAISE_TTL)
-		out->ttl = (uint32_t)var_int(r, "final_ttl");
-	prov_rrset_sort(out);
+	if (!rc)
+		r->st = st;
 	return rc;
 }
 
-static bool rrset_has_host(const struct mx_rrset *s, const char *host)
+static void prog_in(struct run *r, struct mx_prog_in *in)
 {
-	unsigned pref;
-	char h[300];
+	memset(in, 0, sizeof(*in));
+	in->domain = r->row.domain;
+	in->target = r->row.target;
+	in->set.low_ttl = r->v.low_ttl;
+	in->set.final_ttl = r->v.final_ttl;
+	in->set.final_preference = r->v.final_preference;
+	in->set.gate_timeout = r->v.gate_timeout;
+	in->set.provider_min_ttl = r->v.provider_min_ttl;
+	in->snap_mx = &r->snap_mx;
+	in->snap_sts = &r->snap_sts;
+	in->observed_ttl = (uint32_t)r->v.observed_ttl;
+	in->policy_now = r->v.policy_now;
+	in->policy_staged = r->v.policy_staged;
+	in->policy_final = r->v.policy_final;
+	in->id_stage = r->v.id_stage;
+	in->id_final = r->v.id_final;
+	in->id_rollback = r->v.id_rollback;
+}
 
-	for (size_t i = 0; i < s->n; i++)
-		if (prov_mx_parse(s->values[i], &pref, h, sizeof(h)) && !strcmp(h, host))
-			return true;
-	return false;
+static void rb_in(struct run *r, struct mx_rb_in *rb)
+{
+	rb->start = &r->rb_start;
+	rb->dane_touched = r->v.dane_touched != 0;
+}
+
+static enum res poll_again(struct run *r, int seconds, const char *what)
+{
+	r->wake = now(r) + seconds;
+	snprintf(r->waiting_for, sizeof(r->waiting_for), "%s", what);
+	return R_WAIT;
+}
+
+/* Starts (or continues) the current gate's clock and shows its text once; true when
+ * gate_timeout has passed. The clock is journaled with the run's variables. */
+static bool gate_expired(struct run *r, const char *text)
+{
+	if (!r->v.gate_since)
+		r->v.gate_since = (long long)now(r);
+	if (text && text[0] && !r->gate_shown) {
+		snprintf(r->gate_text, sizeof(r->gate_text), "%s", text);
+		say(r, MX_EV_GATE, MX_SEV_WARN, "%s", text);
+		r->gate_shown = true;
+	}
+	return (long long)now(r) - r->v.gate_since > r->v.gate_timeout;
+}
+
+static void gate_clear(struct run *r)
+{
+	r->v.gate_since = 0;
+	r->gate_shown = false;
+	r->gate_text[0] = '\0';
+}
+
+/* Waits at the current gate (polling every `every` seconds) or, past gate_timeout, stops
+ * resumable with exit 1 and the message fmt. */
+static enum res gate_wait(struct run *r, const char *text, int every, const char *what,
+    struct mx_err *err, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static enum res gate_wait(struct run *r, const char *text, int every, const char *what,
+    struct mx_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (gate_expired(r, text)) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		err->rc = MX_EGATE;
+		return R_GATE;
+	}
+	return poll_again(r, every, what);
 }
 
 /* Do all authoritative servers serve exactly `want` (values and TTL)? */
 static bool propagated(struct run *r, const struct mx_rrset *want, char *lagging, size_t len)
 {
-	json_t *ns = json_object_get(r->vars, "ns"), *v;
+	json_t *ns = r->v.ns ? json_loads(r->v.ns, 0, NULL) : NULL, *v;
+	bool all = true;
 	size_t i;
 
 	json_array_foreach(ns, i, v)
@@ -211,7 +259,8 @@ static bool propagated(struct run *r, const struct mx_rrset *want, char *lagging
 		    !a || a->rcode < 0) {
 			dns_answer_free(a);
 			snprintf(lagging, len, "%s (no answer)", json_string_value(v));
-			return false;
+			all = false;
+			break;
 		}
 		got.ttl = a->ttl;
 		for (size_t k = 0; k < a->n; k++) {
@@ -228,54 +277,31 @@ static bool propagated(struct run *r, const struct mx_rrset *want, char *lagging
 		prov_rrset_clear(&got);
 		if (!same) {
 			snprintf(lagging, len, "%s", json_string_value(v));
-			return false;
+			all = false;
+			break;
 		}
 	}
-	return true;
+	json_decref(ns);
+	return all;
 }
 
-/* Starts (or continues) a gate's clock; true when gate_timeout has passed. */
-static bool gate_expired(struct run *r, const char *text)
+static const char *rr_type_name(int type)
 {
-	long since = var_int(r, "gate_since");
-
-	if (!since) {
-		json_object_set_new(r->vars, "gate_since", json_integer((json_int_t)now(r)));
-		save_vars(r, NULL);
-		since = (long)now(r);
-	}
-	if (text && !r->gate_shown) {
-		snprintf(r->gate_text, sizeof(r->gate_text), "%s", text);
-		say(r, MX_EV_GATE, MX_SEV_WARN, "%s", text);
-		r->gate_shown = true;
-	}
-	return now(r) - since > var_int(r, "gate_timeout");
-}
-
-static void gate_clear(struct run *r)
-{
-	json_object_del(r->vars, "gate_since");
-	r->gate_shown = false;
-	r->gate_text[0] = '\0';
-}
-
-static enum res poll_again(struct run *r, int seconds, const char *what)
-{
-	r->wake = now(r) + seconds;
-	snprintf(r->waiting_for, sizeof(r->waiting_for), "%s", what);
-	return R_WAIT;
+	return type == DNS_T_MX ? "MX" : "_mta-sts TXT";
 }
 
 /* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
-static enum res write_rrset(struct run *r, const char *step, const struct mx_rrset *expect,
+static enum res write_rrset(struct run *r, const struct mx_rrset *expect,
     const struct mx_rrset *want, struct mx_err *err)
 {
+	const char *step = step_key(r);
 	struct mx_rrset cur;
 	char *before = NULL, *after = NULL, *t1, *t2, lag[100];
 	long long intent = 0;
 	enum res res = R_FAIL;
 	int rc;
 
+	memset(&cur, 0, sizeof(cur));
 	if (want->type == DNS_T_MX && want->n == 0) {
 		mx_err_set(
 		    err, MX_EINVAL, "refusing to publish an empty MX RRset for %s", want->name);
@@ -292,56 +318,59 @@ static enum res write_rrset(struct run *r, const char *step, const struct mx_rrs
 		mx_err_set(err, MX_ECONFLICT,
 		    "%s: the %s RRset changed behind our back: expected %s, found %s; check who "
 		    "changed it, then resume or roll back",
-		    r->row.domain, want->type == DNS_T_MX ? "MX" : "_mta-sts TXT", t1 ? t1 : "?",
-		    t2 ? t2 : "?");
+		    r->row.domain, rr_type_name(want->type), t1 ? t1 : "?", t2 ? t2 : "?");
 		free(t1);
 		free(t2);
 		goto out;
 	}
 	before = mx_rrset_dumps(&cur);
 	after = mx_rrset_dumps(want);
-	rc = jnl_intent_begin(r->e->cfg.jnl, r->row.id, step, want->name,
-	    want->type == DNS_T_MX ? "MX" : "TXT", before, after, (long long)now(r), &intent, err);
-	if (rc)
+	if (!before || !after) {
+		mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
-	crash_point(r, step, "intent");
+	}
+	if (jnl_intent_begin(r->e->cfg.jnl, r->row.id, step, want->name,
+		want->type == DNS_T_MX ? "MX" : "TXT", before, after, (long long)now(r), &intent,
+		err)) {
+		res = jnl_failed(r, err);
+		goto out;
+	}
+	crash_point(step, "intent");
 	rc = r->prov->ops->replace_rrset(r->prov, &cur, want, err);
 	if (rc == MX_EAGAIN && (r->prov->ops->caps & PROV_CAP_HUMAN)) {
 		/* A person applies it; the intent completes when the zone shows it. */
-		if (gate_expired(r, err->msg)) {
-			mx_err_set(err, MX_EGATE,
-			    "%s: the records were not set within gate_timeout; set them and run "
-			    "`mxcutover resume %s`",
-			    r->row.domain, r->row.domain);
-			res = R_GATE;
-			goto out;
-		}
-		res = poll_again(r, 5, "the records to be set by hand");
+		res = gate_wait(r, err->msg, 5, "the records to be set by hand", err,
+		    "%s: the records were not set within gate_timeout; set them and run "
+		    "`mxcutover resume %s`",
+		    r->row.domain, r->row.domain);
 		goto out;
 	}
 	if (rc == MX_ERATELIMIT) {
 		/* Maybe applied, maybe not: the retry re-reads and reconciles. */
-		jnl_intent_done(r->e->cfg.jnl, intent, "retry", (long long)now(r), NULL);
+		struct mx_err jerr;
+
+		if (jnl_intent_done(r->e->cfg.jnl, intent, "retry", (long long)now(r), &jerr)) {
+			*err = jerr;
+			res = jnl_failed(r, err);
+		}
 		goto out;
 	}
 	if (rc)
 		goto out;
-	crash_point(r, step, "write");
-	rc = jnl_intent_done(r->e->cfg.jnl, intent, "applied", (long long)now(r), err);
-	if (rc)
+	crash_point(step, "write");
+	if (jnl_intent_done(r->e->cfg.jnl, intent, "applied", (long long)now(r), err)) {
+		res = jnl_failed(r, err);
 		goto out;
+	}
 	t1 = prov_rrset_text(want);
 	say(r, MX_EV_LOG, MX_SEV_INFO, "wrote %s %s: %s", want->name,
 	    want->type == DNS_T_MX ? "MX" : "TXT", t1 ? t1 : "");
 	free(t1);
 propagate:
-	gate_clear(r);
 	if (!propagated(r, want, lag, sizeof(lag))) {
-		if (var_int(r, "prop_since") == 0) {
-			json_object_set_new(
-			    r->vars, "prop_since", json_integer((json_int_t)now(r)));
-			save_vars(r, NULL);
-		} else if (now(r) - var_int(r, "prop_since") > var_int(r, "gate_timeout") + 300) {
+		if (!r->v.prop_since) {
+			r->v.prop_since = (long long)now(r);
+		} else if ((long long)now(r) - r->v.prop_since > r->v.gate_timeout + 300) {
 			mx_err_set(err, MX_EDNS,
 			    "%s: name server %s still does not serve the new RRset; check zone "
 			    "transfers, then resume",
@@ -354,7 +383,7 @@ propagate:
 		res = R_WAIT;
 		goto out;
 	}
-	json_object_del(r->vars, "prop_since");
+	r->v.prop_since = 0;
 	res = R_DONE;
 out:
 	prov_rrset_clear(&cur);
@@ -363,138 +392,157 @@ out:
 	return res;
 }
 
-/* Writes the forward MX state of step, expecting the state of the previous MX step. */
-static enum res write_mx_step(struct run *r, int step, int prev, struct mx_err *err)
-{
-	struct mx_rrset want, expect;
-	enum res res = R_FAIL;
+/* ---- MTA-STS: one fetch and one judgement, the senders' ---- */
 
-	if (mx_state(r, step, &want, err) || mx_state(r, prev, &expect, err))
-		goto out;
-	res = write_rrset(r, mx_step_table[step].key, &expect, &want, err);
-out:
-	prov_rrset_clear(&want);
-	prov_rrset_clear(&expect);
-	return res;
-}
-
-/* ---- MTA-STS ---- */
-
-static int fetch_policy(struct run *r, char **text, struct mx_err *err)
+/* Fetches the policy of the domain as a sender would (HTTPS with verification, pinned to the
+ * address our validating resolver found, no redirects, text/plain, 64 KiB) and judges it.
+ * *pol is the valid policy served, or NULL with why filled. */
+static void fetch_policy(struct run *r, struct mtasts_policy **pol, char *why, size_t whylen)
 {
 	struct http_request req;
 	struct http_response *resp = NULL;
 	struct dns_answer *a = NULL;
+	struct mx_err err;
 	char url[400], host[300];
-	int rc;
+	enum mtasts_fetch fr;
 
-	*text = NULL;
+	*pol = NULL;
 	snprintf(host, sizeof(host), "mta-sts.%s", r->row.domain);
-	snprintf(url, sizeof(url), "https://%s/.well-known/mta-sts.txt", host);
-	rc = dns_resolve(r->e->cfg.dns, host, DNS_T_A, &a, err);
-	if (rc)
-		return rc;
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.connect_addr = a->n && a->sec != DNS_SEC_BOGUS ? a->rr[0].u.addr : NULL;
-	req.max_body = 64 * 1024;
-	req.timeout_ms = 10000;
-	rc = http_perform(r->e->cfg.http, &req, &resp, err);
-	if (!rc && resp->fail == HTTP_FAIL_NONE && resp->status == 200)
-		*text = strndup(resp->body, resp->len);
+	if (dns_resolve(r->e->cfg.dns, host, DNS_T_A, &a, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
+		return;
+	}
+	mtasts_fetch_request(r->row.domain,
+	    a->n && a->sec != DNS_SEC_BOGUS ? a->rr[0].u.addr : NULL, 10000, url, sizeof(url), &req);
+	if (http_perform(r->e->cfg.http, &req, &resp, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
+		goto out;
+	}
+	fr = mtasts_fetch_judge(resp, pol);
+	if (fr != MTASTS_FETCH_OK) {
+		snprintf(why, whylen, "%s answered with a %s problem (HTTP %ld)", url,
+		    mtasts_fetch_name(fr), resp->status);
+	} else if (!(*pol)->valid) {
+		snprintf(why, whylen, "the policy at %s is not valid: %s", url,
+		    (*pol)->nproblems ? (*pol)->problems[0] : "see `mxcutover check`");
+		mtasts_policy_free(*pol);
+		*pol = NULL;
+	}
+out:
 	http_response_free(resp);
 	dns_answer_free(a);
-	return rc;
 }
 
-/* Does the served policy say what the gate needs? stage: valid, covers the target and every
- * legacy host of the snapshot; final: valid, covers the target and no legacy host. */
-static bool policy_ready(struct run *r, const char *served, bool final)
+static bool same_patterns(const struct mtasts_policy *a, const struct mtasts_policy *b)
 {
-	struct mtasts_policy *pol = NULL;
+	if (a->nmx != b->nmx)
+		return false;
+	for (size_t i = 0; i < a->nmx; i++) {
+		bool found = false;
+
+		for (size_t k = 0; !found && k < b->nmx; k++)
+			found = !strcasecmp(a->mx[i], b->mx[k]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* Is the served policy the one served before the run (mode, max_age and patterns)? */
+static bool same_as_original(struct run *r, const struct mtasts_policy *served)
+{
+	struct mtasts_policy *orig = NULL;
+	bool same;
+
+	if (!r->v.policy_now ||
+	    mtasts_policy_parse(r->v.policy_now, strlen(r->v.policy_now), &orig, NULL))
+		return false;
+	same = orig->valid && orig->mode == served->mode && orig->max_age == served->max_age &&
+	       same_patterns(orig, served);
+	mtasts_policy_free(orig);
+	return same;
+}
+
+/* Does the served policy say what this gate needs? */
+static bool policy_ready(struct run *r, const struct mtasts_policy *served)
+{
+	struct mx_prog_in in;
+	char hosts[32][254];
 	unsigned pref;
 	char host[300];
-	bool ok;
+	int n;
 
-	if (!served || mtasts_policy_parse(served, strlen(served), &pol, NULL) || !pol->valid) {
-		mtasts_policy_free(pol);
+	if (!served)
 		return false;
+	prog_in(r, &in);
+	if (r->v.rollback) {
+		/* Every host the MX is about to hold (RB_MTASTS_COVER: the snapshot's and the
+		 * target; RB_MTASTS: the snapshot's), by the senders' matching rules. */
+		n = mx_prog_rb_hosts(&in, hosts, 32);
+		if (r->step == RB_MTASTS)
+			n--; /* the target is gone by then */
+		for (int i = 0; i < n; i++)
+			if (!mtasts_policy_covers(served, hosts[i]))
+				return false;
+		if (r->step == RB_MTASTS && !same_as_original(r, served))
+			say(r, MX_EV_LOG, MX_SEV_WARN,
+			    "the MTA-STS policy served covers the restored MX but is not the "
+			    "original; publish the original again when you can:\n%s",
+			    r->v.policy_now ? r->v.policy_now : "");
+		return true;
 	}
-	ok = mtasts_policy_covers(pol, r->row.target);
-	for (size_t i = 0; ok && i < r->snap_mx.n; i++)
-		if (prov_mx_parse(r->snap_mx.values[i], &pref, host, sizeof(host)) &&
-		    mx_conf_is_legacy(r->e->cfg.conf, host))
-			ok = final ? !mtasts_policy_covers(pol, host)
-				   : mtasts_policy_covers(pol, host);
-	mtasts_policy_free(pol);
-	return ok;
+	if (!mtasts_policy_covers(served, r->row.target))
+		return false;
+	for (size_t i = 0; i < r->snap_mx.n; i++) {
+		bool legacy;
+
+		if (!prov_mx_parse(r->snap_mx.values[i], &pref, host, sizeof(host)))
+			continue;
+		legacy = mx_conf_is_legacy(r->e->cfg.conf, host);
+		if (r->step == STEP_MTASTS_STAGE && !mtasts_policy_covers(served, host))
+			return false;
+		if (r->step == STEP_MTASTS_FINALIZE && legacy && mtasts_policy_covers(served, host))
+			return false;
+	}
+	return true;
 }
 
-static void sts_txt(struct run *r, const char *id, struct mx_rrset *out)
+/* An MTA-STS gate: the policy a person publishes, verified by fetching it, then (for write
+ * steps) the program's _mta-sts record, written by the same rules as every record. */
+static enum res mtasts_gate(struct run *r, const char *text, struct mx_err *err)
 {
-	char value[100];
+	char why[600] = "";
 
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "_mta-sts.%s", r->row.domain);
-	out->type = DNS_T_TXT;
-	out->ttl = r->snap_sts.ttl ? r->snap_sts.ttl : 300;
-	snprintf(value, sizeof(value), "v=STSv1; id=%s;", id);
-	prov_rrset_add(out, value, NULL);
-}
+	if (!r->v.verified) {
+		struct mtasts_policy *served = NULL;
+		bool ok;
 
-static enum res mtasts_gate(struct run *r, bool final, struct mx_err *err)
-{
-	const char *policy = var_str(r, final ? "policy_final" : "policy_staged");
-	char *served = NULL, text[1024];
-	struct mx_rrset want, expect;
-	enum res res;
+		fetch_policy(r, &served, why, sizeof(why));
+		ok = policy_ready(r, served);
+		mtasts_policy_free(served);
+		if (!ok) {
+			char what[200];
 
-	if (!policy)
-		return R_SKIP;
-	memset(&want, 0, sizeof(want));
-	memset(&expect, 0, sizeof(expect));
-	if (!var_int(r, final ? "final_policy_seen" : "staged_policy_seen")) {
-		fetch_policy(r, &served, NULL);
-		if (!policy_ready(r, served, final)) {
-			free(served);
-			snprintf(text, sizeof(text),
-			    "Publish this MTA-STS policy at "
-			    "https://mta-sts.%s/.well-known/mta-sts.txt "
-			    "now (the run then changes the _mta-sts id itself):\n%s",
-			    r->row.domain, policy);
-			if (gate_expired(r, text)) {
-				mx_err_set(err, MX_EGATE,
-				    "%s: the MTA-STS policy was not published within gate_timeout; "
-				    "publish it and run `mxcutover resume %s`",
-				    r->row.domain, r->row.domain);
-				return R_GATE;
-			}
-			return poll_again(r, 5, "the MTA-STS policy to be published");
+			snprintf(what, sizeof(what), "the MTA-STS policy to be published%s%s",
+			    why[0] ? ": " : "", why);
+			return gate_wait(r, text, 5, what, err,
+			    "%s: the MTA-STS policy was not published within gate_timeout; publish "
+			    "it and run `mxcutover resume %s`",
+			    r->row.domain, r->row.domain);
 		}
-		free(served);
 		gate_clear(r);
-		json_object_set_new(
-		    r->vars, final ? "final_policy_seen" : "staged_policy_seen", json_true());
-		save_vars(r, NULL);
-		say(r, MX_EV_LOG, MX_SEV_INFO, "the %s MTA-STS policy is published",
-		    final ? "final" : "staged");
+		r->v.verified = 1;
+		if (save_vars(r, err))
+			return jnl_failed(r, err);
+		say(r, MX_EV_LOG, MX_SEV_INFO, "the MTA-STS policy served at mta-sts.%s is the one "
+		    "this step needs",
+		    r->row.domain);
 	}
-	/* Upload first, id second: senders refetch only when the id changes. */
-	if (final)
-		sts_txt(r, var_str(r, "id_stage"), &expect);
-	else
-		prov_rrset_copy(&expect, &r->snap_sts, NULL);
-	sts_txt(r, var_str(r, final ? "id_final" : "id_stage"), &want);
-	res = write_rrset(r, final ? "mtasts_finalize" : "mtasts_stage", &expect, &want, err);
-	prov_rrset_clear(&want);
-	prov_rrset_clear(&expect);
-	return res;
+	return R_DONE;
 }
 
-/* ---- forward steps ---- */
+/* ---- forward executors ---- */
 
-/* The checks run on the front end's event loop (never blocking it): the first call starts
- * them, later calls find them finished. */
 static enum res do_preflight(struct run *r, struct mx_err *err)
 {
 	struct chk_domain *d = &r->chk_d;
@@ -550,19 +598,19 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 	}
 	if (used) {
 		mx_err_set(err, MX_EGATE, "preflight found blockers — %s", blockers);
-		r->exit = 1;
+		r->exit = MX_EXIT_BLOCKED;
 		goto out;
 	}
 	ns = json_array();
 	for (size_t i = 0; i < d->facts.nns; i++)
 		json_array_append_new(ns, json_string(d->facts.ns_addrs[i]));
-	json_object_set(r->vars, "ns", ns);
-	json_object_set_new(r->vars, "old_ttl", json_integer(d->facts.mx_ttl_max));
-	if (d->facts.mtasts_policy && d->facts.mtasts_id[0] &&
-	    d->facts.mtasts_mode != MTASTS_MODE_NONE)
-		json_object_set_new(r->vars, "policy_now", json_string(d->facts.mtasts_policy));
-	if (save_vars(r, err))
-		goto out;
+	free(r->v.ns);
+	r->v.ns = json_dumps(ns, JSON_COMPACT);
+	r->v.observed_ttl = d->facts.mx_ttl_max;
+	free(r->v.policy_now);
+	r->v.policy_now = NULL;
+	if (mx_plan_policy_now(&d->facts))
+		r->v.policy_now = strdup(mx_plan_policy_now(&d->facts));
 	say(r, MX_EV_LOG, MX_SEV_INFO, "preflight passed (%zu authoritative servers, MX TTL %u s)",
 	    d->facts.nns, d->facts.mx_ttl_max);
 	res = R_DONE;
@@ -572,11 +620,74 @@ out:
 	return res;
 }
 
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? strdup(src) : NULL;
+}
+
+/* With a reviewed plan, the run must be the plan: same zone, same settings, same program. */
+static enum res check_plan(struct run *r, const char *checksum, struct mx_err *err)
+{
+	json_t *plan = json_loads(r->plan_json, 0, NULL);
+	json_t *snap = json_object_get(plan, "snapshot"), *mtasts = json_object_get(plan, "mta_sts");
+	const char *want = json_string_value(json_object_get(snap, "checksum"));
+	const char *program = json_string_value(json_object_get(plan, "program"));
+	enum res res = R_FAIL;
+	char *live_mx = mx_rrset_dumps(&r->snap_mx);
+	json_t *live = live_mx ? json_loads(live_mx, 0, NULL) : NULL;
+
+	if (!want || strcmp(want, checksum)) {
+		if (!program || strcmp(program, MX_PROG_VERSION "/" MX_VERSION))
+			mx_err_set(err, MX_ECONFLICT,
+			    "%s: the reviewed plan was made by another version of mxcutover (%s, "
+			    "this is %s); make and review a new plan",
+			    r->row.domain, program ? program : "unknown", MX_PROG_VERSION "/" MX_VERSION);
+		else if (!json_equal(json_object_get(snap, "mx"), live))
+			mx_err_set(err, MX_ECONFLICT,
+			    "%s: the live zone no longer matches the reviewed plan (plan %s, zone "
+			    "%s); make and review a new plan",
+			    r->row.domain, want ? want : "without checksum", checksum);
+		else
+			mx_err_set(err, MX_ECONFLICT,
+			    "%s: the reviewed plan was made with other settings, another target or "
+			    "another MTA-STS policy (plan %s, now %s); make and review a new plan",
+			    r->row.domain, want ? want : "without checksum", checksum);
+		goto out;
+	}
+	/* The plan's ids are the ones the change board saw. */
+	if (r->v.policy_staged) {
+		json_t *steps = json_object_get(plan, "steps"), *s;
+		size_t i;
+
+		json_array_foreach(steps, i, s)
+		{
+			const char *key = json_string_value(json_object_get(s, "key"));
+			const char *id = json_string_value(json_object_get(s, "mta_sts_id"));
+
+			if (key && id && !strcmp(key, "mtasts_stage"))
+				set_str(&r->v.id_stage, id);
+			if (key && id && !strcmp(key, "mtasts_finalize"))
+				set_str(&r->v.id_final, id);
+		}
+		if (json_string_value(json_object_get(mtasts, "id_rollback")))
+			set_str(&r->v.id_rollback,
+			    json_string_value(json_object_get(mtasts, "id_rollback")));
+	}
+	res = R_DONE;
+out:
+	free(live_mx);
+	json_decref(live);
+	json_decref(plan);
+	return res;
+}
+
 static enum res do_snapshot(struct run *r, struct mx_err *err)
 {
 	struct mx_rrset mx, sts;
-	char name[300], checksum[80], *mx_text = NULL, *sts_text = NULL;
-	char id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1];
+	struct mx_prog_in in;
+	char name[254], checksum[80], lag[100], *mx_text = NULL, *sts_text = NULL;
+	char id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1], id3[MTASTS_ID_MAX + 1];
 	enum res res = R_FAIL;
 
 	memset(&mx, 0, sizeof(mx));
@@ -590,75 +701,68 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 		    r->row.domain);
 		goto out;
 	}
-	if (mx_plan_checksum(&mx, &sts, checksum, sizeof(checksum), err))
-		goto out;
-	if (r->plan_json) {
-		json_t *plan = json_loads(r->plan_json, 0, NULL);
-		const char *want = json_string_value(
-		    json_object_get(json_object_get(plan, "snapshot"), "checksum"));
-		const char *target = json_string_value(json_object_get(plan, "target"));
-
-		if (!want || !target || strcmp(want, checksum) || strcmp(target, r->row.target)) {
-			mx_err_set(err, MX_ECONFLICT,
-			    "%s: the live zone no longer matches the reviewed plan (plan %s, zone "
-			    "%s); make and review a new plan",
-			    r->row.domain, want ? want : "without checksum", checksum);
-			json_decref(plan);
-			goto out;
-		}
-		json_decref(plan);
-	}
+	if (!sts.name[0])
+		snprintf(sts.name, sizeof(sts.name), "%s", name);
+	sts.type = DNS_T_TXT;
 	/* The snapshot is taken through the provider AND through DNS: they must agree, or the
 	 * provider holds changes that have not reached the name servers (or the reverse). */
-	{
-		char lag[100];
+	r->v.ns = r->v.ns ? r->v.ns : strdup("[]");
+	if (!propagated(r, &mx, lag, sizeof(lag))) {
+		char *t = prov_rrset_text(&mx);
 
-		if (!propagated(r, &mx, lag, sizeof(lag))) {
-			char *t = prov_rrset_text(&mx);
-
-			mx_err_set(err, MX_ECONFLICT,
-			    "%s: the provider holds MX %s but name server %s serves something "
-			    "else; "
-			    "wait until the zone is in sync (see `mxcutover check`), then run "
-			    "again",
-			    r->row.domain, t ? t : "?", lag);
-			free(t);
-			goto out;
-		}
-	}
-	mx_text = mx_rrset_dumps(&mx);
-	sts_text = mx_rrset_dumps(&sts);
-	if (jnl_snapshot_put(
-		r->e->cfg.jnl, r->row.id, mx.name, "MX", "provider", mx_text, checksum, err) ||
-	    jnl_snapshot_put(
-		r->e->cfg.jnl, r->row.id, mx.name, "MX", "dns", mx_text, checksum, err) ||
-	    jnl_snapshot_put(
-		r->e->cfg.jnl, r->row.id, sts.name, "TXT", "provider", sts_text, checksum, err))
+		mx_err_set(err, MX_ECONFLICT,
+		    "%s: the provider holds MX %s but name server %s serves something else; wait "
+		    "until the zone is in sync (see `mxcutover check`), then run again",
+		    r->row.domain, t ? t : "?", lag);
+		free(t);
 		goto out;
+	}
 	prov_rrset_clear(&r->snap_mx);
 	prov_rrset_clear(&r->snap_sts);
 	r->snap_mx = mx;
 	r->snap_sts = sts;
 	memset(&mx, 0, sizeof(mx));
 	memset(&sts, 0, sizeof(sts));
-	json_object_set_new(r->vars, "checksum", json_string(checksum));
-	if (var_str(r, "policy_now") && r->snap_sts.n) {
+	if (r->v.policy_now && r->snap_sts.n) {
 		char *staged = NULL, *final = NULL;
 
-		if (mx_plan_mtasts_policies(r->e->cfg.conf, var_str(r, "policy_now"), r->row.target,
-			&staged, &final, err))
+		if (mx_plan_mtasts_policies(r->e->cfg.conf, r->v.policy_now, r->row.target, &staged,
+			&final, err))
 			goto out;
-		mtasts_new_id(now(r), id1);
-		mtasts_new_id(now(r) + 1, id2);
-		json_object_set_new(r->vars, "policy_staged", json_string(staged));
-		json_object_set_new(r->vars, "policy_final", json_string(final));
-		json_object_set_new(r->vars, "id_stage", json_string(id1));
-		json_object_set_new(r->vars, "id_final", json_string(id2));
+		set_str(&r->v.policy_staged, staged);
+		set_str(&r->v.policy_final, final);
 		free(staged);
 		free(final);
+		mtasts_new_id(now(r), id1);
+		mtasts_new_id(now(r) + 1, id2);
+		mtasts_new_id(now(r) + 2, id3);
+		set_str(&r->v.id_stage, id1);
+		set_str(&r->v.id_final, id2);
+		set_str(&r->v.id_rollback, id3);
 	}
-	if (save_vars(r, err))
+	prog_in(r, &in);
+	if (mx_plan_checksum(&in, checksum, sizeof(checksum), err))
 		goto out;
+	if (r->plan_json && check_plan(r, checksum, err) != R_DONE)
+		goto out;
+	set_str(&r->v.checksum, checksum);
+	mx_text = mx_rrset_dumps(&r->snap_mx);
+	sts_text = mx_rrset_dumps(&r->snap_sts);
+	if (!mx_text || !sts_text) {
+		mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (jnl_begin(r->e->cfg.jnl, err) ||
+	    jnl_snapshot_put(r->e->cfg.jnl, r->row.id, r->snap_mx.name, "MX", "provider", mx_text,
+		checksum, err) ||
+	    jnl_snapshot_put(
+		r->e->cfg.jnl, r->row.id, r->snap_mx.name, "MX", "dns", mx_text, checksum, err) ||
+	    jnl_snapshot_put(r->e->cfg.jnl, r->row.id, r->snap_sts.name, "TXT", "provider",
+		sts_text, checksum, err) ||
+	    jnl_commit(r->e->cfg.jnl, err)) {
+		res = jnl_failed(r, err);
+		goto out;
+	}
 	say(r, MX_EV_LOG, MX_SEV_INFO, "snapshot %s", checksum);
 	res = R_DONE;
 out:
@@ -667,48 +771,6 @@ out:
 	prov_rrset_clear(&mx);
 	prov_rrset_clear(&sts);
 	return res;
-}
-
-static enum res do_mtasts_stage(struct run *r, struct mx_err *err)
-{
-	return mtasts_gate(r, false, err);
-}
-
-static enum res do_lower_ttl(struct run *r, struct mx_err *err)
-{
-	if (r->snap_mx.ttl <= cut_ttl(r))
-		return R_SKIP;
-	return write_mx_step(r, STEP_LOWER_TTL, STEP_SNAPSHOT, err);
-}
-
-static enum res wait_until(struct run *r, long long deadline, const char *what)
-{
-	if (now(r) >= deadline)
-		return R_DONE;
-	r->wake = (time_t)deadline;
-	snprintf(r->waiting_for, sizeof(r->waiting_for), "%s", what);
-	return R_WAIT;
-}
-
-static enum res do_wait_old_ttl(struct run *r, struct mx_err *err)
-{
-	long long lowered = jnl_step_finished_at(r->e->cfg.jnl, r->row.id, "lower_ttl");
-	char *state = jnl_step_state(r->e->cfg.jnl, r->row.id, "lower_ttl");
-	long old = var_int(r, "old_ttl") > (long)r->snap_mx.ttl ? var_int(r, "old_ttl")
-								: (long)r->snap_mx.ttl;
-	char what[120];
-	bool skipped = state && !strcmp(state, "skipped");
-
-	free(state);
-	if (skipped)
-		return R_SKIP;
-	snprintf(what, sizeof(what), "old MX TTL (%ld s) to expire", old);
-	return wait_until(r, lowered + old, what);
-}
-
-static enum res do_add_target(struct run *r, struct mx_err *err)
-{
-	return write_mx_step(r, STEP_ADD_TARGET, STEP_LOWER_TTL, err);
 }
 
 /* smtp_probe: when the target already publishes secure, usable TLSA, the certificate it
@@ -745,7 +807,8 @@ static enum res probe_target(struct run *r, const struct dns_answer *addrs, stru
 	case DANE_PROBE_UNREACHABLE:
 	case DANE_PROBE_SKIPPED:
 		say(r, MX_EV_LOG, MX_SEV_WARN,
-		    "port 25 of %s is not reachable from here; DANE not verifiable on the wire",
+		    "port 25 of %s cannot be reached from this machine; DANE is not verifiable on "
+		    "the wire",
 		    r->row.target);
 		break;
 	default:
@@ -766,91 +829,59 @@ out:
 	return out;
 }
 
-static enum res do_verify_target(struct run *r, struct mx_err *err)
+static enum res do_verify_target(struct run *r, const char *text, struct mx_err *err)
 {
 	struct dns_answer *a = NULL;
 	bool secure;
-	char q[400];
 	enum res probed;
 
-	if (dns_resolve(r->e->cfg.dns, r->row.target, DNS_T_A, &a, err))
-		return R_FAIL;
-	secure = a->n > 0 && a->sec == DNS_SEC_SECURE;
-	probed = secure && r->e->cfg.conf->smtp_probe ? probe_target(r, a, err) : R_DONE;
-	dns_answer_free(a);
-	if (probed != R_DONE)
-		return probed;
-	if (!secure) {
-		if (gate_expired(r, NULL)) {
-			mx_err_set(err, MX_EGATE,
+	if (!r->v.verified) {
+		if (dns_resolve(r->e->cfg.dns, r->row.target, DNS_T_A, &a, err))
+			return R_FAIL;
+		secure = a->n > 0 && a->sec == DNS_SEC_SECURE;
+		probed = secure && r->e->cfg.conf->smtp_probe ? probe_target(r, a, err) : R_DONE;
+		dns_answer_free(a);
+		if (probed != R_DONE)
+			return probed;
+		if (!secure)
+			return gate_wait(r, NULL, 5, "the target host to resolve securely", err,
 			    "%s: target %s does not resolve securely; it is never preferred before "
 			    "it does. Check DnssecMxValue, then resume",
 			    r->row.domain, r->row.target);
-			return R_GATE;
-		}
-		return poll_again(r, 5, "the target host to resolve securely");
+		gate_clear(r);
+		r->v.verified = 1;
+		if (save_vars(r, err))
+			return jnl_failed(r, err);
+		say(r, MX_EV_LOG, MX_SEV_INFO,
+		    "%s is served by every name server and resolves securely", r->row.target);
 	}
-	gate_clear(r);
-	if (r->e->cfg.confirm) {
-		snprintf(q, sizeof(q),
-		    "Test inbound mail to %s with the Remote Connectivity Analyzer, "
-		    "https://testconnectivity.microsoft.com/ (the \"Inbound SMTP Email\" test). "
-		    "Did it pass?",
-		    r->row.domain);
-		if (!r->e->cfg.confirm(r->e->cfg.confirm_arg, r->row.domain, q)) {
-			mx_err_set(err, MX_EGATE,
-			    "%s: the inbound test was not confirmed; the new MX stays at "
-			    "preference "
-			    "20. Resume when it passes, or roll back",
-			    r->row.domain);
-			return R_GATE;
-		}
+	if (!r->e->cfg.assume_yes && !r->v.confirmed) {
+		snprintf(r->question, sizeof(r->question), "%s", text);
+		return R_ASK;
 	}
-	say(r, MX_EV_LOG, MX_SEV_INFO, "%s is served by every name server and resolves securely",
-	    r->row.target);
 	return R_DONE;
 }
 
-static enum res do_swap(struct run *r, struct mx_err *err)
+static bool usable_tlsa(const struct dns_answer *a)
 {
-	return write_mx_step(r, STEP_SWAP, STEP_ADD_TARGET, err);
-}
-
-static enum res do_wait_low_ttl(struct run *r, struct mx_err *err)
-{
-	long long swapped = jnl_step_finished_at(r->e->cfg.jnl, r->row.id, "swap");
-	char what[120];
-
-	snprintf(what, sizeof(what), "low MX TTL (%u s) to expire", cut_ttl(r));
-	return wait_until(r, swapped + cut_ttl(r), what);
-}
-
-static enum res do_remove_legacy(struct run *r, struct mx_err *err)
-{
-	return write_mx_step(r, STEP_REMOVE_LEGACY, STEP_SWAP, err);
-}
-
-static enum res do_raise_ttl(struct run *r, struct mx_err *err)
-{
-	return write_mx_step(r, STEP_RAISE_TTL, STEP_REMOVE_LEGACY, err);
-}
-
-static enum res do_dane_enable(struct run *r, struct mx_err *err)
-{
-	struct dns_answer *a = NULL;
-	char name[300], text[600];
 	bool usable = false;
 
+	for (size_t i = 0; a->sec == DNS_SEC_SECURE && i < a->n; i++)
+		usable |= a->rr[i].u.tlsa.usage == 2 || a->rr[i].u.tlsa.usage == 3;
+	return usable;
+}
+
+static enum res do_dane_enable(struct run *r, const char *text, struct mx_err *err)
+{
+	struct dns_answer *a = NULL;
+	char name[300];
+	bool usable;
+
 	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
-	snprintf(text, sizeof(text),
-	    "Run in Exchange Online PowerShell:  Enable-SmtpDaneInbound -DomainName %s\n"
-	    "Microsoft then publishes TLSA at %s (15-60 min); the run polls it.",
-	    r->row.domain, name);
 	gate_expired(r, text);
 	if (dns_resolve(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
 		return R_FAIL;
-	for (size_t i = 0; a->sec == DNS_SEC_SECURE && i < a->n; i++)
-		usable |= a->rr[i].u.tlsa.usage == 2 || a->rr[i].u.tlsa.usage == 3;
+	usable = usable_tlsa(a);
 	dns_answer_free(a);
 	if (usable) {
 		gate_clear(r);
@@ -858,246 +889,215 @@ static enum res do_dane_enable(struct run *r, struct mx_err *err)
 		    "usable TLSA at %s is DNSSEC-secure: inbound DANE is on", name);
 		return R_DONE;
 	}
-	if (gate_expired(r, NULL)) {
-		mx_err_set(err, MX_EGATE,
-		    "%s: no secure, usable TLSA at %s within gate_timeout; run "
-		    "Enable-SmtpDaneInbound -DomainName %s, then `mxcutover resume %s`",
-		    r->row.domain, name, r->row.domain, r->row.domain);
-		return R_GATE;
-	}
-	return poll_again(r, 30, "Microsoft's TLSA after Enable-SmtpDaneInbound");
+	return gate_wait(r, text, 30, "Microsoft's TLSA after Enable-SmtpDaneInbound", err,
+	    "%s: no secure, usable TLSA at %s within gate_timeout; run Enable-SmtpDaneInbound "
+	    "-DomainName %s, then `mxcutover resume %s`",
+	    r->row.domain, name, r->row.domain, r->row.domain);
 }
 
-static enum res do_mtasts_finalize(struct run *r, struct mx_err *err)
+/* ---- rollback executors ---- */
+
+/* Verified like every gate: the rollback goes on only once the target's TLSA is withdrawn
+ * (secure NXDOMAIN/NODATA, or no usable record left). */
+static enum res rb_dane(struct run *r, const char *text, struct mx_err *err)
 {
-	return mtasts_gate(r, true, err);
+	struct dns_answer *a = NULL;
+	char name[300];
+	bool gone;
+
+	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
+	gate_expired(r, text);
+	if (dns_resolve(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
+		return R_FAIL;
+	gone = a->sec != DNS_SEC_BOGUS && a->sec != DNS_SEC_INDETERMINATE && !usable_tlsa(a) &&
+	       (a->n == 0 || a->sec == DNS_SEC_SECURE);
+	dns_answer_free(a);
+	if (gone) {
+		gate_clear(r);
+		say(r, MX_EV_LOG, MX_SEV_INFO, "no usable TLSA at %s any more: inbound DANE is off",
+		    name);
+		return R_DONE;
+	}
+	return gate_wait(r, text, 30, "Microsoft to withdraw the TLSA after Disable-SmtpDaneInbound",
+	    err,
+	    "%s: the TLSA at %s is still published after gate_timeout; run "
+	    "Disable-SmtpDaneInbound -DomainName %s, then `mxcutover resume %s` (the rollback "
+	    "continues)",
+	    r->row.domain, name, r->row.domain, r->row.domain);
 }
 
-static step_fn *const fwd[STEP_COUNT] = {
-    [STEP_PREFLIGHT] = do_preflight,
-    [STEP_SNAPSHOT] = do_snapshot,
-    [STEP_MTASTS_STAGE] = do_mtasts_stage,
-    [STEP_LOWER_TTL] = do_lower_ttl,
-    [STEP_WAIT_OLD_TTL] = do_wait_old_ttl,
-    [STEP_ADD_TARGET] = do_add_target,
-    [STEP_VERIFY_TARGET] = do_verify_target,
-    [STEP_SWAP] = do_swap,
-    [STEP_WAIT_LOW_TTL] = do_wait_low_ttl,
-    [STEP_REMOVE_LEGACY] = do_remove_legacy,
-    [STEP_RAISE_TTL] = do_raise_ttl,
-    [STEP_DANE_ENABLE] = do_dane_enable,
-    [STEP_MTASTS_FINALIZE] = do_mtasts_finalize,
-};
-
-/* ---- rollback steps (mail-safe order of docs/state-machine.md) ---- */
-
-static enum res rb_dane(struct run *r, struct mx_err *err)
+/* The zone when the rollback started, read once through the provider and journaled. */
+static enum res rb_capture_start(struct run *r, struct mx_err *err)
 {
-	char *st = jnl_step_state(r->e->cfg.jnl, r->row.id, "dane_enable");
-	bool touched = st && (!strcmp(st, "done") || !strcmp(st, "active"));
-	char text[300];
+	json_t *doc;
+	char *text;
 
-	free(st);
-	if (!touched)
-		return R_SKIP;
-	snprintf(text, sizeof(text),
-	    "Before the MX goes back, run in Exchange Online PowerShell:  Disable-SmtpDaneInbound "
-	    "-DomainName %s",
-	    r->row.domain);
-	say(r, MX_EV_GATE, MX_SEV_WARN, "%s", text);
-	if (r->e->cfg.confirm && !r->e->cfg.confirm(r->e->cfg.confirm_arg, r->row.domain,
-				     "Has Disable-SmtpDaneInbound been run?")) {
-		mx_err_set(err, MX_EGATE,
-		    "run Disable-SmtpDaneInbound -DomainName %s first, then resume", r->row.domain);
-		return R_GATE;
-	}
+	mx_zone_clear(&r->rb_start);
+	if (r->prov->ops->read_rrset(
+		r->prov, r->snap_mx.name, DNS_T_MX, &r->rb_start.mx, err) ||
+	    r->prov->ops->read_rrset(
+		r->prov, r->snap_sts.name, DNS_T_TXT, &r->rb_start.sts, err))
+		return R_FAIL;
+	if (!r->rb_start.mx.name[0])
+		snprintf(r->rb_start.mx.name, sizeof(r->rb_start.mx.name), "%s", r->snap_mx.name);
+	r->rb_start.mx.type = DNS_T_MX;
+	if (!r->rb_start.sts.name[0])
+		snprintf(r->rb_start.sts.name, sizeof(r->rb_start.sts.name), "%s", r->snap_sts.name);
+	r->rb_start.sts.type = DNS_T_TXT;
+	doc = json_pack("{s:o,s:o}", "mx", mx_rrset_json(&r->rb_start.mx), "sts",
+	    mx_rrset_json(&r->rb_start.sts));
+	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	if (!text)
+		return mx_err_set(err, MX_ENOMEM, "out of memory"), R_FAIL;
+	free(r->v.rb_start);
+	r->v.rb_start = text;
+	if (save_vars(r, err))
+		return jnl_failed(r, err);
+	r->have_start = true;
 	return R_DONE;
 }
 
-static enum res read_mx(struct run *r, struct mx_rrset *cur, struct mx_err *err)
+static int load_rb_start(struct run *r, struct mx_err *err)
 {
-	return r->prov->ops->read_rrset(r->prov, r->row.domain, DNS_T_MX, cur, err) ? R_FAIL
-										    : R_DONE;
+	json_t *doc;
+	int rc;
+
+	if (!r->v.rb_start)
+		return MX_OK;
+	doc = json_loads(r->v.rb_start, 0, NULL);
+	if (!doc)
+		return mx_err_set(err, MX_EIO, "%s: the journal's rollback start is damaged",
+		    r->row.domain);
+	rc = mx_rrset_from_json(json_object_get(doc, "mx"), &r->rb_start.mx, err);
+	if (!rc)
+		rc = mx_rrset_from_json(json_object_get(doc, "sts"), &r->rb_start.sts, err);
+	json_decref(doc);
+	r->have_start = rc == MX_OK;
+	return rc;
 }
 
-/* The first rollback state: the snapshot's values at their own preferences, the target
- * demoted to 30, at the cutover's TTL. */
-static void rb_legacy_preferred(struct run *r, struct mx_rrset *out)
-{
-	prov_rrset_copy(out, &r->snap_mx, NULL);
-	out->ttl = cut_ttl(r);
-	add_mx(out, 30, r->row.target, NULL);
-	prov_rrset_sort(out);
-}
+/* ---- the generic executor: the program's rows ---- */
 
-/* Step 1: the legacy hosts preferred again, the target kept at 30 until resolvers forget. */
-static enum res rb_readd_legacy(struct run *r, struct mx_err *err)
+static enum res write_step(struct run *r, struct mx_err *err)
 {
-	struct mx_rrset cur, want, expect;
+	struct mx_prog_in in;
+	struct mx_rb_in rb;
+	struct mx_rrset want;
+	struct mx_zone before;
 	enum res res = R_FAIL;
+	int rc;
 
-	if (read_mx(r, &cur, err) == R_FAIL)
-		return R_FAIL;
-	if (!rrset_has_host(&cur, r->row.target) && !var_int(r, "rb_readd_started")) {
-		prov_rrset_clear(&cur);
-		return R_SKIP;
+	prog_in(r, &in);
+	rb_in(r, &rb);
+	memset(&before, 0, sizeof(before));
+	if (r->v.rollback) {
+		rc = mx_prog_rb_records(&in, &rb, r->step, &want, err);
+		if (rc > 0 && mx_prog_rb_zone_before(&in, &rb, r->step, &before, err))
+			rc = -MX_ENOMEM;
+	} else {
+		rc = mx_prog_records(&in, r->step, &want, err);
+		if (rc > 0 && mx_prog_zone_after(&in, r->step - 1, &before, err))
+			rc = -MX_ENOMEM;
 	}
-	rb_legacy_preferred(r, &want);
-	if (!var_int(r, "rb_readd_started")) {
-		/* What resolvers may hold now decides the wait that follows; what is there now is
-		 * what the write expects, also when it is resumed. */
-		json_object_set_new(
-		    r->vars, "rb_wait_ttl", json_integer(cur.ttl > want.ttl ? cur.ttl : want.ttl));
-		json_object_set_new(r->vars, "rb_readd_started", json_true());
-		json_object_set_new(r->vars, "rb_expect", mx_rrset_json(&cur));
-		save_vars(r, NULL);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		res = R_SKIP;
+		goto out;
 	}
-	if (!mx_rrset_from_json(json_object_get(r->vars, "rb_expect"), &expect, err)) {
-		res = write_rrset(r, "rb_readd_legacy", &expect, &want, err);
-		prov_rrset_clear(&expect);
-	}
-	prov_rrset_clear(&cur);
+	res = write_rrset(r, want.type == DNS_T_MX ? &before.mx : &before.sts, &want, err);
+out:
 	prov_rrset_clear(&want);
+	mx_zone_clear(&before);
 	return res;
 }
 
-static enum res rb_wait(struct run *r, struct mx_err *err)
+static enum res wait_step(struct run *r, struct mx_err *err)
 {
-	long long at = jnl_step_finished_at(r->e->cfg.jnl, r->row.id, "rb_readd_legacy");
-	char *st = jnl_step_state(r->e->cfg.jnl, r->row.id, "rb_readd_legacy");
-	bool skipped = !st || !strcmp(st, "skipped");
-	char what[120];
+	struct mx_prog_in in;
+	struct mx_rb_in rb;
+	const char *from_key;
+	long long finished = 0;
+	char what[160];
+	int secs, from;
 
-	free(st);
-	if (skipped)
-		return R_SKIP;
-	snprintf(what, sizeof(what), "the MX TTL (%ld s) to expire before the target goes",
-	    var_int(r, "rb_wait_ttl"));
-	return wait_until(r, at + var_int(r, "rb_wait_ttl"), what);
-}
-
-/* Step 2: the snapshot's values at the low TTL (the target removed). */
-static enum res rb_remove_target(struct run *r, struct mx_err *err)
-{
-	struct mx_rrset cur, want, expect;
-	enum res res;
-
-	if (read_mx(r, &cur, err) == R_FAIL)
-		return R_FAIL;
-	prov_rrset_copy(&want, &r->snap_mx, NULL);
-	want.ttl = cut_ttl(r);
-	if (!rrset_has_host(&cur, r->row.target) || prov_rrset_equal(&cur, &r->snap_mx, true)) {
-		prov_rrset_clear(&cur);
-		prov_rrset_clear(&want);
-		return R_SKIP;
+	prog_in(r, &in);
+	rb_in(r, &rb);
+	if (r->v.rollback) {
+		secs = mx_prog_rb_wait(&in, &rb);
+		from = RB_READD_LEGACY;
+		snprintf(what, sizeof(what), "the MX TTL (%d s) to expire before the target goes",
+		    secs);
+	} else {
+		secs = mx_prog_wait(&in, r->step, &from);
+		snprintf(what, sizeof(what), "%s MX TTL (%d s) to expire",
+		    r->step == STEP_WAIT_OLD_TTL ? "old" : "low", secs);
 	}
-	rb_legacy_preferred(r, &expect);
-	res = write_rrset(r, "rb_remove_target", &expect, &want, err);
-	prov_rrset_clear(&cur);
-	prov_rrset_clear(&want);
-	prov_rrset_clear(&expect);
-	return res;
-}
-
-/* Step 3: the snapshot exactly (values, preferences, TTL), from whatever is there now as long
- * as it holds only snapshot hosts (an early rollback, e.g. after lower_ttl). */
-static enum res rb_restore_ttl(struct run *r, struct mx_err *err)
-{
-	struct mx_rrset cur;
-	enum res res;
-
-	if (read_mx(r, &cur, err) == R_FAIL)
-		return R_FAIL;
-	if (rrset_has_host(&cur, r->row.target)) {
-		mx_err_set(err, MX_ECONFLICT,
-		    "%s: the MX still lists %s; the rollback will not drop it without the "
-		    "mail-safe wait — resume the rollback",
-		    r->row.domain, r->row.target);
-		prov_rrset_clear(&cur);
+	if (from < 0)
+		return R_SKIP;
+	from_key = mx_prog_step(r->v.rollback, from)->key;
+	if (jnl_step_get(r->e->cfg.jnl, r->row.id, from_key, NULL, &finished, err))
+		return jnl_failed(r, err);
+	if (!finished) {
+		mx_err_set(err, MX_EIO,
+		    "%s: the journal holds no end time for %s, so the wait cannot be computed; "
+		    "roll back or report this",
+		    r->row.domain, from_key);
 		return R_FAIL;
 	}
-	res = write_rrset(r, "rb_restore_ttl", &cur, &r->snap_mx, err);
-	prov_rrset_clear(&cur);
-	return res;
+	if ((long long)now(r) >= finished + secs)
+		return R_DONE;
+	r->wake = (time_t)(finished + secs);
+	snprintf(r->waiting_for, sizeof(r->waiting_for), "%s", what);
+	return R_WAIT;
 }
 
-static enum res rb_mtasts(struct run *r, struct mx_err *err)
+static enum res exec_step(struct run *r, struct mx_err *err)
 {
-	struct mx_rrset cur;
-	const char *policy = var_str(r, "policy_now");
-	char *served = NULL, text[1024];
+	const struct mx_step_def *d = cur_def(r);
+	struct mx_prog_in in;
+	struct mx_rb_in rb;
+	char text[1024];
 	enum res res;
 
-	if (!policy || !r->snap_sts.n)
-		return R_SKIP;
-	if (r->prov->ops->read_rrset(r->prov, r->snap_sts.name, DNS_T_TXT, &cur, err))
-		return R_FAIL;
-	if (prov_rrset_equal(&cur, &r->snap_sts, true)) {
-		prov_rrset_clear(&cur);
+	prog_in(r, &in);
+	rb_in(r, &rb);
+	if (r->v.rollback) {
+		if (!r->have_start && rb_capture_start(r, err) != R_DONE)
+			return R_FAIL;
+		if (!mx_prog_rb_applies(&in, &rb, r->step))
+			return R_SKIP;
+	} else if (!mx_prog_applies(&in, r->step)) {
 		return R_SKIP;
 	}
-	if (!var_int(r, "rb_policy_seen")) {
-		struct mtasts_policy *want = NULL, *got = NULL;
-		bool same = false;
-
-		fetch_policy(r, &served, NULL);
-		if (served && !mtasts_policy_parse(policy, strlen(policy), &want, NULL) &&
-		    !mtasts_policy_parse(served, strlen(served), &got, NULL) && want->valid &&
-		    got->valid && want->mode == got->mode && want->nmx == got->nmx) {
-			same = true;
-			for (size_t i = 0; i < want->nmx; i++)
-				same &= mtasts_policy_covers(got, want->mx[i]) ||
-					!strncmp(want->mx[i], "*.", 2);
+	mx_prog_gate_text(&in, r->v.rollback, r->step, text, sizeof(text));
+	if (!r->v.rollback) {
+		switch (r->step) {
+		case STEP_PREFLIGHT:
+			return do_preflight(r, err);
+		case STEP_SNAPSHOT:
+			return do_snapshot(r, err);
+		case STEP_VERIFY_TARGET:
+			return do_verify_target(r, text, err);
+		case STEP_DANE_ENABLE:
+			return do_dane_enable(r, text, err);
+		default:
+			break;
 		}
-		mtasts_policy_free(want);
-		mtasts_policy_free(got);
-		free(served);
-		if (!same) {
-			snprintf(text, sizeof(text),
-			    "Publish the original MTA-STS policy again at "
-			    "https://mta-sts.%s/.well-known/mta-sts.txt:\n%s",
-			    r->row.domain, policy);
-			prov_rrset_clear(&cur);
-			if (gate_expired(r, text)) {
-				mx_err_set(err, MX_EGATE,
-				    "%s: the original MTA-STS policy was not published within "
-				    "gate_timeout; publish it and resume the rollback",
-				    r->row.domain);
-				return R_GATE;
-			}
-			return poll_again(r, 5, "the original MTA-STS policy to be published");
-		}
-		gate_clear(r);
-		json_object_set_new(r->vars, "rb_policy_seen", json_true());
-		save_vars(r, NULL);
+	} else if (r->step == RB_DANE) {
+		return rb_dane(r, text, err);
 	}
-	res = write_rrset(r, "rb_mtasts", &cur, &r->snap_sts, err);
-	prov_rrset_clear(&cur);
-	return res;
-}
-
-static const struct rb_step rb_steps[] = {
-    {"rb_dane", "Disable inbound DANE first", rb_dane},
-    {"rb_readd_legacy", "Prefer the legacy MX again", rb_readd_legacy},
-    {"rb_wait", "Wait for the TTL to expire", rb_wait},
-    {"rb_remove_target", "Remove the new MX", rb_remove_target},
-    {"rb_restore_ttl", "Restore the MX exactly", rb_restore_ttl},
-    {"rb_mtasts", "Restore the MTA-STS record", rb_mtasts},
-};
-#define RB_COUNT ((int)(sizeof(rb_steps) / sizeof(rb_steps[0])))
-
-static const char *step_key(struct run *r)
-{
-	if (r->rollback)
-		return r->step < RB_COUNT ? rb_steps[r->step].key : "rolled_back";
-	return r->step < STEP_COUNT ? mx_step_table[r->step].key : "done";
-}
-
-static const char *step_title(struct run *r)
-{
-	if (r->rollback)
-		return r->step < RB_COUNT ? rb_steps[r->step].title : "Rolled back";
-	return r->step < STEP_COUNT ? mx_step_table[r->step].title : "Done";
+	if (d->flags & MX_STEPF_WAIT)
+		return wait_step(r, err);
+	if ((d->flags & MX_STEPF_GATE) && (d->flags & MX_STEPF_MTASTS)) {
+		res = mtasts_gate(r, text, err);
+		if (res != R_DONE)
+			return res;
+	}
+	if (d->flags & MX_STEPF_WRITES)
+		return write_step(r, err);
+	return R_DONE;
 }
 
 /* ---- runs ---- */
@@ -1111,10 +1111,11 @@ static void run_free(struct run *r)
 		chk_domain_clear(&r->chk_d);
 	}
 	jnl_run_clear(&r->row);
+	jnl_vars_clear(&r->v);
 	prov_close(r->prov);
-	json_decref(r->vars);
 	prov_rrset_clear(&r->snap_mx);
 	prov_rrset_clear(&r->snap_sts);
+	mx_zone_clear(&r->rb_start);
 	free(r->plan_json);
 	free(r);
 }
@@ -1143,7 +1144,7 @@ static int run_open_provider(struct run *r, struct mx_err *err)
 
 static int load_snapshot(struct run *r, struct mx_err *err)
 {
-	char name[300], *mx, *sts;
+	char name[254], *mx, *sts;
 	int rc;
 
 	mx = jnl_snapshot_get(r->e->cfg.jnl, r->row.id, r->row.domain, "MX", "provider");
@@ -1157,6 +1158,9 @@ static int load_snapshot(struct run *r, struct mx_err *err)
 	rc = mx_rrset_loads(mx, &r->snap_mx, err);
 	if (!rc)
 		rc = mx_rrset_loads(sts, &r->snap_sts, err);
+	if (!rc && !r->snap_sts.name[0])
+		snprintf(r->snap_sts.name, sizeof(r->snap_sts.name), "%s", name);
+	r->snap_sts.type = DNS_T_TXT;
 	free(mx);
 	free(sts);
 	return rc;
@@ -1186,61 +1190,108 @@ void mx_engine_free(struct mx_engine *e)
 	free(e);
 }
 
-static bool unfinished(const char *state)
+static bool run_over(const char *state)
 {
-	return state && strcmp(state, "done") && strcmp(state, "rolled_back");
+	int s = mx_run_state_parse(state);
+
+	return s >= 0 && mx_run_state_over((enum mx_run_state)s);
+}
+
+/* An unfinished earlier run blocks a new one, unless it never wrote (then it is superseded
+ * and kept in the journal as abandoned). Called with the domain's lock held. */
+static int supersede(struct mx_engine *e, const char *domain, struct mx_err *err)
+{
+	struct jnl_run prev;
+	long long wrote = 0;
+	int rc = jnl_run_latest(e->cfg.jnl, domain, &prev, err);
+
+	if (rc || !prev.id || run_over(prev.state))
+		goto out;
+	rc = jnl_intent_written(e->cfg.jnl, prev.id, &wrote, err);
+	if (rc)
+		goto out;
+	if (wrote) {
+		rc = mx_err_set(err, MX_EINVAL,
+		    "%s has an unfinished run that changed the zone (state %s, step %s): continue "
+		    "it with `mxcutover resume %s` (add --provider NAME to switch providers) or "
+		    "undo it with `mxcutover rollback %s`",
+		    domain, prev.state, prev.step, domain, domain);
+		goto out;
+	}
+	rc = jnl_run_set_state(e->cfg.jnl, prev.id, mx_run_state_name(MX_RUN_ABANDONED),
+	    "superseded by a new run before it changed the zone", (long long)mx_now(e->cfg.clock),
+	    err);
+	if (!rc)
+		rc = jnl_audit(e->cfg.jnl, prev.id, domain, "abandoned", "superseded by a new run",
+		    (long long)mx_now(e->cfg.clock), err);
+	if (!rc)
+		mx_emit(e->cfg.sink, MX_EV_LOG, MX_SEV_INFO, domain, -1, 0,
+		    "the earlier run (stopped at %s) changed nothing; it is kept as abandoned and "
+		    "this run replaces it",
+		    prev.step);
+out:
+	jnl_run_clear(&prev);
+	return rc;
 }
 
 int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
     const char *provider, const char *plan_json, struct mx_err *err)
 {
 	const struct mx_conf *c = e->cfg.conf;
-	struct jnl_run prev;
 	struct run *r = calloc(1, sizeof(*r));
-	char *opts = NULL;
 	int rc;
 
 	if (!r)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	r->e = e;
-	rc = jnl_run_latest(e->cfg.jnl, domain, &prev, err);
-	if (rc)
-		goto fail;
-	if (prev.id && unfinished(prev.state)) {
-		rc = mx_err_set(err, MX_EINVAL,
-		    "%s has an unfinished run (state %s, step %s); run `mxcutover resume %s` or "
-		    "`mxcutover rollback %s`",
-		    domain, prev.state, prev.step, domain, domain);
-		jnl_run_clear(&prev);
-		goto fail;
-	}
-	jnl_run_clear(&prev);
+	for (int i = 0; i < e->nruns; i++)
+		if (!e->runs[i]->stopped && !strcmp(e->runs[i]->row.domain, domain)) {
+			rc = mx_err_set(err, MX_EINVAL,
+			    "%s is already being moved by this run; wait for it or stop it first",
+			    domain);
+			goto fail;
+		}
+	/* The lock first: a live owner is exit 4 whatever its run's state. */
 	rc = jnl_lock(e->cfg.jnl, domain, 0, (long long)mx_now(e->cfg.clock), err);
 	if (rc)
 		goto fail;
-	r->vars = json_pack("{s:i,s:i,s:i,s:i}", "low_ttl", c->low_ttl, "final_ttl", c->final_ttl,
-	    "final_preference", c->final_preference, "gate_timeout", c->gate_timeout);
+	rc = supersede(e, domain, err);
+	if (rc)
+		goto unlock;
 	r->row.domain = strdup(domain);
 	r->row.target = strdup(target);
 	r->row.provider = strdup(provider);
 	r->plan_json = plan_json ? strdup(plan_json) : NULL;
+	if (!r->row.domain || !r->row.target || !r->row.provider || (plan_json && !r->plan_json)) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto unlock;
+	}
 	rc = run_open_provider(r, err);
 	if (rc)
 		goto unlock;
+	r->v.low_ttl = c->low_ttl;
+	r->v.final_ttl = c->final_ttl;
+	r->v.final_preference = c->final_preference;
+	r->v.gate_timeout = c->gate_timeout;
+	r->v.provider_min_ttl = r->prov->ops->min_ttl;
 	if (r->prov->ops->min_ttl > c->low_ttl)
-		json_object_set_new(r->vars, "low_ttl", json_integer(r->prov->ops->min_ttl));
-	opts = json_dumps(r->vars, JSON_COMPACT | JSON_SORT_KEYS);
-	rc = jnl_run_create(e->cfg.jnl, domain, target, provider, mx_step_table[0].key, opts,
-	    (long long)mx_now(e->cfg.clock), &r->row.id, err);
-	free(opts);
+		r->v.low_ttl = r->prov->ops->min_ttl;
+	rc = jnl_begin(e->cfg.jnl, err);
+	if (!rc)
+		rc = jnl_run_create(e->cfg.jnl, domain, target, provider, mx_prog_step(false, 0)->key,
+		    "{}", (long long)mx_now(e->cfg.clock), &r->row.id, err);
+	if (!rc)
+		rc = save_vars(r, err);
 	if (!rc)
 		rc = jnl_audit(e->cfg.jnl, r->row.id, domain, "start", target,
 		    (long long)mx_now(e->cfg.clock), err);
 	if (!rc)
+		rc = jnl_commit(e->cfg.jnl, err);
+	if (!rc)
 		rc = run_attach(e, r, err);
 	if (rc)
 		goto unlock;
-	r->row.state = strdup("running");
+	r->st = MX_RUN_RUNNING;
 	r->wake = mx_now(e->cfg.clock);
 	return MX_OK;
 unlock:
@@ -1250,173 +1301,297 @@ fail:
 	return rc;
 }
 
-static int load_run(struct mx_engine *e, const char *domain, bool rollback, struct mx_err *err)
+static int load_run(struct mx_engine *e, const char *domain, bool rollback, const char *provider,
+    struct mx_err *err)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	struct jnl_intent open;
-	int rc, idx;
+	char *dane_state = NULL;
+	int rc, idx, st;
 
 	if (!r)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	memset(&open, 0, sizeof(open));
 	r->e = e;
 	rc = jnl_run_latest(e->cfg.jnl, domain, &r->row, err);
 	if (rc)
 		goto fail;
 	if (!r->row.id) {
-		rc = mx_err_set(err, MX_EINVAL, "%s has no run in %s", domain,
-		    "the state database; start one with `mxcutover run`");
+		rc = mx_err_set(err, MX_EINVAL,
+		    "%s has no run in the state database; start one with `mxcutover run`", domain);
 		goto fail;
 	}
-	if (!rollback && !unfinished(r->row.state)) {
+	st = mx_run_state_parse(r->row.state);
+	if (!rollback && run_over(r->row.state)) {
 		rc = mx_err_set(err, MX_EINVAL, "%s: the last run is %s; nothing to resume", domain,
 		    r->row.state);
 		goto fail;
 	}
-	if (rollback && !strcmp(r->row.state, "rolled_back")) {
-		rc = mx_err_set(err, MX_EINVAL, "%s: the last run is already rolled back", domain);
+	if (rollback && (st == MX_RUN_ROLLED_BACK || st == MX_RUN_ABANDONED)) {
+		rc = mx_err_set(err, MX_EINVAL, "%s: the last run is %s; nothing to roll back",
+		    domain, st == MX_RUN_ROLLED_BACK ? "already rolled back" : "abandoned (it changed nothing)");
 		goto fail;
 	}
 	rc = jnl_lock(e->cfg.jnl, domain, r->row.id, (long long)mx_now(e->cfg.clock), err);
 	if (rc)
 		goto fail;
-	r->vars = json_loads(r->row.options ? r->row.options : "{}", 0, NULL);
-	if (!r->vars)
-		r->vars = json_object();
-	/* A gate's clock starts again when a person resumes. */
-	json_object_del(r->vars, "gate_since");
-	rc = run_open_provider(r, err);
+	rc = jnl_vars_get(e->cfg.jnl, r->row.id, &r->v, err);
+	if (!rc && provider && strcmp(provider, r->row.provider)) {
+		rc = jnl_run_set_provider(e->cfg.jnl, r->row.id, provider, err);
+		if (!rc) {
+			jnl_audit(e->cfg.jnl, r->row.id, domain, "provider", provider,
+			    (long long)mx_now(e->cfg.clock), NULL);
+			free(r->row.provider);
+			r->row.provider = strdup(provider);
+		}
+	}
+	if (!rc)
+		rc = run_open_provider(r, err);
 	if (!rc)
 		rc = load_snapshot(r, err);
+	if (!rc)
+		rc = load_rb_start(r, err);
 	if (rc)
 		goto unlock;
-	if (rollback || !strcmp(r->row.state, "rolling_back")) {
-		r->rollback = true;
+	/* A gate's clock starts again when a person resumes. */
+	r->v.gate_since = 0;
+	if (rollback && !r->v.rollback) {
+		/* The rollback starts here: DANE counts as touched once its step was entered. */
+		rc = jnl_step_get(e->cfg.jnl, r->row.id, "dane_enable", &dane_state, NULL, err);
+		if (rc)
+			goto unlock;
+		r->v.dane_touched = dane_state && (mx_step_state_parse(dane_state) == MX_STEP_ACTIVE ||
+						      mx_step_state_parse(dane_state) == MX_STEP_DONE);
+		r->v.rollback = 1;
+		r->v.verified = 0;
+		r->v.confirmed = 0;
+		r->v.prop_since = 0;
+		free(r->v.rb_start);
+		r->v.rb_start = NULL;
+		r->have_start = false;
 		r->step = 0;
-		for (int i = 0; !strcmp(r->row.state, "rolling_back") && i < RB_COUNT; i++)
-			if (!strcmp(rb_steps[i].key, r->row.step))
-				r->step = i;
-		if (!r->snap_mx.n) {
-			/* Nothing was written before the snapshot existed. */
-			r->step = RB_COUNT;
-		}
 	} else {
-		idx = mx_step_find(r->row.step);
-		r->step = idx < 0 ? STEP_COUNT : idx;
+		idx = mx_prog_find(r->v.rollback, r->row.step);
+		r->step = idx < 0 ? mx_prog_count(r->v.rollback) : idx;
 	}
+	if (r->v.rollback && !r->snap_mx.n)
+		r->step = RB_COUNT; /* nothing was written before the snapshot existed */
 	/* An intent without completion: the step re-reads the zone and either sees its change
 	 * (reconciled) or makes it; record which one it was. */
 	rc = jnl_intent_open(e->cfg.jnl, r->row.id, &open, err);
 	if (!rc && open.id) {
-		jnl_intent_done(
-		    e->cfg.jnl, open.id, "reconciled", (long long)mx_now(e->cfg.clock), NULL);
-		jnl_audit(e->cfg.jnl, r->row.id, domain, "reconcile", open.after,
-		    (long long)mx_now(e->cfg.clock), NULL);
+		rc = jnl_intent_done(
+		    e->cfg.jnl, open.id, "reconciled", (long long)mx_now(e->cfg.clock), err);
+		if (!rc)
+			rc = jnl_audit(e->cfg.jnl, r->row.id, domain, "reconcile", open.after,
+			    (long long)mx_now(e->cfg.clock), err);
 	}
-	jnl_intent_clear(&open);
-	rc = run_attach(e, r, err);
+	if (!rc)
+		rc = jnl_audit(e->cfg.jnl, r->row.id, domain, rollback ? "rollback" : "resume", NULL,
+		    (long long)mx_now(e->cfg.clock), err);
+	if (!rc)
+		rc = jnl_begin(e->cfg.jnl, err);
+	if (!rc) {
+		rc = save_vars(r, err);
+		if (!rc)
+			rc = save_pos(r, r->v.rollback ? MX_RUN_ROLLING_BACK : MX_RUN_RUNNING, NULL, err);
+		if (!rc)
+			rc = jnl_commit(e->cfg.jnl, err);
+		else
+			jnl_commit(e->cfg.jnl, NULL);
+	}
+	if (!rc)
+		rc = run_attach(e, r, err);
 	if (rc)
 		goto unlock;
-	jnl_audit(e->cfg.jnl, r->row.id, domain, rollback ? "rollback" : "resume", NULL,
-	    (long long)mx_now(e->cfg.clock), NULL);
-	if (r->rollback)
-		save_pos(r, "rolling_back", NULL, NULL);
 	r->wake = mx_now(e->cfg.clock);
+	free(dane_state);
+	jnl_intent_clear(&open);
 	return MX_OK;
 unlock:
 	jnl_unlock(e->cfg.jnl, domain);
 fail:
+	free(dane_state);
+	jnl_intent_clear(&open);
 	run_free(r);
 	return rc;
 }
 
 int mx_engine_resume(struct mx_engine *e, const char *domain, struct mx_err *err)
 {
-	return load_run(e, domain, false, err);
+	return load_run(e, domain, false, NULL, err);
+}
+
+int mx_engine_resume_provider(
+    struct mx_engine *e, const char *domain, const char *provider, struct mx_err *err)
+{
+	if (provider && !mx_conf_provider(e->cfg.conf, provider))
+		return mx_err_set(err, MX_EINVAL,
+		    "--provider %s: the config has no [provider.%s] section", provider, provider);
+	return load_run(e, domain, false, provider, err);
 }
 
 int mx_engine_rollback(struct mx_engine *e, const char *domain, struct mx_err *err)
 {
-	return load_run(e, domain, true, err);
+	return load_run(e, domain, true, NULL, err);
 }
 
-static bool step_applies(struct run *r)
+static void finish(struct run *r, enum mx_run_state st)
 {
-	if (r->rollback || r->step >= STEP_COUNT)
-		return true;
-	if (mx_step_table[r->step].flags & MX_STEPF_MTASTS)
-		return var_str(r, "policy_staged") != NULL;
-	return true;
-}
+	struct mx_err err;
 
-static void finish(struct run *r, const char *state, int exit_status)
-{
+	mx_err_clear(&err);
 	r->stopped = true;
-	r->exit = exit_status;
+	r->exit = 0;
 	r->waiting_for[0] = '\0';
-	save_pos(r, state, NULL, NULL);
-	jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, state, NULL, (long long)now(r), NULL);
+	if (jnl_begin(r->e->cfg.jnl, &err) || save_pos(r, st, NULL, &err) ||
+	    jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, mx_run_state_name(st), NULL,
+		(long long)now(r), &err) ||
+	    jnl_commit(r->e->cfg.jnl, &err)) {
+		jnl_failed(r, &err);
+		r->exit = MX_EXIT_RUNTIME;
+		jnl_unlock(r->e->cfg.jnl, r->row.domain);
+		say(r, MX_EV_DONE, MX_SEV_ERROR, "%s", err.msg);
+		return;
+	}
 	jnl_unlock(r->e->cfg.jnl, r->row.domain);
 	say(r, MX_EV_DONE, MX_SEV_INFO, "%s",
-	    !strcmp(state, "done") ? "cutover complete" : "rolled back to the snapshot");
+	    st == MX_RUN_DONE ? "cutover complete" : "rolled back to the snapshot");
+}
+
+/* The run stops here: st (gate or failed) with err's message, the lock released. A refused
+ * preflight leaves no run behind (nothing was written). */
+static void stop_with(struct run *r, enum mx_run_state st, int exit_status, struct mx_err *err)
+{
+	struct mx_err jerr;
+	bool journal_broken = err->rc == MX_EIO && strstr(err->msg, "state database");
+
+	mx_err_clear(&jerr);
+	r->stopped = true;
+	r->asking = false;
+	r->exit = exit_status;
+	if (!r->v.rollback && r->step == STEP_PREFLIGHT && !journal_broken) {
+		if (jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, "refused", err->msg,
+			(long long)now(r), &jerr) ||
+		    jnl_run_delete(r->e->cfg.jnl, r->row.id, &jerr))
+			r->exit = MX_EXIT_RUNTIME;
+	} else if (!journal_broken) {
+		/* Best effort: the position is already journaled; the reason is extra. */
+		if (save_vars(r, &jerr) || save_pos(r, st, err->msg, &jerr) ||
+		    jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, mx_run_state_name(st),
+			err->msg, (long long)now(r), &jerr))
+			r->exit = MX_EXIT_RUNTIME;
+	}
+	jnl_unlock(r->e->cfg.jnl, r->row.domain);
+	say(r, MX_EV_DONE, MX_SEV_ERROR, "%s", err->msg);
+}
+
+/* Records the step's completion and the run's next position in one transaction; only then
+ * does the run move on in memory. */
+static int advance(struct run *r, enum res res, struct mx_err *err)
+{
+	const char *key = step_key(r);
+	int next = r->step + 1;
+	int rc;
+
+	rc = jnl_begin(r->e->cfg.jnl, err);
+	if (rc)
+		return rc;
+	r->v.verified = 0;
+	r->v.confirmed = 0;
+	r->v.prop_since = 0;
+	r->v.gate_since = 0;
+	rc = jnl_step_set(r->e->cfg.jnl, r->row.id, key,
+	    mx_step_state_name(res == R_DONE ? MX_STEP_DONE : MX_STEP_SKIPPED), NULL,
+	    (long long)now(r), err);
+	if (!rc)
+		rc = save_vars(r, err);
+	if (!rc) {
+		int cur = r->step;
+
+		r->step = next; /* for the key save_pos records */
+		rc = jnl_run_update(r->e->cfg.jnl, r->row.id,
+		    mx_run_state_name(r->v.rollback ? MX_RUN_ROLLING_BACK : MX_RUN_RUNNING),
+		    step_key(r), 0, NULL, NULL, (long long)now(r), err);
+		r->step = cur;
+	}
+	if (!rc)
+		rc = jnl_commit(r->e->cfg.jnl, err);
+	else
+		jnl_commit(r->e->cfg.jnl, NULL);
+	if (rc)
+		return rc;
+	r->step = next;
+	r->st = r->v.rollback ? MX_RUN_ROLLING_BACK : MX_RUN_RUNNING;
+	return MX_OK;
 }
 
 static void run_unit(struct run *r)
 {
 	struct mx_err err;
-	const char *key = step_key(r);
+	const char *key;
 	enum res res;
-	int count = r->rollback ? RB_COUNT : STEP_COUNT;
+	char *st = NULL;
 
 	mx_err_clear(&err);
-	if (r->step >= count) {
-		finish(r, r->rollback ? "rolled_back" : "done", 0);
+	if (r->step >= mx_prog_count(r->v.rollback)) {
+		finish(r, r->v.rollback ? MX_RUN_ROLLED_BACK : MX_RUN_DONE);
 		return;
 	}
-	if (!step_applies(r)) {
-		res = R_SKIP;
-	} else {
-		char *st = jnl_step_state(r->e->cfg.jnl, r->row.id, key);
-
-		if (!st || strcmp(st, "active")) {
-			jnl_step_set(
-			    r->e->cfg.jnl, r->row.id, key, "active", NULL, (long long)now(r), NULL);
-			say(r, MX_EV_STEP, MX_SEV_INFO, "%s", step_title(r));
-		}
-		free(st);
-		crash_point(r, key, "begin");
-		res = r->rollback ? rb_steps[r->step].fn(r, &err) : fwd[r->step](r, &err);
+	key = step_key(r);
+	if (jnl_step_get(r->e->cfg.jnl, r->row.id, key, &st, NULL, &err)) {
+		stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+		return;
 	}
+	if (!st || mx_step_state_parse(st) != MX_STEP_ACTIVE) {
+		if (jnl_step_set(r->e->cfg.jnl, r->row.id, key, mx_step_state_name(MX_STEP_ACTIVE),
+			NULL, (long long)now(r), &err)) {
+			free(st);
+			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+			return;
+		}
+		say(r, MX_EV_STEP, MX_SEV_INFO, "%s", step_title(r));
+	}
+	free(st);
+	crash_point(key, "begin");
+	res = exec_step(r, &err);
 	switch (res) {
 	case R_DONE:
 	case R_SKIP:
 		r->waiting_for[0] = '\0';
 		r->last_wait[0] = '\0';
-		if (jnl_begin(r->e->cfg.jnl, &err) == MX_OK) {
-			jnl_step_set(r->e->cfg.jnl, r->row.id, key,
-			    res == R_DONE ? "done" : "skipped", NULL, (long long)now(r), NULL);
-			r->step++;
-			save_vars(r, NULL);
-			save_pos(r, r->rollback ? "rolling_back" : "running", NULL, NULL);
-			jnl_commit(r->e->cfg.jnl, NULL);
+		r->question[0] = '\0';
+		gate_clear(r);
+		if (advance(r, res, &err)) {
+			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+			return;
 		}
-		crash_point(r, key, "done");
+		crash_point(key, "done");
 		r->wake = now(r);
 		break;
 	case R_WAIT:
-		save_vars(r, NULL);
-		save_pos(r, r->gate_shown ? "gate" : "waiting", NULL, NULL);
+		if (save_vars(r, &err) ||
+		    save_pos(r, r->gate_shown ? MX_RUN_GATE : MX_RUN_WAITING, NULL, &err)) {
+			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+			return;
+		}
 		if (!r->gate_shown && strcmp(r->last_wait, r->waiting_for)) {
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			say(r, MX_EV_WAIT, MX_SEV_INFO, "waiting for %s", r->waiting_for);
 		}
 		break;
+	case R_ASK:
+		r->asking = true;
+		r->wake = 0;
+		snprintf(r->waiting_for, sizeof(r->waiting_for), "a person's answer");
+		if (save_vars(r, &err) || save_pos(r, MX_RUN_GATE, NULL, &err)) {
+			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+			return;
+		}
+		say(r, MX_EV_GATE, MX_SEV_WARN, "%s", r->question);
+		break;
 	case R_GATE:
-		r->stopped = true;
-		r->exit = MX_EXIT_BLOCKED;
-		save_vars(r, NULL);
-		save_pos(r, "gate", err.msg, NULL);
-		jnl_unlock(r->e->cfg.jnl, r->row.domain);
-		say(r, MX_EV_DONE, MX_SEV_ERROR, "%s", err.msg);
+		stop_with(r, MX_RUN_GATE, MX_EXIT_BLOCKED, &err);
 		break;
 	case R_FAIL:
 		if (err.rc == MX_ERATELIMIT && err.retry_after > 0 && !gate_expired(r, NULL)) {
@@ -1425,21 +1600,19 @@ static void run_unit(struct run *r)
 			r->wake = now(r) + err.retry_after;
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
 			    "the provider's rate limit (%d s)", err.retry_after);
-			save_vars(r, NULL);
-			save_pos(r, "waiting", NULL, NULL);
+			if (save_vars(r, &err) || save_pos(r, MX_RUN_WAITING, NULL, &err)) {
+				stop_with(
+				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+				return;
+			}
 			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s", err.msg);
 			break;
 		}
-		r->stopped = true;
-		r->exit = r->exit ? r->exit : (int)mx_rc_exit(err.rc ? err.rc : MX_EIO);
-		if (err.rc == MX_EGATE)
-			r->exit = MX_EXIT_BLOCKED;
-		save_vars(r, NULL);
-		save_pos(r, "failed", err.msg, NULL);
-		jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, "failed", err.msg,
-		    (long long)now(r), NULL);
-		jnl_unlock(r->e->cfg.jnl, r->row.domain);
-		say(r, MX_EV_DONE, MX_SEV_ERROR, "%s", err.msg);
+		stop_with(r, MX_RUN_FAILED,
+		    err.rc == MX_EGATE ? MX_EXIT_BLOCKED
+		    : r->exit	       ? r->exit
+				       : (int)mx_rc_exit(err.rc ? err.rc : MX_EIO),
+		    &err);
 		break;
 	}
 }
@@ -1448,7 +1621,9 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 {
 	struct run *next = NULL;
 	time_t t = mx_now(e->cfg.clock);
+	bool asking = false;
 
+	(void)err;
 	*wake = 0;
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
@@ -1462,19 +1637,59 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 			}
 			continue;
 		}
+		if (r->asking) {
+			asking = true;
+			continue;
+		}
 		if (r->chk && chk_advance(r->chk))
 			r->wake = t;
 		if (!next || r->wake < next->wake)
 			next = r;
 	}
-	if (!next)
+	if (!next) {
+		if (asking) {
+			/* Only people can move these runs: look again in a second. */
+			*wake = t + 1;
+			return MX_EAGAIN;
+		}
 		return MX_OK;
+	}
 	if (next->wake > t) {
 		*wake = next->wake;
 		return MX_EAGAIN;
 	}
 	run_unit(next);
 	return MX_OK;
+}
+
+int mx_engine_answer(struct mx_engine *e, const char *domain, bool yes, struct mx_err *err)
+{
+	for (int i = 0; i < e->nruns; i++) {
+		struct run *r = e->runs[i];
+
+		if (r->stopped || !r->asking || strcmp(r->row.domain, domain))
+			continue;
+		r->asking = false;
+		r->question[0] = '\0';
+		if (!yes) {
+			mx_err_set(err, MX_EGATE,
+			    "%s: the inbound test was not confirmed; the new MX stays at preference "
+			    "20. Run `mxcutover resume %s` when it passes, or roll back",
+			    r->row.domain, r->row.domain);
+			stop_with(r, MX_RUN_GATE, MX_EXIT_BLOCKED, err);
+			mx_err_clear(err);
+			return MX_OK;
+		}
+		r->v.confirmed = 1;
+		if (save_vars(r, err)) {
+			jnl_failed(r, err);
+			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, err);
+			return MX_EIO;
+		}
+		r->wake = mx_now(e->cfg.clock);
+		return MX_OK;
+	}
+	return mx_err_set(err, MX_EINVAL, "%s has no question waiting for an answer", domain);
 }
 
 bool mx_engine_idle(const struct mx_engine *e)
@@ -1507,7 +1722,7 @@ int mx_engine_nruns(const struct mx_engine *e)
 
 const char *mx_engine_run_state(const struct mx_engine *e, int i)
 {
-	return e->runs[i]->row.state;
+	return mx_run_state_name(e->runs[i]->st);
 }
 
 const char *mx_engine_run_domain(const struct mx_engine *e, int i)
@@ -1518,36 +1733,44 @@ const char *mx_engine_run_domain(const struct mx_engine *e, int i)
 void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *out)
 {
 	struct run *r = e->runs[i];
+	const struct mx_step_def *d = cur_def(r);
 
 	memset(out, 0, sizeof(*out));
 	out->domain = r->row.domain;
 	out->target = r->row.target;
 	out->provider = r->row.provider;
-	out->state = r->row.state ? r->row.state : "running";
-	out->rollback = r->rollback;
+	out->st = r->st;
+	out->state = mx_run_state_name(r->st);
+	out->rollback = r->v.rollback != 0;
 	out->step = r->step;
 	out->step_key = step_key(r);
 	out->step_title = step_title(r);
+	out->step_flags = d ? d->flags : 0;
 	out->wake = r->wake;
 	out->waiting_for = r->waiting_for;
 	out->gate = r->gate_text;
+	out->question = r->asking ? r->question : "";
 	out->stopped = r->stopped;
 	out->exit = r->exit;
 }
 
 int mx_engine_rb_count(void)
 {
-	return RB_COUNT;
+	return mx_prog_count(true);
 }
 
 const char *mx_engine_rb_title(int i)
 {
-	return i >= 0 && i < RB_COUNT ? rb_steps[i].title : "";
+	const struct mx_step_def *d = mx_prog_step(true, i);
+
+	return d ? d->title : "";
 }
 
 const char *mx_engine_rb_key(int i)
 {
-	return i >= 0 && i < RB_COUNT ? rb_steps[i].key : "";
+	const struct mx_step_def *d = mx_prog_step(true, i);
+
+	return d ? d->key : "";
 }
 
 static void stop_run(struct mx_engine *e, struct run *r)
@@ -1555,6 +1778,7 @@ static void stop_run(struct mx_engine *e, struct run *r)
 	if (r->stopped)
 		return;
 	r->stopped = true;
+	r->asking = false;
 	r->exit = MX_EXIT_BLOCKED;
 	jnl_unlock(e->cfg.jnl, r->row.domain);
 }

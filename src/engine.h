@@ -17,11 +17,9 @@
 #include "event.h"
 #include "http.h"
 #include "journal.h"
+#include "steps.h"
 
 struct mx_engine;
-
-/* Asked at gates that want a person's word (start, the inbound test); NULL with --yes. */
-typedef bool mx_confirm_fn(void *arg, const char *domain, const char *question);
 
 struct mx_engine_cfg {
 	const struct mx_conf *conf; /* borrowed, as are the others */
@@ -30,8 +28,9 @@ struct mx_engine_cfg {
 	struct http_ctx *http;
 	struct mx_clock *clock;
 	const struct mx_sink *sink;
-	mx_confirm_fn *confirm; /* NULL: --yes */
-	void *confirm_arg;
+	/* --yes: questions that want a person's word (the inbound test) are answered yes;
+	 * otherwise the run waits at the gate until the front end calls mx_engine_answer. */
+	bool assume_yes;
 };
 
 int mx_engine_new(struct mx_engine **out, const struct mx_engine_cfg *cfg, struct mx_err *err);
@@ -44,11 +43,19 @@ void mx_engine_free(struct mx_engine *e);
 int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
     const char *provider, const char *plan_json, struct mx_err *err);
 
-/* Picks up the newest unfinished run of domain (rolling back if it was rolling back). */
+/* Picks up the newest unfinished run of domain, in its direction: a stopped rollback goes on
+ * rolling back. */
 int mx_engine_resume(struct mx_engine *e, const char *domain, struct mx_err *err);
+/* The same, switching the run to [provider.NAME] first (provider NULL: keep it). */
+int mx_engine_resume_provider(
+    struct mx_engine *e, const char *domain, const char *provider, struct mx_err *err);
 
 /* Rolls the newest run of domain back to its snapshot (also after it completed). */
 int mx_engine_rollback(struct mx_engine *e, const char *domain, struct mx_err *err);
+
+/* Answers the question a run of domain waits at (mx_run_info.question): yes passes the
+ * gate, no stops the run there (resumable, exit 1). MX_EINVAL when no question waits. */
+int mx_engine_answer(struct mx_engine *e, const char *domain, bool yes, struct mx_err *err);
 
 /* One bounded unit of work over all runs. MX_OK: call again at once. MX_EAGAIN: nothing
  * to do before *wake. Runs that fail are recorded and stop; the others go on. */
@@ -72,14 +79,17 @@ int mx_engine_exit_status(const struct mx_engine *e);
 /* What a front end shows of run i. Strings are borrowed until the next mx_engine_step. */
 struct mx_run_info {
 	const char *domain, *target, *provider;
-	const char *state;    /* journal state: running|waiting|gate|done|failed|… */
+	enum mx_run_state st; /* src/steps.h */
+	const char *state;    /* its name: running|waiting|gate|done|failed|… */
 	bool rollback;	      /* rolling back (step indexes the rollback table) */
-	int step;	      /* forward: enum mx_step_id; rollback: 0..mx_engine_rb_count()-1 */
+	int step;	      /* index in mx_prog_step(rollback, …); the count when finished */
+	unsigned step_flags;  /* MX_STEPF_* of the current step (0 when finished) */
 	const char *step_key; /* journal key of the current step */
 	const char *step_title;
 	time_t wake;		 /* next deadline (0 when none) */
 	const char *waiting_for; /* "" when not waiting */
 	const char *gate;	 /* the gate text a person must act on, "" when none */
+	const char *question;	 /* non-empty: waits for mx_engine_answer */
 	bool stopped;
 	int exit; /* exit status of a stopped run */
 };

@@ -10,10 +10,12 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "paths.h"
 
 struct jnl {
@@ -81,6 +83,50 @@ static const char *const migrations[] = {
     " state TEXT NOT NULL,"    /* intent|applied|failed|undo_intent|rolled_back */
     " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
     "CREATE INDEX connector_changes_name ON connector_changes(tenant, connector, id);",
+    /* 2 → 3: the run's variables as typed columns instead of the JSON "options" bag
+     * (docs/state-machine.md documents each). Existing runs keep their values; a run that
+     * stopped at a rollback gate is recognised by its step key. */
+    "CREATE TABLE run_vars ("
+    " run_id INTEGER PRIMARY KEY REFERENCES runs(id),"
+    " direction TEXT NOT NULL DEFAULT 'forward' CHECK (direction IN ('forward','rollback')),"
+    " low_ttl INTEGER NOT NULL, final_ttl INTEGER NOT NULL,"
+    " final_preference INTEGER NOT NULL, gate_timeout INTEGER NOT NULL,"
+    " provider_min_ttl INTEGER NOT NULL DEFAULT 0,"
+    " observed_ttl INTEGER NOT NULL DEFAULT 0,"
+    " ns TEXT,"
+    " checksum TEXT,"
+    " policy_now TEXT, policy_staged TEXT, policy_final TEXT,"
+    " id_stage TEXT, id_final TEXT, id_rollback TEXT,"
+    " gate_since INTEGER NOT NULL DEFAULT 0, prop_since INTEGER NOT NULL DEFAULT 0,"
+    " verified INTEGER NOT NULL DEFAULT 0, confirmed INTEGER NOT NULL DEFAULT 0,"
+    " rb_start TEXT,"
+    " dane_touched INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO run_vars (run_id, direction, low_ttl, final_ttl, final_preference,"
+    " gate_timeout, observed_ttl, ns, checksum, policy_now, policy_staged, policy_final,"
+    " id_stage, id_final, gate_since, prop_since, verified, dane_touched)"
+    " SELECT id,"
+    "  CASE WHEN state IN ('rolling_back','rolled_back') OR step LIKE 'rb!_%' ESCAPE '!'"
+    "   THEN 'rollback' ELSE 'forward' END,"
+    "  COALESCE(json_extract(options, '$.low_ttl'), 30),"
+    "  COALESCE(json_extract(options, '$.final_ttl'), 3600),"
+    "  COALESCE(json_extract(options, '$.final_preference'), 0),"
+    "  COALESCE(json_extract(options, '$.gate_timeout'), 3600),"
+    "  COALESCE(json_extract(options, '$.old_ttl'), 0),"
+    "  json_extract(options, '$.ns'),"
+    "  json_extract(options, '$.checksum'),"
+    "  json_extract(options, '$.policy_now'),"
+    "  json_extract(options, '$.policy_staged'),"
+    "  json_extract(options, '$.policy_final'),"
+    "  json_extract(options, '$.id_stage'),"
+    "  json_extract(options, '$.id_final'),"
+    "  COALESCE(json_extract(options, '$.gate_since'), 0),"
+    "  COALESCE(json_extract(options, '$.prop_since'), 0),"
+    "  CASE WHEN step = 'mtasts_stage' THEN COALESCE(json_extract(options,"
+    "   '$.staged_policy_seen'), 0) WHEN step = 'mtasts_finalize' THEN"
+    "   COALESCE(json_extract(options, '$.final_policy_seen'), 0) ELSE 0 END,"
+    "  EXISTS (SELECT 1 FROM steps s WHERE s.run_id = runs.id AND s.step = 'dane_enable'"
+    "   AND s.state IN ('active','done'))"
+    " FROM runs WHERE json_valid(options);",
 };
 
 /* What a person can do about a failure with this SQLite result code (and the system's
@@ -724,19 +770,238 @@ char *jnl_step_state(struct jnl *j, long long run_id, const char *step)
 	return s;
 }
 
-long long jnl_step_finished_at(struct jnl *j, long long run_id, const char *step)
+int jnl_step_get(struct jnl *j, long long run_id, const char *step, char **state,
+    long long *finished_at, struct mx_err *err)
 {
 	sqlite3_stmt *st;
-	long long t = 0;
+	int rc;
 
-	if (prep(j, "SELECT finished_at FROM steps WHERE run_id = ? AND step = ?", &st, NULL))
-		return 0;
+	if (state)
+		*state = NULL;
+	if (finished_at)
+		*finished_at = 0;
+	rc = prep(j, "SELECT state, finished_at FROM steps WHERE run_id = ? AND step = ?", &st, err);
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(st, 1, run_id);
 	bind_text(st, 2, step);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		t = sqlite3_column_int64(st, 0);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (state && !(*state = col_dup(st, 0))) {
+			sqlite3_finalize(st);
+			return mx_err_set(err, MX_ENOMEM, "out of memory");
+		}
+		if (finished_at)
+			*finished_at = sqlite3_column_int64(st, 1);
+	}
 	sqlite3_finalize(st);
-	return t;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_fail(j, "reading a step", err);
+	return MX_OK;
+}
+
+/* ---- run variables ---- */
+
+enum vtype { V_INT, V_LL, V_TEXT, V_DIR };
+
+/* One row per column of run_vars: the typed struct and the table stay one description. */
+static const struct vfield {
+	const char *col;
+	enum vtype type;
+	size_t off;
+} vfields[] = {
+    {"direction", V_DIR, offsetof(struct jnl_vars, rollback)},
+    {"low_ttl", V_INT, offsetof(struct jnl_vars, low_ttl)},
+    {"final_ttl", V_INT, offsetof(struct jnl_vars, final_ttl)},
+    {"final_preference", V_INT, offsetof(struct jnl_vars, final_preference)},
+    {"gate_timeout", V_INT, offsetof(struct jnl_vars, gate_timeout)},
+    {"provider_min_ttl", V_INT, offsetof(struct jnl_vars, provider_min_ttl)},
+    {"observed_ttl", V_LL, offsetof(struct jnl_vars, observed_ttl)},
+    {"ns", V_TEXT, offsetof(struct jnl_vars, ns)},
+    {"checksum", V_TEXT, offsetof(struct jnl_vars, checksum)},
+    {"policy_now", V_TEXT, offsetof(struct jnl_vars, policy_now)},
+    {"policy_staged", V_TEXT, offsetof(struct jnl_vars, policy_staged)},
+    {"policy_final", V_TEXT, offsetof(struct jnl_vars, policy_final)},
+    {"id_stage", V_TEXT, offsetof(struct jnl_vars, id_stage)},
+    {"id_final", V_TEXT, offsetof(struct jnl_vars, id_final)},
+    {"id_rollback", V_TEXT, offsetof(struct jnl_vars, id_rollback)},
+    {"gate_since", V_LL, offsetof(struct jnl_vars, gate_since)},
+    {"prop_since", V_LL, offsetof(struct jnl_vars, prop_since)},
+    {"verified", V_INT, offsetof(struct jnl_vars, verified)},
+    {"confirmed", V_INT, offsetof(struct jnl_vars, confirmed)},
+    {"rb_start", V_TEXT, offsetof(struct jnl_vars, rb_start)},
+    {"dane_touched", V_INT, offsetof(struct jnl_vars, dane_touched)},
+};
+#define NVFIELDS (sizeof(vfields) / sizeof(vfields[0]))
+
+void jnl_vars_clear(struct jnl_vars *v)
+{
+	for (size_t i = 0; i < NVFIELDS; i++)
+		if (vfields[i].type == V_TEXT)
+			free(*(char **)((char *)v + vfields[i].off));
+	memset(v, 0, sizeof(*v));
+}
+
+int jnl_vars_get(struct jnl *j, long long run_id, struct jnl_vars *out, struct mx_err *err)
+{
+	char sql[600];
+	size_t used = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < NVFIELDS; i++)
+		used += (size_t)snprintf(
+		    sql + used, sizeof(sql) - used, "%s%s", i ? ", " : "", vfields[i].col);
+	snprintf(sql + used, sizeof(sql) - used, " FROM run_vars WHERE run_id = ?");
+	rc = prep(j, sql, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		for (size_t i = 0; i < NVFIELDS; i++) {
+			void *p = (char *)out + vfields[i].off;
+			const unsigned char *t;
+
+			switch (vfields[i].type) {
+			case V_INT:
+				*(int *)p = sqlite3_column_int(st, (int)i);
+				break;
+			case V_LL:
+				*(long long *)p = sqlite3_column_int64(st, (int)i);
+				break;
+			case V_DIR:
+				t = sqlite3_column_text(st, (int)i);
+				*(int *)p = t && !strcmp((const char *)t, "rollback");
+				break;
+			case V_TEXT:
+				*(char **)p = col_dup(st, (int)i);
+				break;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return mx_err_set(err, MX_EINVAL,
+		    "state database %s: run %lld has no variables; roll it back or start again",
+		    j->path, run_id);
+	if (rc != SQLITE_ROW)
+		return sql_fail(j, "reading a run's variables", err);
+	return MX_OK;
+}
+
+int jnl_vars_put(struct jnl *j, long long run_id, const struct jnl_vars *v, struct mx_err *err)
+{
+	char sql[800];
+	size_t used = (size_t)snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO run_vars (run_id");
+	sqlite3_stmt *st;
+	int rc;
+
+	for (size_t i = 0; i < NVFIELDS; i++)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, ", %s", vfields[i].col);
+	used += (size_t)snprintf(sql + used, sizeof(sql) - used, ") VALUES (?");
+	for (size_t i = 0; i < NVFIELDS; i++)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, ", ?");
+	snprintf(sql + used, sizeof(sql) - used, ")");
+	rc = prep(j, sql, &st, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	for (size_t i = 0; i < NVFIELDS; i++) {
+		const void *p = (const char *)v + vfields[i].off;
+		int col = (int)i + 2;
+
+		switch (vfields[i].type) {
+		case V_INT:
+			sqlite3_bind_int(st, col, *(const int *)p);
+			break;
+		case V_LL:
+			sqlite3_bind_int64(st, col, *(const long long *)p);
+			break;
+		case V_DIR:
+			bind_text(st, col, *(const int *)p ? "rollback" : "forward");
+			break;
+		case V_TEXT:
+			bind_text(st, col, *(char *const *)p);
+			break;
+		}
+	}
+	return done(j, st, "recording a run's variables", err);
+}
+
+int jnl_run_delete(struct jnl *j, long long run_id, struct mx_err *err)
+{
+	static const char *const sql[] = {
+	    "DELETE FROM run_vars WHERE run_id = ?",
+	    "DELETE FROM steps WHERE run_id = ?",
+	    "DELETE FROM snapshots WHERE run_id = ?",
+	    "DELETE FROM intents WHERE run_id = ?",
+	    "DELETE FROM runs WHERE id = ?",
+	};
+	sqlite3_stmt *st;
+	int rc = jnl_begin(j, err);
+
+	for (size_t i = 0; !rc && i < sizeof(sql) / sizeof(sql[0]); i++) {
+		rc = prep(j, sql[i], &st, err);
+		if (rc)
+			break;
+		sqlite3_bind_int64(st, 1, run_id);
+		rc = done(j, st, "deleting a run", err);
+	}
+	if (rc) {
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return jnl_commit(j, err);
+}
+
+int jnl_run_set_state(struct jnl *j, long long run_id, const char *state, const char *error,
+    long long now, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j,
+	    "UPDATE runs SET state = ?, error = COALESCE(?, error), next_at = NULL, "
+	    "waiting_for = NULL, updated_at = ? WHERE id = ?",
+	    &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, state);
+	bind_text(st, 2, error);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, run_id);
+	return done(j, st, "updating a run", err);
+}
+
+int jnl_run_set_provider(struct jnl *j, long long run_id, const char *provider, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j, "UPDATE runs SET provider = ? WHERE id = ?", &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, provider);
+	sqlite3_bind_int64(st, 2, run_id);
+	return done(j, st, "updating a run", err);
+}
+
+int jnl_intent_written(struct jnl *j, long long run_id, long long *count, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j, "SELECT COUNT(*) FROM intents WHERE run_id = ?", &st, err);
+
+	*count = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, run_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return sql_fail(j, "counting a run's writes", err);
+	return MX_OK;
 }
 
 void jnl_intent_clear(struct jnl_intent *i)
@@ -904,21 +1169,22 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 {
 	sqlite3_stmt *st = NULL;
 	char host[256] = "", detail[400];
-	long long pid = 0;
-	char *owner_host = NULL;
+	long long pid = 0, since = 0;
+	char *owner_host = NULL, when[32];
 	int rc;
 
 	gethostname(host, sizeof(host) - 1);
 	rc = exec(j, "BEGIN IMMEDIATE", "locking", err);
 	if (rc)
 		return rc;
-	rc = prep(j, "SELECT pid, host FROM locks WHERE domain = ?", &st, err);
+	rc = prep(j, "SELECT pid, host, acquired_at FROM locks WHERE domain = ?", &st, err);
 	if (rc)
 		goto fail;
 	bind_text(st, 1, domain);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		pid = sqlite3_column_int64(st, 0);
 		owner_host = col_dup(st, 1);
+		since = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
 	if (owner_host && pid == (long long)getpid() && !strcmp(owner_host, host)) {
@@ -927,9 +1193,9 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 	}
 	if (owner_host && owner_alive(pid, owner_host)) {
 		rc = mx_err_set(err, MX_ELOCKED,
-		    "%s: another mxcutover (pid %lld on %s) is running this domain; wait for it or "
-		    "stop it",
-		    domain, pid, owner_host);
+		    "%s: another mxcutover (pid %lld on %s, since %s) is running this domain; wait "
+		    "for it or stop it (Ctrl-C there leaves it resumable)",
+		    domain, pid, owner_host, mx_time_rfc3339((time_t)since, when, sizeof(when)));
 		goto fail;
 	}
 	if (owner_host) {
@@ -1142,6 +1408,7 @@ void jnl_step_list_free(struct jnl_step *v, size_t n)
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].step);
 		free(v[i].state);
+		free(v[i].detail);
 	}
 	free(v);
 }
@@ -1153,7 +1420,7 @@ int jnl_step_list(
 	struct jnl_step *v = NULL;
 	size_t count = 0;
 	int rc = prep(j,
-	    "SELECT step, state, started_at, finished_at FROM steps WHERE run_id = ? "
+	    "SELECT step, state, started_at, finished_at, detail FROM steps WHERE run_id = ? "
 	    "ORDER BY COALESCE(started_at, finished_at), rowid",
 	    &st, err);
 
@@ -1175,6 +1442,7 @@ int jnl_step_list(
 		v[count].state = col_dup(st, 1);
 		v[count].started_at = sqlite3_column_int64(st, 2);
 		v[count].finished_at = sqlite3_column_int64(st, 3);
+		v[count].detail = col_dup(st, 4);
 		count++;
 	}
 	sqlite3_finalize(st);

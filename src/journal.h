@@ -13,7 +13,7 @@
 struct jnl;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define JNL_SCHEMA_VERSION 2
+#define JNL_SCHEMA_VERSION 3
 
 /* Opens (creating when missing) the state database at path: its folder 0700, the file
  * 0600, WAL, synchronous=FULL, foreign keys on, migrations up to JNL_SCHEMA_VERSION applied
@@ -70,8 +70,51 @@ int jnl_step_set(struct jnl *j, long long run_id, const char *step, const char *
     const char *detail, long long now, struct mx_err *err);
 /* The step's state, or NULL (caller frees). */
 char *jnl_step_state(struct jnl *j, long long run_id, const char *step);
-/* When the step was finished (0 when it was not). */
-long long jnl_step_finished_at(struct jnl *j, long long run_id, const char *step);
+/* The step's state (*state NULL when the step has no row yet; caller frees) and when it
+ * finished (*finished_at 0 when it has not). Either output may be NULL. A database error is
+ * an error, never a made-up answer. */
+int jnl_step_get(struct jnl *j, long long run_id, const char *step, char **state,
+    long long *finished_at, struct mx_err *err);
+
+/* The variables of a run (table run_vars; docs/state-machine.md documents every field).
+ * Strings are owned by the struct (jnl_vars_clear frees them); NULL when unset. */
+struct jnl_vars {
+	int rollback; /* direction: 0 forward, 1 rolling back */
+	/* settings the run was started with */
+	int low_ttl, final_ttl, final_preference, gate_timeout, provider_min_ttl;
+	/* preflight */
+	long long observed_ttl; /* max MX TTL served by any authoritative server */
+	char *ns;		/* JSON array of the authoritative servers' addresses */
+	/* snapshot */
+	char *checksum;
+	char *policy_now, *policy_staged, *policy_final; /* MTA-STS policies (NULL: none) */
+	char *id_stage, *id_final, *id_rollback;	 /* their _mta-sts ids */
+	/* the current gate */
+	long long gate_since; /* when its clock started (0: not at a gate) */
+	long long prop_since; /* when the wait for name servers started (0: not waiting) */
+	int verified;	      /* its verification passed (a write may follow) */
+	int confirmed;	      /* a person answered yes to its question */
+	/* rollback */
+	char *rb_start;	  /* JSON {"mx":RRset,"sts":RRset}: the zone when it started */
+	int dane_touched; /* dane_enable was entered before the rollback started */
+};
+void jnl_vars_clear(struct jnl_vars *v);
+/* Reads the run's variables; MX_EINVAL when the run has none. */
+int jnl_vars_get(struct jnl *j, long long run_id, struct jnl_vars *out, struct mx_err *err);
+/* Stores all of them (insert or replace). */
+int jnl_vars_put(struct jnl *j, long long run_id, const struct jnl_vars *v, struct mx_err *err);
+
+/* Deletes a run that wrote nothing (a refused preflight) with its steps, variables and
+ * snapshots; the audit log keeps its lines. */
+int jnl_run_delete(struct jnl *j, long long run_id, struct mx_err *err);
+/* Records the state of a run directly (marks a superseded run "abandoned"). */
+int jnl_run_set_state(struct jnl *j, long long run_id, const char *state, const char *error,
+    long long now, struct mx_err *err);
+/* Switches the provider of a run ([provider.NAME]). */
+int jnl_run_set_provider(struct jnl *j, long long run_id, const char *provider, struct mx_err *err);
+/* Number of intents of the run whose write may have reached the provider (any intent: an
+ * open one may have been applied). */
+int jnl_intent_written(struct jnl *j, long long run_id, long long *count, struct mx_err *err);
 
 /* Write intents: recorded (and committed) before the provider is called, completed after. */
 struct jnl_intent {
@@ -152,7 +195,7 @@ void jnl_lock_info_clear(struct jnl_lock_info *l);
 /* A run's steps in the order they started, with their states (pending|active|done|skipped|
  * undone) and times (0 when unset). Caller frees with jnl_step_list_free. */
 struct jnl_step {
-	char *step, *state;
+	char *step, *state, *detail;
 	long long started_at, finished_at;
 };
 int jnl_step_list(

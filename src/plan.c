@@ -11,6 +11,7 @@
 #include "mtasts.h"
 #include "rrset.h"
 #include "steps.h"
+#include "check.h"
 
 int mx_plan_format_parse(const char *name)
 {
@@ -22,20 +23,51 @@ int mx_plan_format_parse(const char *name)
 	return -1;
 }
 
-int mx_plan_checksum(const struct mx_rrset *mx, const struct mx_rrset *sts_txt, char *out,
-    size_t outlen, struct mx_err *err)
+/* The settings as the program sees them: low_ttl raised to the provider's minimum. */
+static void plan_settings(const struct mx_plan_in *in, struct mx_settings *set)
 {
-	json_t *snap =
-	    json_pack("{s:o,s:o}", "mx", mx_rrset_json(mx), "mta_sts_txt", mx_rrset_json(sts_txt));
-	char *canon = snap ? json_dumps(snap, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	const struct mx_conf *c = in->conf;
+
+	set->low_ttl = c->low_ttl > in->provider_min_ttl ? c->low_ttl : in->provider_min_ttl;
+	set->final_ttl = c->final_ttl;
+	set->final_preference = c->final_preference;
+	set->gate_timeout = c->gate_timeout;
+	set->provider_min_ttl = in->provider_min_ttl;
+}
+
+static json_t *settings_json(const struct mx_settings *set)
+{
+	return json_pack("{s:i,s:i,s:i,s:i,s:i}", "low_ttl", set->low_ttl, "final_ttl",
+	    set->final_ttl, "final_preference", set->final_preference, "gate_timeout",
+	    set->gate_timeout, "provider_min_ttl", set->provider_min_ttl);
+}
+
+const char *mx_plan_program(void)
+{
+	return MX_PROG_VERSION "/" MX_VERSION;
+}
+
+int mx_plan_checksum(const struct mx_prog_in *in, char *out, size_t outlen, struct mx_err *err)
+{
+	/* The policies the run asks people to publish, not the one served: an admin may publish
+	 * the staged policy ahead of the run, and the run is still the plan. */
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:o,s:o}", "program",
+	    mx_plan_program(), "domain", in->domain, "target", in->target, "settings",
+	    settings_json(&in->set), "mx", mx_rrset_json(in->snap_mx), "mta_sts_txt",
+	    mx_rrset_json(in->snap_sts), "observed_ttl", (json_int_t)in->observed_ttl,
+	    "policy_staged", in->policy_staged ? json_string(in->policy_staged) : json_null(),
+	    "policy_final", in->policy_final ? json_string(in->policy_final) : json_null());
+	char *canon = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	size_t used;
 	int rc = MX_OK;
 
+	if (canon && getenv("MXCUTOVER_DEBUG_CHECKSUM"))
+		fprintf(stderr, "checksum of %s\n", canon);
 	if (!canon || !EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) ||
 	    outlen < 8 + 2 * (size_t)mdlen) {
-		rc = mx_err_set(err, MX_ENOMEM, "cannot compute the snapshot checksum");
+		rc = mx_err_set(err, MX_ENOMEM, "cannot compute the plan checksum");
 		goto out;
 	}
 	used = (size_t)snprintf(out, outlen, "sha256:");
@@ -43,50 +75,15 @@ int mx_plan_checksum(const struct mx_rrset *mx, const struct mx_rrset *sts_txt, 
 		used += (size_t)snprintf(out + used, outlen - used, "%02x", md[i]);
 out:
 	free(canon);
-	json_decref(snap);
+	json_decref(doc);
 	return rc;
 }
 
-/* An MX RRset value list built step by step. */
-static json_t *mx_after(const char *name, uint32_t ttl, json_t *values)
+const char *mx_plan_policy_now(const struct chk_facts *f)
 {
-	return json_pack("{s:s,s:s,s:i,s:o}", "name", name, "type", "MX", "ttl", (json_int_t)ttl,
-	    "values", values);
-}
-
-static json_t *mx_values(
-    const struct mx_plan_in *in, bool keep_legacy, int legacy_pref, int target_pref)
-{
-	json_t *v = json_array();
-	char value[600], host[300];
-	unsigned pref;
-
-	for (size_t i = 0; keep_legacy && i < in->mx->n; i++) {
-		if (!prov_mx_parse(in->mx->values[i], &pref, host, sizeof(host)))
-			continue;
-		if (legacy_pref >= 0)
-			pref = (unsigned)legacy_pref;
-		prov_mx_value(pref, host, value, sizeof(value));
-		json_array_append_new(v, json_string(value));
-	}
-	if (target_pref >= 0) {
-		prov_mx_value((unsigned)target_pref, in->target, value, sizeof(value));
-		json_array_append_new(v, json_string(value));
-	}
-	return v;
-}
-
-static json_t *step(int id, json_t *after, int wait, const char *gate)
-{
-	const struct mx_step_info *s = &mx_step_table[id];
-	json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:i}", "key", s->key, "title", s->title, "why",
-	    s->why, "writes", after != NULL, "wait_seconds", wait);
-
-	if (after)
-		json_object_set_new(o, "after", after);
-	if (gate)
-		json_object_set_new(o, "gate", json_string(gate));
-	return o;
+	if (f->mtasts_policy && f->mtasts_id[0] && f->mtasts_mode != MTASTS_MODE_NONE)
+		return f->mtasts_policy;
+	return NULL;
 }
 
 int mx_plan_mtasts_policies(const struct mx_conf *conf, const char *policy, const char *target,
@@ -144,169 +141,211 @@ out:
 	return rc;
 }
 
-/* The MTA-STS side: the staged policy (legacy + target) and the final one (target only). */
-static int mtasts_steps(const struct mx_plan_in *in, json_t *steps, json_t *doc, struct mx_err *err)
+static json_t *zone_json(const struct mx_zone *z)
 {
-	char *staged = NULL, *final = NULL, id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1];
-	char txt[100], gate[900], url[300];
-	struct mtasts_policy *pol = NULL;
-	int rc;
+	return json_pack("{s:o,s:o}", "mx", mx_rrset_json(&z->mx), "mta_sts_txt",
+	    mx_rrset_json(&z->sts));
+}
 
-	rc = mx_plan_mtasts_policies(in->conf, in->policy, in->target, &staged, &final, err);
-	if (rc == MX_EINVAL) {
-		json_object_set_new(doc, "mta_sts", json_pack("{s:s}", "note", err->msg));
-		return MX_OK;
+static json_t *step_json(const struct mx_step_def *d)
+{
+	return json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:b}", "key", d->key, "title", d->title, "why",
+	    d->why, "writes", (d->flags & MX_STEPF_WRITES) != 0, "wait",
+	    (d->flags & MX_STEPF_WAIT) != 0, "gate_step", (d->flags & MX_STEPF_GATE) != 0, "asks",
+	    (d->flags & MX_STEPF_ASK) != 0);
+}
+
+/* The rollback as the program runs it from zone `start`: one item per step that applies,
+ * with what it writes, how long it waits, what its gate asks and the zone after it. */
+static int rollback_json(const struct mx_prog_in *in, const struct mx_zone *start,
+    bool dane_touched, json_t **out, struct mx_err *err)
+{
+	struct mx_rb_in rb = {start, dane_touched};
+	json_t *arr = json_array();
+	char text[1024];
+	int rc = MX_OK;
+
+	for (int k = 0; k < RB_COUNT && !rc; k++) {
+		const struct mx_step_def *d = mx_prog_step(true, k);
+		struct mx_rrset rec;
+		struct mx_zone after;
+		json_t *item;
+		int w;
+
+		if (!mx_prog_rb_applies(in, &rb, k))
+			continue;
+		item = step_json(d);
+		mx_prog_gate_text(in, true, k, text, sizeof(text));
+		w = mx_prog_rb_records(in, &rb, k, &rec, err);
+		if (w < 0) {
+			rc = -w;
+			json_decref(item);
+			break;
+		}
+		json_object_set_new(item, "writes", json_boolean(w > 0));
+		json_object_set_new(item, "action",
+		    json_string(w > 0 ? "write" : (d->flags & MX_STEPF_WAIT) ? "wait" : "gate"));
+		if (w > 0)
+			json_object_set_new(item, "after", mx_rrset_json(&rec));
+		prov_rrset_clear(&rec);
+		json_object_set_new(item, "wait_seconds",
+		    json_integer(k == RB_WAIT ? mx_prog_rb_wait(in, &rb) : 0));
+		if (text[0]) {
+			json_object_set_new(item, "gate", json_string(text));
+			json_object_set_new(item, "text", json_string(text));
+		}
+		rc = mx_prog_rb_zone_before(in, &rb, k + 1, &after, err);
+		if (!rc) {
+			json_object_set_new(item, "zone", zone_json(&after));
+			mx_zone_clear(&after);
+		}
+		json_array_append_new(arr, item);
 	}
-	if (rc)
+	if (rc) {
+		json_decref(arr);
 		return rc;
-	if (mtasts_policy_parse(in->policy, strlen(in->policy), &pol, err)) {
-		rc = MX_ENOMEM;
-		goto out;
 	}
-	mtasts_new_id(in->now, id1);
-	mtasts_new_id(in->now + 1, id2);
-	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/mta-sts.txt", in->domain);
-	snprintf(txt, sizeof(txt), "v=STSv1; id=%s;", id1);
-	snprintf(gate, sizeof(gate),
-	    "Publish this policy at %s (upload the file first), then the run verifies it by "
-	    "fetching it and changes the _mta-sts id:\n%s",
-	    url, staged);
-	json_array_append_new(steps,
-	    step(STEP_MTASTS_STAGE,
-		json_pack("{s:s,s:s,s:i,s:[s]}", "name", in->sts_txt->name, "type", "TXT", "ttl",
-		    (json_int_t)(in->sts_txt->ttl ? in->sts_txt->ttl : 300), "values", txt),
-		0, gate));
-	json_object_set_new(
-	    json_array_get(steps, json_array_size(steps) - 1), "policy", json_string(staged));
-	json_object_set_new(doc, "mta_sts",
-	    json_pack("{s:s,s:s,s:s,s:s,s:s}", "url", url, "mode", mtasts_mode_name(pol->mode),
-		"policy_now", in->policy, "policy_staged", staged, "policy_final", final));
-	snprintf(txt, sizeof(txt), "v=STSv1; id=%s;", id2);
-	json_object_set_new(doc, "_mtasts_final_txt", json_string(txt));
-out:
-	mtasts_policy_free(pol);
-	free(staged);
-	free(final);
-	return rc;
+	*out = arr;
+	return MX_OK;
 }
 
 int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 {
-	const struct mx_conf *c = in->conf;
-	int low = c->low_ttl > in->provider_min_ttl ? c->low_ttl : in->provider_min_ttl;
-	uint32_t old = in->observed_ttl > in->mx->ttl ? in->observed_ttl : in->mx->ttl;
-	bool lowers = in->mx->ttl > (uint32_t)low, mtasts = false;
-	json_t *doc, *steps = json_array(), *rollback = json_array(), *final_txt;
-	char checksum[80], when[32], gate[600];
-	int rc;
+	char *staged = NULL, *final = NULL, checksum[80], when[32], text[1024];
+	char id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1], id3[MTASTS_ID_MAX + 1];
+	json_t *doc = NULL, *steps = json_array(), *skipped = json_array(), *rb = NULL;
+	struct mtasts_policy *pol = NULL;
+	struct mx_prog_in p;
+	struct mx_zone zone;
+	int rc = MX_OK;
 
-	rc = mx_plan_checksum(in->mx, in->sts_txt, checksum, sizeof(checksum), err);
-	if (rc) {
-		json_decref(steps);
-		json_decref(rollback);
-		return rc;
+	memset(&p, 0, sizeof(p));
+	memset(&zone, 0, sizeof(zone));
+	p.domain = in->domain;
+	p.target = in->target;
+	plan_settings(in, &p.set);
+	p.snap_mx = in->mx;
+	p.snap_sts = in->sts_txt;
+	p.observed_ttl = in->observed_ttl;
+	p.policy_now = in->policy;
+	doc = json_object();
+	if (in->policy && in->sts_txt->n) {
+		rc = mx_plan_mtasts_policies(in->conf, in->policy, in->target, &staged, &final, err);
+		if (rc == MX_EINVAL) {
+			/* The run stops at preflight too: mtasts.policy fails. */
+			json_object_set_new(doc, "mta_sts", json_pack("{s:s}", "note", err->msg));
+			mx_err_clear(err);
+			rc = MX_OK;
+		} else if (rc) {
+			goto fail;
+		} else {
+			mtasts_new_id(in->now, id1);
+			mtasts_new_id(in->now + 1, id2);
+			mtasts_new_id(in->now + 2, id3);
+			p.policy_staged = staged;
+			p.policy_final = final;
+			p.id_stage = id1;
+			p.id_final = id2;
+			p.id_rollback = id3;
+			if (mtasts_policy_parse(in->policy, strlen(in->policy), &pol, err)) {
+				rc = MX_ENOMEM;
+				goto fail;
+			}
+			json_object_set_new(doc, "mta_sts",
+			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "url", "", "mode",
+				mtasts_mode_name(pol->mode), "policy_now", in->policy,
+				"policy_staged", staged, "policy_final", final, "id_stage", id1,
+				"id_final", id2, "id_rollback", id3));
+			json_object_set_new(json_object_get(doc, "mta_sts"), "url",
+			    json_sprintf("https://mta-sts.%s/.well-known/mta-sts.txt", in->domain));
+		}
 	}
-	doc = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:{s:i,s:i,s:i,s:i,s:i}}",
-	    "version", 1, "domain", in->domain, "target", in->target, "provider", in->provider,
-	    "provider_type", in->provider_type, "created_at",
-	    mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx", mx_rrset_json(in->mx),
-	    "mta_sts_txt", mx_rrset_json(in->sts_txt), "observed_ttl", (json_int_t)in->observed_ttl,
-	    "checksum", checksum, "settings", "low_ttl", low, "final_ttl", c->final_ttl,
-	    "final_preference", c->final_preference, "gate_timeout", c->gate_timeout,
-	    "provider_min_ttl", in->provider_min_ttl);
-	if (low != c->low_ttl)
+	rc = mx_plan_checksum(&p, checksum, sizeof(checksum), err);
+	if (rc)
+		goto fail;
+	json_object_update(doc,
+	    json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:o}", "version", 2,
+		"program", mx_plan_program(), "domain", in->domain, "target", in->target,
+		"provider", in->provider, "provider_type", in->provider_type, "created_at",
+		mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx",
+		mx_rrset_json(in->mx), "mta_sts_txt", mx_rrset_json(in->sts_txt), "observed_ttl",
+		(json_int_t)in->observed_ttl, "checksum", checksum, "settings",
+		settings_json(&p.set)));
+	json_object_set_new(json_object_get(doc, "settings"), "cut_ttl",
+	    json_integer(mx_prog_cut_ttl(&p)));
+	if (p.set.low_ttl != in->conf->low_ttl)
 		json_object_set_new(doc, "notes",
 		    json_pack("[s]", "low_ttl is raised to the provider's minimum TTL"));
 	json_object_set_new(doc, "blockers", in->blockers ? json_copy(in->blockers) : json_array());
 
-	json_array_append_new(steps, step(STEP_PREFLIGHT, NULL, 0, NULL));
-	json_array_append_new(steps, step(STEP_SNAPSHOT, NULL, 0, NULL));
-	if (in->policy && in->sts_txt->n) {
-		rc = mtasts_steps(in, steps, doc, err);
-		if (rc)
-			goto fail;
-		mtasts = json_object_get(doc, "_mtasts_final_txt") != NULL;
-	}
-	json_array_append_new(steps,
-	    step(STEP_LOWER_TTL,
-		lowers ? mx_after(in->domain, (uint32_t)low, mx_values(in, true, -1, -1)) : NULL, 0,
-		NULL));
-	json_array_append_new(steps, step(STEP_WAIT_OLD_TTL, NULL, lowers ? (int)old : 0, NULL));
-	json_array_append_new(
-	    steps, step(STEP_ADD_TARGET,
-		       mx_after(in->domain, (uint32_t)low, mx_values(in, true, -1, 20)), 0, NULL));
-	snprintf(gate, sizeof(gate),
-	    "Every authoritative server must serve %s and it must resolve securely. Then test "
-	    "inbound mail with the Remote Connectivity Analyzer, "
-	    "https://testconnectivity.microsoft.com/ (the \"Inbound SMTP Email\" test), and "
-	    "confirm.",
-	    in->target);
-	json_array_append_new(steps, step(STEP_VERIFY_TARGET, NULL, 0, gate));
-	json_array_append_new(steps,
-	    step(STEP_SWAP,
-		mx_after(in->domain, (uint32_t)low, mx_values(in, true, 30, c->final_preference)),
-		0, NULL));
-	json_array_append_new(steps, step(STEP_WAIT_LOW_TTL, NULL, low, NULL));
-	json_array_append_new(steps,
-	    step(STEP_REMOVE_LEGACY,
-		mx_after(in->domain, (uint32_t)low, mx_values(in, false, -1, c->final_preference)),
-		0, NULL));
-	json_array_append_new(steps, step(STEP_RAISE_TTL,
-					 mx_after(in->domain, (uint32_t)c->final_ttl,
-					     mx_values(in, false, -1, c->final_preference)),
-					 0, NULL));
-	snprintf(gate, sizeof(gate),
-	    "Run in Exchange Online PowerShell: Enable-SmtpDaneInbound -DomainName %s — then the "
-	    "run polls _25._tcp.%s TLSA until it is DNSSEC-secure (Microsoft takes 15-60 min; "
-	    "gate_timeout %d s).",
-	    in->domain, in->target, c->gate_timeout);
-	json_array_append_new(steps, step(STEP_DANE_ENABLE, NULL, 0, gate));
-	if (mtasts) {
-		json_t *pol = json_object_get(json_object_get(doc, "mta_sts"), "policy_final");
+	for (int k = 0; k < STEP_COUNT; k++) {
+		const struct mx_step_def *d = mx_prog_step(false, k);
+		struct mx_rrset rec;
+		json_t *item, *rbk = NULL;
+		int w, from, wait;
 
-		final_txt = json_object_get(doc, "_mtasts_final_txt");
-		snprintf(gate, sizeof(gate),
-		    "Publish the final policy (without the legacy host), then the id changes "
-		    "again:\n%s",
-		    json_string_value(pol));
-		json_array_append_new(steps,
-		    step(STEP_MTASTS_FINALIZE,
-			json_pack("{s:s,s:s,s:i,s:[O]}", "name", in->sts_txt->name, "type", "TXT",
-			    "ttl", (json_int_t)(in->sts_txt->ttl ? in->sts_txt->ttl : 300),
-			    "values", final_txt),
-			0, gate));
-		json_object_set_new(
-		    json_array_get(steps, json_array_size(steps) - 1), "policy", json_incref(pol));
-		json_object_del(doc, "_mtasts_final_txt");
+		if (!mx_prog_applies(&p, k)) {
+			json_array_append_new(skipped, json_string(d->key));
+			continue;
+		}
+		item = step_json(d);
+		w = mx_prog_records(&p, k, &rec, err);
+		if (w < 0) {
+			json_decref(item);
+			rc = -w;
+			goto fail;
+		}
+		json_object_set_new(item, "writes", json_boolean(w > 0));
+		if (w > 0) {
+			json_object_set_new(item, "after", mx_rrset_json(&rec));
+			prov_rrset_clear(&rec);
+		}
+		wait = mx_prog_wait(&p, k, &from);
+		json_object_set_new(item, "wait_seconds", json_integer(wait));
+		if (from >= 0)
+			json_object_set_new(
+			    item, "wait_from", json_string(mx_prog_step(false, from)->key));
+		mx_prog_gate_text(&p, false, k, text, sizeof(text));
+		if (text[0])
+			json_object_set_new(item, "gate", json_string(text));
+		if (k == STEP_MTASTS_STAGE || k == STEP_MTASTS_FINALIZE) {
+			json_object_set_new(item, "policy",
+			    json_string(k == STEP_MTASTS_STAGE ? staged : final));
+			json_object_set_new(
+			    item, "mta_sts_id", json_string(k == STEP_MTASTS_STAGE ? id1 : id2));
+		}
+		rc = mx_prog_zone_after(&p, k, &zone, err);
+		if (!rc)
+			rc = rollback_json(&p, &zone, k >= STEP_DANE_ENABLE, &rbk, err);
+		if (rc) {
+			json_decref(item);
+			goto fail;
+		}
+		json_object_set_new(item, "zone", zone_json(&zone));
+		json_object_set_new(item, "rollback", rbk);
+		mx_zone_clear(&zone);
+		json_array_append_new(steps, item);
 	}
 	json_object_set_new(doc, "steps", steps);
 	steps = NULL;
-
-	/* Rollback in the mail-safe order of docs/state-machine.md. */
-	snprintf(gate, sizeof(gate),
-	    "If inbound DANE was enabled: Disable-SmtpDaneInbound -DomainName %s first.",
-	    in->domain);
-	json_array_append_new(rollback, json_pack("{s:s,s:s}", "action", "gate", "text", gate));
-	json_array_append_new(
-	    rollback, json_pack("{s:s,s:o}", "action", "write", "after",
-			  mx_after(in->domain, (uint32_t)low, mx_values(in, true, -1, 30))));
-	json_array_append_new(
-	    rollback, json_pack("{s:s,s:i}", "action", "wait", "wait_seconds", (json_int_t)old));
-	json_array_append_new(
-	    rollback, json_pack("{s:s,s:o}", "action", "write", "after",
-			  mx_after(in->domain, (uint32_t)low, mx_values(in, true, -1, -1))));
-	json_array_append_new(
-	    rollback, json_pack("{s:s,s:o}", "action", "write", "after", mx_rrset_json(in->mx)));
-	if (mtasts)
-		json_array_append_new(
-		    rollback, json_pack("{s:s,s:o,s:s}", "action", "write", "after",
-				  mx_rrset_json(in->sts_txt), "policy", in->policy));
-	json_object_set_new(doc, "rollback", rollback);
+	json_object_set_new(doc, "skipped", skipped);
+	skipped = NULL;
+	/* The rollback after a completed cutover, in the mail-safe order. */
+	rc = mx_prog_zone_after(&p, STEP_COUNT - 1, &zone, err);
+	if (!rc)
+		rc = rollback_json(&p, &zone, true, &rb, err);
+	mx_zone_clear(&zone);
+	if (rc)
+		goto fail;
+	json_object_set_new(doc, "rollback", rb);
 	*out = doc;
-	return MX_OK;
+	doc = NULL;
 fail:
-	json_decref(steps);
-	json_decref(rollback);
 	json_decref(doc);
+	json_decref(steps);
+	json_decref(skipped);
+	mtasts_policy_free(pol);
+	free(staged);
+	free(final);
 	return rc;
 }

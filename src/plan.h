@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "err.h"
 #include "provider.h"
+#include "steps.h"
 
 struct mx_plan_in {
 	const struct mx_conf *conf;
@@ -37,9 +38,19 @@ int mx_plan_format_parse(const char *name);
 /* Builds the plan document (the JSON format of docs/plan-schema.md). New reference. */
 int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err);
 
-/* The snapshot checksum: "sha256:" + hex of the canonical snapshot. out ≥ 72 bytes. */
-int mx_plan_checksum(const struct mx_rrset *mx, const struct mx_rrset *sts_txt, char *out,
-    size_t outlen, struct mx_err *err);
+/* The plan's checksum: "sha256:" + hex of the canonical JSON of everything the program
+ * depends on — the snapshot (MX and _mta-sts TXT), the settings, the domain and target, the
+ * observed TTL, the MTA-STS policies the run will ask for, and the program's identity (mx_plan_program).
+ * A run given a plan computes it again and refuses to go on when they differ. out ≥ 72. */
+int mx_plan_checksum(const struct mx_prog_in *in, char *out, size_t outlen, struct mx_err *err);
+
+/* The program's identity, "mxcutover-program-N/VERSION". */
+const char *mx_plan_program(void);
+
+/* The MTA-STS policy the cutover must follow: the one served, when the domain announces one
+ * (an _mta-sts record with an id) whose mode is not none; NULL otherwise. */
+struct chk_facts;
+const char *mx_plan_policy_now(const struct chk_facts *f);
 
 /* The MTA-STS policies of a cutover from the policy served now: *staged lists the current
  * patterns plus the target (unless already covered), *final drops every pattern for a legacy

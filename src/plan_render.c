@@ -219,17 +219,19 @@ static void render_nsupdate(json_t *p, const char *server, FILE *fp)
 		    "ROLLBACK: only if the cutover must be undone, one block at a time\n");
 	json_array_foreach(json_object_get(p, "rollback"), i, st)
 	{
+		fprintf(fp, "; rollback %zu. %s (%s)\n", i + 1, str(st, "title"), str(st, "key"));
+		if (json_object_get(st, "gate"))
+			print_lines(fp, ";    gate: ", ";      ", str(st, "gate"));
+		if (num(st, "wait_seconds")) {
+			duration(d, sizeof(d), num(st, "wait_seconds"));
+			fprintf(fp, "WAIT: %s before the next block\n", d);
+		}
 		if (json_object_get(st, "after")) {
-			fprintf(fp, "; rollback %zu\n", i + 1);
+			if (json_object_get(st, "gate"))
+				fprintf(fp, "GATE: only once the gate above is done\n");
 			nsupdate_head(fp, p, server);
 			nsupdate_set(fp, json_object_get(st, "after"));
 			fprintf(fp, "NEXT: only once every name server serves the change above\n");
-		} else if (json_object_get(st, "text")) {
-			fprintf(fp, "; rollback %zu: %s\n", i + 1, str(st, "text"));
-		} else {
-			duration(d, sizeof(d), num(st, "wait_seconds"));
-			fprintf(
-			    fp, "; rollback %zu: wait\nWAIT: %s before the next block\n", i + 1, d);
 		}
 	}
 }
@@ -336,9 +338,12 @@ int mx_plan_render_dir(json_t *p, const char *server, const char *dir, struct mx
 	fprintf(readme.fp, "\nRollback, only if needed, in this order:\n");
 	json_array_foreach(json_object_get(p, "rollback"), i, st)
 	{
+		fprintf(readme.fp, "%2zu. %s (%s)\n", i + 1, str(st, "title"), str(st, "key"));
+		if (json_object_get(st, "gate"))
+			print_lines(readme.fp, "    ", "    ", str(st, "gate"));
 		if (json_object_get(st, "after")) {
 			snprintf(name, sizeof(name), "rollback-%02d.nsupdate", ++nrb);
-			fprintf(readme.fp, "%2zu. %s\n", i + 1, name);
+			fprintf(readme.fp, "    %s\n", name);
 			rc = mem_open(&f, err);
 			if (rc)
 				goto out;
@@ -349,11 +354,10 @@ int mx_plan_render_dir(json_t *p, const char *server, const char *dir, struct mx
 			rc = mem_close_write(&f, dir, name, err);
 			if (rc)
 				goto out;
-		} else if (json_object_get(st, "text")) {
-			fprintf(readme.fp, "%2zu. %s\n", i + 1, str(st, "text"));
-		} else {
+		}
+		if (num(st, "wait_seconds")) {
 			duration(d, sizeof(d), num(st, "wait_seconds"));
-			fprintf(readme.fp, "%2zu. WAIT %s before the next file\n", i + 1, d);
+			fprintf(readme.fp, "    WAIT %s before the next file\n", d);
 		}
 	}
 out:

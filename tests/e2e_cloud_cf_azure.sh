@@ -130,6 +130,7 @@ cf '{"clear_log": true}'
 rm -f "$workdir/stop"
 Z monitor "$D" "$workdir/stop" >"$workdir/monitor-cf2.log" &
 mon=$!
+Z dane-off "$T" # Disable-SmtpDaneInbound, as Microsoft does
 expect_status 0 mx rollback "$D" --yes >"$workdir/cf-rb.log" 2>&1
 touch "$workdir/stop"
 wait "$mon" || fail "cloudflare rollback monitor: $(cat "$workdir/monitor-cf2.log")"
@@ -205,6 +206,7 @@ issued2=$(az '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tok
 [ $((issued2 - issued)) -eq 1 ] || fail "azure token not cached: $((issued2 - issued)) tokens for one run"
 python3 "$FAKES/azure_api.py" --log "$AZ" >"$workdir/az-req.log"
 grep '^PUT ' "$workdir/az-req.log" | grep -q 'api-version=2018-05-01' || fail "azure api-version"
+Z dane-off "$T" # Disable-SmtpDaneInbound, as Microsoft does
 expect_status 0 mx rollback "$D" --yes >"$workdir/az-rb.log" 2>&1
 [ "$(mxline)" = "$D. MX 3600 0 $L." ] || fail "azure rolled back MX: $(mxline) ($(tail -3 "$workdir/az-rb.log"))"
 mx --json status "$D" | grep -q '"state": "rolled_back"' || fail "azure status rolled_back"

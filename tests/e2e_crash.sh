@@ -99,10 +99,12 @@ for point in "${points[@]}" rb_readd_legacy:intent rb_remove_target:write rb_res
 	case $point in
 	rb_*)
 		mx run "$D" --target-mx "$T" --provider pdns --yes >>"$workdir/log" 2>&1
+		Z dane-off "$T"
 		crash "$point" rollback "$D" --yes
 		;;
 	*)
 		crash "$point" run "$D" --target-mx "$T" --provider pdns --yes
+		Z dane-off "$T"
 		;;
 	esac
 	mx rollback "$D" --yes >>"$workdir/log" 2>&1 || mx resume "$D" --yes >>"$workdir/log" 2>&1 ||

@@ -99,6 +99,7 @@ int main(void)
 	cfg.dns = dns;
 	cfg.http = http;
 	cfg.clock = &clock;
+	cfg.assume_yes = true; /* --yes */
 	CHECK_INT(mx_engine_new(&e, &cfg, &err), MX_OK);
 	loop.dns = dns;
 	loop.http = http;

@@ -16,7 +16,7 @@ for p in pdns manual; do
 	python3 - "$J" "$T" <<'PY' || fail "plan json ($p)"
 import json, sys
 p = json.load(open(sys.argv[1])); t = sys.argv[2]
-assert p["version"] == 1 and p["domain"] == "contoso.test" and p["target"] == t
+assert p["version"] == 2 and p["domain"] == "contoso.test" and p["target"] == t
 assert p["snapshot"]["mx"] == {"name": "contoso.test", "type": "MX", "ttl": 3600,
     "values": ["0 contoso-test.mail.protection.outlook.test"]}, p["snapshot"]["mx"]
 assert p["snapshot"]["checksum"].startswith("sha256:") and len(p["snapshot"]["checksum"]) == 71
@@ -44,7 +44,10 @@ assert "mail.protection" not in st["mtasts_finalize"]["policy"] and t in st["mta
 assert st["mtasts_stage"]["after"]["values"][0] != st["mtasts_finalize"]["after"]["values"][0]
 rb = p["rollback"]
 assert rb[0]["action"] == "gate" and "Disable-SmtpDaneInbound" in rb[0]["text"]
-assert sorted(rb[1]["after"]["values"]) == sorted(["0 " + legacy, "30 " + t])
+rbk = {s["key"]: s for s in rb}
+assert [s["key"] for s in rb] == ["rb_dane", "rb_mtasts_cover", "rb_readd_legacy", "rb_wait",
+    "rb_remove_target", "rb_restore_ttl", "rb_mtasts"], [s["key"] for s in rb]
+assert sorted(rbk["rb_readd_legacy"]["after"]["values"]) == sorted(["0 " + legacy, "30 " + t])
 assert rb[-2]["after"] == p["snapshot"]["mx"] or rb[-1]["after"] == p["snapshot"]["mx"]
 assert p["blockers"] == []
 PY

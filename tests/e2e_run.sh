@@ -70,8 +70,24 @@ p = json.load(open(sys.argv[1]))
 st = {s["key"]: s for s in p["steps"]}
 open(sys.argv[2], "w").write(st["mtasts_stage"]["policy"])
 PY
-expect_status 0 mx rollback "$D" --yes >"$workdir/rb.log" 2>&1
+# Inbound DANE was enabled: the rollback waits until the TLSA is withdrawn (it never goes on
+# unverified); with --yes it stops resumable at gate_timeout, exit 1, still rolling back.
+sed 's/^gate_timeout.*$//; s/^\[cutover\]$/[cutover]\ngate_timeout = 60/' "$MX_CONFIG" >"$workdir/short.conf"
+expect_status 1 "$MXCUTOVER" --config "$workdir/short.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/state.db" rollback "$D" --yes >"$workdir/rb.log" 2>&1
 grep -q 'Disable-SmtpDaneInbound -DomainName' "$workdir/rb.log" || fail "rollback names the DANE cmdlet"
+tail -1 "$workdir/rb.log" | grep -q 'still published after gate_timeout' ||
+	fail "the DANE gate stops the rollback: $(tail -1 "$workdir/rb.log")"
+[ "$(mxline)" = "$(final_mx)" ] || fail "the MX stays while DANE is on: $(mxline)"
+mx --json status "$D" >"$workdir/st.json"
+python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))["runs"][0]
+assert d["state"]=="gate" and d["step"]=="rb_dane", d' "$workdir/st.json" ||
+	fail "the rollback waits at rb_dane: $(cat "$workdir/st.json")"
+# Microsoft withdraws the TLSA; `resume` continues the rollback (never the forward run).
+Z dane-off "$T"
+expect_status 0 mx resume "$D" --yes >>"$workdir/rb.log" 2>&1
+grep -q 'rolled back to the snapshot' "$workdir/rb.log" || fail "resume finished the rollback"
 [ "$(mxline)" = "$D. MX 3600 0 ${D//./-}.mail.protection.outlook.test." ] ||
 	fail "rolled back MX: $(mxline)"
 Z dump "$D" | grep -q "^_mta-sts.$D. TXT 3600 \"v=STSv1; id=20260101T000000;\"" ||
@@ -96,8 +112,12 @@ for s in 127.0.4.2 127.0.4.3; do
 	[ "$got" = "0 $NWT." ] || fail "northwind on $s: $got ($(tail -3 "$workdir/nw.log"))"
 done
 # It stopped at mtasts_finalize (the final policy is not up): roll back from there; the
-# rollback wants the policy served when the run started (the staged one) and gets it.
+# policy served (the staged one) covers every host the MX holds again. DANE was enabled: the
+# TLSA is withdrawn first (and put back afterwards: other tests share the sandbox).
+nwtlsa=$(Z dump mx.microsoft.test | grep "^_25._tcp.$NWT. TLSA " | cut -d' ' -f3-)
+Z dane-off $NWT
 expect_status 0 mx rollback $NW --yes >>"$workdir/nw.log" 2>&1
+Z set mx.microsoft.test "_25._tcp.$NWT." TLSA "${nwtlsa%% *}" "${nwtlsa#* }"
 [ -f "$workdir/nw-orig" ] && cp "$workdir/nw-orig" "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt"
 [ "$(dig +short +norec @127.0.4.2 $NW MX)" = "0 northwind-test.mail.protection.outlook.test." ] ||
 	fail "northwind rolled back: $(dig +short +norec @127.0.4.2 $NW MX)"
@@ -178,7 +198,9 @@ for _ in $(seq 1 100); do
 done
 expect_status 4 mx resume "$D" --yes >"$workdir/lock2.log" 2>&1
 grep -q "another mxcutover (pid $holder" "$workdir/lock2.log" || fail "lock message names the pid: $(cat "$workdir/lock2.log")"
-expect_status 2 mx run "$D" --target-mx "$T" --provider pdns --yes 2>/dev/null
+# A second `run` of a domain a live process holds is exit 4 naming the owner, like resume.
+expect_status 4 mx run "$D" --target-mx "$T" --provider pdns --yes >"$workdir/lock3.log" 2>&1
+grep -q "another mxcutover (pid $holder" "$workdir/lock3.log" || fail "run's lock message names the pid: $(cat "$workdir/lock3.log")"
 kill -9 $holder
 wait $holder 2>/dev/null
 expect_status 0 mx resume "$D" --yes 2>/dev/null

@@ -63,13 +63,63 @@ int main(void)
 
 		/* Step states, and the time a step finished (what waits are computed from). */
 		CHECK_INT(jnl_step_set(j, id, "lower_ttl", "active", NULL, 1002, &err), MX_OK);
-		CHECK_INT(jnl_step_finished_at(j, id, "lower_ttl"), 0);
-		CHECK_INT(jnl_step_set(j, id, "lower_ttl", "done", NULL, 1003, &err), MX_OK);
-		state = jnl_step_state(j, id, "lower_ttl");
-		CHECK_STR(state, "done");
-		free(state);
-		CHECK_INT(jnl_step_finished_at(j, id, "lower_ttl"), 1003);
-		CHECK(jnl_step_state(j, id, "swap") == NULL);
+		{
+			long long at = -1;
+
+			CHECK_INT(jnl_step_get(j, id, "lower_ttl", NULL, &at, &err), MX_OK);
+			CHECK_INT(at, 0);
+			CHECK_INT(jnl_step_set(j, id, "lower_ttl", "done", NULL, 1003, &err), MX_OK);
+			state = jnl_step_state(j, id, "lower_ttl");
+			CHECK_STR(state, "done");
+			free(state);
+			CHECK_INT(jnl_step_get(j, id, "lower_ttl", &state, &at, &err), MX_OK);
+			CHECK_STR(state, "done");
+			free(state);
+			CHECK_INT(at, 1003);
+			CHECK(jnl_step_state(j, id, "swap") == NULL);
+			CHECK_INT(jnl_step_get(j, id, "swap", &state, &at, &err), MX_OK);
+			CHECK(state == NULL);
+			CHECK_INT(at, 0);
+		}
+
+		/* The run's typed variables: every field round-trips. */
+		{
+			struct jnl_vars v, w;
+
+			memset(&v, 0, sizeof(v));
+			CHECK_INT(jnl_vars_get(j, id, &w, &err), MX_EINVAL);
+			v.rollback = 1;
+			v.low_ttl = 60;
+			v.final_ttl = 3600;
+			v.final_preference = 10;
+			v.gate_timeout = 900;
+			v.provider_min_ttl = 60;
+			v.observed_ttl = 7200;
+			v.ns = strdup("[\"127.0.0.1\"]");
+			v.policy_now = strdup("version: STSv1\r\n");
+			v.id_rollback = strdup("20261203T000000");
+			v.gate_since = 1234;
+			v.verified = 1;
+			v.dane_touched = 1;
+			CHECK_INT(jnl_vars_put(j, id, &v, &err), MX_OK);
+			CHECK_INT(jnl_vars_get(j, id, &w, &err), MX_OK);
+			CHECK_INT(w.rollback, 1);
+			CHECK_INT(w.low_ttl, 60);
+			CHECK_INT(w.final_preference, 10);
+			CHECK_INT(w.gate_timeout, 900);
+			CHECK_INT(w.provider_min_ttl, 60);
+			CHECK_INT(w.observed_ttl, 7200);
+			CHECK_STR(w.ns, "[\"127.0.0.1\"]");
+			CHECK_STR(w.policy_now, "version: STSv1\r\n");
+			CHECK(w.policy_staged == NULL);
+			CHECK_STR(w.id_rollback, "20261203T000000");
+			CHECK_INT(w.gate_since, 1234);
+			CHECK_INT(w.verified, 1);
+			CHECK_INT(w.confirmed, 0);
+			CHECK_INT(w.dane_touched, 1);
+			jnl_vars_clear(&v);
+			jnl_vars_clear(&w);
+		}
 
 		/* An intent without completion is found again; a completed one is not. */
 		CHECK_INT(jnl_intent_begin(j, id, "add_target", "contoso.com", "MX", "{\"b\":1}",

@@ -90,8 +90,8 @@ int main(void)
 	CHECK_STR(value(s, 0), "0 contoso-com.mail.protection.outlook.com");
 	CHECK_STR(value(s, 1), "20 contoso-com.o-v1.mx.microsoft");
 	s = json_object_get(step(plan, "swap"), "after");
-	CHECK_STR(value(s, 0), "30 contoso-com.mail.protection.outlook.com");
-	CHECK_STR(value(s, 1), "0 contoso-com.o-v1.mx.microsoft");
+	CHECK_STR(value(s, 0), "0 contoso-com.o-v1.mx.microsoft");
+	CHECK_STR(value(s, 1), "30 contoso-com.mail.protection.outlook.com");
 	s = json_object_get(step(plan, "raise_ttl"), "after");
 	CHECK_INT(json_integer_value(json_object_get(s, "ttl")), 3600);
 	CHECK_INT(json_array_size(json_object_get(s, "values")), 1);
@@ -137,27 +137,81 @@ int main(void)
 		  value(json_object_get(s, "after"), 0)) != 0);
 	CHECK(strcmp(value(json_object_get(s, "after"), 0), "v=STSv1; id=1;") != 0);
 
-	/* Rollback: DANE first, legacy preferred with the target at 30, the wait, then the
-	 * snapshot exactly. */
+	/* Rollback after completion: DANE off first, a policy covering both hosts (with a new
+	 * id), legacy preferred with the target at 30, the wait for what resolvers may hold
+	 * (the final TTL), the target removed, the snapshot exactly, the original MTA-STS. */
 	b = json_object_get(plan, "rollback");
+	{
+		static const char *const keys[] = {"rb_dane", "rb_mtasts_cover", "rb_readd_legacy",
+		    "rb_wait", "rb_remove_target", "rb_restore_ttl", "rb_mtasts"};
+
+		CHECK_INT(json_array_size(b), 7);
+		for (size_t k = 0; k < 7; k++)
+			CHECK_STR(json_string_value(json_object_get(json_array_get(b, k), "key")),
+			    keys[k]);
+	}
 	CHECK_STR(json_string_value(json_object_get(json_array_get(b, 0), "action")), "gate");
+	CHECK(strstr(json_string_value(json_object_get(json_array_get(b, 0), "gate")),
+		  "Disable-SmtpDaneInbound -DomainName contoso.com") != NULL);
 	s = json_object_get(json_array_get(b, 1), "after");
+	CHECK_STR(json_string_value(json_object_get(s, "type")), "TXT");
+	CHECK(strstr(json_string_value(json_object_get(json_array_get(b, 1), "gate")),
+		  "mx: *.mail.protection.outlook.com") != NULL);
+	s = json_object_get(json_array_get(b, 2), "after");
 	CHECK_STR(value(s, 0), "0 contoso-com.mail.protection.outlook.com");
 	CHECK_STR(value(s, 1), "30 contoso-com.o-v1.mx.microsoft");
-	CHECK_INT(json_integer_value(json_object_get(json_array_get(b, 2), "wait_seconds")), 7200);
-	s = json_object_get(json_array_get(b, 4), "after");
+	CHECK_INT(json_integer_value(json_object_get(s, "ttl")), 60);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(b, 3), "wait_seconds")), 3600);
+	s = json_object_get(json_array_get(b, 5), "after");
 	CHECK_INT(json_integer_value(json_object_get(s, "ttl")), 3600);
 	CHECK_STR(value(s, 0), "0 contoso-com.mail.protection.outlook.com");
+	s = json_object_get(json_array_get(b, 6), "after");
+	CHECK_STR(value(s, 0), "v=STSv1; id=1;");
 
-	/* The checksum depends on the zone only: stable, and different when the MX differs. */
-	CHECK_INT(mx_plan_checksum(&mx, &sts, sum1, sizeof(sum1), &err), MX_OK);
-	CHECK_STR(json_string_value(json_object_get(json_object_get(plan, "snapshot"), "checksum")),
-	    sum1);
-	set_of(
-	    &mx2, "contoso.com", DNS_T_MX, 600, "0 contoso-com.mail.protection.outlook.com", NULL);
-	CHECK_INT(mx_plan_checksum(&mx2, &sts, sum2, sizeof(sum2), &err), MX_OK);
-	CHECK(strcmp(sum1, sum2) != 0);
-	CHECK(strncmp(sum1, "sha256:", 7) == 0 && strlen(sum1) == 71);
+	/* A rollback after add_target: no DANE gate and no MTA-STS cover step's new policy
+	 * needed beyond the staged one; the wait is the cutover's TTL. */
+	b = json_object_get(step(plan, "add_target"), "rollback");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(b, 0), "key")), "rb_mtasts_cover");
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(b, 2), "wait_seconds")), 60);
+	/* A rollback after lower_ttl only restores the TTL and the MTA-STS record. */
+	b = json_object_get(step(plan, "lower_ttl"), "rollback");
+	CHECK_INT(json_array_size(b), 2);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(b, 0), "key")), "rb_restore_ttl");
+
+	/* The checksum covers the zone, the settings and the program: stable, and different when
+	 * any of them differs. */
+	{
+		struct mx_prog_in p;
+
+		memset(&p, 0, sizeof(p));
+		p.domain = "contoso.com";
+		p.target = target;
+		p.set.low_ttl = 60;
+		p.set.final_ttl = 3600;
+		p.set.gate_timeout = 3600;
+		p.set.provider_min_ttl = 60;
+		p.snap_mx = &mx;
+		p.snap_sts = &sts;
+		p.observed_ttl = 7200;
+		p.policy_now = policy;
+		p.policy_staged = json_string_value(json_object_get(json_object_get(plan, "mta_sts"), "policy_staged"));
+		p.policy_final = json_string_value(json_object_get(json_object_get(plan, "mta_sts"), "policy_final"));
+		CHECK_INT(mx_plan_checksum(&p, sum1, sizeof(sum1), &err), MX_OK);
+		CHECK_STR(json_string_value(
+			      json_object_get(json_object_get(plan, "snapshot"), "checksum")),
+		    sum1);
+		set_of(&mx2, "contoso.com", DNS_T_MX, 600, "0 contoso-com.mail.protection.outlook.com",
+		    NULL);
+		p.snap_mx = &mx2;
+		CHECK_INT(mx_plan_checksum(&p, sum2, sizeof(sum2), &err), MX_OK);
+		CHECK(strcmp(sum1, sum2) != 0);
+		p.snap_mx = &mx;
+		p.set.low_ttl = 120;
+		CHECK_INT(mx_plan_checksum(&p, sum2, sizeof(sum2), &err), MX_OK);
+		CHECK(strcmp(sum1, sum2) != 0);
+		CHECK(strncmp(sum1, "sha256:", 7) == 0 && strlen(sum1) == 71);
+		CHECK_STR(json_string_value(json_object_get(plan, "program")), mx_plan_program());
+	}
 
 	/* Every format renders; nsupdate lines are nsupdate commands or comments. */
 	for (int f = PLAN_TEXT; f <= PLAN_POWERSHELL; f++) {

@@ -5,6 +5,9 @@
 # monitor that asks every authoritative server every 50 ms during a run.
 #   zonetool.py set ZONE NAME TYPE TTL VALUE...    (values in PowerDNS content syntax)
 #   zonetool.py dump ZONE                          (sorted RRsets, one per line)
+#   zonetool.py del ZONE NAME TYPE                 (deletes an RRset)
+#   zonetool.py dane-off TARGET                    (withdraws the target's TLSA, as Microsoft
+#                                                   does after Disable-SmtpDaneInbound)
 #   zonetool.py monitor ZONE STOPFILE              (exit 1 on an empty MX or a dead host)
 import json, os, subprocess, sys, time
 
@@ -27,6 +30,12 @@ def main():
     if cmd == "set":
         zone, name, rtype, ttl, values = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:]
         api.patch(zone, [L.rr(name, rtype, values, ttl)])
+    elif cmd == "del":
+        zone, name, rtype = sys.argv[2], sys.argv[3], sys.argv[4]
+        api.patch(zone, [{"name": L.fqdn(name), "type": rtype, "changetype": "DELETE"}])
+    elif cmd == "dane-off":
+        api.patch(L.ENDPOINT_SUFFIX, [{"name": L.fqdn("_25._tcp." + sys.argv[2]), "type": "TLSA",
+                                       "changetype": "DELETE"}])
     elif cmd == "dump":
         z = api.req("GET", "/zones/" + L.fqdn(sys.argv[2]))
         for rs in sorted(z["rrsets"], key=lambda r: (r["name"], r["type"])):
