@@ -647,14 +647,14 @@ static void status_text(
 {
 	FILE *fp = app->out;
 	char when[32];
-	enum mx_run_state st = mx_run_state_parse(r->state);
+	enum mx_run_state rs = mx_run_state_parse(r->state);
 
-	if (st == MX_RUN_DONE)
+	if (rs == MX_RUN_DONE)
 		fprintf(
 		    fp, "%-28s done          cutover complete: MX is %s\n", r->domain, r->target);
-	else if (st == MX_RUN_ROLLED_BACK)
+	else if (rs == MX_RUN_ROLLED_BACK)
 		fprintf(fp, "%-28s rolled_back   the MX is as it was before the run\n", r->domain);
-	else if (st == MX_RUN_ABANDONED)
+	else if (rs == MX_RUN_ABANDONED)
 		fprintf(fp, "%-28s abandoned     stopped before it wrote anything; a later run "
 			    "replaced it\n",
 		    r->domain);

@@ -1754,25 +1754,6 @@ void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *ou
 	out->exit = r->exit;
 }
 
-int mx_engine_rb_count(void)
-{
-	return mx_prog_count(true);
-}
-
-const char *mx_engine_rb_title(int i)
-{
-	const struct mx_step_def *d = mx_prog_step(true, i);
-
-	return d ? d->title : "";
-}
-
-const char *mx_engine_rb_key(int i)
-{
-	const struct mx_step_def *d = mx_prog_step(true, i);
-
-	return d ? d->key : "";
-}
-
 static void stop_run(struct mx_engine *e, struct run *r)
 {
 	if (r->stopped)

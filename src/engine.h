@@ -95,11 +95,6 @@ struct mx_run_info {
 };
 void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *out);
 
-/* The rollback table, for front ends: its size and each step's key and title. */
-int mx_engine_rb_count(void);
-const char *mx_engine_rb_title(int i);
-const char *mx_engine_rb_key(int i);
-
 /* Asks every run to stop where it is (Ctrl-C, q): nothing more is started; the journal
  * already holds a resumable position. */
 void mx_engine_stop(struct mx_engine *e);

@@ -70,10 +70,6 @@ struct ui_core {
 	size_t npubs;
 	bool engine_ready;
 	time_t wake;
-	/* A question asked through the engine's confirm callback, and its answer. */
-	char ask_domain[254];
-	char ask_text[UI_TEXT_MAX];
-	struct ui_cmd *deferred;
 };
 
 /* ---- queues ---- */
@@ -213,34 +209,6 @@ bool ui_core_warps(const struct ui_core *c)
 
 /* ---- run views ---- */
 
-#ifndef MX_PROG_VERSION
-static const char *const run_state_names[] = {
-    "running", "waiting", "gate", "done", "failed", "rolling_back", "rolled_back", "abandoned"};
-
-const char *mx_run_state_name(enum mx_run_state s)
-{
-	return (size_t)s < sizeof(run_state_names) / sizeof(run_state_names[0]) ? run_state_names[s]
-										: "running";
-}
-
-static int mx_run_state_parse(const char *s)
-{
-	for (size_t i = 0; s && i < sizeof(run_state_names) / sizeof(run_state_names[0]); i++)
-		if (!strcmp(s, run_state_names[i]))
-			return (int)i;
-	return -1;
-}
-
-static int mx_step_state_parse(const char *s)
-{
-	static const char *const names[] = {"pending", "active", "done", "skipped", "undone"};
-
-	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(s, names[i]))
-			return i == 4 ? MX_STEP_SKIPPED : (int)i;
-	return -1;
-}
-#endif
 
 static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
 {
@@ -280,7 +248,6 @@ static void read_history(struct ui_core *c, struct pub *p)
 	h->st = st < 0 ? MX_RUN_FAILED : (enum mx_run_state)st;
 	h->rollback = h->st == MX_RUN_ROLLING_BACK || h->st == MX_RUN_ROLLED_BACK;
 	snprintf(h->step_key, sizeof(h->step_key), "%s", row.step ? row.step : "");
-#ifdef MX_PROG_VERSION
 	/* A rollback stopped at a gate is still a rollback: its step says so. */
 	st = mx_prog_find(true, h->step_key);
 	if (st >= 0) {
@@ -289,7 +256,6 @@ static void read_history(struct ui_core *c, struct pub *p)
 	} else if (h->st == MX_RUN_ROLLED_BACK) {
 		h->step = mx_prog_count(true);
 	}
-#endif
 	if (!h->rollback)
 		h->step = mx_step_find(h->step_key);
 	snprintf(h->target, sizeof(h->target), "%s", row.target ? row.target : "");
@@ -328,20 +294,10 @@ static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
 		out->live = !info.stopped;
 		out->rollback = info.rollback;
 		out->step = info.step;
-#ifdef MX_PROG_VERSION
 		out->st = info.st;
 		out->step_flags = info.step_flags;
 		snprintf(
 		    out->question, sizeof(out->question), "%s", info.question ? info.question : "");
-#else
-		out->st = mx_run_state_parse(info.state) < 0
-			      ? MX_RUN_RUNNING
-			      : (enum mx_run_state)mx_run_state_parse(info.state);
-		/* A finished run's step is one past the last. */
-		out->step_flags = !info.rollback && info.step >= 0 && info.step < STEP_COUNT
-				      ? mx_step_table[info.step].flags
-				      : 0;
-#endif
 		snprintf(
 		    out->step_key, sizeof(out->step_key), "%s", info.step_key ? info.step_key : "");
 		out->wake = info.wake;
@@ -353,12 +309,6 @@ static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
 		if (info.provider)
 			snprintf(out->provider, sizeof(out->provider), "%s", info.provider);
 	}
-#ifndef MX_PROG_VERSION
-	if (c->ask_domain[0] && !strcmp(c->ask_domain, p->domain))
-		snprintf(out->question, sizeof(out->question), "%s", c->ask_text);
-	else
-		out->question[0] = '\0';
-#endif
 }
 
 /* Sends every run view that changed since it was sent. */
@@ -405,9 +355,6 @@ static void on_event(const struct mx_event *ev, void *arg)
 
 /* ---- the engine ---- */
 
-#ifndef MX_PROG_VERSION
-static bool on_confirm(void *arg, const char *domain, const char *question);
-#endif
 
 static int engine_open(struct ui_core *c, struct mx_err *err)
 {
@@ -420,12 +367,7 @@ static int engine_open(struct ui_core *c, struct mx_err *err)
 	cfg.http = c->http;
 	cfg.clock = &c->clock;
 	cfg.sink = &c->sink;
-#ifdef MX_PROG_VERSION
 	cfg.assume_yes = false; /* questions wait for mx_engine_answer */
-#else
-	cfg.confirm = on_confirm;
-	cfg.confirm_arg = c;
-#endif
 	return mx_engine_new(&c->engine, &cfg, err);
 }
 
@@ -720,10 +662,8 @@ static void run_cmd(struct ui_core *c, struct ui_cmd *cmd)
 			mx_engine_stop(c->engine);
 		break;
 	case UI_CMD_ANSWER:
-#ifdef MX_PROG_VERSION
 		if (c->engine)
 			rc = mx_engine_answer(c->engine, cmd->domain, cmd->flag, &err);
-#endif
 		break;
 	}
 	if ((p = pub_find(c, cmd->domain[0] ? cmd->domain : "-", cmd->domain[0] != '\0')))
@@ -746,50 +686,6 @@ static bool take_cmds(struct ui_core *c, struct ui_cmd **out)
 	return quit;
 }
 
-#ifndef MX_PROG_VERSION
-/* The engine asks at gates that want a person's word, from inside mx_engine_step: the
- * question goes to the terminal with the run's view, and the loop waits here for the
- * answer (other commands wait their turn). */
-static bool on_confirm(void *arg, const char *domain, const char *question)
-{
-	struct ui_core *c = arg;
-	struct ui_cmd *cmds, *cmd, **tail;
-	bool answered = false, yes = false, quit = false;
-	struct pub *p;
-
-	snprintf(c->ask_domain, sizeof(c->ask_domain), "%s", domain);
-	snprintf(c->ask_text, sizeof(c->ask_text), "%s", question);
-	if ((p = pub_find(c, domain, true)))
-		p->stale = true;
-	publish(c);
-	while (!answered && !quit) {
-		struct pollfd pfd = {c->cmd_pipe[0], POLLIN, 0};
-
-		poll(&pfd, 1, 1000);
-		quit = take_cmds(c, &cmds);
-		while ((cmd = cmds)) {
-			cmds = cmd->next;
-			cmd->next = NULL;
-			if (!answered && cmd->kind == UI_CMD_ANSWER &&
-			    !strcmp(cmd->domain, domain)) {
-				answered = true;
-				yes = cmd->flag;
-				cmd_free(cmd);
-			} else if (cmd->kind == UI_CMD_STOP) {
-				answered = true;
-				cmd_free(cmd);
-			} else {
-				for (tail = &c->deferred; *tail; tail = &(*tail)->next)
-					;
-				*tail = cmd;
-			}
-		}
-	}
-	c->ask_domain[0] = '\0';
-	c->ask_text[0] = '\0';
-	return yes;
-}
-#endif
 
 /* ---- the loop ---- */
 
@@ -816,15 +712,6 @@ static void *core_main(void *arg)
 		int fds[12], n = 0, timeout = 1000, ms;
 
 		quit = take_cmds(c, &cmds);
-		if (c->deferred) {
-			struct ui_cmd **tail = &c->deferred;
-
-			while (*tail)
-				tail = &(*tail)->next;
-			*tail = cmds;
-			cmds = c->deferred;
-			c->deferred = NULL;
-		}
 		while ((cmd = cmds)) {
 			cmds = cmd->next;
 			if (!quit)
@@ -970,10 +857,6 @@ void ui_core_free(struct ui_core *c)
 	}
 	while ((cmd = c->cmds)) {
 		c->cmds = cmd->next;
-		cmd_free(cmd);
-	}
-	while ((cmd = c->deferred)) {
-		c->deferred = cmd->next;
 		cmd_free(cmd);
 	}
 	for (int i = 0; i < 2; i++) {

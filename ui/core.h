@@ -21,21 +21,6 @@
 
 #define UI_TEXT_MAX 1024
 
-#ifndef MX_PROG_VERSION
-/* Until src/steps.h has the program table with states as enums: the same names, here. */
-enum mx_run_state {
-	MX_RUN_RUNNING = 0,
-	MX_RUN_WAITING,
-	MX_RUN_GATE,
-	MX_RUN_DONE,
-	MX_RUN_FAILED,
-	MX_RUN_ROLLING_BACK,
-	MX_RUN_ROLLED_BACK,
-	MX_RUN_ABANDONED,
-};
-const char *mx_run_state_name(enum mx_run_state s);
-enum mx_step_state { MX_STEP_PENDING = 0, MX_STEP_ACTIVE, MX_STEP_DONE, MX_STEP_SKIPPED };
-#endif
 
 /* Everything the wizard shows of a domain's newest run, as the engine knows it. */
 struct ui_run {

@@ -50,7 +50,7 @@ static void draw_steps(struct tui *t, const struct dom *d, int y, int count)
 		wtitle = 56;
 	for (int i = 0; i < count; i++, y++) {
 		enum mark m = step_mark(r, i);
-		const char *title = r->rollback ? mx_engine_rb_title(i) : mx_step_table[i].title;
+		const char *title = mx_prog_step(r->rollback, i)->title;
 		const char *marks[] = {[MARK_PENDING] = sym(t, "·", "."),
 		    [MARK_ACTIVE] = sym(t, "▸", ">"),
 		    [MARK_GATE] = "!",
@@ -95,7 +95,7 @@ static void draw_run(struct tui *t)
 	struct dom *d = &t->doms[t->run_dom];
 	const struct ui_run *r = &d->run;
 	bool unfinished = run_unfinished(r);
-	int y, count = r->rollback ? mx_engine_rb_count() : STEP_COUNT, logtop, logrows;
+	int y, count = mx_prog_count(r->rollback), logtop, logrows;
 	char cd[40], lines[12][300], state[40];
 	int wstate;
 
