@@ -192,11 +192,17 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
-	for (int i = 0; i < CHK_COUNT; i++)
-		/* The plan's mtasts_stage step is what makes the policy cover the target. */
-		if (res.res[i].present && res.res[i].status == CHK_FAIL && i != CHK_MTASTS_COVERS)
-			json_array_append_new(
-			    blockers, json_sprintf("%s: %s", chk_id_name(i), res.res[i].summary));
+	/* The one readiness verdict (src/check.c) decides, as it does for check and run. */
+	if (res.verdict.v == CHK_V_MIGRATED) {
+		status = mx_cli_domain_reason(MX_EXIT_BLOCKED, domain, res.verdict.text);
+		goto out;
+	}
+	for (int i = 0; !res.verdict.runnable && i < res.verdict.nroots; i++) {
+		enum chk_id id = res.verdict.roots[i];
+
+		json_array_append_new(
+		    blockers, json_sprintf("%s: %s", chk_id_name(id), res.res[id].summary));
+	}
 	memset(&in, 0, sizeof(in));
 	in.conf = app->conf;
 	in.domain = domain;

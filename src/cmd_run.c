@@ -219,6 +219,11 @@ static void say_why(struct front *f)
 		memset(&r, 0, sizeof(r));
 		if (jnl_run_latest(f->jnl, info.domain, &r, NULL) != MX_OK)
 			r.error = NULL;
+		/* The engine's own reason is the latest (a refused preflight leaves no row). */
+		if (info.error[0]) {
+			free(r.error);
+			r.error = strdup(info.error);
+		}
 		/* Exit 2 from a run: the provider does not hold the zone; name the others. */
 		names[0] = '\0';
 		if (info.exit == MX_EXIT_USAGE)

@@ -57,8 +57,8 @@ struct run {
 	bool gate_shown;
 	char question[1024];
 	char waiting_for[200];
+	char error[512];     /* why the run stopped, when it stopped on an error */
 	char last_wait[200]; /* the wait last announced, so a poll is announced once */
-	char *plan_json;
 	struct chk_job *chk; /* preflight's checks in flight, NULL otherwise */
 	struct chk_domain chk_d;
 };
@@ -122,9 +122,9 @@ static enum res jnl_failed(struct run *r, struct mx_err *err)
 
 	snprintf(msg, sizeof(msg), "%s", err->msg);
 	mx_err_set(err, MX_EIO,
-	    "%s: %s; the run stopped where the journal last recorded it — free space or fix the "
+	    "%s; the run stopped where the journal last recorded it — free space or fix the "
 	    "state file, then run `mxcutover resume %s`",
-	    r->row.domain, msg, r->row.domain);
+	    msg, r->row.domain);
 	return R_FAIL;
 }
 
@@ -291,8 +291,8 @@ static const char *rr_type_name(int type)
 }
 
 /* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
-static enum res write_rrset(struct run *r, const struct mx_rrset *expect,
-    const struct mx_rrset *want, struct mx_err *err)
+static enum res write_rrset(
+    struct run *r, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
 {
 	const char *step = step_key(r);
 	struct mx_rrset cur;
@@ -316,9 +316,9 @@ static enum res write_rrset(struct run *r, const struct mx_rrset *expect,
 		t1 = prov_rrset_text(expect);
 		t2 = prov_rrset_text(&cur);
 		mx_err_set(err, MX_ECONFLICT,
-		    "%s: the %s RRset changed behind our back: expected %s, found %s; check who "
+		    "the %s RRset changed behind our back: expected %s, found %s; check who "
 		    "changed it, then resume or roll back",
-		    r->row.domain, rr_type_name(want->type), t1 ? t1 : "?", t2 ? t2 : "?");
+		    rr_type_name(want->type), t1 ? t1 : "?", t2 ? t2 : "?");
 		free(t1);
 		free(t2);
 		goto out;
@@ -340,9 +340,9 @@ static enum res write_rrset(struct run *r, const struct mx_rrset *expect,
 	if (rc == MX_EAGAIN && (r->prov->ops->caps & PROV_CAP_HUMAN)) {
 		/* A person applies it; the intent completes when the zone shows it. */
 		res = gate_wait(r, err->msg, 5, "the records to be set by hand", err,
-		    "%s: the records were not set within gate_timeout; set them and run "
+		    "the records were not set within gate_timeout; set them and run "
 		    "`mxcutover resume %s`",
-		    r->row.domain, r->row.domain);
+		    r->row.domain);
 		goto out;
 	}
 	if (rc == MX_ERATELIMIT) {
@@ -372,9 +372,9 @@ propagate:
 			r->v.prop_since = (long long)now(r);
 		} else if ((long long)now(r) - r->v.prop_since > r->v.gate_timeout + 300) {
 			mx_err_set(err, MX_EDNS,
-			    "%s: name server %s still does not serve the new RRset; check zone "
+			    "name server %s still does not serve the new RRset; check zone "
 			    "transfers, then resume",
-			    r->row.domain, lag);
+			    lag);
 			goto out;
 		}
 		snprintf(r->waiting_for, sizeof(r->waiting_for),
@@ -413,7 +413,8 @@ static void fetch_policy(struct run *r, struct mtasts_policy **pol, char *why, s
 		return;
 	}
 	mtasts_fetch_request(r->row.domain,
-	    a->n && a->sec != DNS_SEC_BOGUS ? a->rr[0].u.addr : NULL, 10000, url, sizeof(url), &req);
+	    a->n && a->sec != DNS_SEC_BOGUS ? a->rr[0].u.addr : NULL, 10000, url, sizeof(url),
+	    &req);
 	if (http_perform(r->e->cfg.http, &req, &resp, &err)) {
 		snprintf(why, whylen, "%s", err.msg);
 		goto out;
@@ -526,15 +527,16 @@ static enum res mtasts_gate(struct run *r, const char *text, struct mx_err *err)
 			snprintf(what, sizeof(what), "the MTA-STS policy to be published%s%s",
 			    why[0] ? ": " : "", why);
 			return gate_wait(r, text, 5, what, err,
-			    "%s: the MTA-STS policy was not published within gate_timeout; publish "
+			    "the MTA-STS policy was not published within gate_timeout; publish "
 			    "it and run `mxcutover resume %s`",
-			    r->row.domain, r->row.domain);
+			    r->row.domain);
 		}
 		gate_clear(r);
 		r->v.verified = 1;
 		if (save_vars(r, err))
 			return jnl_failed(r, err);
-		say(r, MX_EV_LOG, MX_SEV_INFO, "the MTA-STS policy served at mta-sts.%s is the one "
+		say(r, MX_EV_LOG, MX_SEV_INFO,
+		    "the MTA-STS policy served at mta-sts.%s is the one "
 		    "this step needs",
 		    r->row.domain);
 	}
@@ -576,30 +578,42 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 		goto out;
 	}
 	r->chk = NULL;
-	for (int i = 0; i < CHK_COUNT; i++) {
-		/* mtasts_stage is what makes the policy cover the target. */
-		if (!d->res[i].present || d->res[i].status != CHK_FAIL || i == CHK_MTASTS_COVERS)
-			continue;
-		used += (size_t)snprintf(blockers + used,
-		    used < sizeof(blockers) ? sizeof(blockers) - used : 0, "%s%s: %s",
-		    used ? "; " : "", chk_id_name(i), d->res[i].summary);
+	/* The one readiness verdict (src/check.c) decides, as it does for check and plan. */
+	if (!d->verdict.runnable) {
+		if (d->verdict.v == CHK_V_MIGRATED)
+			mx_err_set(err, MX_EGATE,
+			    "preflight refused: %s (see `mxcutover status %s`)", d->verdict.text,
+			    r->row.domain);
+		else {
+			for (int i = 0; i < d->verdict.nroots; i++) {
+				enum chk_id id = d->verdict.roots[i];
+
+				used += (size_t)snprintf(blockers + used,
+				    used < sizeof(blockers) ? sizeof(blockers) - used : 0,
+				    "%s%s: %s", used ? "; " : "", chk_id_name(id),
+				    d->res[id].summary);
+			}
+			mx_err_set(err, MX_EGATE, "preflight found blockers — %s",
+			    used ? blockers : d->verdict.text);
+		}
+		r->exit = MX_EXIT_BLOCKED;
+		goto out;
 	}
-	/* A domain whose MX already lists a host of the new endpoint is migrated or being
-	 * migrated: starting again would publish the target twice. */
-	for (size_t i = 0; !used && d->facts.mx && i < d->facts.mx->n; i++) {
+	/* A domain whose MX already lists a host of the new endpoint beside the legacy one is
+	 * being migrated: starting again would publish the target twice. */
+	for (size_t i = 0; d->facts.mx && i < d->facts.mx->n; i++) {
 		const struct dns_rr *rr = &d->facts.mx->rr[i];
 
 		if (rr->type == DNS_T_MX &&
-		    mx_name_under(rr->u.mx.host, r->e->cfg.conf->endpoint_suffix))
-			used = (size_t)snprintf(blockers, sizeof(blockers),
-			    "the MX already lists %s: the cutover is done or in progress (see "
-			    "`mxcutover status %s`); nothing to move",
+		    mx_name_under(rr->u.mx.host, r->e->cfg.conf->endpoint_suffix)) {
+			mx_err_set(err, MX_EGATE,
+			    "preflight refused: the MX already lists %s, so a cutover is in "
+			    "progress "
+			    "(see `mxcutover status %s`); finish or roll back that one",
 			    rr->u.mx.host, r->row.domain);
-	}
-	if (used) {
-		mx_err_set(err, MX_EGATE, "preflight found blockers — %s", blockers);
-		r->exit = MX_EXIT_BLOCKED;
-		goto out;
+			r->exit = MX_EXIT_BLOCKED;
+			goto out;
+		}
 	}
 	ns = json_array();
 	for (size_t i = 0; i < d->facts.nns; i++)
@@ -629,30 +643,32 @@ static void set_str(char **dst, const char *src)
 /* With a reviewed plan, the run must be the plan: same zone, same settings, same program. */
 static enum res check_plan(struct run *r, const char *checksum, struct mx_err *err)
 {
-	json_t *plan = json_loads(r->plan_json, 0, NULL);
-	json_t *snap = json_object_get(plan, "snapshot"), *mtasts = json_object_get(plan, "mta_sts");
+	json_t *plan = json_loads(r->v.plan, 0, NULL);
+	json_t *snap = json_object_get(plan, "snapshot"),
+	       *mtasts = json_object_get(plan, "mta_sts");
 	const char *want = json_string_value(json_object_get(snap, "checksum"));
 	const char *program = json_string_value(json_object_get(plan, "program"));
 	enum res res = R_FAIL;
 	char *live_mx = mx_rrset_dumps(&r->snap_mx);
 	json_t *live = live_mx ? json_loads(live_mx, 0, NULL) : NULL;
 
-	if (!want || strcmp(want, checksum)) {
+	if (!want || strcmp(want, checksum) || !program ||
+	    strcmp(program, MX_PROG_VERSION "/" MX_VERSION)) {
 		if (!program || strcmp(program, MX_PROG_VERSION "/" MX_VERSION))
 			mx_err_set(err, MX_ECONFLICT,
-			    "%s: the reviewed plan was made by another version of mxcutover (%s, "
+			    "the reviewed plan was made by another version of mxcutover (%s, "
 			    "this is %s); make and review a new plan",
-			    r->row.domain, program ? program : "unknown", MX_PROG_VERSION "/" MX_VERSION);
+			    program ? program : "unknown", MX_PROG_VERSION "/" MX_VERSION);
 		else if (!json_equal(json_object_get(snap, "mx"), live))
 			mx_err_set(err, MX_ECONFLICT,
-			    "%s: the live zone no longer matches the reviewed plan (plan %s, zone "
+			    "the live zone no longer matches the reviewed plan (plan %s, zone "
 			    "%s); make and review a new plan",
-			    r->row.domain, want ? want : "without checksum", checksum);
+			    want ? want : "without checksum", checksum);
 		else
 			mx_err_set(err, MX_ECONFLICT,
-			    "%s: the reviewed plan was made with other settings, another target or "
+			    "the reviewed plan was made with other settings, another target or "
 			    "another MTA-STS policy (plan %s, now %s); make and review a new plan",
-			    r->row.domain, want ? want : "without checksum", checksum);
+			    want ? want : "without checksum", checksum);
 		goto out;
 	}
 	/* The plan's ids are the ones the change board saw. */
@@ -711,9 +727,9 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 		char *t = prov_rrset_text(&mx);
 
 		mx_err_set(err, MX_ECONFLICT,
-		    "%s: the provider holds MX %s but name server %s serves something else; wait "
+		    "the provider holds MX %s but name server %s serves something else; wait "
 		    "until the zone is in sync (see `mxcutover check`), then run again",
-		    r->row.domain, t ? t : "?", lag);
+		    t ? t : "?", lag);
 		free(t);
 		goto out;
 	}
@@ -726,8 +742,8 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	if (r->v.policy_now && r->snap_sts.n) {
 		char *staged = NULL, *final = NULL;
 
-		if (mx_plan_mtasts_policies(r->e->cfg.conf, r->v.policy_now, r->row.target, &staged,
-			&final, err))
+		if (mx_plan_mtasts_policies(
+			r->e->cfg.conf, r->v.policy_now, r->row.target, &staged, &final, err))
 			goto out;
 		set_str(&r->v.policy_staged, staged);
 		set_str(&r->v.policy_final, final);
@@ -743,7 +759,7 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	prog_in(r, &in);
 	if (mx_plan_checksum(&in, checksum, sizeof(checksum), err))
 		goto out;
-	if (r->plan_json && check_plan(r, checksum, err) != R_DONE)
+	if (r->v.plan && check_plan(r, checksum, err) != R_DONE)
 		goto out;
 	set_str(&r->v.checksum, checksum);
 	mx_text = mx_rrset_dumps(&r->snap_mx);
@@ -813,10 +829,10 @@ static enum res probe_target(struct run *r, const struct dns_answer *addrs, stru
 		break;
 	default:
 		mx_err_set(err, MX_EGATE,
-		    "%s: %s presents a certificate that its TLSA does not match (%s): DANE "
+		    "%s presents a certificate that its TLSA does not match (%s): DANE "
 		    "senders would defer mail, so it is not preferred. Resume once it matches, "
 		    "or roll back",
-		    r->row.domain, r->row.target,
+		    r->row.target,
 		    res->naddr && res->addr[0].error[0] ? res->addr[0].error
 							: dane_probe_name(res->status));
 		out = R_GATE;
@@ -845,9 +861,9 @@ static enum res do_verify_target(struct run *r, const char *text, struct mx_err 
 			return probed;
 		if (!secure)
 			return gate_wait(r, NULL, 5, "the target host to resolve securely", err,
-			    "%s: target %s does not resolve securely; it is never preferred before "
+			    "target %s does not resolve securely; it is never preferred before "
 			    "it does. Check DnssecMxValue, then resume",
-			    r->row.domain, r->row.target);
+			    r->row.target);
 		gate_clear(r);
 		r->v.verified = 1;
 		if (save_vars(r, err))
@@ -890,9 +906,9 @@ static enum res do_dane_enable(struct run *r, const char *text, struct mx_err *e
 		return R_DONE;
 	}
 	return gate_wait(r, text, 30, "Microsoft's TLSA after Enable-SmtpDaneInbound", err,
-	    "%s: no secure, usable TLSA at %s within gate_timeout; run Enable-SmtpDaneInbound "
+	    "no secure, usable TLSA at %s within gate_timeout; run Enable-SmtpDaneInbound "
 	    "-DomainName %s, then `mxcutover resume %s`",
-	    r->row.domain, name, r->row.domain, r->row.domain);
+	    name, r->row.domain, r->row.domain);
 }
 
 /* ---- rollback executors ---- */
@@ -918,12 +934,12 @@ static enum res rb_dane(struct run *r, const char *text, struct mx_err *err)
 		    name);
 		return R_DONE;
 	}
-	return gate_wait(r, text, 30, "Microsoft to withdraw the TLSA after Disable-SmtpDaneInbound",
-	    err,
-	    "%s: the TLSA at %s is still published after gate_timeout; run "
+	return gate_wait(r, text, 30,
+	    "Microsoft to withdraw the TLSA after Disable-SmtpDaneInbound", err,
+	    "the TLSA at %s is still published after gate_timeout; run "
 	    "Disable-SmtpDaneInbound -DomainName %s, then `mxcutover resume %s` (the rollback "
 	    "continues)",
-	    r->row.domain, name, r->row.domain, r->row.domain);
+	    name, r->row.domain, r->row.domain);
 }
 
 /* The zone when the rollback started, read once through the provider and journaled. */
@@ -933,16 +949,15 @@ static enum res rb_capture_start(struct run *r, struct mx_err *err)
 	char *text;
 
 	mx_zone_clear(&r->rb_start);
-	if (r->prov->ops->read_rrset(
-		r->prov, r->snap_mx.name, DNS_T_MX, &r->rb_start.mx, err) ||
-	    r->prov->ops->read_rrset(
-		r->prov, r->snap_sts.name, DNS_T_TXT, &r->rb_start.sts, err))
+	if (r->prov->ops->read_rrset(r->prov, r->snap_mx.name, DNS_T_MX, &r->rb_start.mx, err) ||
+	    r->prov->ops->read_rrset(r->prov, r->snap_sts.name, DNS_T_TXT, &r->rb_start.sts, err))
 		return R_FAIL;
 	if (!r->rb_start.mx.name[0])
 		snprintf(r->rb_start.mx.name, sizeof(r->rb_start.mx.name), "%s", r->snap_mx.name);
 	r->rb_start.mx.type = DNS_T_MX;
 	if (!r->rb_start.sts.name[0])
-		snprintf(r->rb_start.sts.name, sizeof(r->rb_start.sts.name), "%s", r->snap_sts.name);
+		snprintf(
+		    r->rb_start.sts.name, sizeof(r->rb_start.sts.name), "%s", r->snap_sts.name);
 	r->rb_start.sts.type = DNS_T_TXT;
 	doc = json_pack("{s:o,s:o}", "mx", mx_rrset_json(&r->rb_start.mx), "sts",
 	    mx_rrset_json(&r->rb_start.sts));
@@ -967,8 +982,7 @@ static int load_rb_start(struct run *r, struct mx_err *err)
 		return MX_OK;
 	doc = json_loads(r->v.rb_start, 0, NULL);
 	if (!doc)
-		return mx_err_set(err, MX_EIO, "%s: the journal's rollback start is damaged",
-		    r->row.domain);
+		return mx_err_set(err, MX_EIO, "the journal's rollback start is damaged");
 	rc = mx_rrset_from_json(json_object_get(doc, "mx"), &r->rb_start.mx, err);
 	if (!rc)
 		rc = mx_rrset_from_json(json_object_get(doc, "sts"), &r->rb_start.sts, err);
@@ -1027,8 +1041,8 @@ static enum res wait_step(struct run *r, struct mx_err *err)
 	if (r->v.rollback) {
 		secs = mx_prog_rb_wait(&in, &rb);
 		from = RB_READD_LEGACY;
-		snprintf(what, sizeof(what), "the MX TTL (%d s) to expire before the target goes",
-		    secs);
+		snprintf(
+		    what, sizeof(what), "the MX TTL (%d s) to expire before the target goes", secs);
 	} else {
 		secs = mx_prog_wait(&in, r->step, &from);
 		snprintf(what, sizeof(what), "%s MX TTL (%d s) to expire",
@@ -1041,9 +1055,9 @@ static enum res wait_step(struct run *r, struct mx_err *err)
 		return jnl_failed(r, err);
 	if (!finished) {
 		mx_err_set(err, MX_EIO,
-		    "%s: the journal holds no end time for %s, so the wait cannot be computed; "
+		    "the journal holds no end time for %s, so the wait cannot be computed; "
 		    "roll back or report this",
-		    r->row.domain, from_key);
+		    from_key);
 		return R_FAIL;
 	}
 	if ((long long)now(r) >= finished + secs)
@@ -1116,7 +1130,6 @@ static void run_free(struct run *r)
 	prov_rrset_clear(&r->snap_mx);
 	prov_rrset_clear(&r->snap_sts);
 	mx_zone_clear(&r->rb_start);
-	free(r->plan_json);
 	free(r);
 }
 
@@ -1261,8 +1274,8 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	r->row.domain = strdup(domain);
 	r->row.target = strdup(target);
 	r->row.provider = strdup(provider);
-	r->plan_json = plan_json ? strdup(plan_json) : NULL;
-	if (!r->row.domain || !r->row.target || !r->row.provider || (plan_json && !r->plan_json)) {
+	r->v.plan = plan_json ? strdup(plan_json) : NULL;
+	if (!r->row.domain || !r->row.target || !r->row.provider || (plan_json && !r->v.plan)) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto unlock;
 	}
@@ -1278,8 +1291,9 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 		r->v.low_ttl = r->prov->ops->min_ttl;
 	rc = jnl_begin(e->cfg.jnl, err);
 	if (!rc)
-		rc = jnl_run_create(e->cfg.jnl, domain, target, provider, mx_prog_step(false, 0)->key,
-		    "{}", (long long)mx_now(e->cfg.clock), &r->row.id, err);
+		rc = jnl_run_create(e->cfg.jnl, domain, target, provider,
+		    mx_prog_step(false, 0)->key, "{}", (long long)mx_now(e->cfg.clock), &r->row.id,
+		    err);
 	if (!rc)
 		rc = save_vars(r, err);
 	if (!rc)
@@ -1323,13 +1337,15 @@ static int load_run(struct mx_engine *e, const char *domain, bool rollback, cons
 	}
 	st = mx_run_state_parse(r->row.state);
 	if (!rollback && run_over(r->row.state)) {
-		rc = mx_err_set(err, MX_EINVAL, "%s: the last run is %s; nothing to resume", domain,
-		    r->row.state);
+		rc = mx_err_set(err, MX_EINVAL, "the last run of %s is %s; nothing to resume",
+		    domain, r->row.state);
 		goto fail;
 	}
 	if (rollback && (st == MX_RUN_ROLLED_BACK || st == MX_RUN_ABANDONED)) {
-		rc = mx_err_set(err, MX_EINVAL, "%s: the last run is %s; nothing to roll back",
-		    domain, st == MX_RUN_ROLLED_BACK ? "already rolled back" : "abandoned (it changed nothing)");
+		rc = mx_err_set(err, MX_EINVAL, "the last run of %s is %s; nothing to roll back",
+		    domain,
+		    st == MX_RUN_ROLLED_BACK ? "already rolled back"
+					     : "abandoned (it changed nothing)");
 		goto fail;
 	}
 	rc = jnl_lock(e->cfg.jnl, domain, r->row.id, (long long)mx_now(e->cfg.clock), err);
@@ -1360,8 +1376,9 @@ static int load_run(struct mx_engine *e, const char *domain, bool rollback, cons
 		rc = jnl_step_get(e->cfg.jnl, r->row.id, "dane_enable", &dane_state, NULL, err);
 		if (rc)
 			goto unlock;
-		r->v.dane_touched = dane_state && (mx_step_state_parse(dane_state) == MX_STEP_ACTIVE ||
-						      mx_step_state_parse(dane_state) == MX_STEP_DONE);
+		r->v.dane_touched =
+		    dane_state && (mx_step_state_parse(dane_state) == MX_STEP_ACTIVE ||
+				      mx_step_state_parse(dane_state) == MX_STEP_DONE);
 		r->v.rollback = 1;
 		r->v.verified = 0;
 		r->v.confirmed = 0;
@@ -1387,14 +1404,15 @@ static int load_run(struct mx_engine *e, const char *domain, bool rollback, cons
 			    (long long)mx_now(e->cfg.clock), err);
 	}
 	if (!rc)
-		rc = jnl_audit(e->cfg.jnl, r->row.id, domain, rollback ? "rollback" : "resume", NULL,
-		    (long long)mx_now(e->cfg.clock), err);
+		rc = jnl_audit(e->cfg.jnl, r->row.id, domain, rollback ? "rollback" : "resume",
+		    NULL, (long long)mx_now(e->cfg.clock), err);
 	if (!rc)
 		rc = jnl_begin(e->cfg.jnl, err);
 	if (!rc) {
 		rc = save_vars(r, err);
 		if (!rc)
-			rc = save_pos(r, r->v.rollback ? MX_RUN_ROLLING_BACK : MX_RUN_RUNNING, NULL, err);
+			rc = save_pos(
+			    r, r->v.rollback ? MX_RUN_ROLLING_BACK : MX_RUN_RUNNING, NULL, err);
 		if (!rc)
 			rc = jnl_commit(e->cfg.jnl, err);
 		else
@@ -1470,6 +1488,7 @@ static void stop_with(struct run *r, enum mx_run_state st, int exit_status, stru
 	r->stopped = true;
 	r->asking = false;
 	r->exit = exit_status;
+	snprintf(r->error, sizeof(r->error), "%s", err->msg);
 	if (!r->v.rollback && r->step == STEP_PREFLIGHT && !journal_broken) {
 		if (jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, "refused", err->msg,
 			(long long)now(r), &jerr) ||
@@ -1673,9 +1692,9 @@ int mx_engine_answer(struct mx_engine *e, const char *domain, bool yes, struct m
 		r->question[0] = '\0';
 		if (!yes) {
 			mx_err_set(err, MX_EGATE,
-			    "%s: the inbound test was not confirmed; the new MX stays at preference "
+			    "the inbound test was not confirmed; the new MX stays at preference "
 			    "20. Run `mxcutover resume %s` when it passes, or roll back",
-			    r->row.domain, r->row.domain);
+			    r->row.domain);
 			stop_with(r, MX_RUN_GATE, MX_EXIT_BLOCKED, err);
 			mx_err_clear(err);
 			return MX_OK;
@@ -1752,6 +1771,7 @@ void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *ou
 	out->question = r->asking ? r->question : "";
 	out->stopped = r->stopped;
 	out->exit = r->exit;
+	out->error = r->error;
 }
 
 static void stop_run(struct mx_engine *e, struct run *r)

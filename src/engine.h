@@ -91,7 +91,8 @@ struct mx_run_info {
 	const char *gate;	 /* the gate text a person must act on, "" when none */
 	const char *question;	 /* non-empty: waits for mx_engine_answer */
 	bool stopped;
-	int exit; /* exit status of a stopped run */
+	int exit;	   /* exit status of a stopped run */
+	const char *error; /* why it stopped on an error or at a gate, "" otherwise */
 };
 void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *out);
 

@@ -94,7 +94,7 @@ static const char *const migrations[] = {
     " provider_min_ttl INTEGER NOT NULL DEFAULT 0,"
     " observed_ttl INTEGER NOT NULL DEFAULT 0,"
     " ns TEXT,"
-    " checksum TEXT,"
+    " plan TEXT, checksum TEXT,"
     " policy_now TEXT, policy_staged TEXT, policy_final TEXT,"
     " id_stage TEXT, id_final TEXT, id_rollback TEXT,"
     " gate_since INTEGER NOT NULL DEFAULT 0, prop_since INTEGER NOT NULL DEFAULT 0,"
@@ -818,6 +818,7 @@ static const struct vfield {
     {"provider_min_ttl", V_INT, offsetof(struct jnl_vars, provider_min_ttl)},
     {"observed_ttl", V_LL, offsetof(struct jnl_vars, observed_ttl)},
     {"ns", V_TEXT, offsetof(struct jnl_vars, ns)},
+    {"plan", V_TEXT, offsetof(struct jnl_vars, plan)},
     {"checksum", V_TEXT, offsetof(struct jnl_vars, checksum)},
     {"policy_now", V_TEXT, offsetof(struct jnl_vars, policy_now)},
     {"policy_staged", V_TEXT, offsetof(struct jnl_vars, policy_staged)},

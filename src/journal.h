@@ -86,6 +86,7 @@ struct jnl_vars {
 	long long observed_ttl; /* max MX TTL served by any authoritative server */
 	char *ns;		/* JSON array of the authoritative servers' addresses */
 	/* snapshot */
+	char *plan; /* the reviewed plan document (run --plan FILE), checked at the snapshot */
 	char *checksum;
 	char *policy_now, *policy_staged, *policy_final; /* MTA-STS policies (NULL: none) */
 	char *id_stage, *id_final, *id_rollback;	 /* their _mta-sts ids */

@@ -63,8 +63,6 @@ int mx_plan_checksum(const struct mx_prog_in *in, char *out, size_t outlen, stru
 	size_t used;
 	int rc = MX_OK;
 
-	if (canon && getenv("MXCUTOVER_DEBUG_CHECKSUM"))
-		fprintf(stderr, "checksum of %s\n", canon);
 	if (!canon || !EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) ||
 	    outlen < 8 + 2 * (size_t)mdlen) {
 		rc = mx_err_set(err, MX_ENOMEM, "cannot compute the plan checksum");

@@ -34,8 +34,11 @@ comp resume --y | grep -qw -- --yes || fail "resume --y"
 # Domains from the state database; without one, none, and nothing is created.
 [ -z "$(comp --state "$workdir/none/state.db" resume "")" ] || fail "domains without a database"
 [ -e "$workdir/none" ] && fail "completion created $workdir/none"
+# A run stays in the journal (one refused at preflight does not: it changed nothing).
 D=comp$$.test
-mx run "$D" --target-mx x.example.com --provider pdns --yes >/dev/null 2>&1
+T=$("$MX_SANDBOX_TOOLS/mkzone" "$D" --mtasts none) || fail "mkzone $D"
+MXCUTOVER_CLOCK=warp mx run "$D" --target-mx "$T" --provider pdns --yes >/dev/null 2>&1 ||
+	fail "run $D"
 [ "$(comp --state "$workdir/state.db" status "")" = "$D" ] ||
 	fail "domains: $(comp --state "$workdir/state.db" status "")"
 [ "$(comp --state "$workdir/state.db" rollback "${D:0:6}")" = "$D" ] || fail "domain prefix"

@@ -93,6 +93,13 @@ expect_status 2 mx plan contoso.test --target-mx "$T" --provider pdns --format y
 expect_status 3 mx plan contoso.test --target-mx "$T" --provider pdns -o /nonexistent/dir/p.json 2>/dev/null
 ls /nonexistent/dir 2>/dev/null && fail "a half-written plan file"
 
+# A domain already on the new endpoint has nothing to plan: exit 1, the verdict's line.
+expect_status 1 mx plan migrated.test --target-mx migrated-test.o-v1.mx.microsoft.test \
+	--provider pdns >"$workdir/migrated.out" 2>"$workdir/migrated.err"
+tail -1 "$workdir/migrated.err" | grep -q "^mxcutover: migrated.test: already migrated: the MX is migrated-test.o-v1.mx.microsoft.test; nothing to move" ||
+	fail "plan of a migrated domain: $(cat "$workdir/migrated.err")"
+[ -s "$workdir/migrated.out" ] && fail "plan of a migrated domain printed a plan"
+
 # Nothing changed in DNS.
 [ "$(serials)" = "$before_soa" ] || fail "plan changed the SOA serial"
 [ "$(mxset)" = "$before_mx" ] || fail "plan changed the MX RRset"

@@ -261,7 +261,7 @@ grep -q 'mx.target.dane' "$workdir/badtlsa.log" || fail "DANE mismatch named: $(
 before_migrated=$(dig +short +norec @127.0.3.1 migrated.test MX)
 expect_status 1 mx run migrated.test --target-mx migrated-test.o-v1.mx.microsoft.test \
 	--provider pdns --yes >"$workdir/migrated.log" 2>&1
-grep -q 'already lists migrated-test.o-v1.mx.microsoft.test' "$workdir/migrated.log" ||
+grep -q 'already migrated: the MX is migrated-test.o-v1.mx.microsoft.test' "$workdir/migrated.log" ||
 	fail "an already migrated domain says so: $(tail -2 "$workdir/migrated.log")"
 [ "$(dig +short +norec @127.0.3.1 migrated.test MX)" = "$before_migrated" ] ||
 	fail "a refused run changed migrated.test"
