@@ -499,8 +499,8 @@ void mx_prog_gate_text(
 			snprintf(buf, len,
 			    "Every authoritative server must serve %s and it must resolve securely. "
 			    "Then test inbound mail to %s with the Remote Connectivity Analyzer "
-			    "(https://testconnectivity.microsoft.com/, \"Inbound SMTP Email\") and "
-			    "confirm that it passed.",
+			    "(https://testconnectivity.microsoft.com/, \"Inbound SMTP Email\"). Did "
+			    "it pass?",
 			    t, d);
 			break;
 		case STEP_DANE_ENABLE:
