@@ -5,12 +5,14 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
 #include "domain.h"
+#include "exo.h"
 #include "plan.h"
 #include "provider.h"
 
@@ -78,6 +80,7 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	struct dns_ctx *dns = NULL;
 	struct http_ctx *http = NULL;
 	struct prov *prov = NULL;
+	struct exo_ctx *exo = NULL;
 	struct mx_rrset mx, sts;
 	struct mx_plan_in in;
 	json_t *plan = NULL, *blockers = json_array();
@@ -140,19 +143,25 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_usage_error("plan", "name exactly one domain");
 		goto out;
 	}
-	if (!target_arg || !provider) {
-		status = mx_cli_usage_error("plan",
-		    "--target-mx HOST (the DnssecMxValue) and --provider NAME are required");
+	if (!provider) {
+		status = mx_cli_usage_error("plan", "--provider NAME is required");
 		goto out;
 	}
+	target[0] = '\0';
 	if (mx_domain_normalize(domain_arg, "domain", domain, sizeof(domain), &err) ||
-	    mx_domain_normalize(target_arg, "--target-mx", target, sizeof(target), &err)) {
+	    (target_arg &&
+		mx_domain_normalize(target_arg, "--target-mx", target, sizeof(target), &err))) {
 		status = mx_cli_usage_error("plan", "%s", err.msg);
 		goto out;
 	}
 	rc = mx_cli_load_config(app, &err);
 	if (rc) {
 		status = mx_cli_fail(app, &err);
+		goto out;
+	}
+	if (!target_arg && !exo_configured(app->conf)) {
+		status = mx_cli_usage_error("plan", "--target-mx HOST (the DnssecMxValue) is "
+						    "required without an [exchange] section");
 		goto out;
 	}
 	sec = mx_cli_provider(app, "plan", provider);
@@ -163,6 +172,46 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	rc = dns_ctx_new(&dns, app->resolver_conf, &err);
 	if (!rc)
 		rc = http_ctx_new(&http, app->cacert, &err);
+	/* [exchange]: the target is the host Exchange assigned; plan never changes the tenant,
+	 * so an endpoint not provisioned yet has no host to plan with. */
+	if (!rc && exo_configured(app->conf)) {
+		struct exo_verdict xv;
+
+		rc = exo_open(app->conf, http, &exo, &err);
+		if (!rc) {
+			memset(&xv, 0, sizeof(xv));
+			exo_check_domain(exo, domain, &xv, &err);
+			mx_err_clear(&err);
+			if (xv.access.status == CHK_FAIL) {
+				status = mx_cli_domain_reason(
+				    MX_EXIT_RUNTIME, domain, xv.access.summary);
+				exo_verdict_clear(&xv);
+				goto out;
+			}
+			if (!xv.target[0]) {
+				status = mx_cli_domain_reason(MX_EXIT_BLOCKED, domain,
+				    "Exchange Online has not provisioned the DNSSEC endpoint yet, "
+				    "so the "
+				    "new MX host is unknown; `mxcutover run` provisions it first "
+				    "(Enable-DnssecForVerifiedDomain), or run that cmdlet, then "
+				    "plan "
+				    "again");
+				exo_verdict_clear(&xv);
+				goto out;
+			}
+			if (target[0] && strcasecmp(target, xv.target)) {
+				status = mx_cli_usage_error("plan",
+				    "the target %s differs from %s, the host Exchange Online "
+				    "assigned "
+				    "to %s (DnssecMxValue); drop --target-mx or correct it",
+				    target, xv.target, domain);
+				exo_verdict_clear(&xv);
+				goto out;
+			}
+			snprintf(target, sizeof(target), "%s", xv.target);
+			exo_verdict_clear(&xv);
+		}
+	}
 	if (!rc)
 		rc = prov_open(app->conf, provider, domain, dns, http, &prov, &err);
 	if (!rc)
@@ -216,6 +265,7 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	in.policy = mx_plan_policy_now(&res.facts);
 	in.blockers = blockers;
 	in.now = time(NULL);
+	in.exchange = exo != NULL;
 	rc = mx_plan_build(&in, &plan, &err);
 	if (!rc)
 		rc = write_plan(plan, fmt,
@@ -242,6 +292,7 @@ out:
 	prov_rrset_clear(&sts);
 	chk_domain_clear(&res);
 	prov_close(prov);
+	exo_close(exo);
 	http_ctx_free(http);
 	dns_ctx_free(dns);
 	return status;

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "domain.h"
 #include "engine.h"
+#include "exo.h"
 #include "loop.h"
 #include "steps.h"
 
@@ -34,10 +35,11 @@ struct front {
 	struct dns_ctx *dns;
 	struct http_ctx *http;
 	struct mx_engine *engine;
+	struct exo_ctx *exo; /* [exchange], NULL without it */
 	struct mx_sink sink;
-	bool countdown;	  /* a countdown line is on the terminal (stderr) */
-	bool live;	  /* stderr is a terminal and the user wants progress */
-	char asked[254];  /* the domain whose question is on the terminal, "" when none */
+	bool countdown;	 /* a countdown line is on the terminal (stderr) */
+	bool live;	 /* stderr is a terminal and the user wants progress */
+	char asked[254]; /* the domain whose question is on the terminal, "" when none */
 };
 
 /* Erases the countdown line before anything else is printed. */
@@ -161,6 +163,7 @@ static bool ask(void *arg, const char *domain, const char *question)
 static void front_close(struct front *f)
 {
 	mx_engine_free(f->engine);
+	exo_close(f->exo);
 	http_ctx_free(f->http);
 	dns_ctx_free(f->dns);
 	jnl_close(f->jnl);
@@ -188,9 +191,12 @@ static int front_open(struct front *f, struct mx_app *app, bool yes, struct mx_e
 		rc = dns_ctx_new(&f->dns, app->resolver_conf, err);
 	if (!rc)
 		rc = http_ctx_new(&f->http, app->cacert, err);
+	if (!rc && exo_configured(app->conf))
+		rc = exo_open(app->conf, f->http, &f->exo, err);
 	if (rc)
 		return rc;
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.exo = f->exo;
 	cfg.conf = app->conf;
 	cfg.jnl = f->jnl;
 	cfg.dns = f->dns;
@@ -413,14 +419,6 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_usage_error("run", "name a domain, or --file FILE");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!targets[i]) {
-			status = mx_cli_usage_error("run",
-			    "%s has no target host; pass --target-mx (the DnssecMxValue) or put it "
-			    "after the domain in --file",
-			    domains[i]);
-			goto out;
-		}
 	if (plan_path && n != 1) {
 		status = mx_cli_usage_error("run", "--plan applies to one domain");
 		goto out;
@@ -440,6 +438,16 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		status = MX_EXIT_USAGE;
 		goto out;
 	}
+	/* Without [exchange] the target is the person's to give; with it, Exchange assigns it
+	 * (the run's exo_provision step) and a given one must be that host. */
+	for (size_t i = 0; !f.exo && i < n; i++)
+		if (!targets[i]) {
+			status = mx_cli_usage_error("run",
+			    "%s has no target host; pass --target-mx (the DnssecMxValue) or put it "
+			    "after the domain in --file",
+			    domains[i]);
+			goto out;
+		}
 	for (size_t i = 0; i < n; i++) {
 		char q[700];
 
@@ -448,7 +456,8 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			    "Start the cutover of %s to %s through [provider.%s]? (`mxcutover "
 			    "plan` "
 			    "shows every step first)",
-			    domains[i], targets[i], provider);
+			    domains[i],
+			    targets[i] ? targets[i] : "the host Exchange Online assigns", provider);
 			if (!ask(NULL, domains[i], q)) {
 				fprintf(app->msg, "%s: not started\n", domains[i]);
 				continue;
@@ -612,7 +621,6 @@ static bool status_finished(const struct jnl_run *r)
 	return st == MX_RUN_DONE || st == MX_RUN_ROLLED_BACK || st == MX_RUN_ABANDONED;
 }
 
-
 /* What status knows of one run beyond its row: who holds it and its steps. */
 struct status_run {
 	struct jnl_lock_info lock;
@@ -660,8 +668,9 @@ static void status_text(
 	else if (rs == MX_RUN_ROLLED_BACK)
 		fprintf(fp, "%-28s rolled_back   the MX is as it was before the run\n", r->domain);
 	else if (rs == MX_RUN_ABANDONED)
-		fprintf(fp, "%-28s abandoned     stopped before it wrote anything; a later run "
-			    "replaced it\n",
+		fprintf(fp,
+		    "%-28s abandoned     stopped before it wrote anything; a later run "
+		    "replaced it\n",
 		    r->domain);
 	else
 		fprintf(fp, "%-28s %-13s %s (%s)\n", r->domain, r->state,

@@ -74,6 +74,7 @@ struct dns_ctx {
 	int n_done;
 	unsigned char *rxbuf;		    /* one datagram or TCP message */
 	struct root_probe *abandoned_probe; /* dns_probe_root gave up waiting for it */
+	char *conf;			    /* the resolver config it was made with, or NULL */
 };
 
 enum { RXBUF_SIZE = 65535 };
@@ -552,7 +553,8 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 	c->done_tail = &c->done_head;
 	c->rxbuf = malloc(RXBUF_SIZE);
 	c->ub = ub_ctx_create();
-	if (!c->rxbuf || !c->ub) {
+	c->conf = resolver_conf ? strdup(resolver_conf) : NULL;
+	if (!c->rxbuf || !c->ub || (resolver_conf && !c->conf)) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory creating the DNS resolver");
 		goto out;
 	}
@@ -634,6 +636,7 @@ void dns_ctx_free(struct dns_ctx *c)
 {
 	if (!c)
 		return;
+	free(c->conf);
 	/* After ub_ctx_delete no libunbound callback can run, so the queries can go. */
 	if (c->ub)
 		ub_ctx_delete(c->ub);
@@ -1178,6 +1181,19 @@ static int blocking_finish(struct dns_ctx *c, struct blocking *b, const char *na
 	}
 	*out = b->ans;
 	return MX_OK;
+}
+
+int dns_resolve_fresh(
+    struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out, struct mx_err *err)
+{
+	struct dns_ctx *fresh = NULL;
+	int rc = dns_ctx_new(&fresh, c->conf, err);
+
+	*out = NULL;
+	if (!rc)
+		rc = dns_resolve(fresh, name, type, out, err);
+	dns_ctx_free(fresh);
+	return rc;
 }
 
 int dns_resolve(

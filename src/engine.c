@@ -29,6 +29,7 @@
 
 #include "check.h"
 #include "dane.h"
+#include "exo.h"
 #include "domain.h"
 #include "mtasts.h"
 #include "mtasts_fetch.h"
@@ -181,6 +182,7 @@ static void prog_in(struct run *r, struct mx_prog_in *in)
 	in->id_stage = r->v.id_stage;
 	in->id_final = r->v.id_final;
 	in->id_rollback = r->v.id_rollback;
+	in->exchange = r->v.exchange != 0;
 }
 
 static void rb_in(struct run *r, struct mx_rb_in *rb)
@@ -845,6 +847,125 @@ out:
 	return out;
 }
 
+/* ---- Exchange Online ([exchange]) ---- */
+
+/* The admin API client for a run that drives Exchange, or NULL with err set. */
+static struct exo_ctx *run_exo(struct run *r, struct mx_err *err)
+{
+	if (!r->e->cfg.exo)
+		mx_err_set(err, MX_EINVAL,
+		    "this run calls the Exchange Online admin API, but the config has no "
+		    "[exchange] section; restore it (see docs/exchange.md), then `mxcutover "
+		    "resume %s`",
+		    r->row.domain);
+	return r->e->cfg.exo;
+}
+
+/* Records the state of one admin API call (0 none, 1 intent, 2 done) before and after it,
+ * as a DNS write's intent is. */
+static int exo_mark(struct run *r, int *field, int state, const char *what, struct mx_err *err)
+{
+	*field = state;
+	if (jnl_begin(r->e->cfg.jnl, err) || save_vars(r, err) ||
+	    jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain,
+		state == 1 ? "exchange_intent" : "exchange_done", what, (long long)now(r), err) ||
+	    jnl_commit(r->e->cfg.jnl, err))
+		return MX_EIO;
+	return MX_OK;
+}
+
+/* Enable-DnssecForVerifiedDomain: the endpoint exists and its host is the run's target. */
+static enum res do_exo_provision(struct run *r, struct mx_err *err)
+{
+	struct exo_ctx *x = run_exo(r, err);
+	const char *suffix = r->e->cfg.conf->endpoint_suffix;
+	char host[EXO_HOST_MAX], *t;
+
+	if (!x)
+		return R_FAIL;
+	if (exo_mark(r, &r->v.exo_provision, 1, "Enable-DnssecForVerifiedDomain", err))
+		return jnl_failed(r, err);
+	if (exo_enable_dnssec(x, r->row.domain, host, sizeof(host), err))
+		return R_FAIL;
+	if (suffix && !mx_name_under(host, suffix)) {
+		mx_err_set(err, MX_EPROVIDER,
+		    "Exchange Online assigned %s as the new MX host, which is not under "
+		    "endpoint_suffix %s; check endpoint_suffix in [cutover]",
+		    host, suffix);
+		return R_FAIL;
+	}
+	if (r->row.target[0] && strcasecmp(r->row.target, host)) {
+		mx_err_set(err, MX_EINVAL,
+		    "Exchange Online assigned %s as the new MX host (DnssecMxValue), not %s; drop "
+		    "--target-mx or give %s",
+		    host, r->row.target, host);
+		r->exit = MX_EXIT_USAGE;
+		return R_FAIL;
+	}
+	if (!(t = strdup(host)))
+		return mx_err_set(err, MX_ENOMEM, "out of memory"), R_FAIL;
+	free(r->row.target);
+	r->row.target = t;
+	if (jnl_run_set_target(r->e->cfg.jnl, r->row.id, host, err) ||
+	    exo_mark(r, &r->v.exo_provision, 2, host, err))
+		return jnl_failed(r, err);
+	say(r, MX_EV_LOG, MX_SEV_INFO,
+	    "Exchange Online provisioned the DNSSEC endpoint: the new MX host is %s", host);
+	return R_DONE;
+}
+
+/* MxValidation of Get-DnssecStatusForVerifiedDomain, judged by exo_mx_judge. */
+static enum res do_exo_mx_valid(struct run *r, const char *text, struct mx_err *err)
+{
+	struct exo_ctx *x = run_exo(r, err);
+	struct exo_dnssec_status st;
+	enum exo_mx_verdict v;
+	char why[400];
+
+	if (!x)
+		return R_FAIL;
+	gate_expired(r, text);
+	if (exo_dnssec_status(x, r->row.domain, &st, err))
+		return R_FAIL;
+	v = exo_mx_judge(&st, r->v.final_preference, why, sizeof(why));
+	exo_dnssec_status_clear(&st);
+	if (v != EXO_MX_INVALID) {
+		gate_clear(r);
+		if (v == EXO_MX_VALID)
+			say(r, MX_EV_LOG, MX_SEV_INFO, "Exchange Online validates the MX of %s",
+			    r->row.domain);
+		else
+			say(r, MX_EV_LOG, MX_SEV_WARN, "%s", why);
+		return R_DONE;
+	}
+	return gate_wait(r, NULL, 30, "Exchange Online to validate the MX", err,
+	    "Exchange Online still does not validate the MX after gate_timeout: %s; check "
+	    "the MX, then `mxcutover resume %s`",
+	    why, r->row.domain);
+}
+
+/* Enable-SmtpDaneInbound (enable) or Disable-SmtpDaneInbound, once per run and direction. */
+static enum res exo_dane(struct run *r, bool enable, struct mx_err *err)
+{
+	int *field = enable ? &r->v.exo_dane : &r->v.exo_dane_off;
+	const char *cmdlet = enable ? "Enable-SmtpDaneInbound" : "Disable-SmtpDaneInbound";
+	struct exo_ctx *x;
+
+	if (*field == 2)
+		return R_DONE;
+	if (!(x = run_exo(r, err)))
+		return R_FAIL;
+	if (exo_mark(r, field, 1, cmdlet, err))
+		return jnl_failed(r, err);
+	if (exo_set_dane_inbound(x, r->row.domain, enable, err))
+		return R_FAIL;
+	if (exo_mark(r, field, 2, cmdlet, err))
+		return jnl_failed(r, err);
+	say(r, MX_EV_LOG, MX_SEV_INFO, "called %s -DomainName %s through the admin API", cmdlet,
+	    r->row.domain);
+	return R_DONE;
+}
+
 static enum res do_verify_target(struct run *r, const char *text, struct mx_err *err)
 {
 	struct dns_answer *a = NULL;
@@ -895,7 +1016,9 @@ static enum res do_dane_enable(struct run *r, const char *text, struct mx_err *e
 
 	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
 	gate_expired(r, text);
-	if (dns_resolve(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
+	if (r->v.exchange && exo_dane(r, true, err) != R_DONE)
+		return R_FAIL;
+	if (dns_resolve_fresh(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
 		return R_FAIL;
 	usable = usable_tlsa(a);
 	dns_answer_free(a);
@@ -923,7 +1046,10 @@ static enum res rb_dane(struct run *r, const char *text, struct mx_err *err)
 
 	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
 	gate_expired(r, text);
-	if (dns_resolve(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
+	/* Only what this run switched on is switched off. */
+	if (r->v.exchange && r->v.exo_dane && exo_dane(r, false, err) != R_DONE)
+		return R_FAIL;
+	if (dns_resolve_fresh(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
 		return R_FAIL;
 	gone = a->sec != DNS_SEC_BOGUS && a->sec != DNS_SEC_INDETERMINATE && !usable_tlsa(a) &&
 	       (a->n == 0 || a->sec == DNS_SEC_SECURE);
@@ -1088,6 +1214,10 @@ static enum res exec_step(struct run *r, struct mx_err *err)
 	mx_prog_gate_text(&in, r->v.rollback, r->step, text, sizeof(text));
 	if (!r->v.rollback) {
 		switch (r->step) {
+		case STEP_EXO_PROVISION:
+			return do_exo_provision(r, err);
+		case STEP_EXO_MX_VALID:
+			return do_exo_mx_valid(r, text, err);
 		case STEP_PREFLIGHT:
 			return do_preflight(r, err);
 		case STEP_SNAPSHOT:
@@ -1186,6 +1316,8 @@ int mx_engine_new(struct mx_engine **out, const struct mx_engine_cfg *cfg, struc
 	if (!e)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	e->cfg = *cfg;
+	if (e->cfg.exo)
+		exo_set_no_wait(e->cfg.exo, true);
 	*out = e;
 	return MX_OK;
 }
@@ -1264,6 +1396,16 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 			    domain);
 			goto fail;
 		}
+	/* With [exchange] the target may be left to Exchange (exo_provision learns it). */
+	if (!target)
+		target = "";
+	if (!e->cfg.exo && !target[0]) {
+		rc = mx_err_set(err, MX_EINVAL,
+		    "%s has no target host; pass --target-mx (the DnssecMxValue), or configure "
+		    "[exchange] so that the run asks Exchange Online",
+		    domain);
+		goto fail;
+	}
 	/* The lock first: a live owner is exit 4 whatever its run's state. */
 	rc = jnl_lock(e->cfg.jnl, domain, 0, (long long)mx_now(e->cfg.clock), err);
 	if (rc)
@@ -1287,6 +1429,7 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	r->v.final_preference = c->final_preference;
 	r->v.gate_timeout = c->gate_timeout;
 	r->v.provider_min_ttl = r->prov->ops->min_ttl;
+	r->v.exchange = e->cfg.exo != NULL;
 	if (r->prov->ops->min_ttl > c->low_ttl)
 		r->v.low_ttl = r->prov->ops->min_ttl;
 	rc = jnl_begin(e->cfg.jnl, err);

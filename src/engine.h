@@ -31,6 +31,10 @@ struct mx_engine_cfg {
 	/* --yes: questions that want a person's word (the inbound test) are answered yes;
 	 * otherwise the run waits at the gate until the front end calls mx_engine_answer. */
 	bool assume_yes;
+	/* [exchange]: the Exchange Online admin API client (src/exo.h), NULL without it. Runs
+	 * started with it provision the endpoint, confirm the MX and switch inbound DANE on
+	 * (and, rolling back, off) themselves; the engine sets it to never pause. */
+	struct exo_ctx *exo;
 };
 
 int mx_engine_new(struct mx_engine **out, const struct mx_engine_cfg *cfg, struct mx_err *err);

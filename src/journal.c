@@ -100,7 +100,11 @@ static const char *const migrations[] = {
     " gate_since INTEGER NOT NULL DEFAULT 0, prop_since INTEGER NOT NULL DEFAULT 0,"
     " verified INTEGER NOT NULL DEFAULT 0, confirmed INTEGER NOT NULL DEFAULT 0,"
     " rb_start TEXT,"
-    " dane_touched INTEGER NOT NULL DEFAULT 0);"
+    " dane_touched INTEGER NOT NULL DEFAULT 0,"
+    " exchange INTEGER NOT NULL DEFAULT 0,"
+    " exo_provision INTEGER NOT NULL DEFAULT 0,"
+    " exo_dane INTEGER NOT NULL DEFAULT 0,"
+    " exo_dane_off INTEGER NOT NULL DEFAULT 0);"
     "INSERT INTO run_vars (run_id, direction, low_ttl, final_ttl, final_preference,"
     " gate_timeout, observed_ttl, ns, checksum, policy_now, policy_staged, policy_final,"
     " id_stage, id_final, gate_since, prop_since, verified, dane_touched)"
@@ -780,7 +784,8 @@ int jnl_step_get(struct jnl *j, long long run_id, const char *step, char **state
 		*state = NULL;
 	if (finished_at)
 		*finished_at = 0;
-	rc = prep(j, "SELECT state, finished_at FROM steps WHERE run_id = ? AND step = ?", &st, err);
+	rc =
+	    prep(j, "SELECT state, finished_at FROM steps WHERE run_id = ? AND step = ?", &st, err);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -832,6 +837,10 @@ static const struct vfield {
     {"confirmed", V_INT, offsetof(struct jnl_vars, confirmed)},
     {"rb_start", V_TEXT, offsetof(struct jnl_vars, rb_start)},
     {"dane_touched", V_INT, offsetof(struct jnl_vars, dane_touched)},
+    {"exchange", V_INT, offsetof(struct jnl_vars, exchange)},
+    {"exo_provision", V_INT, offsetof(struct jnl_vars, exo_provision)},
+    {"exo_dane", V_INT, offsetof(struct jnl_vars, exo_dane)},
+    {"exo_dane_off", V_INT, offsetof(struct jnl_vars, exo_dane_off)},
 };
 #define NVFIELDS (sizeof(vfields) / sizeof(vfields[0]))
 
@@ -983,6 +992,18 @@ int jnl_run_set_provider(struct jnl *j, long long run_id, const char *provider, 
 	if (rc)
 		return rc;
 	bind_text(st, 1, provider);
+	sqlite3_bind_int64(st, 2, run_id);
+	return done(j, st, "updating a run", err);
+}
+
+int jnl_run_set_target(struct jnl *j, long long run_id, const char *target, struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = prep(j, "UPDATE runs SET target = ? WHERE id = ?", &st, err);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, target);
 	sqlite3_bind_int64(st, 2, run_id);
 	return done(j, st, "updating a run", err);
 }

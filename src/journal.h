@@ -98,6 +98,12 @@ struct jnl_vars {
 	/* rollback */
 	char *rb_start;	  /* JSON {"mx":RRset,"sts":RRset}: the zone when it started */
 	int dane_touched; /* dane_enable was entered before the rollback started */
+	/* [exchange]: the run calls the Exchange Online admin API; each call below is 0 not
+	 * made, 1 intent recorded (the call may have happened), 2 done */
+	int exchange;
+	int exo_provision; /* Enable-DnssecForVerifiedDomain */
+	int exo_dane;	   /* Enable-SmtpDaneInbound */
+	int exo_dane_off;  /* Disable-SmtpDaneInbound (rollback) */
 };
 void jnl_vars_clear(struct jnl_vars *v);
 /* Reads the run's variables; MX_EINVAL when the run has none. */
@@ -113,6 +119,8 @@ int jnl_run_set_state(struct jnl *j, long long run_id, const char *state, const 
     long long now, struct mx_err *err);
 /* Switches the provider of a run ([provider.NAME]). */
 int jnl_run_set_provider(struct jnl *j, long long run_id, const char *provider, struct mx_err *err);
+/* Records the target host of a run (with [exchange], learnt when the run provisions it). */
+int jnl_run_set_target(struct jnl *j, long long run_id, const char *target, struct mx_err *err);
 /* Number of intents of the run whose write may have reached the provider (any intent: an
  * open one may have been applied). */
 int jnl_intent_written(struct jnl *j, long long run_id, long long *count, struct mx_err *err);

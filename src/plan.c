@@ -51,12 +51,13 @@ int mx_plan_checksum(const struct mx_prog_in *in, char *out, size_t outlen, stru
 {
 	/* The policies the run asks people to publish, not the one served: an admin may publish
 	 * the staged policy ahead of the run, and the run is still the plan. */
-	json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:o,s:o}", "program",
+	json_t *doc = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:o,s:o,s:b}", "program",
 	    mx_plan_program(), "domain", in->domain, "target", in->target, "settings",
 	    settings_json(&in->set), "mx", mx_rrset_json(in->snap_mx), "mta_sts_txt",
 	    mx_rrset_json(in->snap_sts), "observed_ttl", (json_int_t)in->observed_ttl,
 	    "policy_staged", in->policy_staged ? json_string(in->policy_staged) : json_null(),
-	    "policy_final", in->policy_final ? json_string(in->policy_final) : json_null());
+	    "policy_final", in->policy_final ? json_string(in->policy_final) : json_null(),
+	    "exchange", in->exchange);
 	char *canon = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -141,8 +142,8 @@ out:
 
 static json_t *zone_json(const struct mx_zone *z)
 {
-	return json_pack("{s:o,s:o}", "mx", mx_rrset_json(&z->mx), "mta_sts_txt",
-	    mx_rrset_json(&z->sts));
+	return json_pack(
+	    "{s:o,s:o}", "mx", mx_rrset_json(&z->mx), "mta_sts_txt", mx_rrset_json(&z->sts));
 }
 
 static json_t *step_json(const struct mx_step_def *d)
@@ -182,7 +183,9 @@ static int rollback_json(const struct mx_prog_in *in, const struct mx_zone *star
 		}
 		json_object_set_new(item, "writes", json_boolean(w > 0));
 		json_object_set_new(item, "action",
-		    json_string(w > 0 ? "write" : (d->flags & MX_STEPF_WAIT) ? "wait" : "gate"));
+		    json_string(w > 0			     ? "write"
+				: (d->flags & MX_STEPF_WAIT) ? "wait"
+							     : "gate"));
 		if (w > 0)
 			json_object_set_new(item, "after", mx_rrset_json(&rec));
 		prov_rrset_clear(&rec);
@@ -192,6 +195,9 @@ static int rollback_json(const struct mx_prog_in *in, const struct mx_zone *star
 			json_object_set_new(item, "gate", json_string(text));
 			json_object_set_new(item, "text", json_string(text));
 		}
+		mx_prog_exo_call(in, true, k, text, sizeof(text));
+		if (text[0])
+			json_object_set_new(item, "exchange_call", json_string(text));
 		rc = mx_prog_rb_zone_before(in, &rb, k + 1, &after, err);
 		if (!rc) {
 			json_object_set_new(item, "zone", zone_json(&after));
@@ -226,9 +232,11 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 	p.snap_sts = in->sts_txt;
 	p.observed_ttl = in->observed_ttl;
 	p.policy_now = in->policy;
+	p.exchange = in->exchange;
 	doc = json_object();
 	if (in->policy && in->sts_txt->n) {
-		rc = mx_plan_mtasts_policies(in->conf, in->policy, in->target, &staged, &final, err);
+		rc =
+		    mx_plan_mtasts_policies(in->conf, in->policy, in->target, &staged, &final, err);
 		if (rc == MX_EINVAL) {
 			/* The run stops at preflight too: mtasts.policy fails. */
 			json_object_set_new(doc, "mta_sts", json_pack("{s:s}", "note", err->msg));
@@ -261,20 +269,21 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 	rc = mx_plan_checksum(&p, checksum, sizeof(checksum), err);
 	if (rc)
 		goto fail;
-	json_object_update(doc,
-	    json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:o}", "version", 2,
-		"program", mx_plan_program(), "domain", in->domain, "target", in->target,
-		"provider", in->provider, "provider_type", in->provider_type, "created_at",
-		mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx",
-		mx_rrset_json(in->mx), "mta_sts_txt", mx_rrset_json(in->sts_txt), "observed_ttl",
-		(json_int_t)in->observed_ttl, "checksum", checksum, "settings",
-		settings_json(&p.set)));
-	json_object_set_new(json_object_get(doc, "settings"), "cut_ttl",
-	    json_integer(mx_prog_cut_ttl(&p)));
+	json_object_update(
+	    doc, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:o}", "version", 2,
+		     "program", mx_plan_program(), "domain", in->domain, "target", in->target,
+		     "provider", in->provider, "provider_type", in->provider_type, "created_at",
+		     mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx",
+		     mx_rrset_json(in->mx), "mta_sts_txt", mx_rrset_json(in->sts_txt),
+		     "observed_ttl", (json_int_t)in->observed_ttl, "checksum", checksum, "settings",
+		     settings_json(&p.set)));
+	json_object_set_new(
+	    json_object_get(doc, "settings"), "cut_ttl", json_integer(mx_prog_cut_ttl(&p)));
 	if (p.set.low_ttl != in->conf->low_ttl)
 		json_object_set_new(doc, "notes",
 		    json_pack("[s]", "low_ttl is raised to the provider's minimum TTL"));
 	json_object_set_new(doc, "blockers", in->blockers ? json_copy(in->blockers) : json_array());
+	json_object_set_new(doc, "exchange", json_boolean(p.exchange));
 
 	for (int k = 0; k < STEP_COUNT; k++) {
 		const struct mx_step_def *d = mx_prog_step(false, k);
@@ -306,9 +315,12 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 		mx_prog_gate_text(&p, false, k, text, sizeof(text));
 		if (text[0])
 			json_object_set_new(item, "gate", json_string(text));
+		mx_prog_exo_call(&p, false, k, text, sizeof(text));
+		if (text[0])
+			json_object_set_new(item, "exchange_call", json_string(text));
 		if (k == STEP_MTASTS_STAGE || k == STEP_MTASTS_FINALIZE) {
-			json_object_set_new(item, "policy",
-			    json_string(k == STEP_MTASTS_STAGE ? staged : final));
+			json_object_set_new(
+			    item, "policy", json_string(k == STEP_MTASTS_STAGE ? staged : final));
 			json_object_set_new(
 			    item, "mta_sts_id", json_string(k == STEP_MTASTS_STAGE ? id1 : id2));
 		}

@@ -28,6 +28,7 @@ struct mx_plan_in {
 	const char *policy;		/* the MTA-STS policy served now, or NULL */
 	json_t *blockers;		/* borrowed array of failing check summaries, or NULL */
 	time_t now;
+	bool exchange; /* [exchange]: the run calls the Exchange Online admin API itself */
 };
 
 enum mx_plan_format { PLAN_TEXT, PLAN_JSON, PLAN_MARKDOWN, PLAN_NSUPDATE, PLAN_POWERSHELL };

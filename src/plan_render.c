@@ -116,6 +116,11 @@ static void render_text(json_t *p, FILE *fp, bool md)
 			print_lines(fp,
 			    md ? "   Gate: " : "      gate: ", md ? "   > " : "            ",
 			    str(st, "gate"));
+		if (json_object_get(st, "exchange_call"))
+			fprintf(fp,
+			    md ? "   Calls (Exchange Online admin API): `%s`\n"
+			       : "      calls (Exchange Online admin API): %s\n",
+			    str(st, "exchange_call"));
 	}
 	duration(d, sizeof(d), total);
 	fprintf(fp,
@@ -202,6 +207,10 @@ static void render_nsupdate(json_t *p, const char *server, FILE *fp)
 		fprintf(fp, "; %zu. %s (%s)\n", i + 1, str(st, "title"), str(st, "key"));
 		if (json_object_get(st, "gate"))
 			print_lines(fp, ";    gate: ", ";      ", str(st, "gate"));
+		if (json_object_get(st, "exchange_call"))
+			fprintf(fp,
+			    ";    Exchange Online: %s (mxcutover calls it through the admin API)\n",
+			    str(st, "exchange_call"));
 		if (num(st, "wait_seconds")) {
 			duration(d, sizeof(d), num(st, "wait_seconds"));
 			fprintf(fp, "WAIT: %s before the next block\n", d);
@@ -374,6 +383,23 @@ static void render_powershell(json_t *p, FILE *fp)
 	const char *d = str(p, "domain");
 	long pref = num(json_object_get(p, "settings"), "final_preference");
 
+	if (json_is_true(json_object_get(p, "exchange"))) {
+		fprintf(fp,
+		    "# Exchange Online side of the MX cutover of %s.\n"
+		    "# The config has an [exchange] section: mxcutover itself calls these cmdlets\n"
+		    "# through the Exchange Online admin API, at the steps named; nothing here is\n"
+		    "# for a person to run. For the record:\n"
+		    "#   exo_provision      Enable-DnssecForVerifiedDomain -DomainName %s\n"
+		    "#                      (DnssecMxValue is the target, %s)\n"
+		    "#   exo_mx_validation  Get-DnssecStatusForVerifiedDomain -DomainName %s\n"
+		    "#                      (MxValidation; final_preference %ld)\n"
+		    "#   dane_enable        Enable-SmtpDaneInbound -DomainName %s\n"
+		    "#   rb_dane            Disable-SmtpDaneInbound -DomainName %s (a rollback,\n"
+		    "#                      only when the run enabled it)\n"
+		    "# Disable-DnssecForVerifiedDomain is never called.\n",
+		    d, d, str(p, "target"), d, pref, d, d);
+		return;
+	}
 	fprintf(fp,
 	    "# Exchange Online side of the MX cutover of %s.\n"
 	    "# Run in Exchange Online PowerShell (Connect-ExchangeOnline) as an Exchange admin.\n\n"

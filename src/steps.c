@@ -9,6 +9,9 @@
 #include "domain.h"
 
 const struct mx_step_def mx_step_table[STEP_COUNT] = {
+    [STEP_EXO_PROVISION] = {"exo_provision", "Provision the DNSSEC endpoint in Exchange Online",
+	MX_STEPF_EXCHANGE,
+	"Exchange assigns the new MX host (DnssecMxValue) before anything else happens"},
     [STEP_PREFLIGHT] = {"preflight", "Check the prerequisites", MX_STEPF_CHECKS,
 	"every check must pass before anything changes"},
     [STEP_SNAPSHOT] = {"snapshot", "Record the current MX and MTA-STS", 0,
@@ -33,6 +36,9 @@ const struct mx_step_def mx_step_table[STEP_COUNT] = {
 	"Microsoft's end state has the new MX alone"},
     [STEP_RAISE_TTL] = {"raise_ttl", "Raise the MX TTL", MX_STEPF_WRITES,
 	"a long TTL again, as Microsoft recommends"},
+    [STEP_EXO_MX_VALID] = {"exo_mx_validation", "Confirm the MX with Exchange Online",
+	MX_STEPF_EXCHANGE | MX_STEPF_GATE,
+	"Exchange validates the live MX before inbound DANE is enabled"},
     [STEP_DANE_ENABLE] = {"dane_enable", "Enable inbound DANE", MX_STEPF_GATE,
 	"Microsoft publishes the TLSA record only after Enable-SmtpDaneInbound"},
     [STEP_MTASTS_FINALIZE] = {"mtasts_finalize", "Drop the legacy host from MTA-STS",
@@ -148,7 +154,8 @@ void mx_zone_clear(struct mx_zone *z)
 int mx_zone_copy(struct mx_zone *dst, const struct mx_zone *src, struct mx_err *err)
 {
 	memset(dst, 0, sizeof(*dst));
-	if (prov_rrset_copy(&dst->mx, &src->mx, err) || prov_rrset_copy(&dst->sts, &src->sts, err)) {
+	if (prov_rrset_copy(&dst->mx, &src->mx, err) ||
+	    prov_rrset_copy(&dst->sts, &src->sts, err)) {
 		mx_zone_clear(dst);
 		return err ? err->rc : MX_ENOMEM;
 	}
@@ -159,7 +166,8 @@ int mx_zone_copy(struct mx_zone *dst, const struct mx_zone *src, struct mx_err *
 
 uint32_t mx_prog_cut_ttl(const struct mx_prog_in *in)
 {
-	uint32_t low = (uint32_t)in->set.low_ttl, ttl = in->snap_mx->ttl < low ? in->snap_mx->ttl : low;
+	uint32_t low = (uint32_t)in->set.low_ttl,
+		 ttl = in->snap_mx->ttl < low ? in->snap_mx->ttl : low;
 
 	if (in->set.provider_min_ttl > 0 && ttl < (uint32_t)in->set.provider_min_ttl)
 		ttl = (uint32_t)in->set.provider_min_ttl;
@@ -181,6 +189,9 @@ bool mx_prog_applies(const struct mx_prog_in *in, int step)
 	case STEP_LOWER_TTL:
 	case STEP_WAIT_OLD_TTL:
 		return in->snap_mx->ttl > mx_prog_cut_ttl(in);
+	case STEP_EXO_PROVISION:
+	case STEP_EXO_MX_VALID:
+		return in->exchange;
 	default:
 		return step >= 0 && step < STEP_COUNT;
 	}
@@ -225,8 +236,8 @@ static void rrset_init(struct mx_rrset *out, const char *name, int type, uint32_
 }
 
 /* The snapshot's hosts, each at pref (< 0: its own preference). */
-static int add_snapshot_hosts(const struct mx_prog_in *in, struct mx_rrset *out, int pref,
-    struct mx_err *err)
+static int add_snapshot_hosts(
+    const struct mx_prog_in *in, struct mx_rrset *out, int pref, struct mx_err *err)
 {
 	unsigned p;
 	char host[300];
@@ -238,8 +249,8 @@ static int add_snapshot_hosts(const struct mx_prog_in *in, struct mx_rrset *out,
 	return rc;
 }
 
-static int sts_rrset(const struct mx_prog_in *in, const char *id, struct mx_rrset *out,
-    struct mx_err *err)
+static int sts_rrset(
+    const struct mx_prog_in *in, const char *id, struct mx_rrset *out, struct mx_err *err)
 {
 	char value[100];
 
@@ -253,8 +264,7 @@ void mx_prog_sts_value(const char *id, char *buf, size_t len)
 	snprintf(buf, len, "v=STSv1; id=%s;", id ? id : "");
 }
 
-int mx_prog_records(const struct mx_prog_in *in, int step, struct mx_rrset *out,
-    struct mx_err *err)
+int mx_prog_records(const struct mx_prog_in *in, int step, struct mx_rrset *out, struct mx_err *err)
 {
 	uint32_t cut = mx_prog_cut_ttl(in);
 	unsigned fin = (unsigned)in->set.final_preference;
@@ -264,7 +274,8 @@ int mx_prog_records(const struct mx_prog_in *in, int step, struct mx_rrset *out,
 	if (!mx_prog_applies(in, step) || !(mx_step_table[step].flags & MX_STEPF_WRITES))
 		return 0;
 	if (step == STEP_MTASTS_STAGE || step == STEP_MTASTS_FINALIZE) {
-		rc = sts_rrset(in, step == STEP_MTASTS_STAGE ? in->id_stage : in->id_final, out, err);
+		rc = sts_rrset(
+		    in, step == STEP_MTASTS_STAGE ? in->id_stage : in->id_final, out, err);
 		return rc ? -rc : 1;
 	}
 	rrset_init(out, in->snap_mx->name[0] ? in->snap_mx->name : in->domain, DNS_T_MX, cut);
@@ -300,8 +311,8 @@ int mx_prog_records(const struct mx_prog_in *in, int step, struct mx_rrset *out,
 	return 1;
 }
 
-int mx_prog_zone_after(const struct mx_prog_in *in, int upto, struct mx_zone *out,
-    struct mx_err *err)
+int mx_prog_zone_after(
+    const struct mx_prog_in *in, int upto, struct mx_zone *out, struct mx_err *err)
 {
 	struct mx_rrset rec;
 	int rc;
@@ -480,8 +491,7 @@ int mx_prog_rb_hosts(const struct mx_prog_in *in, char (*hosts)[254], int max)
 
 /* ---- gates ---- */
 
-void mx_prog_gate_text(
-    const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len)
+void mx_prog_gate_text(const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len)
 {
 	const char *d = in->domain, *t = in->target;
 
@@ -490,25 +500,48 @@ void mx_prog_gate_text(
 		switch (step) {
 		case STEP_MTASTS_STAGE:
 			snprintf(buf, len,
-			    "Publish this MTA-STS policy at https://mta-sts.%s/.well-known/mta-sts.txt "
-			    "now (upload the file first; the run verifies it by fetching it as senders "
+			    "Publish this MTA-STS policy at "
+			    "https://mta-sts.%s/.well-known/mta-sts.txt "
+			    "now (upload the file first; the run verifies it by fetching it as "
+			    "senders "
 			    "do, then changes the _mta-sts id itself):\n%s",
 			    d, in->policy_staged ? in->policy_staged : "");
 			break;
 		case STEP_VERIFY_TARGET:
 			snprintf(buf, len,
-			    "Every authoritative server must serve %s and it must resolve securely. "
+			    "Every authoritative server must serve %s and it must resolve "
+			    "securely. "
 			    "Then test inbound mail to %s with the Remote Connectivity Analyzer "
-			    "(https://testconnectivity.microsoft.com/, \"Inbound SMTP Email\"). Did "
+			    "(https://testconnectivity.microsoft.com/, \"Inbound SMTP Email\"). "
+			    "Did "
 			    "it pass?",
 			    t, d);
 			break;
-		case STEP_DANE_ENABLE:
+		case STEP_EXO_MX_VALID:
 			snprintf(buf, len,
-			    "Run in Exchange Online PowerShell:  Enable-SmtpDaneInbound -DomainName %s\n"
-			    "Microsoft then publishes TLSA at _25._tcp.%s (15-60 min); the run polls it "
-			    "until it is DNSSEC-secure (gate_timeout %d s).",
-			    d, t, in->set.gate_timeout);
+			    "Exchange Online must validate the MX of %s (MxValidation of "
+			    "Get-DnssecStatusForVerifiedDomain); the run asks it every 30 s "
+			    "(gate_timeout %d s). With final_preference %d, an EX003 about the "
+			    "preference alone is accepted: mail flows either way.",
+			    d, in->set.gate_timeout, in->set.final_preference);
+			break;
+		case STEP_DANE_ENABLE:
+			if (in->exchange)
+				snprintf(buf, len,
+				    "The run calls Enable-SmtpDaneInbound -DomainName %s through "
+				    "the "
+				    "Exchange Online admin API; Microsoft then publishes TLSA at "
+				    "_25._tcp.%s (15-60 min) and the run polls it until it is "
+				    "DNSSEC-secure (gate_timeout %d s).",
+				    d, t, in->set.gate_timeout);
+			else
+				snprintf(buf, len,
+				    "Run in Exchange Online PowerShell:  Enable-SmtpDaneInbound "
+				    "-DomainName %s\nMicrosoft then publishes TLSA at _25._tcp.%s "
+				    "(15-60 "
+				    "min); the run polls it until it is DNSSEC-secure "
+				    "(gate_timeout %d s).",
+				    d, t, in->set.gate_timeout);
 			break;
 		case STEP_MTASTS_FINALIZE:
 			snprintf(buf, len,
@@ -524,18 +557,29 @@ void mx_prog_gate_text(
 	}
 	switch (step) {
 	case RB_DANE:
-		snprintf(buf, len,
-		    "Before the MX goes back, run in Exchange Online PowerShell:  "
-		    "Disable-SmtpDaneInbound -DomainName %s\n"
-		    "The rollback waits until Microsoft has withdrawn the TLSA at _25._tcp.%s "
-		    "(gate_timeout %d s).",
-		    d, t, in->set.gate_timeout);
+		if (in->exchange)
+			snprintf(buf, len,
+			    "Before the MX goes back, the rollback calls Disable-SmtpDaneInbound "
+			    "-DomainName %s through the Exchange Online admin API (only when this "
+			    "run "
+			    "enabled it), then waits until Microsoft has withdrawn the TLSA at "
+			    "_25._tcp.%s (gate_timeout %d s).",
+			    d, t, in->set.gate_timeout);
+		else
+			snprintf(buf, len,
+			    "Before the MX goes back, run in Exchange Online PowerShell:  "
+			    "Disable-SmtpDaneInbound -DomainName %s\n"
+			    "The rollback waits until Microsoft has withdrawn the TLSA at "
+			    "_25._tcp.%s "
+			    "(gate_timeout %d s).",
+			    d, t, in->set.gate_timeout);
 		break;
 	case RB_MTASTS_COVER:
 		snprintf(buf, len,
 		    "Before the legacy MX returns, publish this MTA-STS policy at "
 		    "https://mta-sts.%s/.well-known/mta-sts.txt (it lists every host the MX will "
-		    "hold; the rollback verifies it by fetching it, then changes the _mta-sts id):\n%s",
+		    "hold; the rollback verifies it by fetching it, then changes the _mta-sts "
+		    "id):\n%s",
 		    d, in->policy_staged ? in->policy_staged : "");
 		break;
 	case RB_MTASTS:
@@ -548,4 +592,23 @@ void mx_prog_gate_text(
 	default:
 		break;
 	}
+}
+
+void mx_prog_exo_call(const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len)
+{
+	const char *cmdlet = NULL;
+
+	buf[0] = '\0';
+	if (!in->exchange)
+		return;
+	if (rollback)
+		cmdlet = step == RB_DANE ? "Disable-SmtpDaneInbound" : NULL;
+	else if (step == STEP_EXO_PROVISION)
+		cmdlet = "Enable-DnssecForVerifiedDomain";
+	else if (step == STEP_EXO_MX_VALID)
+		cmdlet = "Get-DnssecStatusForVerifiedDomain";
+	else if (step == STEP_DANE_ENABLE)
+		cmdlet = "Enable-SmtpDaneInbound";
+	if (cmdlet)
+		snprintf(buf, len, "%s -DomainName %s", cmdlet, in->domain);
 }

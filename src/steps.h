@@ -16,19 +16,21 @@
 
 /* The program's identity, part of every plan's checksum: bump it whenever a step, a record
  * rule, a wait rule or a gate changes meaning. */
-#define MX_PROG_VERSION "mxcutover-program-2"
+#define MX_PROG_VERSION "mxcutover-program-3"
 
 enum {
-	MX_STEPF_WRITES = 1 << 0, /* writes DNS through the provider */
-	MX_STEPF_GATE = 1 << 1,	  /* a verification (often of a person's action) must pass */
-	MX_STEPF_WAIT = 1 << 2,	  /* waits for a deadline */
-	MX_STEPF_MTASTS = 1 << 3, /* only when the domain publishes MTA-STS */
-	MX_STEPF_ASK = 1 << 4,	  /* asks a person's yes/no (answered yes with --yes) */
-	MX_STEPF_CHECKS = 1 << 5, /* runs the prerequisite checks */
+	MX_STEPF_WRITES = 1 << 0,   /* writes DNS through the provider */
+	MX_STEPF_GATE = 1 << 1,	    /* a verification (often of a person's action) must pass */
+	MX_STEPF_WAIT = 1 << 2,	    /* waits for a deadline */
+	MX_STEPF_MTASTS = 1 << 3,   /* only when the domain publishes MTA-STS */
+	MX_STEPF_ASK = 1 << 4,	    /* asks a person's yes/no (answered yes with --yes) */
+	MX_STEPF_CHECKS = 1 << 5,   /* runs the prerequisite checks */
+	MX_STEPF_EXCHANGE = 1 << 6, /* only with [exchange]: calls the Exchange Online admin API */
 };
 
 enum mx_step_id {
-	STEP_PREFLIGHT = 0,
+	STEP_EXO_PROVISION = 0,
+	STEP_PREFLIGHT,
 	STEP_SNAPSHOT,
 	STEP_MTASTS_STAGE,
 	STEP_LOWER_TTL,
@@ -39,6 +41,7 @@ enum mx_step_id {
 	STEP_WAIT_LOW_TTL,
 	STEP_REMOVE_LEGACY,
 	STEP_RAISE_TTL,
+	STEP_EXO_MX_VALID,
 	STEP_DANE_ENABLE,
 	STEP_MTASTS_FINALIZE,
 	STEP_COUNT
@@ -109,7 +112,7 @@ int mx_step_state_parse(const char *s);
 
 /* What the program depends on, and nothing else. */
 struct mx_settings {
-	int low_ttl;	      /* the configured low TTL, already raised to provider_min_ttl */
+	int low_ttl; /* the configured low TTL, already raised to provider_min_ttl */
 	int final_ttl;
 	int final_preference;
 	int gate_timeout;
@@ -125,6 +128,9 @@ struct mx_prog_in {
 	/* MTA-STS (all NULL when the domain publishes no policy the cutover must follow) */
 	const char *policy_now, *policy_staged, *policy_final;
 	const char *id_stage, *id_final, *id_rollback;
+	/* [exchange]: the run calls the Exchange Online admin API itself (provisioning, the MX
+	 * validation, inbound DANE on and off) instead of asking a person to. */
+	bool exchange;
 };
 
 /* The zone as the program sees it: the MX RRset and the _mta-sts TXT RRset. */
@@ -148,12 +154,12 @@ int mx_prog_wait(const struct mx_prog_in *in, int step, int *from);
 bool mx_prog_applies(const struct mx_prog_in *in, int step);
 
 /* The RRset forward step writes into *out (cleared first): 1 when it writes, 0 when not. */
-int mx_prog_records(const struct mx_prog_in *in, int step, struct mx_rrset *out,
-    struct mx_err *err);
+int mx_prog_records(
+    const struct mx_prog_in *in, int step, struct mx_rrset *out, struct mx_err *err);
 
 /* The zone once forward step upto has completed (upto -1: the snapshot). */
-int mx_prog_zone_after(const struct mx_prog_in *in, int upto, struct mx_zone *out,
-    struct mx_err *err);
+int mx_prog_zone_after(
+    const struct mx_prog_in *in, int upto, struct mx_zone *out, struct mx_err *err);
 
 /* The rollback from a zone (what was published when it started) and whether inbound DANE
  * was (possibly) enabled: does rollback step apply, what it writes (1/0 as above), and the
@@ -177,8 +183,11 @@ int mx_prog_rb_wait(const struct mx_prog_in *in, const struct mx_rb_in *rb);
 int mx_prog_rb_hosts(const struct mx_prog_in *in, char (*hosts)[254], int max);
 
 /* The text a person reads at a gate (forward or rollback), into buf. "" when none. */
-void mx_prog_gate_text(
-    const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len);
+void mx_prog_gate_text(const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len);
+
+/* With [exchange]: the cmdlet the step runs through the Exchange Online admin API, as a
+ * PowerShell line ("" when the step calls none). */
+void mx_prog_exo_call(const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len);
 
 /* The MTA-STS TXT value announcing id ("v=STSv1; id=ID;") into buf. */
 void mx_prog_sts_value(const char *id, char *buf, size_t len);
