@@ -422,7 +422,14 @@ static void fetch_policy(struct run *r, struct mtasts_policy **pol, char *why, s
 		goto out;
 	}
 	fr = mtasts_fetch_judge(resp, pol);
-	if (fr != MTASTS_FETCH_OK) {
+	if (fr == MTASTS_FETCH_CTYPE) {
+		const char *ct = http_header(resp, "Content-Type");
+
+		snprintf(why, whylen,
+		    "%s is served as \"%.60s\", not text/plain, so senders ignore it; serve it "
+		    "as text/plain",
+		    url, ct ? ct : "(no Content-Type)");
+	} else if (fr != MTASTS_FETCH_OK) {
 		snprintf(why, whylen, "%s answered with a %s problem (HTTP %ld)", url,
 		    mtasts_fetch_name(fr), resp->status);
 	} else if (!(*pol)->valid) {
@@ -529,9 +536,9 @@ static enum res mtasts_gate(struct run *r, const char *text, struct mx_err *err)
 			snprintf(what, sizeof(what), "the MTA-STS policy to be published%s%s",
 			    why[0] ? ": " : "", why);
 			return gate_wait(r, text, 5, what, err,
-			    "the MTA-STS policy was not published within gate_timeout; publish "
-			    "it and run `mxcutover resume %s`",
-			    r->row.domain);
+			    "the MTA-STS policy was not published within gate_timeout%s%s%s; "
+			    "publish it and run `mxcutover resume %s`",
+			    why[0] ? " (last seen: " : "", why, why[0] ? ")" : "", r->row.domain);
 		}
 		gate_clear(r);
 		r->v.verified = 1;
@@ -1430,12 +1437,14 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	r->v.gate_timeout = c->gate_timeout;
 	r->v.provider_min_ttl = r->prov->ops->min_ttl;
 	r->v.exchange = e->cfg.exo != NULL;
+	/* A run that does not drive Exchange starts at preflight. */
+	r->step = r->v.exchange ? STEP_EXO_PROVISION : STEP_PREFLIGHT;
 	if (r->prov->ops->min_ttl > c->low_ttl)
 		r->v.low_ttl = r->prov->ops->min_ttl;
 	rc = jnl_begin(e->cfg.jnl, err);
 	if (!rc)
 		rc = jnl_run_create(e->cfg.jnl, domain, target, provider,
-		    mx_prog_step(false, 0)->key, "{}", (long long)mx_now(e->cfg.clock), &r->row.id,
+		    mx_prog_step(false, r->step)->key, "{}", (long long)mx_now(e->cfg.clock), &r->row.id,
 		    err);
 	if (!rc)
 		rc = save_vars(r, err);
@@ -1663,9 +1672,14 @@ static int advance(struct run *r, enum res res, struct mx_err *err)
 	r->v.confirmed = 0;
 	r->v.prop_since = 0;
 	r->v.gate_since = 0;
-	rc = jnl_step_set(r->e->cfg.jnl, r->row.id, key,
-	    mx_step_state_name(res == R_DONE ? MX_STEP_DONE : MX_STEP_SKIPPED), NULL,
-	    (long long)now(r), err);
+	/* The Exchange steps of a run that does not drive Exchange leave no row: they are not
+	 * part of its history at all. */
+	if (res == R_SKIP && !r->v.exchange && (cur_def(r)->flags & MX_STEPF_EXCHANGE))
+		rc = MX_OK;
+	else
+		rc = jnl_step_set(r->e->cfg.jnl, r->row.id, key,
+		    mx_step_state_name(res == R_DONE ? MX_STEP_DONE : MX_STEP_SKIPPED), NULL,
+		    (long long)now(r), err);
 	if (!rc)
 		rc = save_vars(r, err);
 	if (!rc) {

@@ -266,6 +266,34 @@ grep -q 'already migrated: the MX is migrated-test.o-v1.mx.microsoft.test' "$wor
 [ "$(dig +short +norec @127.0.3.1 migrated.test MX)" = "$before_migrated" ] ||
 	fail "a refused run changed migrated.test"
 
+# 11. The MTA-STS gate judges a policy as senders do: served as text/html it does not pass
+#     (check says why), whatever its content; served as text/plain it does.
+fresh --mtasts enforce
+www=$MX_SANDBOX_WWW/mta-sts.$D
+txt_before=$(Z dump "$D" | grep "^_mta-sts\.$D\. TXT ")
+MXCUTOVER_CRASH_AT=snapshot:done mx run "$D" --target-mx "$T" --provider pdns --yes \
+	>"$workdir/html0.log" 2>&1
+mx plan "$D" --target-mx "$T" --provider pdns --format json 2>/dev/null | python3 -c '
+import json,sys; p=json.load(sys.stdin); print({s["key"]:s for s in p["steps"]}["mtasts_stage"]["policy"], end="")' \
+	>"$workdir/staged.txt"
+[ -s "$workdir/staged.txt" ] || fail "the staged policy of $D"
+cp "$workdir/staged.txt" "$www/.well-known/mta-sts.txt"
+printf 'text/html; charset=utf-8' >"$www/.content-type"
+expect_status 1 "$MXCUTOVER" --config "$workdir/short.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/state.db" resume "$D" --yes >"$workdir/html.log" 2>&1
+mx --json status "$D" | grep -q '"step": "mtasts_stage"' ||
+	fail "a text/html policy stops the run at mtasts_stage: $(tail -2 "$workdir/html.log")"
+grep -qi "text/html" "$workdir/html.log" || fail "the gate says the Content-Type is wrong: $(tail -3 "$workdir/html.log")"
+[ "$(Z dump "$D" | grep "^_mta-sts\.$D\. TXT ")" = "$txt_before" ] ||
+	fail "the _mta-sts id changed for a policy senders reject"
+expect_status 1 mx check "$D" --target-mx "$T" >"$workdir/html-check.out" 2>&1
+grep -E "FAIL +mtasts.policy" "$workdir/html-check.out" | grep -qi "text/html" ||
+	fail "check rejects the text/html policy: $(grep mtasts "$workdir/html-check.out")"
+rm -f "$www/.content-type"
+MXCUTOVER_CRASH_AT=mtasts_stage:done mx resume "$D" --yes >"$workdir/html2.log" 2>&1
+mx --json status "$D" | grep -q '"step": "lower_ttl"' ||
+	fail "served as text/plain the same policy passes: $(tail -3 "$workdir/html2.log")"
+
 # Secrets never reach the state database.
 key=$(cat "$PDNS_API_KEY_FILE" | tr -d '\n')
 tsig=$(cat "$TSIG_KEYFILE" | tr -d '\n')

@@ -34,6 +34,14 @@ foreach(src IN LISTS MX_E2E_SH_TESTS)
 		ENVIRONMENT "MXCUTOVER=$<TARGET_FILE:mxcutover>;MX_SOURCE_DIR=${CMAKE_SOURCE_DIR};MX_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endforeach()
 
+# The longest scripts (every step boundary, one run after another) start first and may take
+# their time on a loaded machine.
+foreach(t e2e_crash e2e_program)
+	if(TEST ${t})
+		set_tests_properties(${t} PROPERTIES TIMEOUT 1200 COST 1000)
+	endif()
+endforeach()
+
 # Tests that write the one BIND zone (northwind.test) take turns.
 foreach(t e2e_providers e2e_run e2e_export)
 	if(TEST ${t})
