@@ -71,13 +71,14 @@ static const struct cmd commands[] = {
 	"  --tenant          every accepted domain of the [exchange] tenant\n",
 	mx_cmd_check, NULL},
     {"plan",
-	"plan DOMAIN --target-mx HOST --provider NAME [--format "
+	"plan DOMAIN [--target-mx HOST] --provider NAME [--format "
 	"text|json|markdown|nsupdate|powershell] [-o FILE]",
 	"Shows, without changing anything, every step of the cutover with the records before\n"
 	"and after, the waits, the gates and the rollback. Reads the live zone through the\n"
 	"provider and DNS; writes nothing and starts no run. Exit 1 when a check would stop\n"
-	"the run at preflight (the plan is still written).\n"
-	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain\n"
+	"the run at preflight (the plan is still written) or the domain is already migrated.\n"
+	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain (required\n"
+	"                    without [exchange]; with it, a given one must be Exchange's host)\n"
 	"  --provider NAME   the [provider.NAME] section that holds the zone\n"
 	"  --format FORMAT   text (default), json (docs/plan-schema.md), markdown (a change\n"
 	"                    ticket), nsupdate (a script for RFC 2136 by hand), powershell\n"
@@ -87,16 +88,18 @@ static const struct cmd commands[] = {
 	"                    and a README with the waits between them\n",
 	mx_cmd_plan, NULL},
     {"run",
-	"run DOMAIN --target-mx HOST --provider NAME [--yes] [--plan FILE]\n"
+	"run DOMAIN [--target-mx HOST] --provider NAME [--yes] [--plan FILE]\n"
 	"       mxcutover run --file FILE --provider NAME [--yes]",
 	"Moves the domain's MX to the target host, step by step, with the right waits; every\n"
 	"step is journaled first, so a crash or Ctrl-C leaves a run `resume` continues.\n"
-	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain\n"
+	"  --target-mx HOST  the DnssecMxValue from Enable-DnssecForVerifiedDomain (required\n"
+	"                    without [exchange]; with it, the run takes Exchange's host)\n"
 	"  --provider NAME   the [provider.NAME] section that holds the zone\n"
 	"  --file FILE       many domains: \"DOMAIN TARGET\" per line, each run on its own\n"
-	"  --yes             no prompts: gates a program can verify are verified, the others\n"
-	"                    print the exact command and are polled until gate_timeout\n"
-	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone changed\n",
+	"  --yes             no prompts: the start and the inbound test are answered yes; every\n"
+	"                    other gate is verified, polled until gate_timeout\n"
+	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone, the settings\n"
+	"                    or the mxcutover version differ from the plan's\n",
 	mx_cmd_run, NULL},
     {"resume", "resume [DOMAIN] [--provider NAME] [--yes]",
 	"Continues unfinished runs (all of them when no domain is named) from their journal, in\n"
@@ -106,8 +109,9 @@ static const struct cmd commands[] = {
 	mx_cmd_resume, NULL},
     {"rollback", "rollback DOMAIN [--yes] | rollback --outbound CONNECTOR [--yes]",
 	"Restores the domain's MX exactly as it was before the run (values, preferences, TTL)\n"
-	"and its _mta-sts record, in a mail-safe order: legacy host preferred again, wait for\n"
-	"the TTL, then the new host removed. Works from any step and after completion.\n"
+	"and its _mta-sts record, in a mail-safe order: inbound DANE off (its TLSA withdrawn),\n"
+	"an MTA-STS policy listing both hosts, the legacy host preferred again, wait for the\n"
+	"TTL, then the new host removed. Works from any step and after completion.\n"
 	"  --yes                 no prompts\n"
 	"  --outbound CONNECTOR  instead: restore the modes outbound --apply found on the\n"
 	"                        connector ([exchange])\n",
