@@ -1015,65 +1015,46 @@ static bool usable_tlsa(const struct dns_answer *a)
 	return usable;
 }
 
-static enum res do_dane_enable(struct run *r, const char *text, struct mx_err *err)
+/* The inbound DANE gates, verified like every gate in DNS (through a fresh resolver, so no
+ * cached answer hides Microsoft's change): dane_enable (on) waits for a DNSSEC-secure, usable
+ * TLSA at the target; rb_dane (off) waits until it is withdrawn (secure NXDOMAIN/NODATA, or
+ * no usable record left). With [exchange] the run makes the call itself first — switching
+ * off only what it switched on. */
+static enum res dane_gate(struct run *r, const char *text, bool on, struct mx_err *err)
 {
+	const char *cmdlet = on ? "Enable-SmtpDaneInbound" : "Disable-SmtpDaneInbound";
 	struct dns_answer *a = NULL;
-	char name[300];
-	bool usable;
+	char name[300], what[100];
+	bool ok;
 
 	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
 	gate_expired(r, text);
-	if (r->v.exchange && exo_dane(r, true, err) != R_DONE)
+	if (r->v.exchange && (on || r->v.exo_dane) && exo_dane(r, on, err) != R_DONE)
 		return R_FAIL;
 	if (dns_resolve_fresh(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
 		return R_FAIL;
-	usable = usable_tlsa(a);
+	ok = on ? usable_tlsa(a)
+		: a->sec != DNS_SEC_BOGUS && a->sec != DNS_SEC_INDETERMINATE && !usable_tlsa(a) &&
+		      (a->n == 0 || a->sec == DNS_SEC_SECURE);
 	dns_answer_free(a);
-	if (usable) {
+	if (ok) {
 		gate_clear(r);
-		say(r, MX_EV_LOG, MX_SEV_INFO,
-		    "usable TLSA at %s is DNSSEC-secure: inbound DANE is on", name);
+		say(r, MX_EV_LOG, MX_SEV_INFO, "%s at %s: inbound DANE is %s",
+		    on ? "usable TLSA is DNSSEC-secure" : "no usable TLSA any more", name,
+		    on ? "on" : "off");
 		return R_DONE;
 	}
-	return gate_wait(r, text, 30, "Microsoft's TLSA after Enable-SmtpDaneInbound", err,
-	    "no secure, usable TLSA at %s within gate_timeout; run Enable-SmtpDaneInbound "
-	    "-DomainName %s, then `mxcutover resume %s`",
-	    name, r->row.domain, r->row.domain);
+	snprintf(
+	    what, sizeof(what), "Microsoft's TLSA to %s after %s", on ? "appear" : "go", cmdlet);
+	return gate_wait(r, text, 30, what, err,
+	    on ? "no secure, usable TLSA at %s within gate_timeout; run %s -DomainName %s, then "
+		 "`mxcutover resume %s`"
+	       : "the TLSA at %s is still published after gate_timeout; run %s -DomainName %s, "
+		 "then `mxcutover resume %s` (the rollback continues)",
+	    name, cmdlet, r->row.domain, r->row.domain);
 }
 
 /* ---- rollback executors ---- */
-
-/* Verified like every gate: the rollback goes on only once the target's TLSA is withdrawn
- * (secure NXDOMAIN/NODATA, or no usable record left). */
-static enum res rb_dane(struct run *r, const char *text, struct mx_err *err)
-{
-	struct dns_answer *a = NULL;
-	char name[300];
-	bool gone;
-
-	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
-	gate_expired(r, text);
-	/* Only what this run switched on is switched off. */
-	if (r->v.exchange && r->v.exo_dane && exo_dane(r, false, err) != R_DONE)
-		return R_FAIL;
-	if (dns_resolve_fresh(r->e->cfg.dns, name, DNS_T_TLSA, &a, err))
-		return R_FAIL;
-	gone = a->sec != DNS_SEC_BOGUS && a->sec != DNS_SEC_INDETERMINATE && !usable_tlsa(a) &&
-	       (a->n == 0 || a->sec == DNS_SEC_SECURE);
-	dns_answer_free(a);
-	if (gone) {
-		gate_clear(r);
-		say(r, MX_EV_LOG, MX_SEV_INFO, "no usable TLSA at %s any more: inbound DANE is off",
-		    name);
-		return R_DONE;
-	}
-	return gate_wait(r, text, 30,
-	    "Microsoft to withdraw the TLSA after Disable-SmtpDaneInbound", err,
-	    "the TLSA at %s is still published after gate_timeout; run "
-	    "Disable-SmtpDaneInbound -DomainName %s, then `mxcutover resume %s` (the rollback "
-	    "continues)",
-	    name, r->row.domain, r->row.domain);
-}
 
 /* The zone when the rollback started, read once through the provider and journaled. */
 static enum res rb_capture_start(struct run *r, struct mx_err *err)
@@ -1232,12 +1213,12 @@ static enum res exec_step(struct run *r, struct mx_err *err)
 		case STEP_VERIFY_TARGET:
 			return do_verify_target(r, text, err);
 		case STEP_DANE_ENABLE:
-			return do_dane_enable(r, text, err);
+			return dane_gate(r, text, true, err);
 		default:
 			break;
 		}
 	} else if (r->step == RB_DANE) {
-		return rb_dane(r, text, err);
+		return dane_gate(r, text, false, err);
 	}
 	if (d->flags & MX_STEPF_WAIT)
 		return wait_step(r, err);
@@ -1444,8 +1425,8 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	rc = jnl_begin(e->cfg.jnl, err);
 	if (!rc)
 		rc = jnl_run_create(e->cfg.jnl, domain, target, provider,
-		    mx_prog_step(false, r->step)->key, "{}", (long long)mx_now(e->cfg.clock), &r->row.id,
-		    err);
+		    mx_prog_step(false, r->step)->key, "{}", (long long)mx_now(e->cfg.clock),
+		    &r->row.id, err);
 	if (!rc)
 		rc = save_vars(r, err);
 	if (!rc)
