@@ -217,7 +217,7 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 {
 	char *staged = NULL, *final = NULL, checksum[80], when[32], text[1024];
 	char id1[MTASTS_ID_MAX + 1], id2[MTASTS_ID_MAX + 1], id3[MTASTS_ID_MAX + 1];
-	json_t *doc = NULL, *steps = json_array(), *skipped = json_array(), *rb = NULL;
+	json_t *doc = NULL, *steps = json_array(), *skipped = json_array(), *rb = NULL, *head;
 	struct mtasts_policy *pol = NULL;
 	struct mx_prog_in p;
 	struct mx_zone zone;
@@ -269,14 +269,19 @@ int mx_plan_build(const struct mx_plan_in *in, json_t **out, struct mx_err *err)
 	rc = mx_plan_checksum(&p, checksum, sizeof(checksum), err);
 	if (rc)
 		goto fail;
-	json_object_update(
-	    doc, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:o}", "version", 2,
-		     "program", mx_plan_program(), "domain", in->domain, "target", in->target,
-		     "provider", in->provider, "provider_type", in->provider_type, "created_at",
-		     mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx",
-		     mx_rrset_json(in->mx), "mta_sts_txt", mx_rrset_json(in->sts_txt),
-		     "observed_ttl", (json_int_t)in->observed_ttl, "checksum", checksum, "settings",
-		     settings_json(&p.set)));
+	head = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:o,s:o,s:i,s:s},s:o}", "version", 2,
+	    "program", mx_plan_program(), "domain", in->domain, "target", in->target, "provider",
+	    in->provider, "provider_type", in->provider_type, "created_at",
+	    mx_time_rfc3339(in->now, when, sizeof(when)), "snapshot", "mx", mx_rrset_json(in->mx),
+	    "mta_sts_txt", mx_rrset_json(in->sts_txt), "observed_ttl", (json_int_t)in->observed_ttl,
+	    "checksum", checksum, "settings", settings_json(&p.set));
+	/* json_object_update copies the members' references: head is ours to release. */
+	if (!head || json_object_update(doc, head)) {
+		json_decref(head);
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	json_decref(head);
 	json_object_set_new(
 	    json_object_get(doc, "settings"), "cut_ttl", json_integer(mx_prog_cut_ttl(&p)));
 	if (p.set.low_ttl != in->conf->low_ttl)
