@@ -5,7 +5,11 @@
 # start and inbound-test confirmations), a rollback with its DANE gate, a resume after the
 # wizard is killed during a wait, a resize below 80x24 and back while a run waits, Ctrl-C
 # during a run, help, NO_COLOR, 80x24 and 120 columns, the demo and MXCUTOVER_CLOCK in the
-# command line. Every step asserts what the screen shows and, for the runs,
+# command line; a migrated domain that cannot start a run (the readiness verdict's line); a
+# rollback stopped at its DANE gate, the wizard quit and started again, resumed as the
+# rollback; tenant mode ([exchange]: the accepted domains and their targets from the local
+# stand-in of the Exchange Online admin API, a cutover that calls Exchange itself).
+# Every step asserts what the screen shows and, for the runs,
 # the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
 # (docs/wizard.md is made from them).
 . "$(dirname "$0")/e2e_lib.sh"
@@ -34,7 +38,8 @@ both_mx() { # both_mx DOMAIN WANT — what both authoritative servers serve
 	done
 }
 
-# start SESSION ENV... -- TUI-ARGS...: the wizard in a 100x30 tmux window; the inner shell
+# start SESSION ENV... -- TUI-ARGS...: the wizard (state database $STATE, else the test's
+# own; config $MX_CONFIG) in a 100x30 tmux window; the inner shell
 # writes its pid (it execs the binary) and the outer one prints EXIT=status when it ends.
 start() {
 	local s=$1 envs=() args=() q
@@ -47,7 +52,7 @@ start() {
 	args=("$@")
 	printf -v q '%q ' env LC_ALL=C.UTF-8 TERM=screen-256color "${envs[@]}" "$MXCUTOVER" \
 		--config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" --cacert "$MX_CACERT" \
-		--state "$workdir/state.db" tui "${args[@]}"
+		--state "${STATE:-$workdir/state.db}" tui "${args[@]}"
 	rm -f "$workdir/$s.pid"
 	tm new-session -d -x 100 -y 30 -s "$s" -c "$workdir" \
 		"sh -c 'echo \$\$ >$workdir/$s.pid; exec $q'; echo EXIT=\$?; sleep 600"
@@ -297,6 +302,118 @@ wait_for d "The demo stopped with a run unfinished: $E \(at wait_old_ttl\)\." 20
 screen d | grep -q "starts over. With your own DNS host" || fail "the demo says it starts over"
 screen d | grep -q "safe where it is" && fail "the demo does not promise a resume it cannot keep"
 wait_for d "^EXIT=0$"
+
+# 5. An already migrated domain cannot start a run: the readiness verdict's line says why,
+# on the domains, checks and plan screens. Then a rollback stopped at its DANE gate (the
+# wizard quit while it waits) is, in a new wizard, shown and resumed as the rollback.
+fresh
+F=$D FT=$T FL=$L
+STATE=$workdir/rollback.db
+MXCUTOVER_CLOCK=warp "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" run "$F" --target-mx "$FT" --provider pdns --yes \
+	>"$workdir/f.log" 2>&1 || fail "the cutover of $F: $(tail -3 "$workdir/f.log")"
+both_mx "$F" "0 $FT."
+migrated="already migrated: the MX is $FT; nothing to move"
+start f MXCUTOVER_CLOCK=warp:3 -- "$F" --provider pdns
+wait_for f "^ $F +secure +0 ${FT:0:12}.* done" 30
+wait_for f "^ $migrated"
+keys f Enter
+wait_for f "mxcutover — Checks"
+wait_for f "^ $migrated"
+keys f Enter
+wait_for f "✓ under mx.microsoft.test"
+keys f Enter
+wait_for f "No plan:" 20
+wait_for f "^    $migrated"
+cap f plan-migrated
+keys f Enter
+screen f | grep -q "Start the cutover" && fail "a migrated domain offers no run"
+keys f Escape
+keys f Escape
+keys f Escape
+wait_for f "^ $F .* done"
+keys f r
+wait_for f "Roll $F back to its snapshot"
+keys f y
+wait_for f "Disable-SmtpDaneInbound" 20
+keys f Escape
+keys f q
+wait_for f "A run is active"
+keys f y
+wait_for f "^EXIT=1$" 20
+screen f | grep -q "$F stopped at rb_dane (gate)" || fail "the way out names the rollback's step"
+start f2 MXCUTOVER_CLOCK=warp:3 --
+wait_for f2 "mxcutover — Rollback" 20
+wait_for f2 "Stopped, resumable: Enter resumes the rollback"
+wait_for f2 "^  ! Disable inbound DANE first"
+screen f2 | grep -q "Wait for the old TTL" && fail "the stopped rollback shows the forward steps"
+cap f2 rollback-stopped
+keys f2 Enter
+wait_for f2 "waiting for Microsoft to withdraw the TLSA" 20
+screen f2 | grep -q "Wait for the old TTL" && fail "the resumed rollback shows the forward steps"
+python3 "$MX_SOURCE_DIR/tests/zonetool.py" dane-off "$FT"
+wait_for f2 "Rolled back: the MX of $F is exactly as it was" 60
+wait_for f2 "^  – Publish an MTA-STS policy listing both hosts +skipped"
+both_mx "$F" "0 $FL."
+[ "$(dig +norec +noall +answer @127.0.3.1 "$F" MX | awk '{print $2}')" = 3600 ] ||
+	fail "the resumed rollback restores the TTL"
+keys f2 Escape
+keys f2 q
+wait_for f2 "^EXIT=0$"
+
+# 6. Tenant mode: with [exchange] the list is the tenant's accepted domains (the
+# *.onmicrosoft.com one shown as unsupported), each target comes from Exchange, and the run
+# calls Exchange itself (provisioning, MxValidation, Enable-SmtpDaneInbound).
+. "$(dirname "$0")/exo_lib.sh"
+trap 'tm kill-server 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${MX_E2E_KEEP:-}" ] || rm -rf "$workdir"' EXIT
+conf tenant "client_secret_file = $workdir/exo.secret"
+fresh
+G=$D GT=$T
+exo "{\"domain\": \"$G\", \"dnssec\": \"Enabled\"}" >/dev/null
+STATE=$workdir/tenant.db
+plain_config=$MX_CONFIG
+MX_CONFIG=$workdir/tenant.conf
+start g MXCUTOVER_CLOCK=warp:3 -- --provider pdns
+wait_for g "mxcutover — Domains of tenant tenant-e2e.onmicrosoft.com" 20
+wait_for g "^ $G +secure +0 " 30
+wait_for g "^ tenant-e2e\.onmicrosoft.* +\*\.onmicrosoft\.com: unsupported"
+wait_for g "^ target: $GT \(from Exchange Online\)"
+cap g tenant-domains
+calls | grep -q "^Get-AcceptedDomain" || fail "the list comes from Get-AcceptedDomain: $(calls)"
+calls | grep -q "^Enable-" && fail "listing and checking changed the tenant: $(calls)"
+keys g Enter
+wait_for g "PASS +exchange.access"
+wait_for g "PASS +exchange.dnssec"
+keys g Enter
+wait_for g "From Exchange Online: tenant tenant-e2e.onmicrosoft.com assigned this host"
+wait_for g "^  > $GT"
+wait_for g "✓ the host Exchange Online assigned"
+cap g tenant-target
+# Another host is refused; ^U brings Exchange's back.
+keys g BSpace
+wait_for g "✗ not the host Exchange Online assigned"
+keys g C-u
+wait_for g "✓ the host Exchange Online assigned"
+keys g Enter
+wait_for g "Provision the DNSSEC endpoint in Exchange Online" 20
+wait_for g "\+ 20 $GT"
+keys g Enter
+wait_for g "Start the cutover"
+keys g y
+wait_for g "Did it pass\?|Cutover complete" 60
+keys g y
+wait_for g "Cutover complete: $G receives mail at $GT" 60
+both_mx "$G" "0 $GT."
+calls | grep -q "^Enable-SmtpDaneInbound DomainName=$G" || fail "the run enabled DANE itself: $(calls)"
+keys g Escape
+keys g G
+wait_for g "^ a \*\.onmicrosoft\.com domain: Microsoft manages its MX"
+keys g Enter
+wait_for g "tenant-e2e.onmicrosoft.com is a \*\.onmicrosoft\.com domain: Microsoft manages its MX"
+keys g q
+wait_for g "^EXIT=0$"
+MX_CONFIG=$plain_config
+STATE=
 
 tm kill-server 2>/dev/null
 finish

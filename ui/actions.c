@@ -84,7 +84,9 @@ void export_plan(struct tui *t, int k)
 	struct modal *m;
 
 	if (!d->target[0]) {
-		message(t, CP_WARN, "%s has no target host yet: press t to enter it", d->name);
+		message(t, CP_WARN, "%s has no target host yet: %s", d->name,
+		    t->tenant ? "Exchange Online has not provisioned its endpoint"
+			      : "press t to enter it");
 		return;
 	}
 	if (!d->plan) {
@@ -160,11 +162,17 @@ void ask_start_run(struct tui *t, int k)
 
 	if (!d->plan)
 		return;
+	/* The one readiness verdict decides (chk_verdict), as it does for `plan` and `run`:
+	 * its line is the reason. The plan's blockers are the same verdict's, at plan time. */
+	if (d->checked && !d->chk.verdict.runnable) {
+		message(t, d->chk.verdict.v == CHK_V_MIGRATED ? CP_WARN : CP_FAIL,
+		    "%s: %s; the run does not start (c shows the checks)", d->name,
+		    d->chk.verdict.text);
+		return;
+	}
 	if (json_array_size(json_object_get(d->plan, "blockers"))) {
-		message(t, CP_FAIL,
-		    "%s has failing checks: the run would stop at preflight; fix them first (c "
-		    "shows how)",
-		    d->name);
+		message(t, CP_FAIL, "%s: %s; the run does not start (c shows the checks)", d->name,
+		    json_string_value(json_array_get(json_object_get(d->plan, "blockers"), 0)));
 		return;
 	}
 	modal_open(t, MODAL_CONFIRM, "Start the cutover", k, start_done,

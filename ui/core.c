@@ -32,9 +32,14 @@ struct chk_task {
 	struct chk_domain *out;
 	bool plan, export_after;
 	char provider[64];
+	char given_target[254]; /* a plan's target as the person gave it */
 	const char *provider_type;
 	int provider_min_ttl;
 	struct mx_rrset mx, sts;
+	/* [exchange]: each domain's exchange.access / exchange.dnssec and target, read one
+	 * domain per loop turn (exo_next) before the DNS checks start (job still NULL) */
+	struct exo_verdict *xv;
+	size_t exo_next;
 	struct chk_task *next;
 };
 
@@ -52,6 +57,7 @@ struct ui_core {
 	struct dns_ctx *dns;	 /* the engine's */
 	struct dns_ctx *chk_dns; /* the checks' */
 	struct http_ctx *http;
+	struct exo_ctx *exo; /* [exchange], NULL without it; the engine's too */
 	struct mx_clock clock;
 	struct mx_engine *engine;
 	struct mx_sink sink;
@@ -66,6 +72,7 @@ struct ui_core {
 	_Atomic long long offset; /* the clock's, for the terminal's countdowns */
 	bool warps;
 	struct chk_task *tasks;
+	struct chk_task *exo_tasks; /* [exchange]: still reading Exchange, oldest first */
 	struct pub *pubs;
 	size_t npubs;
 	bool engine_ready;
@@ -194,6 +201,7 @@ void ui_msg_free(struct ui_msg *m)
 		return;
 	chk_domain_clear(&m->chk);
 	json_decref(m->plan);
+	free(m->accepted);
 	free(m);
 }
 
@@ -202,13 +210,17 @@ time_t ui_core_now(const struct ui_core *c)
 	return time(NULL) + (time_t)atomic_load(&c->offset);
 }
 
+bool ui_core_tenant(const struct ui_core *c)
+{
+	return c->exo != NULL;
+}
+
 bool ui_core_warps(const struct ui_core *c)
 {
 	return c->warps;
 }
 
 /* ---- run views ---- */
-
 
 static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
 {
@@ -230,48 +242,48 @@ static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
 	return p;
 }
 
-/* The domain's newest run as the journal holds it. */
+/* The domain's newest run as the journal holds it. Its direction is the journal's own
+ * (run variables), never guessed from the state or the step's name: a rollback stopped
+ * anywhere, at a gate or by a failure, is shown and resumed as a rollback. */
 static void read_history(struct ui_core *c, struct pub *p)
 {
 	struct ui_run *h = &p->hist;
 	struct jnl_run row;
+	struct jnl_vars vars;
 	struct mx_err err;
-	int st;
+	int st, count;
 
 	memset(h, 0, sizeof(*h));
 	h->step = -1;
 	memset(&row, 0, sizeof(row));
+	memset(&vars, 0, sizeof(vars));
 	if (jnl_run_latest(c->jnl, p->domain, &row, &err) || !row.id)
 		goto out;
 	h->exists = true;
 	st = mx_run_state_parse(row.state);
 	h->st = st < 0 ? MX_RUN_FAILED : (enum mx_run_state)st;
-	h->rollback = h->st == MX_RUN_ROLLING_BACK || h->st == MX_RUN_ROLLED_BACK;
+	if (!jnl_vars_get(c->jnl, row.id, &vars, &err))
+		h->rollback = vars.rollback != 0;
+	h->rollback |= h->st == MX_RUN_ROLLING_BACK || h->st == MX_RUN_ROLLED_BACK;
 	snprintf(h->step_key, sizeof(h->step_key), "%s", row.step ? row.step : "");
-	/* A rollback stopped at a gate is still a rollback: its step says so. */
-	st = mx_prog_find(true, h->step_key);
-	if (st >= 0) {
-		h->rollback = true;
-		h->step = st;
-	} else if (h->st == MX_RUN_ROLLED_BACK) {
-		h->step = mx_prog_count(true);
-	}
-	if (!h->rollback)
-		h->step = mx_step_find(h->step_key);
+	count = mx_prog_count(h->rollback);
+	h->step = mx_run_state_over(h->st) ? count : mx_prog_find(h->rollback, h->step_key);
 	snprintf(h->target, sizeof(h->target), "%s", row.target ? row.target : "");
 	snprintf(h->provider, sizeof(h->provider), "%s", row.provider ? row.provider : "");
 	snprintf(h->error, sizeof(h->error), "%s", row.error ? row.error : "");
 	snprintf(
 	    h->waiting_for, sizeof(h->waiting_for), "%s", row.waiting_for ? row.waiting_for : "");
 	h->wake = (time_t)row.next_at;
-	for (int i = 0; i < STEP_COUNT; i++) {
-		char *name = jnl_step_state(c->jnl, row.id, mx_step_table[i].key);
+	/* Each step's state in the journal, of the direction shown. */
+	for (int i = 0; i < count && i < UI_STEP_MAX; i++) {
+		char *name = jnl_step_state(c->jnl, row.id, mx_prog_step(h->rollback, i)->key);
 
 		st = mx_step_state_parse(name);
 		h->steps[i] = st < 0 ? MX_STEP_PENDING : (enum mx_step_state)st;
 		free(name);
 	}
 out:
+	jnl_vars_clear(&vars);
 	jnl_run_clear(&row);
 	p->stale = false;
 }
@@ -355,7 +367,6 @@ static void on_event(const struct mx_event *ev, void *arg)
 
 /* ---- the engine ---- */
 
-
 static int engine_open(struct ui_core *c, struct mx_err *err)
 {
 	struct mx_engine_cfg cfg;
@@ -368,6 +379,7 @@ static int engine_open(struct ui_core *c, struct mx_err *err)
 	cfg.clock = &c->clock;
 	cfg.sink = &c->sink;
 	cfg.assume_yes = false; /* questions wait for mx_engine_answer */
+	cfg.exo = c->exo;
 	return mx_engine_new(&c->engine, &cfg, err);
 }
 
@@ -430,13 +442,33 @@ static void task_free(struct chk_task *k)
 		free(k->targets[i]);
 		if (k->out)
 			chk_domain_clear(&k->out[i]);
+		if (k->xv)
+			exo_verdict_clear(&k->xv[i]);
 	}
+	free(k->xv);
 	free(k->domains);
 	free(k->targets);
 	free(k->out);
 	prov_rrset_clear(&k->mx);
 	prov_rrset_clear(&k->sts);
 	free(k);
+}
+
+/* chk_exchange_fn: the verdicts read from Exchange for exchange.access and exchange.dnssec. */
+static void exo_result(
+    void *arg, const char *domain, struct chk_result *access, struct chk_result *dnssec)
+{
+	struct chk_task *k = arg;
+
+	for (size_t i = 0; i < k->n; i++) {
+		if (strcmp(k->domains[i], domain))
+			continue;
+		*access = k->xv[i].access;
+		*dnssec = k->xv[i].dnssec;
+		json_incref(access->detail);
+		json_incref(dnssec->detail);
+		return;
+	}
 }
 
 static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
@@ -460,6 +492,10 @@ static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
 	o.conf = c->app->conf;
 	o.dns = c->chk_dns;
 	o.http = c->http;
+	if (k->xv) {
+		o.exchange = exo_result;
+		o.exchange_arg = k;
+	}
 	rc = chk_start(&o, (const char *const *)k->domains, (const char *const *)k->targets, k->n,
 	    k->out, &k->job, err);
 	if (rc)
@@ -467,6 +503,81 @@ static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
 	k->next = c->tasks;
 	c->tasks = k;
 	return MX_OK;
+}
+
+static void plan_checks(struct ui_core *c, struct chk_task *k);
+
+static void exo_queue(struct ui_core *c, struct chk_task *k)
+{
+	struct chk_task **tail = &c->exo_tasks;
+
+	while (*tail)
+		tail = &(*tail)->next;
+	k->next = NULL;
+	*tail = k;
+}
+
+/* The target Exchange assigned replaces the one the batch was given: with [exchange] the
+ * host is Exchange's, as for `mxcutover check`. */
+static int exo_take_target(struct chk_task *k, size_t i, struct mx_err *err)
+{
+	char *t;
+
+	if (!k->xv[i].target[0])
+		return MX_OK;
+	if (!(t = strdup(k->xv[i].target)))
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	free(k->targets[i]);
+	k->targets[i] = t;
+	return MX_OK;
+}
+
+static void post_check_failure(struct ui_core *c, struct chk_task *k, const struct mx_err *err)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		struct ui_msg *m = msg_new(UI_MSG_CHECK, k->domains[i]);
+
+		if (m) {
+			m->err = *err;
+			post(c, m);
+		}
+	}
+}
+
+/* [exchange]: one bounded unit of the oldest batch still reading Exchange — one domain's
+ * Get-DnssecStatusForVerifiedDomain and Get-SmtpDaneInboundStatus (exo_check_domain, which
+ * never changes the tenant); once every domain is read, its DNS checks start. */
+static void advance_exo(struct ui_core *c)
+{
+	struct chk_task *k = c->exo_tasks;
+	struct mx_err err;
+
+	if (!k)
+		return;
+	mx_err_clear(&err);
+	if (k->exo_next < k->n) {
+		size_t i = k->exo_next++;
+
+		exo_check_domain(c->exo, k->domains[i], &k->xv[i], &err);
+		mx_err_clear(&err);
+		if (exo_take_target(k, i, &err))
+			goto fail;
+		if (k->exo_next < k->n)
+			return;
+	}
+	c->exo_tasks = k->next;
+	k->next = NULL;
+	if (k->plan) {
+		plan_checks(c, k);
+		return;
+	}
+	if (!task_start(c, k, &err))
+		return;
+fail:
+	if (c->exo_tasks == k)
+		c->exo_tasks = k->next;
+	post_check_failure(c, k, &err);
+	task_free(k);
 }
 
 static void start_check(struct ui_core *c, struct ui_cmd *cmd)
@@ -484,6 +595,15 @@ static void start_check(struct ui_core *c, struct ui_cmd *cmd)
 	k->targets = cmd->targets;
 	cmd->n = 0;
 	cmd->domains = cmd->targets = NULL;
+	if (c->exo) {
+		/* Exchange first (advance_exo), one domain per turn: it names the targets. */
+		if (!(k->xv = calloc(k->n ? k->n : 1, sizeof(*k->xv)))) {
+			mx_err_set(&err, MX_ENOMEM, "out of memory");
+			goto fail;
+		}
+		exo_queue(c, k);
+		return;
+	}
 	if (!task_start(c, k, &err))
 		return;
 fail:
@@ -498,77 +618,129 @@ fail:
 	task_free(k);
 }
 
+static void post_plan_failure(struct ui_core *c, struct chk_task *k, const struct mx_err *err)
+{
+	struct ui_msg *m = msg_new(UI_MSG_PLAN, k->domains[0]);
+
+	if (m) {
+		m->err = *err;
+		m->flag = k->export_after;
+		post(c, m);
+	}
+	task_free(k);
+}
+
+/* [exchange]: the plan's target is the host Exchange assigned, as for `mxcutover plan`; a
+ * refused sign-in, an endpoint not provisioned yet or a different given host has no plan. */
+static int plan_exo_target(struct chk_task *k, const char *given, struct mx_err *err)
+{
+	const struct exo_verdict *xv = &k->xv[0];
+
+	if (xv->access.present && xv->access.status == CHK_FAIL)
+		return mx_err_set(err, MX_EAUTH, "%s", xv->access.summary);
+	if (!xv->target[0])
+		return mx_err_set(err, MX_EINVAL,
+		    "Exchange Online has not provisioned the DNSSEC endpoint of %s yet, so the new "
+		    "MX host is unknown; `mxcutover run %s --provider %s` provisions it first "
+		    "(Enable-DnssecForVerifiedDomain), or run that cmdlet, then plan again",
+		    k->domains[0], k->domains[0], k->provider);
+	if (given[0] && strcasecmp(given, xv->target))
+		return mx_err_set(err, MX_EINVAL,
+		    "the target %s differs from %s, the host Exchange Online assigned to %s "
+		    "(DnssecMxValue); press t and take Exchange's host",
+		    given, xv->target, k->domains[0]);
+	return exo_take_target(k, 0, err);
+}
+
 /* The same reads as `mxcutover plan`: the provider's RRsets now; the checks follow on the
  * loop, then the plan is built from both (finish_plan). */
-static void start_plan(struct ui_core *c, struct ui_cmd *cmd)
+static void plan_checks(struct ui_core *c, struct chk_task *k)
 {
-	struct chk_task *k = calloc(1, sizeof(*k));
 	struct prov *prov = NULL;
 	struct mx_err err;
 	char name[300];
-	int rc;
+	int rc = MX_OK;
 
 	mx_err_clear(&err);
-	if (!k || !(k->domains = calloc(1, sizeof(char *))) ||
-	    !(k->targets = calloc(1, sizeof(char *))) || !(k->domains[0] = strdup(cmd->domain)) ||
-	    !(k->targets[0] = strdup(cmd->target))) {
-		if (k && k->domains && k->domains[0])
-			k->n = 1;
-		rc = mx_err_set(&err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
-	k->n = 1;
-	k->plan = true;
-	k->export_after = cmd->flag;
-	snprintf(k->provider, sizeof(k->provider), "%s", cmd->provider);
-	if (!cmd->target[0]) {
-		rc = mx_err_set(&err, MX_EINVAL, "%s has no target host yet", cmd->domain);
-		goto out;
-	}
-	rc = prov_open(c->app->conf, cmd->provider, cmd->domain, c->dns, c->http, &prov, &err);
+	if (k->xv)
+		rc = plan_exo_target(k, k->given_target, &err);
+	if (!rc && !k->targets[0][0])
+		rc = mx_err_set(&err, MX_EINVAL, "%s has no target host yet", k->domains[0]);
 	if (!rc)
-		rc = prov->ops->read_rrset(prov, cmd->domain, DNS_T_MX, &k->mx, &err);
-	snprintf(name, sizeof(name), "_mta-sts.%s", cmd->domain);
+		rc = prov_open(
+		    c->app->conf, k->provider, k->domains[0], c->dns, c->http, &prov, &err);
+	if (!rc)
+		rc = prov->ops->read_rrset(prov, k->domains[0], DNS_T_MX, &k->mx, &err);
+	snprintf(name, sizeof(name), "_mta-sts.%s", k->domains[0]);
 	if (!rc)
 		rc = prov->ops->read_rrset(prov, name, DNS_T_TXT, &k->sts, &err);
 	if (!rc && k->mx.n == 0)
 		rc = mx_err_set(&err, MX_EINVAL, "%s has no MX RRset at %s; nothing to move",
-		    cmd->domain, cmd->provider);
+		    k->domains[0], k->provider);
 	if (!rc) {
 		k->provider_type = prov->ops->name;
 		k->provider_min_ttl = prov->ops->min_ttl;
 		rc = task_start(c, k, &err);
 	}
-out:
 	prov_close(prov);
-	if (!rc)
-		return;
-	{
-		struct ui_msg *m = msg_new(UI_MSG_PLAN, cmd->domain);
-
-		if (m) {
-			m->err = err;
-			m->flag = cmd->flag;
-			post(c, m);
-		}
-	}
-	task_free(k);
+	if (rc)
+		post_plan_failure(c, k, &err);
 }
 
+static void start_plan(struct ui_core *c, struct ui_cmd *cmd)
+{
+	struct chk_task *k = calloc(1, sizeof(*k));
+	struct mx_err err;
+
+	mx_err_clear(&err);
+	if (!k || !(k->domains = calloc(1, sizeof(char *))) ||
+	    !(k->targets = calloc(1, sizeof(char *))) || !(k->domains[0] = strdup(cmd->domain)) ||
+	    !(k->targets[0] = strdup(cmd->target)) ||
+	    (c->exo && !(k->xv = calloc(1, sizeof(*k->xv))))) {
+		struct ui_msg *m = msg_new(UI_MSG_PLAN, cmd->domain);
+
+		if (k && k->domains && k->domains[0])
+			k->n = 1;
+		task_free(k);
+		if (m) {
+			mx_err_set(&m->err, MX_ENOMEM, "out of memory");
+			post(c, m);
+		}
+		return;
+	}
+	k->n = 1;
+	k->plan = true;
+	k->export_after = cmd->flag;
+	snprintf(k->provider, sizeof(k->provider), "%s", cmd->provider);
+	snprintf(k->given_target, sizeof(k->given_target), "%s", cmd->target);
+	if (k->xv)
+		exo_queue(c, k); /* Exchange first (advance_exo), then plan_checks */
+	else
+		plan_checks(c, k);
+}
+
+/* The plan as `mxcutover plan` builds it: the one readiness verdict (chk_verdict) decides —
+ * a migrated domain has nothing to plan (its line is the reason), and unless the verdict is
+ * runnable its root causes are the plan's blockers. */
 static void finish_plan(struct ui_core *c, struct chk_task *k)
 {
 	struct ui_msg *m = msg_new(UI_MSG_PLAN, k->domains[0]);
 	struct chk_domain *res = &k->out[0];
+	const struct chk_verdict_info *v = &res->verdict;
 	json_t *blockers = json_array();
 	struct mx_plan_in in;
 
 	if (!m)
 		goto out;
 	m->flag = k->export_after;
-	for (int i = 0; i < CHK_COUNT; i++)
-		if (res->res[i].present && res->res[i].status == CHK_FAIL && i != CHK_MTASTS_COVERS)
-			json_array_append_new(
-			    blockers, json_sprintf("%s: %s", chk_id_name(i), res->res[i].summary));
+	if (v->v == CHK_V_MIGRATED) {
+		mx_err_set(&m->err, MX_EINVAL, "%s", v->text);
+		post(c, m);
+		goto out;
+	}
+	for (int i = 0; !v->runnable && i < v->nroots; i++)
+		json_array_append_new(blockers, json_sprintf("%s: %s", chk_id_name(v->roots[i]),
+						    res->res[v->roots[i]].summary));
 	memset(&in, 0, sizeof(in));
 	in.conf = c->app->conf;
 	in.domain = k->domains[0];
@@ -579,9 +751,10 @@ static void finish_plan(struct ui_core *c, struct chk_task *k)
 	in.mx = &k->mx;
 	in.sts_txt = &k->sts;
 	in.observed_ttl = res->facts.mx_ttl_max;
-	in.policy = res->facts.mtasts_policy;
+	in.policy = mx_plan_policy_now(&res->facts);
 	in.blockers = blockers;
 	in.now = mx_now(&c->clock);
+	in.exchange = c->exo != NULL;
 	mx_plan_build(&in, &m->plan, &m->err);
 	post(c, m);
 out:
@@ -609,6 +782,9 @@ static void advance_tasks(struct ui_core *c)
 					continue;
 				m->chk = k->out[i];
 				memset(&k->out[i], 0, sizeof(k->out[i]));
+				if (k->xv)
+					snprintf(m->exo_target, sizeof(m->exo_target), "%s",
+					    k->xv[i].target);
 				post(c, m);
 			}
 		}
@@ -617,6 +793,24 @@ static void advance_tasks(struct ui_core *c)
 }
 
 /* ---- commands ---- */
+
+/* [exchange]: the tenant's accepted domains (Get-AcceptedDomain) for the domain list. */
+static void read_tenant(struct ui_core *c)
+{
+	struct ui_msg *m = msg_new(UI_MSG_TENANT, c->exo ? exo_tenant(c->exo) : "");
+
+	if (!m)
+		return;
+	if (!c->exo)
+		mx_err_set(&m->err, MX_EINVAL,
+		    "the config has no [exchange] section (see docs/exchange.md)");
+	else if (exo_accepted_domains(c->exo, &m->accepted, &m->naccepted, &m->err))
+		mx_err_set(&m->err, m->err.rc,
+		    "the accepted domains of tenant %.60s could not be "
+		    "read: %.180s",
+		    exo_tenant(c->exo), m->err.msg);
+	post(c, m);
+}
 
 static void run_cmd(struct ui_core *c, struct ui_cmd *cmd)
 {
@@ -661,6 +855,9 @@ static void run_cmd(struct ui_core *c, struct ui_cmd *cmd)
 		if (c->engine)
 			mx_engine_stop(c->engine);
 		break;
+	case UI_CMD_TENANT:
+		read_tenant(c);
+		return;
 	case UI_CMD_ANSWER:
 		if (c->engine)
 			rc = mx_engine_answer(c->engine, cmd->domain, cmd->flag, &err);
@@ -685,7 +882,6 @@ static bool take_cmds(struct ui_core *c, struct ui_cmd **out)
 	pthread_mutex_unlock(&c->lock);
 	return quit;
 }
-
 
 /* ---- the loop ---- */
 
@@ -721,10 +917,11 @@ static void *core_main(void *arg)
 		if (quit)
 			break;
 		pump_engine(c);
+		advance_exo(c);
 		advance_tasks(c);
 		publish(c);
 
-		if (c->engine_ready)
+		if (c->engine_ready || c->exo_tasks)
 			timeout = 0;
 		else if (c->engine && !mx_engine_idle(c->engine) && c->wake) {
 			if (!mx_engine_io_pending(c->engine) &&
@@ -799,6 +996,8 @@ int ui_core_new(
 		rc = dns_ctx_new(&c->chk_dns, app->resolver_conf, err);
 	if (!rc)
 		rc = http_ctx_new(&c->http, app->cacert, err);
+	if (!rc && exo_configured(app->conf))
+		rc = exo_open(app->conf, c->http, &c->exo, err);
 	if (!rc)
 		rc = engine_open(c, err);
 	if (rc)
@@ -846,7 +1045,14 @@ void ui_core_free(struct ui_core *c)
 		c->tasks = k->next;
 		task_free(k);
 	}
+	while (c->exo_tasks) {
+		struct chk_task *k = c->exo_tasks;
+
+		c->exo_tasks = k->next;
+		task_free(k);
+	}
 	mx_engine_free(c->engine);
+	exo_close(c->exo);
 	http_ctx_free(c->http);
 	dns_ctx_free(c->chk_dns);
 	dns_ctx_free(c->dns);

@@ -17,10 +17,12 @@
 #include "cli.h"
 #include "engine.h"
 #include "event.h"
+#include "exo.h"
 #include "steps.h"
 
 #define UI_TEXT_MAX 1024
-
+/* Steps of the longer direction (forward or rollback). */
+#define UI_STEP_MAX ((int)STEP_COUNT > (int)RB_COUNT ? (int)STEP_COUNT : (int)RB_COUNT)
 
 /* Everything the wizard shows of a domain's newest run, as the engine knows it. */
 struct ui_run {
@@ -36,8 +38,9 @@ struct ui_run {
 	char gate[UI_TEXT_MAX];	    /* what a person must do, "" when nothing */
 	char question[UI_TEXT_MAX]; /* a yes/no question waiting for the answer, "" when none */
 	char target[254], provider[64];
-	char error[512];		      /* the last failure, "" when none */
-	enum mx_step_state steps[STEP_COUNT]; /* each forward step's state in the journal */
+	char error[512]; /* the last failure, "" when none */
+	/* each step's state in the journal, of the direction shown (forward or rollback) */
+	enum mx_step_state steps[UI_STEP_MAX];
 	/* The MX RRset the run last wrote (or found at the snapshot), "" when none: the domain's
 	 * MX as it is now, whatever a resolver's cache still holds. */
 	char mx_now[300];
@@ -51,6 +54,7 @@ enum ui_cmd_kind {
 	UI_CMD_ROLLBACK, /* roll domain back (its forward run stops where it is first) */
 	UI_CMD_STOP,	 /* stop every run where it is (resumable) */
 	UI_CMD_ANSWER,	 /* answer domain's question: flag is yes */
+	UI_CMD_TENANT,	 /* [exchange]: read the tenant's accepted domains */
 };
 
 struct ui_cmd {
@@ -66,12 +70,14 @@ struct ui_cmd {
 };
 
 enum ui_msg_kind {
-	UI_MSG_EVENT, /* ev: an engine event (log lines, steps, waits, gates, done) */
-	UI_MSG_RUN,   /* run: the domain's run changed (also sent at start for every run) */
-	UI_MSG_CHECK, /* chk: the domain's checks finished (err.rc: they could not run) */
-	UI_MSG_PLAN,  /* plan: the domain's plan (NULL with err), flag: export it */
-	UI_MSG_FAIL,  /* err: a command failed (domain may be "") */
-	UI_MSG_READY, /* every run of the journal has been sent once */
+	UI_MSG_EVENT,  /* ev: an engine event (log lines, steps, waits, gates, done) */
+	UI_MSG_RUN,    /* run: the domain's run changed (also sent at start for every run) */
+	UI_MSG_CHECK,  /* chk: the domain's checks finished (err.rc: they could not run) */
+	UI_MSG_PLAN,   /* plan: the domain's plan (NULL with err), flag: export it */
+	UI_MSG_FAIL,   /* err: a command failed (domain may be "") */
+	UI_MSG_READY,  /* every run of the journal has been sent once */
+	UI_MSG_TENANT, /* accepted[]: the tenant's accepted domains (err.rc: not read);
+			* domain is the tenant's name */
 };
 
 struct ui_msg {
@@ -82,7 +88,12 @@ struct ui_msg {
 	struct mx_event ev;
 	struct ui_run run;
 	struct chk_domain chk; /* owned: release with chk_domain_clear, or move it out */
-	json_t *plan;	       /* owned */
+	/* UI_MSG_CHECK with [exchange]: the target host Exchange Online assigned to the domain
+	 * (DnssecMxValue), "" when its endpoint is not provisioned or Exchange was not read */
+	char exo_target[254];
+	json_t *plan;		     /* owned */
+	struct exo_domain *accepted; /* owned */
+	size_t naccepted;
 	struct ui_msg *next;
 };
 
@@ -106,6 +117,11 @@ int ui_core_fd(const struct ui_core *c);
 /* The oldest message, or NULL; never blocks. Caller frees it with ui_msg_free. */
 struct ui_msg *ui_core_take(struct ui_core *c);
 void ui_msg_free(struct ui_msg *m);
+
+/* True with an [exchange] section: the tenant's domains, targets and the Microsoft side of
+ * every run come from the Exchange Online admin API (all its calls are made on the engine
+ * loop's thread). */
+bool ui_core_tenant(const struct ui_core *c);
 
 /* The engine's clock (a warp clock runs ahead of the system time), and whether it warps. */
 time_t ui_core_now(const struct ui_core *c);

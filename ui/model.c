@@ -120,7 +120,7 @@ void submit_checks(struct tui *t, int only)
 	struct ui_cmd *c = ui_cmd_new(UI_CMD_CHECK, NULL);
 	size_t n = only >= 0 ? 1 : t->ndoms;
 
-	if (!t->ndoms) {
+	if (!t->ndoms || (only >= 0 && t->doms[only].unsupported)) {
 		free(c);
 		return;
 	}
@@ -140,7 +140,8 @@ void submit_checks(struct tui *t, int only)
 	for (size_t i = 0; i < t->ndoms; i++) {
 		struct dom *d = &t->doms[i];
 
-		if (only >= 0 && (int)i != only)
+		if ((only >= 0 && (int)i != only) || d->unsupported ||
+		    (only == UI_CHECK_NEW && (d->checked || d->checking)))
 			continue;
 		c->domains[c->n] = strdup(d->name);
 		c->targets[c->n] = d->target[0] ? strdup(d->target) : NULL;
@@ -148,6 +149,12 @@ void submit_checks(struct tui *t, int only)
 			break;
 		c->n++;
 		d->checking = true;
+	}
+	if (!c->n) {
+		free(c->domains);
+		free(c->targets);
+		free(c);
+		return;
 	}
 	ui_core_send(t->core, c);
 	t->dirty = true;
@@ -249,6 +256,44 @@ static void take_check(struct tui *t, struct ui_msg *m)
 	memset(&m->chk, 0, sizeof(m->chk));
 	d->checked = true;
 	d->chk_err[0] = '\0';
+	if (!t->tenant)
+		return;
+	/* Tenant mode: the target is the host Exchange assigned (a run that is not finished
+	 * keeps the one it was started with). */
+	d->exo_read = true;
+	snprintf(d->exo_target, sizeof(d->exo_target), "%s", m->exo_target);
+	if (d->exo_target[0] && !run_unfinished(&d->run) && strcmp(d->target, d->exo_target)) {
+		snprintf(d->target, sizeof(d->target), "%s", d->exo_target);
+		json_decref(d->plan);
+		d->plan = NULL;
+	}
+}
+
+/* Tenant mode: the accepted domains join the list (the *.onmicrosoft.com ones marked
+ * unsupported), and the new ones are checked. */
+static void take_tenant(struct tui *t, struct ui_msg *m)
+{
+	size_t unsupported = 0;
+
+	snprintf(t->tenant_name, sizeof(t->tenant_name), "%s", m->domain);
+	if (m->err.rc) {
+		message(t, CP_FAIL, "%s", m->err.msg);
+		ui_log(t, -1, MX_SEV_ERROR, "%s", m->err.msg);
+		return;
+	}
+	for (size_t i = 0; i < m->naccepted; i++) {
+		int k = add_domain(t, m->accepted[i].name, NULL);
+
+		if (k < 0)
+			continue;
+		t->doms[k].accepted = true;
+		t->doms[k].unsupported = !m->accepted[i].supported;
+		unsupported += t->doms[k].unsupported;
+	}
+	message(t, 0,
+	    "tenant %s: %zu accepted domain%s, %zu of them *.onmicrosoft.com (unsupported)",
+	    t->tenant_name, m->naccepted, m->naccepted == 1 ? "" : "s", unsupported);
+	submit_checks(t, UI_CHECK_NEW);
 }
 
 static void take_plan(struct tui *t, struct ui_msg *m)
@@ -287,6 +332,9 @@ void model_take(struct tui *t)
 			break;
 		case UI_MSG_PLAN:
 			take_plan(t, m);
+			break;
+		case UI_MSG_TENANT:
+			take_tenant(t, m);
 			break;
 		case UI_MSG_READY:
 			t->ready = true;

@@ -51,6 +51,13 @@ static void draw_checks(struct tui *t)
 		    d->checking ? "checking…" : d->chk_err);
 		goto out;
 	}
+	/* The verdict, chk_verdict's line verbatim, as on the domains screen. */
+	put_cut(t, 2, 1, COLS - 2,
+	    role(t, d->chk.verdict.runnable		 ? CP_OK
+		    : d->chk.verdict.v == CHK_V_MIGRATED ? CP_DIM
+							 : CP_FAIL) |
+		A_BOLD,
+	    d->chk.verdict.text);
 	for (int i = 0; i < CHK_COUNT; i++) {
 		const struct chk_result *r = &d->chk.res[i];
 		int n;

@@ -111,8 +111,19 @@ static void draw_selected(struct tui *t, const struct dom *d, int y)
 
 	mvhline(y++, 0, ACS_HLINE, COLS);
 	put(y++, 1, COLS - 2, A_BOLD, d->name);
-	snprintf(text, sizeof(text), "target: %s   provider: %s",
-	    d->target[0] ? d->target : "(not set: press t)", d->provider);
+	if (d->unsupported) {
+		say(t, &y, last, role(t, CP_DIM), UNSUPPORTED_TEXT);
+		return;
+	}
+	snprintf(text, sizeof(text), "target: %s%s   provider: %s",
+	    d->target[0]	       ? d->target
+	    : t->tenant && d->exo_read ? "(not provisioned in Exchange Online yet)"
+	    : t->tenant		       ? "(asking Exchange Online…)"
+				       : "(not set: press t)",
+	    d->target[0] && d->exo_target[0] && !strcmp(d->target, d->exo_target)
+		? " (from Exchange Online)"
+		: "",
+	    d->provider);
 	say(t, &y, last, A_NORMAL, text);
 	if (d->checked) {
 		c = verdict(d, text, sizeof(text));
@@ -164,7 +175,12 @@ static void draw_domains(struct tui *t)
 	enum pair c;
 
 	widths(t, &wdom, &wmx, &wrun);
-	draw_title(t, ui_scr_domains.title);
+	if (t->tenant && t->tenant_name[0]) {
+		snprintf(b, sizeof(b), "Domains of tenant %s", t->tenant_name);
+		draw_title(t, b);
+	} else {
+		draw_title(t, ui_scr_domains.title);
+	}
 	putf(1, 1, COLS - 2, A_BOLD, "%-*s %-*s %-*s %-8s %-7s %s", wdom - 1, "DOMAIN", wsec - 1,
 	    "DNSSEC", wmx - 1, "CURRENT MX", "MTA-STS", "TLSA", "RUN");
 	if (!t->ndoms)
@@ -185,7 +201,11 @@ static void draw_domains(struct tui *t)
 			fill(y, base);
 		put_cut(t, y, x, wdom - 1, base | (sel ? A_BOLD : 0), d->name);
 		x += wdom;
-		if (d->checking && !d->checked) {
+		if (d->unsupported) {
+			put(y, x, COLS - x - 1, base | role(t, CP_DIM),
+			    "*.onmicrosoft.com: unsupported (Microsoft manages its MX)");
+			continue;
+		} else if (d->checking && !d->checked) {
 			put(y, x, wsec + wmx, base | role(t, CP_DIM), "checking…");
 			x += wsec + wmx + 8 + 8;
 		} else if (!d->checked) {
@@ -216,6 +236,13 @@ static void draw_domains(struct tui *t)
 	    t, "Enter:open  t:target  p:export  r:rollback  R:recheck  a:add  ?:help  q:quit");
 }
 
+/* The keys that act on the selected domain's checks, target or plan. */
+static bool opens_domain(int ch)
+{
+	return ch == '\n' || ch == '\r' || ch == KEY_ENTER || ch == KEY_RIGHT || ch == 'l' ||
+	       ch == 'c' || ch == 't' || ch == 'p';
+}
+
 static void key_domains(struct tui *t, int ch)
 {
 	struct dom *d = t->ndoms ? &t->doms[t->sel] : NULL;
@@ -230,6 +257,10 @@ static void key_domains(struct tui *t, int ch)
 		recheck(t, -1);
 	if (!d)
 		return;
+	if (d->unsupported && opens_domain(ch)) {
+		message(t, CP_DIM, "%s is " UNSUPPORTED_TEXT, d->name);
+		return;
+	}
 	switch (ch) {
 	case '\n':
 	case '\r':

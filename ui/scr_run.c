@@ -9,19 +9,18 @@
 /* How a step of the list looks. */
 enum mark { MARK_PENDING, MARK_ACTIVE, MARK_GATE, MARK_DONE, MARK_SKIPPED, MARK_FAILED };
 
+/* The same for both directions: the current step from the run, the others from the journal
+ * (a rollback's steps have journal states of their own, skipped ones included). */
 static enum mark step_mark(const struct ui_run *r, int i)
 {
 	bool unfinished = run_unfinished(r);
 
-	if (r->rollback) {
-		if (r->st == MX_RUN_ROLLED_BACK || (r->step >= 0 && i < r->step))
-			return MARK_DONE;
-		return i == r->step && unfinished ? MARK_ACTIVE : MARK_PENDING;
-	}
 	if (i == r->step && unfinished)
 		return r->st == MX_RUN_FAILED			? MARK_FAILED
 		       : r->st == MX_RUN_GATE || r->question[0] ? MARK_GATE
 								: MARK_ACTIVE;
+	if (i >= UI_STEP_MAX)
+		return MARK_PENDING;
 	switch (r->steps[i]) {
 	case MX_STEP_DONE:
 		return MARK_DONE;
@@ -30,7 +29,8 @@ static enum mark step_mark(const struct ui_run *r, int i)
 	case MX_STEP_ACTIVE:
 		return MARK_ACTIVE;
 	default:
-		return MARK_PENDING;
+		/* A finished rollback's steps all ran (older journals kept no states). */
+		return r->rollback && r->st == MX_RUN_ROLLED_BACK ? MARK_DONE : MARK_PENDING;
 	}
 }
 

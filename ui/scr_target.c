@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ui/scr_target.c — target entry: the DnssecMxValue pasted by the person, judged on every
- * keystroke, and the provider picked with Tab. */
+/* ui/scr_target.c — target entry: the DnssecMxValue pasted by the person (in tenant mode
+ * the host Exchange Online assigned, filled in), judged on every keystroke, and the provider
+ * picked with Tab. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static bool judge_target(struct tui *t, const struct dom *d, char *norm, struct 
 
 	*nc = 0;
 	norm[0] = '\0';
-	memset(c, 0, 6 * sizeof(*c));
+	memset(c, 0, 8 * sizeof(*c));
 	if (!t->tinput[0])
 		return false;
 	if (mx_domain_normalize(t->tinput, "target host", norm, MX_NAME_MAX + 1, &err)) {
@@ -34,6 +35,14 @@ static bool judge_target(struct tui *t, const struct dom *d, char *norm, struct 
 	}
 	c[n].ok = true;
 	snprintf(c[n++].text, sizeof(c[0].text), "a valid host name");
+	/* Tenant mode: Exchange's host is the target, and no other (as for the command line). */
+	if (d->exo_target[0]) {
+		c[n].ok = !strcmp(norm, d->exo_target);
+		snprintf(c[n].text, sizeof(c[0].text), "%s",
+		    c[n].ok ? "the host Exchange Online assigned (DnssecMxValue)"
+			    : "not the host Exchange Online assigned: ^U and Enter takes it");
+		ok &= c[n++].ok;
+	}
 	c[n].ok = mx_name_under(norm, conf->endpoint_suffix) && strcmp(norm, conf->endpoint_suffix);
 	snprintf(c[n].text, sizeof(c[0].text), "%s %s (endpoint_suffix)",
 	    c[n].ok ? "under" : "not under", conf->endpoint_suffix);
@@ -71,12 +80,31 @@ static void draw_target(struct tui *t)
 
 	draw_title(t, ui_scr_target.title);
 	putf(2, 2, COLS - 4, A_BOLD, "The new MX host for %s", d->name);
-	put(3, 2, COLS - 4, A_NORMAL,
-	    "Paste the DnssecMxValue that Exchange Online printed for this domain:");
-	putf(4, 4, COLS - 6, role(t, CP_KEY), "Enable-DnssecForVerifiedDomain -DomainName %s",
-	    d->name);
-	put(5, 2, COLS - 4, role(t, CP_DIM),
-	    "Microsoft assigns the middle label; the wizard never derives the host.");
+	if (d->exo_target[0]) {
+		putf(3, 2, COLS - 4, role(t, CP_OK),
+		    "From Exchange Online: tenant %s assigned this host (DnssecMxValue),",
+		    t->tenant_name);
+		putf(4, 4, COLS - 6, role(t, CP_KEY),
+		    "Get-DnssecStatusForVerifiedDomain -DomainName %s", d->name);
+		put(5, 2, COLS - 4, role(t, CP_DIM),
+		    "read by the wizard; the run provisions and confirms it in Exchange itself.");
+	} else if (t->tenant) {
+		put(3, 2, COLS - 4, role(t, CP_WARN),
+		    d->exo_read ? "Exchange Online has not provisioned this domain's endpoint yet:"
+				: "Exchange Online has not answered for this domain yet:");
+		putf(4, 4, COLS - 6, role(t, CP_KEY),
+		    "Enable-DnssecForVerifiedDomain -DomainName %s", d->name);
+		put(5, 2, COLS - 4, role(t, CP_DIM),
+		    "provisions it and prints the host; R on the checks screen asks Exchange "
+		    "again.");
+	} else {
+		put(3, 2, COLS - 4, A_NORMAL,
+		    "Paste the DnssecMxValue that Exchange Online printed for this domain:");
+		putf(4, 4, COLS - 6, role(t, CP_KEY),
+		    "Enable-DnssecForVerifiedDomain -DomainName %s", d->name);
+		put(5, 2, COLS - 4, role(t, CP_DIM),
+		    "Microsoft assigns the middle label; the wizard never derives the host.");
+	}
 	put(7, 2, 2, A_BOLD, ">");
 	cx = 4 + put(7, 4, COLS - 8, A_UNDERLINE, t->tinput);
 	ok = judge_target(t, d, norm, c, &nc);
@@ -161,8 +189,11 @@ static void key_target(struct tui *t, int ch)
 		if (len)
 			t->tinput[len - 1] = '\0';
 		break;
-	case 21: /* ^U */
-		t->tinput[0] = '\0';
+	case 21: /* ^U: empty, or in tenant mode back to Exchange's host */
+		snprintf(t->tinput, sizeof(t->tinput), "%s",
+		    d->exo_target[0] && t->tinput[0] && strcmp(t->tinput, d->exo_target)
+			? d->exo_target
+			: "");
 		break;
 	default:
 		if (ch >= 32 && ch < 127 && ch != '?' && len + 1 < sizeof(t->tinput)) {

@@ -123,7 +123,11 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 		goto out;
 	}
 	await_ready(t);
-	submit_checks(t, -1);
+	submit_checks(t, UI_CHECK_ALL);
+	/* Tenant mode: the accepted domains come from Exchange, on the engine loop's thread. */
+	t->tenant = ui_core_tenant(t->core);
+	if (t->tenant && send_cmd(t, UI_CMD_TENANT, -1, false))
+		message(t, CP_DIM, "reading the tenant's accepted domains from Exchange Online…");
 	t->dirty = true;
 	/* One unfinished run: that is what the person came back for. */
 	{

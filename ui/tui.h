@@ -79,6 +79,11 @@ struct dom {
 	char name[MX_NAME_MAX + 1];
 	char target[MX_NAME_MAX + 1];
 	char provider[64];
+	/* [exchange]: an accepted domain of the tenant; unsupported: *.onmicrosoft.com, whose
+	 * MX Microsoft manages (the endpoint does not apply) */
+	bool accepted, unsupported;
+	bool exo_read;			  /* its checks asked Exchange (tenant mode) */
+	char exo_target[MX_NAME_MAX + 1]; /* the host Exchange assigned, "" when none yet */
 	bool checking, checked;
 	struct chk_domain chk; /* valid when checked */
 	char chk_err[512];
@@ -153,6 +158,9 @@ struct tui {
 	int nlog, log_head;
 
 	bool ready; /* the runs of the journal have arrived */
+	/* [exchange]: tenant mode — domains and targets come from Exchange Online */
+	bool tenant;
+	char tenant_name[254];
 	bool color, utf8, warps, too_small, quit, dirty;
 	time_t last_draw;
 	int exit_status;
@@ -209,12 +217,19 @@ bool run_unfinished(const struct ui_run *r);
 bool any_live(const struct tui *t);
 /* Applies every message the engine loop sent. */
 void model_take(struct tui *t);
-/* Asks the engine loop to check domain `only` (-1: all) again. */
+/* Asks the engine loop to check domain `only` again; UI_CHECK_ALL: every domain,
+ * UI_CHECK_NEW: those never checked. *.onmicrosoft.com domains are never checked. */
+enum { UI_CHECK_ALL = -1, UI_CHECK_NEW = -2 };
 void submit_checks(struct tui *t, int only);
 void submit_plan(struct tui *t, int k, bool export_after);
 /* Sends a command about domain k (-1: none); false when memory ran out. */
 bool send_cmd(struct tui *t, enum ui_cmd_kind kind, int k, bool flag);
 time_t ui_now(const struct tui *t);
+
+/* The sentence for a domain the cutover does not apply to (*.onmicrosoft.com). */
+#define UNSUPPORTED_TEXT                                                                           \
+	"a *.onmicrosoft.com domain: Microsoft manages its MX and the mx.microsoft endpoint "      \
+	"does not apply; nothing to move"
 
 /* ---- view.c ---- */
 
