@@ -262,8 +262,10 @@ static void read_history(struct ui_core *c, struct pub *p)
 	h->exists = true;
 	st = mx_run_state_parse(row.state);
 	h->st = st < 0 ? MX_RUN_FAILED : (enum mx_run_state)st;
-	if (!jnl_vars_get(c->jnl, row.id, &vars, &err))
+	if (!jnl_vars_get(c->jnl, row.id, &vars, &err)) {
 		h->rollback = vars.rollback != 0;
+		h->exchange = vars.exchange != 0;
+	}
 	h->rollback |= h->st == MX_RUN_ROLLING_BACK || h->st == MX_RUN_ROLLED_BACK;
 	snprintf(h->step_key, sizeof(h->step_key), "%s", row.step ? row.step : "");
 	count = mx_prog_count(h->rollback);

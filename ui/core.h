@@ -29,6 +29,7 @@ struct ui_run {
 	bool exists;   /* the domain has a run (in the engine or the journal) */
 	bool live;     /* the engine drives it now; false: stopped or finished */
 	bool rollback; /* it is rolling (or rolled) back: step indexes the rollback program */
+	bool exchange; /* it calls the Exchange Online admin API itself ([exchange]) */
 	enum mx_run_state st;
 	int step;	     /* index in the forward or rollback program; -1 when unknown */
 	unsigned step_flags; /* MX_STEPF_* of that step */

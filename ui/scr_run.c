@@ -34,9 +34,17 @@ static enum mark step_mark(const struct ui_run *r, int i)
 	}
 }
 
-static void draw_steps(struct tui *t, const struct dom *d, int y, int count)
+/* A run that does not call Exchange Online never enters its steps: they are not shown. */
+static bool step_shown(const struct ui_run *r, int i)
+{
+	return r->exchange || !(mx_prog_step(r->rollback, i)->flags & MX_STEPF_EXCHANGE);
+}
+
+/* Returns the rows used. */
+static int draw_steps(struct tui *t, const struct dom *d, int y, int count)
 {
 	const struct ui_run *r = &d->run;
+	int y0 = y;
 	static const enum pair color[] = {[MARK_PENDING] = CP_DIM,
 	    [MARK_ACTIVE] = CP_ACCENT,
 	    [MARK_GATE] = CP_WARN,
@@ -48,7 +56,7 @@ static void draw_steps(struct tui *t, const struct dom *d, int y, int count)
 
 	if (wtitle > 56)
 		wtitle = 56;
-	for (int i = 0; i < count; i++, y++) {
+	for (int i = 0; i < count; i++) {
 		enum mark m = step_mark(r, i);
 		const char *title = mx_prog_step(r->rollback, i)->title;
 		const char *marks[] = {[MARK_PENDING] = sym(t, "·", "."),
@@ -58,6 +66,8 @@ static void draw_steps(struct tui *t, const struct dom *d, int y, int count)
 		    [MARK_SKIPPED] = sym(t, "–", "-"),
 		    [MARK_FAILED] = sym(t, "✗", "x")};
 
+		if (!step_shown(r, i))
+			continue;
 		put(y, 2, 2, role(t, color[m]) | A_BOLD, marks[m]);
 		put(y, 4, wtitle,
 		    i == r->step && m != MARK_DONE ? A_BOLD
@@ -71,7 +81,9 @@ static void draw_steps(struct tui *t, const struct dom *d, int y, int count)
 			putf(y, 5 + wtitle, COLS - 6 - wtitle, role(t, CP_ACCENT) | A_BOLD,
 			    "%s left", cd);
 		}
+		y++;
 	}
+	return y - y0;
 }
 
 /* The question the run waits on, in a frame the loop keeps drawing under: y or n answers. */
@@ -107,8 +119,7 @@ static void draw_run(struct tui *t)
 	putf(1, 1, COLS - wstate - 4, A_BOLD, "%s %s %s", d->name, sym(t, "→", "->"),
 	    d->target[0] ? d->target : "?");
 	put(1, COLS - wstate - 1, wstate, role(t, r->live ? CP_ACCENT : CP_WARN), state);
-	draw_steps(t, d, 2, count);
-	y = 2 + count;
+	y = 2 + draw_steps(t, d, 2, count);
 	/* What the run waits for, with the live countdown. */
 	if (r->live && r->wake && r->waiting_for[0]) {
 		char until[32];
