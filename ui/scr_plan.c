@@ -189,7 +189,8 @@ static void draw_plan(struct tui *t)
 		}
 	}
 	draw_msg(t);
-	draw_keys(t, "Enter:start the run  j/k/PgDn:scroll  p:export  Esc:back  ?:help");
+	draw_keys(t, d->plan ? "Enter:start the run  j/k/PgDn:scroll  p:export  Esc:back  ?:help"
+			     : "R:build it again  Esc:back  ?:help");
 }
 
 static void key_plan(struct tui *t, int ch)
@@ -208,6 +209,10 @@ static void key_plan(struct tui *t, int ch)
 		break;
 	case 'p':
 		export_plan(t, t->plan_dom);
+		break;
+	case 'R':
+		if (!t->doms[t->plan_dom].plan)
+			submit_plan(t, t->plan_dom, false);
 		break;
 	case 'q':
 	case 27:
