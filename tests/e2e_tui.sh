@@ -314,7 +314,7 @@ MXCUTOVER_CLOCK=warp "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RES
 	>"$workdir/f.log" 2>&1 || fail "the cutover of $F: $(tail -3 "$workdir/f.log")"
 both_mx "$F" "0 $FT."
 migrated="already migrated: the MX is $FT; nothing to move"
-start f MXCUTOVER_CLOCK=warp:3 -- "$F" --provider pdns
+start f MXCUTOVER_CLOCK=warp:10 -- "$F" --provider pdns
 wait_for f "^ $F +secure +0 ${FT:0:12}.* done" 30
 wait_for f "^ $migrated"
 keys f Enter
@@ -342,14 +342,17 @@ wait_for f "A run is active"
 keys f y
 wait_for f "^EXIT=1$" 20
 screen f | grep -q "$F stopped at rb_dane (gate)" || fail "the way out names the rollback's step"
-start f2 MXCUTOVER_CLOCK=warp:3 --
+# warp:10: the gate polls Microsoft's TLSA every 30 s and gives up after gate_timeout (60 s);
+# ten real seconds a poll leave time to see the resumed gate before the TLSA goes.
+start f2 MXCUTOVER_CLOCK=warp:10 --
 wait_for f2 "mxcutover — Rollback" 20
 wait_for f2 "Stopped, resumable: Enter resumes the rollback"
 wait_for f2 "^  ! Disable inbound DANE first"
 screen f2 | grep -q "Wait for the old TTL" && fail "the stopped rollback shows the forward steps"
 cap f2 rollback-stopped
 keys f2 Enter
-wait_for f2 "waiting for Microsoft to withdraw the TLSA" 20
+wait_for f2 "^ $F → $FT +gate *\$" 20
+wait_for f2 "waiting for .*TLSA.*Disable-SmtpDaneInbound"
 screen f2 | grep -q "Wait for the old TTL" && fail "the resumed rollback shows the forward steps"
 python3 "$MX_SOURCE_DIR/tests/zonetool.py" dane-off "$FT"
 wait_for f2 "Rolled back: the MX of $F is exactly as it was" 60
