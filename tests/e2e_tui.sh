@@ -366,7 +366,8 @@ wait_for f2 "^EXIT=0$"
 
 # 6. Tenant mode: with [exchange] the list is the tenant's accepted domains (the
 # *.onmicrosoft.com one shown as unsupported), each target comes from Exchange, and the run
-# calls Exchange itself (provisioning, MxValidation, Enable-SmtpDaneInbound).
+# calls Exchange itself (provisioning, MxValidation, Enable-SmtpDaneInbound), as does its
+# rollback (Disable-SmtpDaneInbound).
 . "$(dirname "$0")/exo_lib.sh"
 trap 'tm kill-server 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${MX_E2E_KEEP:-}" ] || rm -rf "$workdir"' EXIT
 conf tenant "client_secret_file = $workdir/exo.secret"
@@ -408,6 +409,13 @@ keys g y
 wait_for g "Cutover complete: $G receives mail at $GT" 60
 both_mx "$G" "0 $GT."
 calls | grep -q "^Enable-SmtpDaneInbound DomainName=$G" || fail "the run enabled DANE itself: $(calls)"
+# The rollback switches inbound DANE off itself before the legacy MX returns.
+keys g r
+wait_for g "Inbound DANE goes off first: the rollback calls Disable-SmtpDaneInbound itself"
+keys g y
+wait_for g "Rolled back: the MX of $G is exactly as it was" 60
+both_mx "$G" "0 ${G//./-}.mail.protection.outlook.test."
+calls | grep -q "^Disable-SmtpDaneInbound DomainName=$G" || fail "the rollback disabled DANE itself: $(calls)"
 keys g Escape
 keys g G
 wait_for g "^ a \*\.onmicrosoft\.com domain: Microsoft manages its MX"

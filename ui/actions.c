@@ -176,9 +176,12 @@ void ask_start_run(struct tui *t, int k)
 		return;
 	}
 	modal_open(t, MODAL_CONFIRM, "Start the cutover", k, start_done,
-	    "Start moving the MX of %s to %s through provider %s?\n\nEvery step is journaled "
+	    "Start moving the MX of %s to %s through provider %s?\n\n%sEvery step is journaled "
 	    "first; q stops where it is and the run stays resumable.",
-	    d->name, d->target, d->provider);
+	    d->name, d->target, d->provider,
+	    t->tenant ? "The run calls Exchange Online itself: Enable-DnssecForVerifiedDomain "
+			"first, MxValidation after the swap, Enable-SmtpDaneInbound at the end. "
+		      : "");
 }
 
 /* A stopped run continues as what it was: a rollback resumes as a rollback. */
@@ -210,10 +213,13 @@ void ask_rollback(struct tui *t, int k)
 		return;
 	}
 	modal_open(t, MODAL_CONFIRM, "Roll back", k, rollback_done,
-	    "Roll %s back to its snapshot?\n\nThe legacy MX is preferred again first, then the "
-	    "TTL wait, then the new MX is removed and the original TTL and MTA-STS record "
+	    "Roll %s back to its snapshot?\n\n%sThe legacy MX is preferred again first, then "
+	    "the TTL wait, then the new MX is removed and the original TTL and MTA-STS record "
 	    "return. Mail keeps flowing throughout.",
-	    d->name);
+	    d->name,
+	    d->run.exchange ? "Inbound DANE goes off first: the rollback calls "
+			      "Disable-SmtpDaneInbound itself if its run enabled it. "
+			    : "");
 }
 
 void answer(struct tui *t, int k, bool yes)
