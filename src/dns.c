@@ -25,6 +25,7 @@
 #define DIRECT_SEND_RETRY_MS	  10 /* the socket buffer was full: try again soon */
 #define DIRECT_DEFAULT_TIMEOUT_MS 5000
 #define DIRECT_EDNS_SIZE	  1232
+#define DIRECT_QUERY_BUF	  512 /* a query: header, name, EDNS; ldns grows it if need be */
 #define UDP_RCVBUF		  (4 * 1024 * 1024)
 #define ROOT_TRUST_ANCHOR	  "/usr/share/dns/root.key"
 
@@ -885,6 +886,7 @@ int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *na
 {
 	struct direct_query *q;
 	ldns_pkt *pkt = NULL;
+	ldns_buffer *wbuf = NULL;
 	ldns_rdf *dn;
 	int64_t now = now_ms();
 	int rc = MX_OK;
@@ -931,10 +933,17 @@ int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *na
 	ldns_pkt_set_rd(pkt, false);
 	ldns_pkt_set_edns_udp_size(pkt, DIRECT_EDNS_SIZE);
 	ldns_pkt_set_edns_do(pkt, true);
-	if (ldns_pkt2wire(&q->wire, pkt, &q->wlen) != LDNS_STATUS_OK) {
+	/* ldns_pkt2wire hands back a buffer of the largest packet (64 KiB) for a query of a few
+	 * dozen bytes, kept until the answer is in: with hundreds of queries in flight that was
+	 * the largest part of the heap. Kept instead at its length. */
+	wbuf = ldns_buffer_new(DIRECT_QUERY_BUF);
+	if (!wbuf || ldns_pkt2buffer_wire(wbuf, pkt) != LDNS_STATUS_OK ||
+	    !(q->wire = malloc(ldns_buffer_position(wbuf)))) {
 		rc = mx_err_set(err, MX_ENOMEM, "cannot build the DNS query for %s", name);
 		goto out;
 	}
+	q->wlen = ldns_buffer_position(wbuf);
+	memcpy(q->wire, ldns_buffer_begin(wbuf), q->wlen);
 	q->deadline = now + (timeout_ms > 0 ? timeout_ms : DIRECT_DEFAULT_TIMEOUT_MS);
 	direct_send(q, now);
 	q->next = c->dq;
@@ -943,6 +952,7 @@ int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *na
 	c->dq = q;
 	c->n_direct++;
 out:
+	ldns_buffer_free(wbuf);
 	ldns_pkt_free(pkt);
 	if (rc != MX_OK)
 		direct_free(q);
