@@ -327,6 +327,7 @@ wait_for f "No plan:" 20
 wait_for f "^    $migrated"
 cap f plan-migrated
 keys f Enter
+wait_for f "^ $F: already migrated: the MX is $FT"
 screen f | grep -q "Start the cutover" && fail "a migrated domain offers no run"
 keys f Escape
 keys f Escape
@@ -367,7 +368,8 @@ wait_for f2 "^EXIT=0$"
 # 6. Tenant mode: with [exchange] the list is the tenant's accepted domains (the
 # *.onmicrosoft.com one shown as unsupported), each target comes from Exchange, and the run
 # calls Exchange itself (provisioning, MxValidation, Enable-SmtpDaneInbound), as does its
-# rollback (Disable-SmtpDaneInbound).
+# rollback (Disable-SmtpDaneInbound); a domain Exchange has not provisioned yet (no target,
+# no plan) is provisioned by its run's first step.
 . "$(dirname "$0")/exo_lib.sh"
 trap 'tm kill-server 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${MX_E2E_KEEP:-}" ] || rm -rf "$workdir"' EXIT
 conf tenant "client_secret_file = $workdir/exo.secret"
@@ -417,7 +419,36 @@ wait_for g "Rolled back: the MX of $G is exactly as it was" 60
 both_mx "$G" "0 ${G//./-}.mail.protection.outlook.test."
 calls | grep -q "^Disable-SmtpDaneInbound DomainName=$G" || fail "the rollback disabled DANE itself: $(calls)"
 keys g Escape
+# A domain whose endpoint Exchange has not provisioned: no target, no plan; Enter asks, and
+# the run's first step provisions it and takes the host Exchange assigns.
+fresh
+H=$D HT=$T
+exo "{\"domain\": \"$H\", \"dnssec\": \"Disabled\"}" >/dev/null
+keys g R
+wait_for g "^ $H +secure +0 " 30
 keys g G
+wait_for g "^ target: \(not provisioned in Exchange Online yet\)"
+keys g Enter
+wait_for g "PASS +exchange.access"
+wait_for g "WARN +exchange.dnssec"
+keys g Enter
+wait_for g "Exchange Online has not provisioned this domain's endpoint yet"
+wait_for g "Enter goes on without a host: the run provisions the endpoint first"
+keys g Enter
+wait_for g "No plan:" 20
+wait_for g "Exchange Online has not provisioned the DNSSEC endpoint of $H yet"
+keys g Enter
+wait_for g "Provision and start the cutover"
+keys g y
+wait_for g "Did it pass\?|Cutover complete" 60
+keys g y
+wait_for g "Cutover complete: $H receives mail at $HT" 60
+both_mx "$H" "0 $HT."
+calls | grep -q "^Enable-DnssecForVerifiedDomain DomainName=$H" || fail "the run provisioned $H: $(calls)"
+keys g Escape
+# The *.onmicrosoft.com domain (second in the list) is never checked nor planned.
+keys g g
+keys g j
 wait_for g "^ a \*\.onmicrosoft\.com domain: Microsoft manages its MX"
 keys g Enter
 wait_for g "tenant-e2e.onmicrosoft.com is a \*\.onmicrosoft\.com domain: Microsoft manages its MX"

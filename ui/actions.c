@@ -148,11 +148,11 @@ static void start_done(struct tui *t, const struct modal *m, bool ok)
 {
 	struct dom *d = &t->doms[m->dom];
 
-	if (!ok || !d->plan || !send_cmd(t, UI_CMD_START, m->dom, false))
+	if (!ok || (!d->plan && !unprovisioned(t, d)) || !send_cmd(t, UI_CMD_START, m->dom, false))
 		return;
 	d->note[0] = '\0';
-	ui_log(
-	    t, m->dom, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"), d->target);
+	ui_log(t, m->dom, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"),
+	    d->target[0] ? d->target : "the host Exchange Online assigns");
 	open_run(t, m->dom);
 }
 
@@ -182,6 +182,29 @@ void ask_start_run(struct tui *t, int k)
 	    t->tenant ? "The run calls Exchange Online itself: Enable-DnssecForVerifiedDomain "
 			"first, MxValidation after the swap, Enable-SmtpDaneInbound at the end. "
 		      : "");
+}
+
+bool unprovisioned(const struct tui *t, const struct dom *d)
+{
+	return t->tenant && d->exo_read && !d->exo_target[0] && !d->target[0] && !d->unsupported;
+}
+
+void ask_start_provision(struct tui *t, int k)
+{
+	struct dom *d = &t->doms[k];
+
+	if (d->checked && !d->chk.verdict.runnable) {
+		message(t, CP_FAIL, "%s: %s; the run does not start (c shows the checks)", d->name,
+		    d->chk.verdict.text);
+		return;
+	}
+	modal_open(t, MODAL_CONFIRM, "Provision and start the cutover", k, start_done,
+	    "Exchange Online has not provisioned the DNSSEC endpoint of %s yet. Start the run "
+	    "through provider %s anyway?\n\nIts first step calls Enable-DnssecForVerifiedDomain "
+	    "and takes the new MX host Exchange assigns; nothing is written to DNS before the "
+	    "checks pass. Then the steps of the plan follow, MxValidation after the swap and "
+	    "Enable-SmtpDaneInbound at the end.",
+	    d->name, d->provider);
 }
 
 /* A stopped run continues as what it was: a rollback resumes as a rollback. */

@@ -643,9 +643,9 @@ static int plan_exo_target(struct chk_task *k, const char *given, struct mx_err 
 	if (!xv->target[0])
 		return mx_err_set(err, MX_EINVAL,
 		    "Exchange Online has not provisioned the DNSSEC endpoint of %s yet, so the new "
-		    "MX host is unknown; `mxcutover run %s --provider %s` provisions it first "
-		    "(Enable-DnssecForVerifiedDomain), or run that cmdlet, then plan again",
-		    k->domains[0], k->domains[0], k->provider);
+		    "MX host is unknown and there is no plan; Enter starts the run, whose first "
+		    "step provisions it (Enable-DnssecForVerifiedDomain)",
+		    k->domains[0]);
 	if (given[0] && strcasecmp(given, xv->target))
 		return mx_err_set(err, MX_EINVAL,
 		    "the target %s differs from %s, the host Exchange Online assigned to %s "

@@ -253,8 +253,12 @@ static void key_domains(struct tui *t, int ch)
 		ask_add_domain(t);
 	else if (ch == 'q' || ch == 27)
 		ask_quit(t);
-	else if (ch == 'R' || ch == KEY_F(5))
-		recheck(t, -1);
+	else if (ch == 'R' || ch == KEY_F(5)) {
+		recheck(t, UI_CHECK_ALL);
+		/* Tenant mode: domains the tenant accepted since join the list. */
+		if (t->tenant)
+			send_cmd(t, UI_CMD_TENANT, -1, false);
+	}
 	if (!d)
 		return;
 	if (d->unsupported && opens_domain(ch)) {

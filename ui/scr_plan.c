@@ -190,7 +190,9 @@ static void draw_plan(struct tui *t)
 	}
 	draw_msg(t);
 	draw_keys(t, d->plan ? "Enter:start the run  j/k/PgDn:scroll  p:export  Esc:back  ?:help"
-			     : "R:build it again  Esc:back  ?:help");
+		     : unprovisioned(t, d)
+			 ? "Enter:start the run (it provisions)  R:plan again  Esc:back  ?:help"
+			 : "R:build it again  Esc:back  ?:help");
 }
 
 static void key_plan(struct tui *t, int ch)
@@ -206,6 +208,11 @@ static void key_plan(struct tui *t, int ch)
 	case 's':
 		if (t->doms[t->plan_dom].plan)
 			ask_start_run(t, t->plan_dom);
+		else if (unprovisioned(t, &t->doms[t->plan_dom]))
+			ask_start_provision(t, t->plan_dom);
+		else if (!t->doms[t->plan_dom].planning)
+			message(t, CP_WARN, "%s: %s", t->doms[t->plan_dom].name,
+			    t->doms[t->plan_dom].plan_err);
 		break;
 	case 'p':
 		export_plan(t, t->plan_dom);

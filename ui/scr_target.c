@@ -136,7 +136,9 @@ static void draw_target(struct tui *t)
 		    "the config has no [provider.NAME] section: add one to run a cutover");
 	put(y + 2, 2, COLS - 4, ok ? role(t, CP_OK) : role(t, CP_DIM),
 	    ok ? "Enter builds the plan from the live zone (nothing changes yet)."
-	       : "Type or paste the host; it is checked as you type.");
+	    : !t->tinput[0] && unprovisioned(t, d)
+		? "Enter goes on without a host: the run provisions the endpoint first."
+		: "Type or paste the host; it is checked as you type.");
 	draw_msg(t);
 	draw_keys(t, "Enter:plan  Tab:provider  ^U:clear  Esc:back  ?:help");
 	move(7, cx < COLS - 1 ? cx : COLS - 1);
@@ -156,6 +158,13 @@ static void key_target(struct tui *t, int ch)
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
+		if (!t->tinput[0] && unprovisioned(t, d) && conf->nprov) {
+			/* No host until the run provisions the endpoint: the plan screen says so
+			 * and offers that run. */
+			snprintf(d->provider, sizeof(d->provider), "%s", conf->prov[t->tprov].name);
+			open_plan(t, t->sel);
+			break;
+		}
 		if (!judge_target(t, d, norm, c, &nc)) {
 			message(
 			    t, CP_FAIL, "the target host is not valid yet (see the checks above)");

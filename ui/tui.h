@@ -260,6 +260,11 @@ void open_target(struct tui *t);
 void open_plan(struct tui *t, int k);
 void open_checks(struct tui *t);
 void ask_start_run(struct tui *t, int k);
+/* Tenant mode: Exchange has answered for the domain and has not provisioned its endpoint
+ * (no target, so no plan): the run's first step provisions it. */
+bool unprovisioned(const struct tui *t, const struct dom *d);
+/* Asks, then starts such a run without a plan (as `mxcutover run` without --target-mx). */
+void ask_start_provision(struct tui *t, int k);
 void resume_run(struct tui *t, int k);
 void ask_rollback(struct tui *t, int k);
 void ask_stop(struct tui *t, int k);
