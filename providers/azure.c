@@ -6,6 +6,7 @@
  * we compared, If-None-Match: * when it must not exist yet; 412 means someone else changed
  * it. 429 waits for Retry-After, 5xx is retried. JSON through jansson, HTTP through src/http. */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -288,6 +289,60 @@ int az_status_error(const struct az_names *n, const char *what, bool write, long
 	return rc;
 }
 
+/* True when pattern (an ARM action with '*' wildcards, compared case-insensitively, '*'
+ * spanning '/') covers action. */
+static bool az_action_covers(const char *pattern, const char *action)
+{
+	return pattern && !fnmatch(pattern, action, FNM_CASEFOLD);
+}
+
+static bool az_list_covers(json_t *list, const char *action)
+{
+	json_t *pat;
+	size_t i;
+
+	json_array_foreach(list, i, pat)
+	{
+		if (az_action_covers(json_string_value(pat), action))
+			return true;
+	}
+	return false;
+}
+
+int az_permissions_parse(const char *body, const char *const *actions, size_t n, bool *allowed,
+    char **next_link, struct mx_err *err)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL);
+	json_t *value = json_object_get(root, "value"), *perm;
+	const char *next = json_string_value(json_object_get(root, "nextLink"));
+	size_t i;
+	int rc = MX_OK;
+
+	*next_link = NULL;
+	if (!json_is_array(value)) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "azure: the permissions list is not the documented JSON object; check "
+		    "base_url");
+		goto out;
+	}
+	/* Each entry is one role's permissions: an action is allowed by an entry whose actions
+	 * cover it and whose notActions do not; the entries (roles) add up. */
+	json_array_foreach(value, i, perm)
+	{
+		json_t *acts = json_object_get(perm, "actions");
+		json_t *nots = json_object_get(perm, "notActions");
+
+		for (size_t a = 0; a < n; a++)
+			if (az_list_covers(acts, actions[a]) && !az_list_covers(nots, actions[a]))
+				allowed[a] = true;
+	}
+	if (next && *next && !(*next_link = strdup(next)))
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+out:
+	json_decref(root);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ the token */
 
 /* Sends one request with retries of 429 and 5xx; *out is the last response. */
@@ -353,38 +408,24 @@ static int az_token(struct prov *p, char **token, struct mx_err *err)
 
 /* ------------------------------------------------------------------ record sets */
 
-/* One ARM request on the record set name/type. cond is an If-Match/If-None-Match header
- * line or NULL. A token ARM calls expired or invalid is renewed once. */
-static int az_request(struct prov *p, const char *method, const char *name, uint16_t type,
-    const char *cond, const char *body, struct http_response **out, struct mx_err *err)
+/* One ARM request to url (absolute). cond is an If-Match/If-None-Match header line or NULL.
+ * A token ARM calls expired or invalid is renewed once. */
+static int az_call(struct prov *p, const char *method, const char *url, const char *cond,
+    const char *body, struct http_response **out, struct mx_err *err)
 {
 	struct az *d = p->priv;
 	struct http_request req = {0};
-	char *rel = az_relative_name(name, p->zone), *esc_rel = NULL, *esc_zone = NULL;
-	char *esc_sub = NULL, *esc_group = NULL, *url = NULL, *token = NULL, *auth = NULL;
+	char *token = NULL, *auth = NULL;
 	const char *headers[5];
 	int rc = MX_OK;
 
 	*out = NULL;
-	esc_rel = rel && strcmp(rel, "@") ? http_escape(rel) : (rel ? strdup(rel) : NULL);
-	esc_zone = http_escape(p->zone);
-	esc_sub = http_escape(d->sub);
-	esc_group = http_escape(d->group);
-	if (!esc_rel || !esc_zone || !esc_sub || !esc_group ||
-	    asprintf(&url,
-		"%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/dnsZones/%s/%s/"
-		"%s?api-version=" AZ_API_VERSION,
-		d->base, esc_sub, esc_group, esc_zone, az_type_name(type), esc_rel) < 0) {
-		url = NULL;
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
 	for (int round = 0; round < 2; round++) {
 		char code[64];
 
 		mx_secret_free(token);
 		mx_secret_free(auth);
-		auth = NULL;
+		token = auth = NULL;
 		rc = az_token(p, &token, err);
 		if (rc)
 			goto out;
@@ -417,14 +458,54 @@ static int az_request(struct prov *p, const char *method, const char *name, uint
 		msid_token_forget(d->app, AZ_SCOPE);
 	}
 out:
-	free(rel);
-	free(esc_rel);
+	mx_secret_free(token);
+	mx_secret_free(auth);
+	return rc;
+}
+
+/* The zone's ARM resource path below base_url: "/subscriptions/S/resourceGroups/G/providers/
+ * Microsoft.Network/dnsZones/Z", escaped. Caller frees; NULL when out of memory. */
+static char *az_zone_path(struct prov *p)
+{
+	struct az *d = p->priv;
+	char *esc_zone = http_escape(p->zone), *esc_sub = http_escape(d->sub);
+	char *esc_group = http_escape(d->group), *out = NULL;
+
+	if (!esc_zone || !esc_sub || !esc_group ||
+	    asprintf(&out,
+		"/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Network/dnsZones/%s",
+		esc_sub, esc_group, esc_zone) < 0)
+		out = NULL;
 	free(esc_zone);
 	free(esc_sub);
 	free(esc_group);
+	return out;
+}
+
+/* One ARM request on the record set name/type (see az_call). */
+static int az_request(struct prov *p, const char *method, const char *name, uint16_t type,
+    const char *cond, const char *body, struct http_response **out, struct mx_err *err)
+{
+	struct az *d = p->priv;
+	char *rel = az_relative_name(name, p->zone), *esc_rel = NULL, *zone = az_zone_path(p);
+	char *url = NULL;
+	int rc;
+
+	*out = NULL;
+	esc_rel = rel && strcmp(rel, "@") ? http_escape(rel) : (rel ? strdup(rel) : NULL);
+	if (!esc_rel || !zone ||
+	    asprintf(&url, "%s%s/%s/%s?api-version=" AZ_API_VERSION, d->base, zone,
+		az_type_name(type), esc_rel) < 0) {
+		url = NULL;
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = az_call(p, method, url, cond, body, out, err);
+out:
+	free(rel);
+	free(esc_rel);
+	free(zone);
 	free(url);
-	mx_secret_free(token);
-	mx_secret_free(auth);
 	return rc;
 }
 
@@ -632,6 +713,85 @@ out:
 	return rc;
 }
 
+/* The ARM actions a run needs on the zone: it writes the MX record set and the _mta-sts TXT
+ * record set (PUT). */
+static const char *const az_write_actions[] = {
+    "Microsoft.Network/dnsZones/MX/write",
+    "Microsoft.Network/dnsZones/TXT/write",
+};
+#define AZ_NWRITE     (sizeof(az_write_actions) / sizeof(az_write_actions[0]))
+#define AZ_PERM_PAGES 20
+
+/* Proves write permission without a change: ARM's permissions list of the zone resource
+ * (GET {zone}/providers/Microsoft.Authorization/permissions) holds the actions and
+ * notActions of every role the app has there, inherited ones included. */
+static int az_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
+{
+	struct az *d = p->priv;
+	bool allowed[AZ_NWRITE] = {false};
+	char *zone = az_zone_path(p), *url = NULL, *prefix = NULL;
+	int rc = MX_OK;
+
+	if (!zone ||
+	    asprintf(&url,
+		"%s%s/providers/Microsoft.Authorization/"
+		"permissions?api-version=" AZ_PERM_API_VERSION,
+		d->base, zone) < 0 ||
+	    asprintf(&prefix, "%s/", d->base) < 0) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int page = 0; url && page < AZ_PERM_PAGES; page++) {
+		struct http_response *resp = NULL;
+		char *next = NULL;
+
+		rc = az_call(p, "GET", url, NULL, NULL, &resp, err);
+		if (!rc && resp->status != 200) {
+			char what[300];
+
+			snprintf(what, sizeof(what), "the permissions list of zone %s", p->zone);
+			rc = az_status_error(&d->names, what, false, resp->status, resp->body, err);
+		}
+		if (!rc)
+			rc = az_permissions_parse(
+			    resp->body, az_write_actions, AZ_NWRITE, allowed, &next, err);
+		http_response_free(resp);
+		free(url);
+		url = NULL;
+		if (rc)
+			goto out;
+		/* The bearer token goes to Resource Manager only: a nextLink elsewhere ends
+		 * the list. */
+		if (next && !strncasecmp(next, prefix, strlen(prefix)))
+			url = next;
+		else
+			free(next);
+	}
+	for (size_t a = 0; a < AZ_NWRITE; a++) {
+		if (allowed[a])
+			continue;
+		rc = mx_err_set(err, MX_EAUTH,
+		    "azure: app %s may read zone %s but not change it (its roles there do not "
+		    "allow %s); assign it the role DNS Zone Contributor on the zone (az role "
+		    "assignment create --assignee %s --role \"DNS Zone Contributor\" --scope "
+		    "%.200s)",
+		    d->client, p->zone, az_write_actions[a], d->client, zone);
+		goto out;
+	}
+	/* check's summary shows 200 characters of this: client ids are GUIDs (36). */
+	snprintf(out->proved, sizeof(out->proved),
+	    "app %.36s may change zone %.55s (its roles allow "
+	    "Microsoft.Network/dnsZones/MX/write and TXT/write; nothing changed)",
+	    d->client, p->zone);
+	snprintf(out->unproved, sizeof(out->unproved),
+	    "deny assignments, which Azure's permissions list does not show");
+out:
+	free(zone);
+	free(url);
+	free(prefix);
+	return rc;
+}
+
 static void az_close(struct prov *p)
 {
 	struct az *d = p->priv;
@@ -729,4 +889,5 @@ const struct prov_ops prov_azure_ops = {
     .read_rrset = az_read_rrset,
     .replace_rrset = az_replace_rrset,
     .close = az_close,
+    .check_access = az_check_access,
 };

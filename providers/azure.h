@@ -13,6 +13,8 @@
 #include "provider.h"
 
 #define AZ_API_VERSION "2018-05-01"
+/* Microsoft.Authorization/permissions (what the caller may do on a resource). */
+#define AZ_PERM_API_VERSION "2022-04-01"
 /* The token's audience is always Azure Resource Manager, whatever base_url says. */
 #define AZ_SCOPE "https://management.azure.com/.default"
 
@@ -63,5 +65,14 @@ const char *az_error_code(const char *body, char *buf, size_t len);
  * record set of contoso.com"), write whether the call changes the zone. */
 int az_status_error(const struct az_names *n, const char *what, bool write, long status,
     const char *body, struct mx_err *err);
+
+/* Reads one page of ARM's permissions list (GET {resource}/providers/Microsoft.Authorization/
+ * permissions: {"value":[{"actions":[…],"notActions":[…]}],"nextLink":…}) and sets allowed[i]
+ * for each of the n actions[i] that some entry allows: one of its actions covers it ('*'
+ * wildcards, case-insensitive) and none of its notActions does. allowed[] accumulates over
+ * pages. *next_link: the next page's URL (caller frees) or NULL. MX_EPROVIDER when body is not
+ * the documented object. */
+int az_permissions_parse(const char *body, const char *const *actions, size_t n, bool *allowed,
+    char **next_link, struct mx_err *err);
 
 #endif

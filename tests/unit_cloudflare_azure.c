@@ -603,6 +603,42 @@ out:
 	unlink(path);
 }
 
+/* ARM's permissions list: an action is allowed by a role whose actions cover it (wildcards,
+ * any case) unless that same role's notActions cover it; roles add up over pages. */
+static void test_az_permissions(void)
+{
+	static const char *const acts[] = {
+	    "Microsoft.Network/dnsZones/MX/write", "Microsoft.Network/dnsZones/TXT/write"};
+	bool allowed[2] = {false, false};
+	struct mx_err err = {0};
+	char *next = NULL;
+
+	CHECK_INT(az_permissions_parse("{\"value\":[{\"actions\":[\"*/read\"],\"notActions\":[]}],"
+				       "\"nextLink\":\"https://m.example/x?$skiptoken=1\"}",
+		      acts, 2, allowed, &next, &err),
+	    MX_OK);
+	CHECK(!allowed[0] && !allowed[1]);
+	CHECK_STR(next, "https://m.example/x?$skiptoken=1");
+	free(next);
+	CHECK_INT(
+	    az_permissions_parse("{\"value\":[{\"actions\":[\"microsoft.network/DNSZONES/*\"],"
+				 "\"notActions\":[\"Microsoft.Network/dnsZones/MX/*\"]}]}",
+		acts, 2, allowed, &next, &err),
+	    MX_OK);
+	CHECK(!allowed[0] && allowed[1]);
+	CHECK(next == NULL);
+	/* Another role allows what the first excluded. */
+	CHECK_INT(az_permissions_parse(
+		      "{\"value\":[{\"actions\":[\"*\"]}]}", acts, 2, allowed, &next, &err),
+	    MX_OK);
+	CHECK(allowed[0] && allowed[1]);
+	allowed[0] = allowed[1] = false;
+	CHECK_INT(az_permissions_parse("{\"value\":[]}", acts, 2, allowed, &next, &err), MX_OK);
+	CHECK(!allowed[0] && !allowed[1]);
+	CHECK_INT(az_permissions_parse("<html>", acts, 2, allowed, &next, &err), MX_EPROVIDER);
+	CHECK(strstr(err.msg, "permissions list") != NULL);
+}
+
 int main(void)
 {
 	test_cf_parse();
@@ -612,6 +648,7 @@ int main(void)
 	test_cf_bucket();
 	test_az_parse();
 	test_az_errors();
+	test_az_permissions();
 	test_open();
 	return CHECK_DONE();
 }

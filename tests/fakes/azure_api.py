@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cloud_fake  # noqa: E402
 
 API_VERSION = "2018-05-01"
+PERM_API_VERSION = "2022-04-01"
 SCOPE = "https://management.azure.com/.default"
 LOCK = threading.Lock()
 CFG = {}
@@ -35,6 +36,24 @@ ZONES = {}  # name -> {"sets": {(type, rel): {"etag", "ttl", "records"}}, "stale
 PDNS = cloud_fake.Pdns()
 ARM = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
                  r"Microsoft\.Network/dnsZones/([^/]+)/(MX|TXT)/([^/]+)$", re.I)
+PERMS = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
+                   r"Microsoft\.Network/dnsZones/([^/]+)/providers/"
+                   r"Microsoft\.Authorization/permissions$", re.I)
+# The permissions of the built-in roles as ARM lists them (Reader, DNS Zone Contributor).
+READER = {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}
+DNS_ZONE_CONTRIBUTOR = {
+    "actions": ["Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*",
+                "Microsoft.Network/dnsZones/*", "Microsoft.ResourceHealth/availabilityStatuses/read",
+                "Microsoft.Resources/deployments/*",
+                "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*"],
+    "notActions": [], "dataActions": [], "notDataActions": []}
+ROLE_PERMISSIONS = {
+    "contributor": [READER, DNS_ZONE_CONTRIBUTOR],
+    "reader": [READER],
+    "none": [],
+    "no-mx": [READER, dict(DNS_ZONE_CONTRIBUTOR, notActions=[
+        "Microsoft.Network/dnsZones/MX/write", "Microsoft.Network/dnsZones/MX/delete"])],
+}
 
 
 def arm_error(code, message):
@@ -108,6 +127,10 @@ class AzureHandler(cloud_fake.Handler):
     def handle_api(self, method, path, query, body):
         if method == "POST" and path.endswith("/oauth2/v2.0/token"):
             return self.token(path.split("/")[1], body)
+        pm = PERMS.match(urllib.parse.unquote(path))
+        if pm and method == "GET":
+            with LOCK:
+                return self.permissions(path, pm, dict(urllib.parse.parse_qsl(query)))
         m = ARM.match(urllib.parse.unquote(path))
         if not m:
             return self.reply(404, arm_error("InvalidResourceType", "No such resource type."))
@@ -150,6 +173,43 @@ class AzureHandler(cloud_fake.Handler):
         self.reply(200, {"token_type": "Bearer", "expires_in": life, "ext_expires_in": life,
                          "access_token": tok})
 
+    def bearer_error(self):
+        """Answers 401 for a missing, unknown or expired token; True when it did."""
+        h = self.headers.get("Authorization", "")
+        exp = TOKENS.get(h[7:]) if h.startswith("Bearer ") else None
+        if exp is None:
+            self.reply(401, arm_error("InvalidAuthenticationToken", "The access token is invalid."))
+            return True
+        if exp < time.time():
+            self.reply(401, arm_error("ExpiredAuthenticationToken",
+                                      "The access token expiry UTC time is earlier than current "
+                                      "UTC time."))
+            return True
+        return False
+
+    def permissions(self, path, m, q):
+        """Permissions - List For Resource: one role's permissions per page."""
+        if q.get("api-version") != PERM_API_VERSION:
+            return self.reply(400, arm_error("InvalidApiVersionParameter",
+                                             "The api-version '%s' is invalid." %
+                                             q.get("api-version")))
+        if self.bearer_error():
+            return
+        sub, group, zone_name = m.groups()
+        if sub != CFG["subscription"]:
+            return self.reply(404, arm_error("SubscriptionNotFound",
+                                             "The subscription '%s' could not be found." % sub))
+        if group.lower() != CFG["group"].lower():
+            return self.reply(404, arm_error("ResourceGroupNotFound",
+                                             "Resource group '%s' could not be found." % group))
+        perms = ROLE_PERMISSIONS.get(STATE["role"], [])
+        at = int(q.get("$skiptoken", "0") or 0)
+        doc = {"value": perms[at:at + 1]}
+        if at + 1 < len(perms):
+            doc["nextLink"] = "http://%s%s?api-version=%s&%%24skiptoken=%d" % (
+                self.headers.get("Host"), path, PERM_API_VERSION, at + 1)
+        self.reply(200, doc)
+
     def record_set(self, method, path, m, body):
         sub, group, zone_name, rtype, rel = m.groups()
         zone_name, rtype = zone_name.lower(), rtype.upper()
@@ -169,7 +229,8 @@ class AzureHandler(cloud_fake.Handler):
             return self.reply(404, arm_error("ResourceGroupNotFound",
                                              "Resource group '%s' could not be found." % group))
         write = method in ("PUT", "DELETE", "PATCH")
-        if STATE["role"] == "none" or (write and STATE["role"] == "reader"):
+        if STATE["role"] == "none" or (write and STATE["role"] == "reader") or \
+                (write and rtype == "MX" and STATE["role"] == "no-mx"):
             action = "Microsoft.Network/dnsZones/%s/%s" % (rtype, "write" if method != "DELETE"
                                                            else "delete")
             if not write:
