@@ -488,6 +488,34 @@ int gcp_token_error(
 	return rc;
 }
 
+int gcp_permissions_parse(
+    const char *body, const char *const *perms, size_t n, bool *granted, struct mx_err *err)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL);
+	json_t *list = json_object_get(root, "permissions"), *perm;
+	size_t i;
+	int rc = MX_OK;
+
+	for (size_t k = 0; k < n; k++)
+		granted[k] = false;
+	/* An empty answer is "{}": Google leaves out empty lists. */
+	if (!json_is_object(root) || (list && !json_is_array(list))) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "gcloud: the permission test's answer is not the documented JSON; check "
+		    "base_url");
+		goto out;
+	}
+	json_array_foreach(list, i, perm)
+	{
+		for (size_t k = 0; k < n; k++)
+			if (json_string_value(perm) && !strcmp(json_string_value(perm), perms[k]))
+				granted[k] = true;
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ the API */
 
 /* One HTTP exchange with retries on 429/5xx (Retry-After honoured). headers are borrowed. */
@@ -855,6 +883,80 @@ out:
 	return rc;
 }
 
+/* What a run needs on the managed zone: changes.create with additions and deletions (the
+ * change replaces an RRset: create, update or delete permission, as Cloud DNS sees it) and
+ * changes.get to follow it until done. */
+static const char *const gcp_write_perms[] = {
+    "dns.changes.create",
+    "dns.changes.get",
+    "dns.resourceRecordSets.create",
+    "dns.resourceRecordSets.update",
+    "dns.resourceRecordSets.delete",
+};
+#define GCP_NPERMS (sizeof(gcp_write_perms) / sizeof(gcp_write_perms[0]))
+
+/* Proves write permission without a change: managedZones.testIamPermissions answers which of
+ * the named permissions the caller holds on the managed zone, whether granted on the zone
+ * itself or inherited from the project, folder or organization. */
+static int gcp_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
+{
+	struct gcp *d = p->priv;
+	struct http_response *resp = NULL;
+	bool granted[GCP_NPERMS];
+	char what[300], missing[300] = "", *path = NULL, *body = NULL;
+	struct gcp_call call = {p->name, NULL, NULL, what, false};
+	json_t *doc = json_array();
+	int rc;
+
+	rc = gcp_zone(p, err);
+	if (rc)
+		goto out;
+	call.project = d->project;
+	call.zone = d->mzone;
+	snprintf(what, sizeof(what), "the permission test on managed zone %s", d->mzone);
+	for (size_t k = 0; doc && k < GCP_NPERMS; k++)
+		json_array_append_new(doc, json_string(gcp_write_perms[k]));
+	doc = doc ? json_pack("{s:o}", "permissions", doc) : NULL;
+	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	path = gcp_zone_path(d, ":testIamPermissions");
+	if (!body || !path) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = gcp_request(p, "POST", path, body, &resp, err);
+	if (!rc && resp->status != 200)
+		rc = gcp_status_error(&call, resp->status, resp->body, err);
+	if (!rc)
+		rc = gcp_permissions_parse(resp->body, gcp_write_perms, GCP_NPERMS, granted, err);
+	if (rc)
+		goto out;
+	for (size_t k = 0; k < GCP_NPERMS; k++)
+		if (!granted[k])
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+			    "%s%s", *missing ? ", " : "", gcp_write_perms[k]);
+	if (*missing) {
+		rc = mx_err_set(err, MX_EAUTH,
+		    "gcloud: service account %.100s may read managed zone %.60s but lacks %s "
+		    "there; grant it roles/dns.admin on the zone or project %.60s, or a custom "
+		    "role with those permissions",
+		    d->key.client_email, d->mzone, missing, d->project);
+		goto out;
+	}
+	/* check's summary shows 200 characters of this. */
+	snprintf(out->proved, sizeof(out->proved),
+	    "service account %.50s may change managed zone %.40s (IAM grants it the "
+	    "permissions a change needs there; nothing changed)",
+	    d->key.client_email, d->mzone);
+	snprintf(out->unproved, sizeof(out->unproved),
+	    "Google documents its permission test as advisory (it may fail open)");
+out:
+	json_decref(doc);
+	http_response_free(resp);
+	free(path);
+	free(body);
+	return rc;
+}
+
 static void gcp_close(struct prov *p)
 {
 	struct gcp *d = p->priv;
@@ -955,4 +1057,5 @@ const struct prov_ops prov_gcloud_ops = {
     .read_rrset = gcp_read_rrset,
     .replace_rrset = gcp_replace_rrset,
     .close = gcp_close,
+    .check_access = gcp_check_access,
 };

@@ -90,4 +90,10 @@ int gcp_status_error(
 int gcp_token_error(const char *provider, const char *credentials, long status, const char *body,
     struct mx_err *err);
 
+/* Reads the answer of managedZones.testIamPermissions ({"permissions":[…]}, or {} when
+ * none is held) and sets granted[k] for each of the n perms[k] it lists. MX_EPROVIDER when body
+ * is not the documented object. */
+int gcp_permissions_parse(
+    const char *body, const char *const *perms, size_t n, bool *granted, struct mx_err *err);
+
 #endif

@@ -362,6 +362,25 @@ static void test_registry(void)
 	CHECK(ops && (ops->caps & PROV_CAP_CAS) && (ops->caps & PROV_CAP_ATOMIC));
 }
 
+/* managedZones.testIamPermissions: the subset held, or {} for none. */
+static void test_permissions(void)
+{
+	static const char *const perms[] = {"dns.changes.create", "dns.resourceRecordSets.update"};
+	bool granted[2];
+	struct mx_err err = {0};
+
+	CHECK_INT(gcp_permissions_parse("{\"permissions\":[\"dns.resourceRecordSets.update\"]}",
+		      perms, 2, granted, &err),
+	    MX_OK);
+	CHECK(!granted[0] && granted[1]);
+	CHECK_INT(gcp_permissions_parse("{}", perms, 2, granted, &err), MX_OK);
+	CHECK(!granted[0] && !granted[1]);
+	CHECK_INT(gcp_permissions_parse("[]", perms, 2, granted, &err), MX_EPROVIDER);
+	CHECK_INT(gcp_permissions_parse(
+		      "{\"permissions\":\"dns.changes.create\"}", perms, 2, granted, &err),
+	    MX_EPROVIDER);
+}
+
 int main(void)
 {
 	test_b64url();
@@ -369,6 +388,7 @@ int main(void)
 	test_token_parse();
 	test_json();
 	test_errors();
+	test_permissions();
 	test_registry();
 	return CHECK_DONE();
 }

@@ -8,7 +8,9 @@
 # changes.create refuses deletions that do not match the zone exactly (412 conditionNotMet)
 # and additions of an existing RRset (409 alreadyExists), answers "pending", and changes.get
 # turns "done" after N polls; the first rrsets read gets 429 with Retry-After and the first
-# change 503, once each. The zone state lives in the sandbox's child PowerDNS (read and
+# change 503, once each. managedZones.testIamPermissions answers the subset of the asked
+# permissions that the service account holds on the zone: roles/dns.admin, or with
+# --deny-changes roles/dns.reader (whose changes.create is refused with 403). The zone state lives in the sandbox's child PowerDNS (read and
 # written through its API), so the real name servers serve what the fake holds.
 #   gcloud_api.py --project P --zone NAME [--zone NAME...] --client-email E --public-key PEM
 #                 [--deny-changes] [--race] [--page-size N] [--done-after N] [--no-flaky]
@@ -34,6 +36,14 @@ DNSSEC_TYPES = {"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKE
 SCOPES = {"https://www.googleapis.com/auth/ndev.clouddns.readwrite",
           "https://www.googleapis.com/auth/cloud-platform"}
 LOCK = threading.RLock()
+# What the service account holds: roles/dns.admin (dns.*) or, with --deny-changes,
+# roles/dns.reader.
+DNS_READER = {"dns.changes.get", "dns.changes.list", "dns.dnsKeys.get", "dns.dnsKeys.list",
+              "dns.managedZoneOperations.get", "dns.managedZoneOperations.list",
+              "dns.managedZones.get", "dns.managedZones.list", "dns.policies.get",
+              "dns.policies.list", "dns.projects.get", "dns.resourceRecordSets.get",
+              "dns.resourceRecordSets.list", "dns.responsePolicies.get",
+              "dns.responsePolicies.list"}
 
 
 def b64url_decode(s):
@@ -176,6 +186,8 @@ class Handler(BaseHTTPRequestHandler):
                                                "PERMISSION_DENIED"))
         if len(p) == 6:
             return self.list_zones(q) if self.command == "GET" else self.send(405, {})
+        if len(p) == 7 and p[6].endswith(":testIamPermissions") and self.command == "POST":
+            return self.test_iam(p[6][:-len(":testIamPermissions")], body)
         zone = st.zone(p[6])
         if zone is None or zone[2] == "private" and len(p) > 7:
             return self.send(404, google_error(404, "notFound", "The 'parameters.managedZone' resource "
@@ -221,6 +233,25 @@ class Handler(BaseHTTPRequestHandler):
         if q.get("type"):
             sets = [s for s in sets if s["type"] == q["type"]]
         self.send(200, self.page(sets, q, "rrsets"))
+
+    def test_iam(self, zone_name, body):
+        st = self.server.state
+        try:
+            asked = json.loads(body)["permissions"]
+            assert isinstance(asked, list) and all(isinstance(x, str) for x in asked)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return self.send(400, google_error(400, "invalid", "Invalid JSON payload received.",
+                                               "INVALID_ARGUMENT"))
+        if any("*" in x for x in asked):
+            return self.send(400, google_error(400, "invalid", "Permissions with wildcards (such "
+                                               "as * or storage.*) are not allowed.",
+                                               "INVALID_ARGUMENT"))
+        zone = st.zone(zone_name)
+        # A zone that does not exist yields an empty set, not NOT_FOUND; Google leaves the
+        # empty list out.
+        held = [x for x in asked if zone is not None and x.startswith("dns.")
+                and (not st.args.deny_changes or x in DNS_READER)]
+        self.send(200, {"permissions": held} if held else {})
 
     def conflict(self, code, reason, message):
         self.count("conflicts")
