@@ -735,6 +735,116 @@ out:
 	return rc;
 }
 
+/* The token's status from GET .../tokens/verify: MX_OK with *active, the expiry in expires
+ * (or ""), or the refusal. *answered is false when the endpoint does not know the token (an
+ * account-owned token asked at /user). */
+static int cf_verify(struct prov *p, const char *path, bool *answered, char *status, size_t slen,
+    char *expires, size_t elen, struct mx_err *err)
+{
+	struct http_response *resp = NULL;
+	json_t *root = NULL, *result;
+	int rc;
+
+	*answered = false;
+	*status = *expires = '\0';
+	rc = cf_request(p, "GET", path, NULL, &resp, err);
+	if (rc)
+		goto out;
+	root = json_loads(resp->body ? resp->body : "", 0, NULL);
+	result = cf_envelope(root);
+	if (resp->status == 200 && json_is_object(result)) {
+		const char *st = json_string_value(json_object_get(result, "status"));
+		const char *exp = json_string_value(json_object_get(result, "expires_on"));
+
+		*answered = true;
+		snprintf(status, slen, "%s", st ? st : "unknown");
+		snprintf(expires, elen, "%s", exp ? exp : "");
+	} else if (resp->status != 401 && resp->status != 400 && resp->status != 403 &&
+		   resp->status != 404)
+		rc = cf_status_error(p->name, p->zone, "the token verification", false,
+		    resp->status, resp->body, err);
+out:
+	json_decref(root);
+	http_response_free(resp);
+	return rc;
+}
+
+/* The id of the account that holds the zone (GET /zones/{id}), for an account-owned token's
+ * verification; "" when the answer does not say. */
+static int cf_zone_account(struct prov *p, char *account, size_t len, struct mx_err *err)
+{
+	struct cf *d = p->priv;
+	struct http_response *resp = NULL;
+	json_t *root = NULL;
+	const char *id;
+	char *path = NULL;
+	int rc;
+
+	*account = '\0';
+	if (asprintf(&path, "/zones/%s", d->zone_id) < 0)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	rc = cf_request(p, "GET", path, NULL, &resp, err);
+	if (rc)
+		goto out;
+	root = json_loads(resp->body ? resp->body : "", 0, NULL);
+	id =
+	    json_string_value(json_object_get(json_object_get(cf_envelope(root), "account"), "id"));
+	if (resp->status == 200 && id && *id && strlen(id) <= 64 && !strpbrk(id, "/?#%& "))
+		snprintf(account, len, "%s", id);
+out:
+	json_decref(root);
+	http_response_free(resp);
+	free(path);
+	return rc;
+}
+
+/* Cloudflare has no call that tests a DNS write without making it, and a token's permissions
+ * can be read only by a token that also holds API Tokens Read. What can be proved: the token
+ * is active (GET /user/tokens/verify, or /accounts/{account}/tokens/verify for an
+ * account-owned token) and, by the read before, it may read the zone's records. A disabled or
+ * expired token fails. */
+static int cf_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
+{
+	char status[32], expires[64], account[80], path[160], until[100] = "";
+	bool answered = false;
+	int rc;
+
+	rc = cf_zone_id(p, err);
+	if (!rc)
+		rc = cf_verify(p, "/user/tokens/verify", &answered, status, sizeof(status), expires,
+		    sizeof(expires), err);
+	if (!rc && !answered) {
+		rc = cf_zone_account(p, account, sizeof(account), err);
+		if (!rc && *account) {
+			snprintf(path, sizeof(path), "/accounts/%s/tokens/verify", account);
+			rc = cf_verify(p, path, &answered, status, sizeof(status), expires,
+			    sizeof(expires), err);
+		}
+	}
+	if (rc)
+		return rc;
+	if (answered && strcmp(status, "active"))
+		return mx_err_set(err, MX_EAUTH,
+		    "cloudflare: the API token of [provider.%s] is %s; roll it or create a new "
+		    "token with Zone.DNS:Edit on zone %s and point api_token_file/api_token_env at "
+		    "it",
+		    p->name, status, p->zone);
+	if (*expires)
+		snprintf(until, sizeof(until), " until %.60s", expires);
+	if (answered)
+		snprintf(out->unproved, sizeof(out->unproved),
+		    "the token is active%s and may read zone %.80s, but Cloudflare has no way to "
+		    "test Zone.DNS:Edit without changing a record; make sure the token has it",
+		    until, p->zone);
+	else
+		snprintf(out->unproved, sizeof(out->unproved),
+		    "the token may read zone %.80s, but Cloudflare did not confirm it active (its "
+		    "verify endpoint does not know it) and has no way to test Zone.DNS:Edit "
+		    "without changing a record; make sure the token has it",
+		    p->zone);
+	return MX_OK;
+}
+
 static void cf_close(struct prov *p)
 {
 	struct cf *d = p->priv;
@@ -811,4 +921,5 @@ const struct prov_ops prov_cloudflare_ops = {
     .read_rrset = cf_read_rrset,
     .replace_rrset = cf_replace_rrset,
     .close = cf_close,
+    .check_access = cf_check_access,
 };

@@ -4,8 +4,11 @@
 # Bearer tokens with per-zone and read/edit rights, GET /zones?name=, dns_records list
 # (page/per_page, result_info) and per-record POST/PUT/PATCH/DELETE, TTL 1 = automatic and a
 # 60 s minimum, identical-record refusal (81058). Each change is written through to the
-# sandbox's child PowerDNS, so the zone's name servers serve it. Failure injection and control
-# through POST /_ctl (see cloud_fake.py): {"token": T, "edit": bool, "zones": [..]},
+# sandbox's child PowerDNS, so the zone's name servers serve it. GET /user/tokens/verify (and
+# /accounts/{id}/tokens/verify for an account-owned token, which /user does not know) answers
+# the token's status; GET /zones/{id} the zone with its account. Failure injection and control
+# through POST /_ctl (see cloud_fake.py): {"token": T, "edit": bool, "zones": [..],
+# "status": "active"|"disabled"|"expired", "expires_on": ISO, "account_owned": bool},
 # {"zone": NAME} (imports NAME's MX/TXT from PowerDNS), {"max_per_page": N}, "inject",
 # "stale_reads" (after a change, the next listing shows the records from before it).
 #   cloudflare_api.py --port-file FILE     (serves /client/v4 on 127.0.0.1:PORT)
@@ -25,6 +28,7 @@ LOCK = threading.Lock()
 TOKENS = {}  # token -> {"edit": bool, "zones": None | [names]}
 ZONES = {}  # id -> {"name", "records": {rid: rec}, "stale": None | {rid: rec}}
 STATE = {"max_per_page": 5000}
+ACCOUNT = "0123456789abcdef0123456789abcdef"
 PDNS = cloud_fake.Pdns()
 
 
@@ -108,7 +112,11 @@ class CloudflareHandler(cloud_fake.Handler):
         with LOCK:
             if "token" in doc:
                 TOKENS[doc["token"]] = {"edit": doc.get("edit", True),
-                                        "zones": doc.get("zones")}
+                                        "zones": doc.get("zones"),
+                                        "status": doc.get("status", "active"),
+                                        "expires_on": doc.get("expires_on"),
+                                        "account_owned": doc.get("account_owned", False),
+                                        "id": uuid.uuid4().hex}
             if "max_per_page" in doc:
                 STATE["max_per_page"] = doc["max_per_page"]
             if "zone" in doc:
@@ -128,17 +136,38 @@ class CloudflareHandler(cloud_fake.Handler):
             self.reply(401, error(10000, "Authentication error"))
         return tok
 
+    def verify(self, tok, parts):
+        """GET /user/tokens/verify, /accounts/{id}/tokens/verify."""
+        user = parts[0] == "user"
+        if tok is None or tok["account_owned"] == user or (not user and parts[1] != ACCOUNT):
+            return self.reply(401, error(1000, "Invalid API Token"))
+        res = {"id": tok["id"], "status": tok["status"]}
+        if tok["expires_on"]:
+            res["expires_on"] = tok["expires_on"]
+        doc = envelope(res)
+        doc["messages"] = [{"code": 10000, "message": "This API Token is valid and active"
+                            if tok["status"] == "active" else "This API Token is not active"}]
+        self.reply(200, doc)
+
     def handle_api(self, method, path, query, body):
         if not path.startswith(PREFIX):
             return self.reply(404, error(7003, "No route for the URI"))
         parts = [p for p in path[len(PREFIX):].split("/") if p]
         q = dict(urllib.parse.parse_qsl(query))
         with LOCK:
+            h = self.headers.get("Authorization", "")
+            if method == "GET" and parts[-2:] == ["tokens", "verify"] and \
+                    (parts[:1] == ["user"] or (len(parts) == 4 and parts[0] == "accounts")):
+                return self.verify(TOKENS.get(h[7:]) if h.startswith("Bearer ") else None, parts)
             tok = self.auth()
             if tok is None:
                 return
+            if tok["status"] != "active":
+                return self.reply(401, error(10000, "Authentication error"))
             if parts == ["zones"] and method == "GET":
                 return self.list_zones(tok, q)
+            if len(parts) == 2 and parts[0] == "zones" and method == "GET":
+                return self.zone_details(tok, parts[1])
             if len(parts) < 3 or parts[0] != "zones" or parts[2] != "dns_records":
                 return self.reply(404, error(7003, "No route for the URI"))
             zone = ZONES.get(parts[1])
@@ -159,9 +188,20 @@ class CloudflareHandler(cloud_fake.Handler):
                 return self.change(zone, parts[3], method, doc)
             return self.reply(405, error(10405, "Method not allowed"))
 
+    def zone_doc(self, zid, z):
+        return {"id": zid, "name": z["name"], "status": "active", "paused": False,
+                "type": "full", "name_servers": [],
+                "account": {"id": ACCOUNT, "name": "Contoso"}}
+
+    def zone_details(self, tok, zid):
+        z = ZONES.get(zid)
+        if z is None or (tok["zones"] is not None and z["name"] not in tok["zones"]):
+            return self.reply(404, error(7003, "Could not route to /zones/%s, perhaps your "
+                                               "object identifier is invalid?" % zid))
+        self.reply(200, envelope(self.zone_doc(zid, z)))
+
     def list_zones(self, tok, q):
-        zs = [{"id": zid, "name": z["name"], "status": "active", "paused": False,
-               "type": "full", "name_servers": []} for zid, z in ZONES.items()
+        zs = [self.zone_doc(zid, z) for zid, z in ZONES.items()
               if (not q.get("name") or z["name"] == q["name"].lower())
               and (tok["zones"] is None or z["name"] in tok["zones"])]
         self.reply(200, envelope(zs, {"page": 1, "per_page": 20, "count": len(zs),
