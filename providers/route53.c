@@ -746,6 +746,29 @@ out:
 	return rc;
 }
 
+int r53_hosted_zone_parse(const char *body, size_t len, char *name, size_t namelen,
+    bool *private_zone, struct mx_err *err)
+{
+	xmlDocPtr doc = xml_read(body, len);
+	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+	xmlNodePtr zone = xml_child(root, "HostedZone");
+	int rc = MX_OK;
+
+	*name = '\0';
+	*private_zone = false;
+	if (!root || strcmp((const char *)root->name, "GetHostedZoneResponse") || !zone) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "route53: the answer to GetHostedZone is not the documented XML; check "
+		    "base_url");
+		goto out;
+	}
+	xml_text(zone, "Name", name, namelen);
+	*private_zone = xml_true(xml_child(zone, "Config"), "PrivateZone");
+out:
+	xmlFreeDoc(doc);
+	return rc;
+}
+
 int r53_change_parse(const char *body, size_t len, char *id, size_t idlen, char *status,
     size_t statuslen, struct mx_err *err)
 {
@@ -1241,6 +1264,50 @@ out:
 	return rc;
 }
 
+/* Route 53 has no dry run for ChangeResourceRecordSets and no call that tells an identity
+ * its own permissions without extra ones (iam:SimulatePrincipalPolicy needs IAM rights a DNS
+ * credential should not have). What can be proved: GetHostedZone shows the credentials may
+ * read the hosted zone and that it is the public zone of p->zone (a hosted_zone_id that names
+ * another zone, or a private one, fails); the read before listed its records. */
+static int r53_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
+{
+	struct r53 *d = p->priv;
+	struct http_response *resp = NULL;
+	struct r53_call call = {p->name, "GetHostedZone", p->zone, NULL, p->zone};
+	char path[200], name[256];
+	bool private_zone = false;
+	int rc;
+
+	rc = r53_zone(p, err);
+	if (rc)
+		goto out;
+	call.zone_id = d->zone_id;
+	snprintf(path, sizeof(path), R53_API "/hostedzone/%s", d->zone_id);
+	rc = r53_request(p, "GET", path, NULL, NULL, &resp, err);
+	if (!rc && resp->status != 200)
+		rc = r53_status_error(&call, resp->status, resp->body, resp->len, err);
+	if (!rc)
+		rc = r53_hosted_zone_parse(
+		    resp->body, resp->len, name, sizeof(name), &private_zone, err);
+	if (rc)
+		goto out;
+	if (!r53_name_is(name, p->zone) || private_zone) {
+		rc = mx_err_set(err, MX_EINVAL,
+		    "route53: hosted zone %s is %s%.100s, not the public zone %s; fix "
+		    "hosted_zone_id of [provider.%s] or remove it so the zone is looked up by name",
+		    d->zone_id, private_zone ? "the private zone " : "", name, p->zone, p->name);
+		goto out;
+	}
+	snprintf(out->unproved, sizeof(out->unproved),
+	    "the credentials may read public hosted zone %.40s (%.80s), but Route 53 cannot test "
+	    "route53:ChangeResourceRecordSets without making a change; make sure the identity "
+	    "has it on that zone",
+	    d->zone_id, p->zone);
+out:
+	http_response_free(resp);
+	return rc;
+}
+
 static void r53_close(struct prov *p)
 {
 	struct r53 *d = p->priv;
@@ -1327,4 +1394,5 @@ const struct prov_ops prov_route53_ops = {
     .read_rrset = r53_read_rrset,
     .replace_rrset = r53_replace_rrset,
     .close = r53_close,
+    .check_access = r53_check_access,
 };

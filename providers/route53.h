@@ -126,4 +126,9 @@ bool r53_retryable(long status, const char *body, size_t len);
 int r53_status_error(
     const struct r53_call *call, long status, const char *body, size_t len, struct mx_err *err);
 
+/* Name (as the API writes it, with its trailing dot) and Config/PrivateZone of the answer to
+ * GetHostedZone. MX_EPROVIDER when body is not the documented XML. */
+int r53_hosted_zone_parse(const char *body, size_t len, char *name, size_t namelen,
+    bool *private_zone, struct mx_err *err);
+
 #endif

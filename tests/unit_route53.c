@@ -496,6 +496,35 @@ static void test_registry(void)
 	CHECK(ops && ops->min_ttl == 1);
 }
 
+/* GetHostedZone: the zone's name and whether it is private. */
+static void test_hosted_zone_parse(void)
+{
+	const char *pub =
+	    "<?xml version=\"1.0\"?><GetHostedZoneResponse xmlns=\""
+	    "https://route53.amazonaws.com/doc/2013-04-01/\"><HostedZone><Id>/hostedzone/"
+	    "Z1</Id><Name>contoso.com.</Name><Config><PrivateZone>false</PrivateZone>"
+	    "</Config></HostedZone><DelegationSet><NameServers><NameServer>ns-1.example"
+	    "</NameServer></NameServers></DelegationSet></GetHostedZoneResponse>";
+	const char *priv = "<GetHostedZoneResponse><HostedZone><Name>contoso.com.</Name><Config>"
+			   "<PrivateZone>true</PrivateZone></Config></HostedZone>"
+			   "</GetHostedZoneResponse>";
+	struct mx_err err = {0};
+	char name[256];
+	bool private_zone = true;
+
+	CHECK_INT(r53_hosted_zone_parse(pub, strlen(pub), name, sizeof(name), &private_zone, &err),
+	    MX_OK);
+	CHECK_STR(name, "contoso.com.");
+	CHECK(!private_zone);
+	CHECK_INT(
+	    r53_hosted_zone_parse(priv, strlen(priv), name, sizeof(name), &private_zone, &err),
+	    MX_OK);
+	CHECK(private_zone);
+	CHECK_INT(r53_hosted_zone_parse("<Other/>", 8, name, sizeof(name), &private_zone, &err),
+	    MX_EPROVIDER);
+	CHECK(strstr(err.msg, "GetHostedZone") != NULL);
+}
+
 int main(void)
 {
 	test_sigv4();
@@ -503,6 +532,7 @@ int main(void)
 	test_rrsets_parse();
 	test_zones_parse();
 	test_change_parse();
+	test_hosted_zone_parse();
 	test_errors();
 	test_registry();
 	return CHECK_DONE();

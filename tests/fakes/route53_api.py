@@ -178,6 +178,8 @@ class Handler(BaseHTTPRequestHandler):
             action = "ListHostedZonesByName"
         elif len(p) == 5 and p[2] == "hostedzone" and p[4] == "rrset":
             action = "ListResourceRecordSets" if self.command == "GET" else "ChangeResourceRecordSets"
+        elif self.command == "GET" and len(p) == 4 and p[2] == "hostedzone":
+            action = "GetHostedZone"
         elif self.command == "GET" and len(p) == 4 and p[2] == "change":
             action = "GetChange"
         if action is None:
@@ -209,6 +211,22 @@ class Handler(BaseHTTPRequestHandler):
         if rest:
             items += [("NextDNSName", rest[0][1]), ("NextHostedZoneId", rest[0][0])]
         self.send(200, xml_doc("ListHostedZonesByNameResponse", items))
+
+    def GetHostedZone(self, q, p, body):
+        st = self.server.state
+        z = self.zone_or_404(p[3])
+        if z is None:
+            return
+        items = [("HostedZone", [("Id", "/hostedzone/" + z[0]), ("Name", z[1]),
+                                 ("CallerReference", "fake-" + z[0]),
+                                 ("Config", [("PrivateZone", "true" if z[2] else "false")]),
+                                 ("ResourceRecordSetCount", 10)])]
+        if z[2]:
+            items.append(("VPCs", [("VPC", [("VPCRegion", "us-east-1"), ("VPCId", "vpc-1")])]))
+        else:
+            items.append(("DelegationSet", [("NameServers", [
+                ("NameServer", "ns-%d.awsdns-fake.test" % i) for i in range(1, 5)])]))
+        self.send(200, xml_doc("GetHostedZoneResponse", items))
 
     def zone_or_404(self, zid):
         z = self.server.state.zone_by_id(zid)
