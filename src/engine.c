@@ -301,6 +301,7 @@ static enum res write_rrset(
 	char *before = NULL, *after = NULL, *t1, *t2, lag[100];
 	long long intent = 0;
 	enum res res = R_FAIL;
+	bool drift;
 	int rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -314,7 +315,42 @@ static enum res write_rrset(
 		return R_FAIL;
 	if (prov_rrset_equal(&cur, want, true))
 		goto propagate;
-	if (!prov_rrset_equal(&cur, expect, true)) {
+	/* A provider that writes record by record (no PROV_CAP_ATOMIC) and failed halfway
+	 * leaves an RRset that is neither expect nor want. When every value in it is one of
+	 * theirs, and its TTL lies between theirs (such a provider shows the smallest of its
+	 * records' TTLs), it is our own unfinished write: finish it, from what is there. A
+	 * value from anywhere else is someone else's change. An empty RRset is never ours:
+	 * the adapters create records before they delete any. */
+	drift = !prov_rrset_equal(&cur, expect, true);
+	if (drift && !(r->prov->ops->caps & PROV_CAP_ATOMIC) && cur.n > 0 &&
+	    !strcasecmp(cur.name, want->name)) {
+		uint32_t lo = want->ttl, hi = want->ttl;
+		bool ours;
+
+		if (expect->n && expect->ttl < lo)
+			lo = expect->ttl;
+		if (expect->n && expect->ttl > hi)
+			hi = expect->ttl;
+		ours = cur.ttl >= lo && cur.ttl <= hi;
+		for (size_t i = 0; ours && i < cur.n; i++) {
+			bool known = false;
+
+			for (size_t j = 0; !known && j < expect->n; j++)
+				known = !strcmp(cur.values[i], expect->values[j]);
+			for (size_t j = 0; !known && j < want->n; j++)
+				known = !strcmp(cur.values[i], want->values[j]);
+			ours = known;
+		}
+		if (ours) {
+			drift = false;
+			t1 = prov_rrset_text(&cur);
+			say(r, MX_EV_LOG, MX_SEV_WARN,
+			    "the %s RRset holds a change of ours made halfway (%s); finishing it",
+			    rr_type_name(want->type), t1 ? t1 : "?");
+			free(t1);
+		}
+	}
+	if (drift) {
 		t1 = prov_rrset_text(expect);
 		t2 = prov_rrset_text(&cur);
 		mx_err_set(err, MX_ECONFLICT,

@@ -7,7 +7,7 @@
 #   faultproxy.py --upstream http://127.0.0.1:8081 --port-file F [--rate 0.2] [--seed 1]
 #                 [--kinds reset,stall,500,502,503,429,truncate,malformed,lost,lost502]
 #                 [--max-stall N] [--stall S] [--log FILE] [--rate-file FILE]
-#                 [--slow-writes S]
+#                 [--slow-writes S] [--rules-file FILE]
 #   faultproxy.py --dns 127.0.4.2:53 --listen 127.0.9.1:53 [same options; DNS kinds:
 #                 drop,lost,servfail,truncate,reset]
 #
@@ -31,6 +31,12 @@
 # reset (TCP only: connection reset; over UDP it is a drop), refused (REFUSED: a lame
 # server, not authoritative for the zone), stale (the first answer ever seen for the
 # question, again and again: a server that stopped taking the zone's changes).
+# --rules-file FILE: deterministic faults, read again whenever the file changes (the counts
+# start over): a JSON list of {"method": "PUT"|"*", "path": substring, "skip": N,
+# "times": M, "kind": K, "retry_after": S}. A request that matches a rule's method and path
+# passes the rule's first N matches untouched, then meets K the next M times (default 1);
+# K is an HTTP kind above or any status ("403", "429", "503": not forwarded, a JSON error
+# body, Retry-After: S when given). Rules are tried in order before the random draw.
 # --slow-writes S holds every write (not GET) S seconds before forwarding it and S seconds
 # before answering, so that a process killed at a random instant is often inside a write.
 # --log FILE receives one JSON line per request: {"n","method","path","fault"}.
@@ -61,6 +67,8 @@ class Decider:
         self.seed = args.seed
         self.kinds = kinds
         self.max_stall = args.max_stall
+        self.rules_file = getattr(args, "rules_file", None)
+        self.rules, self.rules_stamp = [], None
         self.stalls = 0
         self.n = 0
         self.lock = threading.Lock()
@@ -75,13 +83,46 @@ class Decider:
                 pass
         return self.rate
 
+    def current_rules(self):
+        """The rules of --rules-file, loaded again (counts reset) when the file changes."""
+        if not self.rules_file:
+            return []
+        try:
+            st = os.stat(self.rules_file)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if stamp != self.rules_stamp:
+                with open(self.rules_file) as f:
+                    self.rules = json.load(f)
+                self.rules_stamp = stamp
+        except (OSError, ValueError):
+            self.rules, self.rules_stamp = [], None
+        return self.rules
+
+    def rule_for(self, method, path):
+        for r in self.current_rules():
+            if r.get("method", "*") not in ("*", method) or r.get("path", "") not in path:
+                continue
+            if r.get("skip", 0) > 0:
+                r["skip"] -= 1
+                continue
+            if r.get("times", 1) <= 0:
+                continue
+            r["times"] = r.get("times", 1) - 1
+            return r
+        return None
+
     def decide(self, method, path):
+        """(kind, rule): the fault this request meets (None: none) and the rule that chose
+        it (None: the random draw)."""
         with self.lock:
             self.n += 1
             n = self.n
             rng = random.Random("%s:%d" % (self.seed, n))
             kind = None
-            if rng.random() < self.current_rate():
+            rule = self.rule_for(method, path)
+            if rule:
+                kind = str(rule.get("kind", "500"))
+            elif rng.random() < self.current_rate():
                 kind = rng.choice(self.kinds)
                 if kind == "stall":
                     if self.max_stall is not None and self.stalls >= self.max_stall:
@@ -91,7 +132,7 @@ class Decider:
             if self.log:
                 self.log.write(json.dumps({"n": n, "method": method, "path": path,
                                            "fault": kind, "t": round(time.time(), 3)}) + "\n")
-            return kind
+            return kind, rule
 
 
 def hard_close(sock):
@@ -198,7 +239,13 @@ class HttpHandler(socketserver.StreamRequestHandler):
             if req is None:
                 return
             method, target, headers, body = req
-            kind = srv.decider.decide(method, target)
+            kind, rule = srv.decider.decide(method, target)
+            if rule and kind.isdigit():
+                hdrs = [("Content-Type", "application/json")]
+                if kind == "429" or "retry_after" in rule:
+                    hdrs.append(("Retry-After", str(rule.get("retry_after", 1))))
+                self.send(int(kind), hdrs, b'{"error": "injected fault %s"}' % kind.encode())
+                continue
             if kind == "reset":
                 return hard_close(self.connection)
             if kind == "stall":
@@ -316,7 +363,7 @@ def dns_udp(srv_sock, decider, up):
 
 
 def dns_udp_one(srv_sock, decider, up, msg, peer):
-    kind = decider.decide("UDP", question(msg).hex())
+    kind, _ = decider.decide("UDP", question(msg).hex())
     if kind in ("drop", "reset"):
         return
     if kind in ("servfail", "refused"):
@@ -343,7 +390,7 @@ class DnsTcpHandler(socketserver.BaseRequestHandler):
                 msg = recv_exact(s, n)
             except (OSError, struct.error):
                 return
-            kind = self.server.decider.decide("TCP", question(msg).hex())
+            kind, _ = self.server.decider.decide("TCP", question(msg).hex())
             if kind == "reset":
                 return hard_close(s)
             if kind == "drop":
@@ -388,6 +435,7 @@ def main():
     ap.add_argument("--stall", type=float, default=40.0)
     ap.add_argument("--log")
     ap.add_argument("--slow-writes", type=float, default=0.0)
+    ap.add_argument("--rules-file")
     args = ap.parse_args()
     if bool(args.upstream) == bool(args.dns):
         ap.error("give exactly one of --upstream and --dns")
