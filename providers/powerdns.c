@@ -343,12 +343,36 @@ char *pdns_error_text(const char *body)
 	return out;
 }
 
+int pdns_retry_after(long status, const char *retry_after)
+{
+	const char *p = retry_after;
+	long secs = 0;
+
+	if ((status != 429 && status != 503) || !p)
+		return 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (secs <= PDNS_MAX_RETRY_AFTER)
+			secs = secs * 10 + (*p - '0');
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		return 0;
+	return secs > PDNS_MAX_RETRY_AFTER ? PDNS_MAX_RETRY_AFTER : (int)secs;
+}
+
 /* ------------------------------------------------------------------ the API */
 
 /* Performs one API request (path below base). *out receives any response that arrived;
  * transport failures become MX_EPROVIDER naming the URL and curl's error. */
-/* Tries of one request when PowerDNS answers 5xx. */
+/* Tries of one request when PowerDNS answers 5xx or 429. */
 #define PDNS_ATTEMPTS 4
+/* The longest pause inside a call when nobody waits for us in an event loop (no_wait
+ * unset: check, plan); a longer Retry-After is cut to it. */
+#define PDNS_MAX_PAUSE 60.0
 
 static int pdns_request(struct prov *p, const char *method, const char *path, const char *body,
     struct http_response **out, struct mx_err *err)
@@ -378,15 +402,36 @@ static int pdns_request(struct prov *p, const char *method, const char *path, co
 	req.body_len = body ? strlen(body) : 0;
 	/* A read that meets a 5xx (a busy backend database, a restart) is retried a few times
 	 * with a short backoff. A write is sent once: pdns_replace_rrset reads the zone before
-	 * it sends it again. */
+	 * it sends it again. A 429 refuses the request, a write too, so it is sent again after
+	 * the wait the server asks for (Retry-After), as is a read that met a 503 with
+	 * Retry-After. A wait beyond a second, when the engine drives us (no_wait), is not
+	 * slept here: prov_wait returns MX_ERATELIMIT with err->retry_after, and the engine
+	 * waits for it as a deadline before the step runs again. */
 	for (int attempt = 1;; attempt++) {
+		bool get = !method || !strcmp(method, "GET");
+		double wait;
+		int ra;
+
 		rc = http_perform(p->http, &req, &resp, err);
 		if (rc) {
 			mx_err_prefix(err, "powerdns: %s %s", method ? method : "GET", d->url);
 			goto out;
 		}
-		if (attempt >= PDNS_ATTEMPTS || resp->fail != HTTP_FAIL_NONE ||
-		    resp->status < 500 || (method && strcmp(method, "GET")))
+		if (attempt >= PDNS_ATTEMPTS || resp->fail != HTTP_FAIL_NONE)
+			break;
+		ra = pdns_retry_after(resp->status, http_header(resp, "Retry-After"));
+		if (resp->status == 429 || (get && ra > 0)) {
+			wait = ra > 0 ? ra : prov_backoff(attempt);
+			if (!p->no_wait && wait > PDNS_MAX_PAUSE)
+				wait = PDNS_MAX_PAUSE;
+			http_response_free(resp);
+			resp = NULL;
+			rc = prov_wait(p, wait, err);
+			if (rc)
+				goto out;
+			continue;
+		}
+		if (resp->status < 500 || !get)
 			break;
 		http_response_free(resp);
 		resp = NULL;
@@ -416,7 +461,7 @@ static int pdns_status_error(
 	struct pdns *d = p->priv;
 	char *text = pdns_error_text(resp->body);
 	long st = resp->status;
-	int rc;
+	int ra = pdns_retry_after(st, http_header(resp, "Retry-After")), rc;
 
 	if (st == 401 || st == 403)
 		rc = mx_err_set(err, MX_EAUTH,
@@ -429,9 +474,16 @@ static int pdns_status_error(
 		    "list-all-zones` on that server lists its zones — choose the provider that "
 		    "holds %s, or fix server_id",
 		    p->zone, d->server, d->url, p->zone);
+	else if (ra > 0)
+		rc = mx_err_set(err, MX_ERATELIMIT,
+		    "powerdns: the API asked us to wait %d s (HTTP %ld) for %s; a run waits and "
+		    "tries again by itself, otherwise try again then",
+		    ra, st, what);
 	else if (st == 429)
 		rc = mx_err_set(err, MX_ERATELIMIT,
-		    "powerdns: the API asked us to slow down (HTTP 429) for %s; retry later", what);
+		    "powerdns: the API asked us to slow down (HTTP 429) for %s; a run waits and "
+		    "tries again by itself, otherwise try again in a minute",
+		    what);
 	else if (st == 400 || st == 422)
 		rc = mx_err_set(err, MX_EPROVIDER,
 		    "powerdns: the server rejected the change to %s (HTTP %ld): %.120s", what, st,
@@ -441,6 +493,8 @@ static int pdns_status_error(
 		    "powerdns: unexpected HTTP %ld for %s from %s%s%.100s; check the server's log",
 		    st, what, d->url, text ? ": " : "", text ? text : "");
 	err->http_status = (int)st;
+	/* The engine waits this long, as a deadline, before the step runs again. */
+	err->retry_after = rc == MX_ERATELIMIT ? (ra > 0 ? ra : 1) : 0;
 	free(text);
 	return rc;
 }
@@ -588,11 +642,15 @@ static int pdns_replace_rrset(
 		struct mx_rrset now;
 		struct mx_err rerr;
 		bool done, unchanged;
+		int ra;
 
 		http_response_free(resp);
 		resp = NULL;
 		rc = pdns_request(p, "PATCH", path, body, &resp, err);
 		if (!rc && (resp->status == 204 || resp->status == 200))
+			break;
+		/* Refused with a wait for the engine to keep (429, Retry-After): not made. */
+		if (rc == MX_ERATELIMIT)
 			break;
 		if (!rc && resp->status < 500) {
 			rc = pdns_status_error(p, resp, what, err);
@@ -616,7 +674,16 @@ static int pdns_replace_rrset(
 		}
 		if (!unchanged)
 			break;
-		prov_pause(prov_backoff(attempt));
+		/* A 503 with Retry-After: the wait the server asked for (the engine's deadline
+		 * when it is longer than a second), not a backoff. */
+		ra = resp ? pdns_retry_after(resp->status, http_header(resp, "Retry-After")) : 0;
+		if (ra <= 0) {
+			prov_pause(prov_backoff(attempt));
+			continue;
+		}
+		rc = prov_wait(p, !p->no_wait && ra > PDNS_MAX_PAUSE ? PDNS_MAX_PAUSE : ra, err);
+		if (rc)
+			break;
 	}
 out:
 	http_response_free(resp);

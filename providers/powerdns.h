@@ -54,4 +54,11 @@ char *pdns_patch_body(const struct mx_rrset *want, struct mx_err *err);
 /* PowerDNS's "error" text from an error response body, or NULL. Caller frees with free(). */
 char *pdns_error_text(const char *body);
 
+/* The seconds an answer asks us to wait before the next request: a 429, or a 503, with a
+ * Retry-After header of delta-seconds (at most PDNS_MAX_RETRY_AFTER). 0 when it asks
+ * nothing: another status, no header, a value that is not a number of seconds (an HTTP
+ * date is not parsed; the caller's backoff applies). */
+int pdns_retry_after(long status, const char *retry_after);
+#define PDNS_MAX_RETRY_AFTER 3600
+
 #endif

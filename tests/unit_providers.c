@@ -431,6 +431,22 @@ out:
 	rmdir(dir);
 }
 
+/* The wait a 429 or a 503 asks for: delta-seconds only, bounded; nothing else counts. */
+static void test_retry_after(void)
+{
+	CHECK_INT(pdns_retry_after(429, "5"), 5);
+	CHECK_INT(pdns_retry_after(503, " 30 "), 30);
+	CHECK_INT(pdns_retry_after(429, "0"), 0);
+	CHECK_INT(pdns_retry_after(429, NULL), 0);
+	CHECK_INT(pdns_retry_after(429, ""), 0);
+	CHECK_INT(pdns_retry_after(429, "-3"), 0);
+	CHECK_INT(pdns_retry_after(429, "5s"), 0);
+	CHECK_INT(pdns_retry_after(429, "Fri, 04 Dec 2026 08:00:00 GMT"), 0);
+	CHECK_INT(pdns_retry_after(429, "99999999999999999999"), PDNS_MAX_RETRY_AFTER);
+	CHECK_INT(pdns_retry_after(500, "5"), 0);
+	CHECK_INT(pdns_retry_after(200, "5"), 0);
+}
+
 int main(void)
 {
 	test_rrset_helpers();
@@ -440,5 +456,6 @@ int main(void)
 	test_rrset_parse();
 	test_patch_body();
 	test_open();
+	test_retry_after();
 	return CHECK_DONE();
 }
