@@ -28,6 +28,14 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
+/* A domain that did not finish: why, and the exit status it called for. */
+struct front_stop {
+	char domain[254];
+	int exit;
+	bool at_start; /* it could not even start (or resume): other lines may follow */
+	char why[512];
+};
+
 struct front {
 	struct mx_app *app;
 	struct mx_clock clock;
@@ -40,7 +48,48 @@ struct front {
 	bool countdown;	 /* a countdown line is on the terminal (stderr) */
 	bool live;	 /* stderr is a terminal and the user wants progress */
 	char asked[254]; /* the domain whose question is on the terminal, "" when none */
+	/* Every domain that did not finish, in the order they stopped: the last stderr line
+	 * of a command over several domains sums them up. */
+	struct front_stop *stops;
+	int nstops;
+	int ntried; /* domains the command tried to start or resume */
+	/* The engine's last error per domain (its "stopped:" event): the reason of a run
+	 * whose own is empty (a journal that failed as the run finished). */
+	struct front_stop *errs;
+	int nerrs;
 };
+
+/* Records (or updates) domain's entry in *list; best effort, as the domain's own line is
+ * printed anyway. */
+static void note_stop(
+    struct front_stop **list, int *n, const char *domain, int exit, bool at_start, const char *why)
+{
+	struct front_stop *s = NULL;
+
+	for (int i = 0; i < *n && !s; i++)
+		if (!strcmp((*list)[i].domain, domain))
+			s = &(*list)[i];
+	if (!s) {
+		struct front_stop *grown = realloc(*list, (size_t)(*n + 1) * sizeof(**list));
+
+		if (!grown)
+			return;
+		*list = grown;
+		s = &grown[(*n)++];
+	}
+	snprintf(s->domain, sizeof(s->domain), "%s", domain);
+	s->exit = exit;
+	s->at_start = at_start;
+	snprintf(s->why, sizeof(s->why), "%s", why ? why : "");
+}
+
+static const struct front_stop *find_stop(const struct front_stop *list, int n, const char *domain)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(list[i].domain, domain))
+			return &list[i];
+	return NULL;
+}
 
 /* Erases the countdown line before anything else is printed. */
 static void countdown_clear(struct front *f)
@@ -140,6 +189,8 @@ static void print_event(const struct mx_event *ev, void *arg)
 	case MX_EV_DONE:
 		fprintf(fp, "%s: %s%s\n", ev->domain, ev->sev >= MX_SEV_ERROR ? "stopped: " : "",
 		    ev->text);
+		if (ev->sev >= MX_SEV_ERROR)
+			note_stop(&f->errs, &f->nerrs, ev->domain, 0, false, ev->text);
 		break;
 	default:
 		if (ev->sev > MX_SEV_DEBUG || f->app->verbosity > 0)
@@ -162,6 +213,8 @@ static bool ask(void *arg, const char *domain, const char *question)
 
 static void front_close(struct front *f)
 {
+	free(f->stops);
+	free(f->errs);
 	mx_engine_free(f->engine);
 	exo_close(f->exo);
 	http_ctx_free(f->http);
@@ -211,46 +264,78 @@ static int front_open(struct front *f, struct mx_app *app, bool yes, struct mx_e
  * on stderr; with several, a last line that counts them. */
 static void say_why(struct front *f)
 {
-	int nruns = mx_engine_nruns(f->engine), nstopped = 0;
+	int nruns = mx_engine_nruns(f->engine);
 
 	for (int i = 0; i < nruns; i++) {
 		struct mx_run_info info;
 		struct jnl_run r;
-		char names[256];
+		char names[256], why[600];
 
 		mx_engine_run_info(f->engine, i, &info);
 		if (!info.exit)
 			continue;
-		nstopped++;
 		memset(&r, 0, sizeof(r));
 		if (jnl_run_latest(f->jnl, info.domain, &r, NULL) != MX_OK)
 			r.error = NULL;
-		/* The engine's own reason is the latest (a refused preflight leaves no row). */
-		if (info.error[0]) {
+		/* The engine's own reason is the latest (a refused preflight leaves no row);
+		 * when it has none, the error it announced (a journal that failed as the run
+		 * finished records nothing). */
+		if (info.error[0] || find_stop(f->errs, f->nerrs, info.domain)) {
+			const struct front_stop *ev = find_stop(f->errs, f->nerrs, info.domain);
+
 			free(r.error);
-			r.error = strdup(info.error);
+			r.error = strdup(info.error[0] ? info.error : ev->why);
 		}
 		/* Exit 2 from a run: the provider does not hold the zone; name the others. */
 		names[0] = '\0';
 		if (info.exit == MX_EXIT_USAGE)
 			mx_cli_provider_names(f->app, names, sizeof(names));
-		if (r.error && strchr(names, ','))
-			mx_cli_reason(info.exit, "%s: %s (providers in the config: %s)",
-			    info.domain, r.error, names);
-		else if (r.error)
-			mx_cli_domain_reason(info.exit, info.domain, r.error);
-		else
-			mx_cli_reason(info.exit,
+		if (r.error && strchr(names, ',')) {
+			snprintf(
+			    why, sizeof(why), "%s (providers in the config: %s)", r.error, names);
+			mx_cli_domain_reason(info.exit, info.domain, why);
+		} else if (r.error) {
+			snprintf(why, sizeof(why), "%s", r.error);
+			mx_cli_domain_reason(info.exit, info.domain, why);
+		} else {
+			snprintf(why, sizeof(why),
 			    "%s stopped at %s (%s); `mxcutover status %s` shows where it stands, "
 			    "`mxcutover resume %s` continues",
 			    info.domain, info.step_key, info.state, info.domain, info.domain);
+			mx_cli_reason(info.exit, "%s", why);
+		}
+		note_stop(&f->stops, &f->nstops, info.domain, info.exit, false, why);
 		jnl_run_clear(&r);
 	}
-	if (nstopped > 1)
-		mx_cli_reason(mx_engine_exit_status(f->engine),
-		    "%d of %d runs did not finish; the lines above say why, `mxcutover status` "
-		    "shows where each stands",
-		    nstopped, nruns);
+}
+
+/* A command over several domains ends, when it fails, with one line that sums up: how many
+ * did not finish and the reason of the one whose exit status is the command's. It is left
+ * out when the last line printed is already the one reason there is. */
+static void say_summary(struct front *f, int status)
+{
+	const struct front_stop *s = NULL;
+	size_t n;
+
+	if (!status || !f->nstops || f->ntried < 2 || (f->nstops == 1 && !f->stops[0].at_start))
+		return;
+	for (int i = 0; i < f->nstops && !s; i++)
+		if (f->stops[i].exit == status)
+			s = &f->stops[i];
+	if (!s)
+		s = &f->stops[0];
+	/* Reasons that begin with their domain are not prefixed twice. */
+	n = strlen(s->domain);
+	if (!strncmp(s->why, s->domain, n) && (s->why[n] == ':' || s->why[n] == ' '))
+		mx_cli_reason(status,
+		    "%d of %d domains did not finish (`mxcutover status` shows where each "
+		    "stands); %s",
+		    f->nstops, f->ntried, s->why);
+	else
+		mx_cli_reason(status,
+		    "%d of %d domains did not finish (`mxcutover status` shows where each "
+		    "stands); %s: %s",
+		    f->nstops, f->ntried, s->domain, s->why);
 }
 
 /* A question a run waits at is put to the person at the terminal; the answer is read from
@@ -320,10 +405,16 @@ static int drive(struct front *f)
 	countdown_clear(f);
 	status = mx_engine_exit_status(f->engine);
 	if (interrupted) {
-		for (int i = 0; i < mx_engine_nruns(f->engine); i++)
-			mx_cli_reason(MX_EXIT_BLOCKED,
+		for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
+			const char *d = mx_engine_run_domain(f->engine, i);
+			char why[600];
+
+			snprintf(why, sizeof(why),
 			    "stopped; %s is safe where it is — continue with `mxcutover resume %s`",
-			    mx_engine_run_domain(f->engine, i), mx_engine_run_domain(f->engine, i));
+			    d, d);
+			mx_cli_reason(MX_EXIT_BLOCKED, "%s", why);
+			note_stop(&f->stops, &f->nstops, d, MX_EXIT_BLOCKED, false, why);
+		}
 		status = MX_EXIT_BLOCKED;
 	} else if (status) {
 		say_why(f);
@@ -464,9 +555,11 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			}
 		}
 		/* One domain's refusal (a lock, an unfinished run) does not stop the others. */
+		f.ntried++;
 		if (mx_engine_start(f.engine, domains[i], targets[i], provider, plan, &err)) {
 			int s = mx_cli_fail(app, &err);
 
+			note_stop(&f.stops, &f.nstops, domains[i], s, true, err.msg);
 			if (s > status || s == MX_EXIT_LOCKED)
 				status = s;
 			continue;
@@ -481,6 +574,7 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 	} else if (app->json) {
 		print_runs_json(&f);
 	}
+	say_summary(&f, status);
 out:
 	front_close(&f);
 	free(plan);
@@ -559,9 +653,11 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 
 			if (st >= 0 && mx_run_state_over((enum mx_run_state)st))
 				continue;
+			f.ntried++;
 			if (mx_engine_resume(f.engine, runs[i].domain, &err)) {
 				int s = mx_cli_fail(app, &err);
 
+				note_stop(&f.stops, &f.nstops, runs[i].domain, s, true, err.msg);
 				if (s > status)
 					status = s;
 				continue;
@@ -579,6 +675,7 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 	} else if (app->json) {
 		print_runs_json(&f);
 	}
+	say_summary(&f, status);
 out:
 	for (size_t i = 0; i < nruns; i++)
 		jnl_run_clear(&runs[i]);

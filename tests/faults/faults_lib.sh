@@ -116,7 +116,8 @@ PY
 
 # storm LABEL CONFIG PROVIDER [MAX_RESUMES] — runs every zone of the list (--yes), then
 # resumes while the command fails, at most MAX_RESUMES (15) times. Each attempt must end 0
-# or 3; a 3 must say why on its last stderr line.
+# or 3; a 3 must say why on its last stderr line (never empty, never the generic line of a
+# command that gave no reason).
 storm() {
 	local label=$1 conf=$2 prov=$3 max=${4:-15} rc i=0
 	mxc "$conf" run --file "$workdir/$label.list" --provider "$prov" --yes \
@@ -139,9 +140,12 @@ check_exit() { # check_exit LABEL RC PREFIX
 	0) ;;
 	3)
 		STOPS=$((${STOPS:-0} + 1))
-		if [ -z "$(tail -1 "$3.err")" ]; then
-			known "$1: exit 3 with nothing on stderr ($(grep -c ': stopped: ' "$3.out") runs stopped, their reasons only on stdout)"
-		fi
+		local last
+		last=$(tail -1 "$3.err")
+		case $last in
+		"") fail "$1: exit 3 with nothing on stderr ($(grep -c ': stopped: ' "$3.out") runs stopped)" ;;
+		*"without a message"*) fail "$1: exit 3 without a reason: $last" ;;
+		esac
 		;;
 	*) fail "$1: exit $2 ($(tail -1 "$3.err"))" ;;
 	esac
