@@ -733,6 +733,14 @@ int r53_zones_parse(const char *body, size_t len, const char *zone, char **id,
 			continue;
 		page->matches++;
 		bare = strrchr(zid, '/') ? strrchr(zid, '/') + 1 : zid;
+		if (!bare[0] || strpbrk(bare, "?#%& ")) {
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "route53: the hosted zone list names %s with the id \"%.64s\", which "
+			    "is "
+			    "not a hosted zone id; check base_url",
+			    zone, zid);
+			goto out;
+		}
 		if (!*id && !(*id = strdup(bare))) {
 			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 			goto out;
