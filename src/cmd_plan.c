@@ -243,6 +243,16 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	}
 	/* The one readiness verdict (src/check.c) decides, as it does for check and run. */
 	if (res.verdict.v == CHK_V_MIGRATED) {
+		/* --json still prints one document: nothing to plan, and why. */
+		if (app->json) {
+			json_t *doc = json_pack("{s:i,s:s,s:s,s:s,s:[],s:[]}", "version", 2,
+			    "domain", domain, "verdict", chk_verdict_name(res.verdict.v),
+			    "verdict_text", res.verdict.text, "steps", "rollback");
+
+			if (doc)
+				mx_plan_render(doc, PLAN_JSON, NULL, app->out, &err);
+			json_decref(doc);
+		}
 		status = mx_cli_domain_reason(MX_EXIT_BLOCKED, domain, res.verdict.text);
 		goto out;
 	}

@@ -111,7 +111,9 @@ static void countdown_draw(struct front *f)
 		return;
 	for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
 		mx_engine_run_info(f->engine, i, &info);
-		if (info.stopped || !info.waiting_for[0] || info.wake <= t)
+		/* Work in progress (the prerequisite checks) is not a wait to count down. */
+		if (info.stopped || !info.waiting_for[0] || info.wake <= t ||
+		    (info.step_flags & MX_STEPF_CHECKS))
 			continue;
 		if (!have || info.wake < best.wake)
 			best = info;
@@ -351,7 +353,10 @@ static void ask_pending(struct front *f, int *fds, int *n)
 		if (info.stopped || !info.question[0])
 			continue;
 		countdown_clear(f);
-		fprintf(stderr, "%s: %s\n%s: [y/N] ", info.domain, info.question, info.domain);
+		/* The question itself was just printed with the run's events (unless -q). */
+		if (f->app->verbosity < 0)
+			fprintf(stderr, "%s: %s\n", info.domain, info.question);
+		fprintf(stderr, "%s: answer y or n [y/N] ", info.domain);
 		fflush(stderr);
 		snprintf(f->asked, sizeof(f->asked), "%s", info.domain);
 	}

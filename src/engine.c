@@ -313,8 +313,22 @@ static enum res write_rrset(
 	rc = r->prov->ops->read_rrset(r->prov, want->name, want->type, &cur, err);
 	if (rc)
 		return R_FAIL;
-	if (prov_rrset_equal(&cur, want, true))
+	if (prov_rrset_equal(&cur, want, true)) {
+		/* Its intent, if one is open (records a person set by hand), is complete. */
+		struct jnl_intent open;
+
+		memset(&open, 0, sizeof(open));
+		rc = jnl_intent_open(r->e->cfg.jnl, r->row.id, &open, err);
+		if (!rc && open.id && open.step && !strcmp(open.step, step))
+			rc = jnl_intent_done(
+			    r->e->cfg.jnl, open.id, "applied", (long long)now(r), err);
+		jnl_intent_clear(&open);
+		if (rc) {
+			res = jnl_failed(r, err);
+			goto out;
+		}
 		goto propagate;
+	}
 	/* A provider that writes record by record (no PROV_CAP_ATOMIC) and failed halfway
 	 * leaves an RRset that is neither expect nor want. When every value in it is one of
 	 * theirs, and its TTL lies between theirs (such a provider shows the smallest of its
@@ -367,9 +381,24 @@ static enum res write_rrset(
 		mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (jnl_intent_begin(r->e->cfg.jnl, r->row.id, step, want->name,
-		want->type == DNS_T_MX ? "MX" : "TXT", before, after, (long long)now(r), &intent,
-		err)) {
+	/* A write that is still open for this very change (a person setting records by hand,
+	 * polled every few seconds) keeps its one intent. */
+	{
+		struct jnl_intent open;
+
+		memset(&open, 0, sizeof(open));
+		if (jnl_intent_open(r->e->cfg.jnl, r->row.id, &open, err)) {
+			res = jnl_failed(r, err);
+			goto out;
+		}
+		if (open.id && open.step && !strcmp(open.step, step) && open.after &&
+		    !strcmp(open.after, after) && open.before && !strcmp(open.before, before))
+			intent = open.id;
+		jnl_intent_clear(&open);
+	}
+	if (!intent && jnl_intent_begin(r->e->cfg.jnl, r->row.id, step, want->name,
+			   want->type == DNS_T_MX ? "MX" : "TXT", before, after, (long long)now(r),
+			   &intent, err)) {
 		res = jnl_failed(r, err);
 		goto out;
 	}
@@ -1423,6 +1452,34 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	/* With [exchange] the target may be left to Exchange (exo_provision learns it). */
 	if (!target)
 		target = "";
+	/* A reviewed plan is checked in full at the snapshot; what it is can be told now. */
+	if (plan_json) {
+		json_t *p = json_loads(plan_json, 0, NULL);
+		const char *pd = json_string_value(json_object_get(p, "domain"));
+		const char *pp = json_string_value(json_object_get(p, "program"));
+
+		if (!json_is_object(p) || !pd || !json_is_object(json_object_get(p, "snapshot")))
+			rc = mx_err_set(err, MX_EINVAL,
+			    "the --plan file is not a plan document; write one with `mxcutover "
+			    "plan "
+			    "%s --format json -o FILE`",
+			    domain);
+		else if (strcasecmp(pd, domain))
+			rc = mx_err_set(err, MX_EINVAL,
+			    "the --plan file is the plan of %s, not of %s; give the plan of %s", pd,
+			    domain, domain);
+		else if (!pp || strcmp(pp, mx_plan_program()))
+			rc = mx_err_set(err, MX_ECONFLICT,
+			    "the reviewed plan was made by another version of mxcutover (%s, this "
+			    "is "
+			    "%s); make and review a new plan",
+			    pp ? pp : "unknown", mx_plan_program());
+		else
+			rc = MX_OK;
+		json_decref(p);
+		if (rc)
+			goto fail;
+	}
 	if (!e->cfg.exo && !target[0]) {
 		rc = mx_err_set(err, MX_EINVAL,
 		    "%s has no target host; pass --target-mx (the DnssecMxValue), or configure "
@@ -1549,6 +1606,17 @@ static int load_run(struct mx_engine *e, const char *domain, bool rollback, cons
 		    dane_state && (mx_step_state_parse(dane_state) == MX_STEP_ACTIVE ||
 				      mx_step_state_parse(dane_state) == MX_STEP_DONE);
 		r->v.rollback = 1;
+		/* A run recorded before the rollback's _mta-sts id existed gets one now. */
+		if (r->v.policy_staged && !r->v.id_rollback) {
+			char id[MTASTS_ID_MAX + 1];
+
+			mtasts_new_id(mx_now(e->cfg.clock), id);
+			r->v.id_rollback = strdup(id);
+			if (!r->v.id_rollback) {
+				rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+				goto unlock;
+			}
+		}
 		r->v.verified = 0;
 		r->v.confirmed = 0;
 		r->v.prop_since = 0;
@@ -1658,7 +1726,11 @@ static void stop_with(struct run *r, enum mx_run_state st, int exit_status, stru
 	r->asking = false;
 	r->exit = exit_status;
 	snprintf(r->error, sizeof(r->error), "%s", err->msg);
-	if (!r->v.rollback && r->step == STEP_PREFLIGHT && !journal_broken) {
+	/* Nobody drives a stopped run: it has no next deadline. */
+	r->wake = 0;
+	r->waiting_for[0] = '\0';
+	/* A refused preflight leaves no run behind, unless Exchange was already called. */
+	if (!r->v.rollback && r->step == STEP_PREFLIGHT && !r->v.exo_provision && !journal_broken) {
 		if (jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, "refused", err->msg,
 			(long long)now(r), &jerr) ||
 		    jnl_run_delete(r->e->cfg.jnl, r->row.id, &jerr))
@@ -1729,6 +1801,13 @@ static void run_unit(struct run *r)
 	mx_err_clear(&err);
 	if (r->step >= mx_prog_count(r->v.rollback)) {
 		finish(r, r->v.rollback ? MX_RUN_ROLLED_BACK : MX_RUN_DONE);
+		return;
+	}
+	/* The Exchange steps of a run that does not drive Exchange are not part of it. */
+	if (!r->v.rollback && !r->v.exchange && (cur_def(r)->flags & MX_STEPF_EXCHANGE)) {
+		if (advance(r, R_SKIP, &err))
+			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+		r->wake = now(r);
 		return;
 	}
 	key = step_key(r);

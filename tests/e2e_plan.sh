@@ -99,6 +99,9 @@ expect_status 1 mx plan migrated.test --target-mx migrated-test.o-v1.mx.microsof
 tail -1 "$workdir/migrated.err" | grep -q "^mxcutover: migrated.test: already migrated: the MX is migrated-test.o-v1.mx.microsoft.test; nothing to move" ||
 	fail "plan of a migrated domain: $(cat "$workdir/migrated.err")"
 [ -s "$workdir/migrated.out" ] && fail "plan of a migrated domain printed a plan"
+expect_status 1 mx --json plan migrated.test --target-mx migrated-test.o-v1.mx.microsoft.test \
+	--provider pdns >"$workdir/migrated.json" 2>/dev/null
+json_check "$workdir/migrated.json" 'doc["verdict"] == "migrated" and doc["steps"] == [] and "already migrated" in doc["verdict_text"]'
 
 # Nothing changed in DNS.
 [ "$(serials)" = "$before_soa" ] || fail "plan changed the SOA serial"

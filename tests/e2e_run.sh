@@ -155,6 +155,10 @@ rc=$?
 [ "$rc" -eq 0 ] || fail "manual run exit $rc: $(tail -5 "$workdir/manual.log")"
 [ "$applied" -ge 4 ] || fail "manual run asked for $applied changes, want ≥ 4"
 [ "$(mxline)" = "$(final_mx)" ] || fail "manual final MX: $(mxline)"
+# One intent per change asked for, each completed (the run polls every few seconds).
+q="SELECT COUNT(*), COUNT(done_at) FROM intents WHERE run_id = (SELECT MAX(id) FROM runs WHERE domain = '$D')"
+[ "$(sqlite3 "$workdir/state.db" "$q")" = "$applied|$applied" ] ||
+	fail "manual run intents (all|done): $(sqlite3 "$workdir/state.db" "$q"), want $applied|$applied"
 
 # 4. Three domains in one run (--file), each its own run.
 : >"$workdir/three"
