@@ -58,7 +58,12 @@ struct run {
 	bool gate_shown;
 	char question[1024];
 	char waiting_for[200];
-	char error[512];     /* why the run stopped, when it stopped on an error */
+	char error[512]; /* why the run stopped, when it stopped on an error */
+	/* What the journal last recorded of a wait: a poll that changes none of it (the checks
+	 * in flight, a name server still lagging) is not written again. */
+	char saved_wait[200];
+	long long saved_gate_since, saved_prop_since;
+	int saved_st;
 	char last_wait[200]; /* the wait last announced, so a poll is announced once */
 	struct chk_job *chk; /* preflight's checks in flight, NULL otherwise */
 	struct chk_domain chk_d;
@@ -1841,17 +1846,30 @@ static void run_unit(struct run *r)
 		crash_point(key, "done");
 		r->wake = now(r);
 		break;
-	case R_WAIT:
-		if (save_vars(r, &err) ||
-		    save_pos(r, r->gate_shown ? MX_RUN_GATE : MX_RUN_WAITING, NULL, &err)) {
-			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
-			return;
+	case R_WAIT: {
+		enum mx_run_state ws = r->gate_shown ? MX_RUN_GATE : MX_RUN_WAITING;
+
+		/* Polls every second of a thousand runs must not each commit (and fsync) the
+		 * journal: only a wait that changed is recorded. */
+		if (r->saved_st != (int)ws || strcmp(r->saved_wait, r->waiting_for) ||
+		    r->saved_gate_since != r->v.gate_since ||
+		    r->saved_prop_since != r->v.prop_since) {
+			if (save_vars(r, &err) || save_pos(r, ws, NULL, &err)) {
+				stop_with(
+				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+				return;
+			}
+			r->saved_st = (int)ws;
+			snprintf(r->saved_wait, sizeof(r->saved_wait), "%s", r->waiting_for);
+			r->saved_gate_since = r->v.gate_since;
+			r->saved_prop_since = r->v.prop_since;
 		}
 		if (!r->gate_shown && strcmp(r->last_wait, r->waiting_for)) {
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			say(r, MX_EV_WAIT, MX_SEV_INFO, "waiting for %s", r->waiting_for);
 		}
 		break;
+	}
 	case R_ASK:
 		r->asking = true;
 		r->wake = 0;
