@@ -375,6 +375,23 @@ static void ask_pending(struct front *f, int *fds, int *n)
 	fds[(*n)++] = STDIN_FILENO;
 }
 
+/* MXCUTOVER_ENGINE_BUDGET_MS=N (a debugging aid): how long the engine's units of work took,
+ * one line on stderr when the runs end, counting those over N ms. */
+static void engine_timing(struct front *f)
+{
+	const char *env = getenv("MXCUTOVER_ENGINE_BUDGET_MS");
+	struct mx_engine_timing t;
+
+	if (!env || !*env)
+		return;
+	mx_engine_timing(f->engine, &t);
+	fprintf(stderr,
+	    "mxcutover: engine: %ld units of work, %ld over %d ms, the longest %.1f ms (%s)\n",
+	    t.units, t.over, atoi(env) > 0 ? atoi(env) : MX_ENGINE_BUDGET_MS, t.max_ms,
+	    t.max_step[0] ? t.max_step : "-");
+	fflush(stderr);
+}
+
 /* Drives the engine until every run has stopped or a signal arrives. */
 static int drive(struct front *f)
 {
@@ -384,6 +401,8 @@ static int drive(struct front *f)
 	time_t wake;
 	int rc, status;
 
+	if (getenv("MXCUTOVER_ENGINE_BUDGET_MS"))
+		mx_engine_set_budget(f->engine, atoi(getenv("MXCUTOVER_ENGINE_BUDGET_MS")));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -408,6 +427,7 @@ static int drive(struct front *f)
 		}
 	}
 	countdown_clear(f);
+	engine_timing(f);
 	status = mx_engine_exit_status(f->engine);
 	if (interrupted) {
 		for (int i = 0; i < mx_engine_nruns(f->engine); i++) {

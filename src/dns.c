@@ -1133,6 +1133,51 @@ int dns_pending(const struct dns_ctx *c)
 	return c->n_ub + c->n_direct + c->n_done;
 }
 
+void dns_cancel(struct dns_ctx *c, const void *arg)
+{
+	struct dns_done **pd;
+
+	if (!c)
+		return;
+	for (struct ub_query *q = c->ubq, *next; q; q = next) {
+		next = q->next;
+		if (q->done && q->done->arg == arg) {
+			ub_cancel(c->ub, q->async_id);
+			ubq_unlink(c, q);
+			ubq_free(q);
+		}
+	}
+	for (struct direct_query *q = c->dq, *next; q; q = next) {
+		next = q->next;
+		if (q->done && q->done->arg == arg) {
+			if (q->prev)
+				q->prev->next = q->next;
+			else
+				c->dq = q->next;
+			if (q->next)
+				q->next->prev = q->prev;
+			c->n_direct--;
+			direct_free(q);
+		}
+	}
+	/* Finished, callback not run yet. */
+	for (pd = &c->done_head; *pd;) {
+		struct dns_done *d = *pd;
+
+		if (d->arg != arg) {
+			pd = &d->next;
+			continue;
+		}
+		*pd = d->next;
+		c->n_done--;
+		dns_answer_free(d->ans);
+		free(d);
+	}
+	c->done_tail = &c->done_head;
+	while (*c->done_tail)
+		c->done_tail = &(*c->done_tail)->next;
+}
+
 /* Polls and processes until *count drops to zero (count NULL: until nothing is pending).
  * Every query always completes (resolver failures fail their lookups, direct queries have
  * deadlines), so this ends; the first error is reported after the wait. */

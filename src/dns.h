@@ -164,6 +164,10 @@ int dns_process(struct dns_ctx *c, struct mx_err *err);
 /* Number of queries in flight (resolver + direct). */
 int dns_pending(const struct dns_ctx *c);
 
+/* Drops every query whose callback argument is arg, in flight or finished, without running
+ * its callback: the owner of arg is going away. */
+void dns_cancel(struct dns_ctx *c, const void *arg);
+
 /* Runs until no query is in flight (blocking). */
 int dns_wait(struct dns_ctx *c, struct mx_err *err);
 

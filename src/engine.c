@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -64,8 +65,10 @@ struct run {
 	char saved_wait[200];
 	long long saved_gate_since, saved_prop_since;
 	int saved_st;
-	char last_wait[200]; /* the wait last announced, so a poll is announced once */
-	struct chk_job *chk; /* preflight's checks in flight, NULL otherwise */
+	char last_wait[200];	 /* the wait last announced, so a poll is announced once */
+	struct chk_job *chk;	 /* preflight's checks in flight, NULL otherwise */
+	struct prop_probe *prop; /* propagation queries in flight or answered, NULL otherwise */
+	struct sts_fetch *fetch; /* the MTA-STS gate's fetch, NULL otherwise */
 	struct chk_domain chk_d;
 };
 
@@ -73,6 +76,8 @@ struct mx_engine {
 	struct mx_engine_cfg cfg;
 	struct run **runs;
 	int nruns;
+	struct mx_engine_timing timing;
+	int budget_ms;
 };
 
 /* ---- small helpers ---- */
@@ -244,31 +249,52 @@ static enum res gate_wait(struct run *r, const char *text, int every, const char
 	return poll_again(r, every, what);
 }
 
-/* Do all authoritative servers serve exactly `want` (values and TTL)? */
-static bool propagated(struct run *r, const struct mx_rrset *want, char *lagging, size_t len)
+/* ---- propagation: every authoritative server asked at once, never waited for ---- */
+
+/* One round of questions to every authoritative server about one RRset. The queries run on
+ * the engine's resolver in parallel; their callbacks fill this in and the run comes back when
+ * the last one has answered (mx_engine_step). A run that goes away cancels its queries. */
+struct prop_probe {
+	struct run *r;
+	struct mx_rrset want;
+	int pending;   /* queries in flight */
+	bool all;      /* every server answered so far serves want */
+	char lag[100]; /* the first server seen to lag */
+	struct prop_q {
+		struct prop_probe *p;
+		char server[64];
+	} * q;
+};
+
+enum prop { PROP_YES, PROP_NO, PROP_PENDING };
+
+static void probe_free(struct run *r)
 {
-	json_t *ns = r->v.ns ? json_loads(r->v.ns, 0, NULL) : NULL, *v;
-	bool all = true;
-	size_t i;
+	if (!r->prop)
+		return;
+	/* Every query carries its own prop_q as argument. */
+	for (int i = 0; r->prop->pending && r->prop->q && r->prop->q[i].p; i++)
+		dns_cancel(r->e->cfg.dns, &r->prop->q[i]);
+	prov_rrset_clear(&r->prop->want);
+	free(r->prop->q);
+	free(r->prop);
+	r->prop = NULL;
+}
 
-	json_array_foreach(ns, i, v)
-	{
-		struct dns_answer *a = NULL;
-		struct mx_rrset got;
-		char value[600];
-		bool same;
+static void probe_answer(void *arg, struct dns_answer *a)
+{
+	struct prop_q *q = arg;
+	struct prop_probe *p = q->p;
+	const struct mx_rrset *want = &p->want;
+	struct mx_rrset got;
+	char value[600];
+	bool same = false;
 
+	p->pending--;
+	if (a && a->rcode >= 0) {
 		memset(&got, 0, sizeof(got));
 		snprintf(got.name, sizeof(got.name), "%s", want->name);
 		got.type = want->type;
-		if (dns_query_direct(r->e->cfg.dns, json_string_value(v), want->name, want->type,
-			2000, &a, NULL) ||
-		    !a || a->rcode < 0) {
-			dns_answer_free(a);
-			snprintf(lagging, len, "%s (no answer)", json_string_value(v));
-			all = false;
-			break;
-		}
 		got.ttl = a->ttl;
 		for (size_t k = 0; k < a->n; k++) {
 			if (want->type == DNS_T_MX)
@@ -278,18 +304,78 @@ static bool propagated(struct run *r, const struct mx_rrset *want, char *lagging
 				snprintf(value, sizeof(value), "%s", a->rr[k].u.txt);
 			prov_rrset_add(&got, value, NULL);
 		}
-		dns_answer_free(a);
 		prov_rrset_sort(&got);
 		same = prov_rrset_equal(&got, want, want->n > 0);
 		prov_rrset_clear(&got);
-		if (!same) {
-			snprintf(lagging, len, "%s", json_string_value(v));
-			all = false;
-			break;
+	}
+	if (!same && p->all) {
+		p->all = false;
+		snprintf(p->lag, sizeof(p->lag), "%s%s", q->server,
+		    a && a->rcode >= 0 ? "" : " (no answer)");
+	}
+	dns_answer_free(a);
+}
+
+/* Do all authoritative servers serve exactly `want` (values and TTL)? PROP_PENDING while
+ * their answers are on the way: the caller returns R_WAIT and is run again when the last
+ * answer is in. */
+static enum prop propagated(struct run *r, const struct mx_rrset *want, char *lagging, size_t len)
+{
+	struct prop_probe *p = r->prop;
+	json_t *ns, *v;
+	size_t i, n;
+
+	if (p && p->pending)
+		return PROP_PENDING;
+	if (p && p->want.type == want->type && !strcmp(p->want.name, want->name) &&
+	    p->want.ttl == want->ttl && prov_rrset_equal(&p->want, want, true)) {
+		enum prop res = p->all ? PROP_YES : PROP_NO;
+
+		snprintf(lagging, len, "%s", p->lag);
+		probe_free(r);
+		return res;
+	}
+	probe_free(r);
+	ns = r->v.ns ? json_loads(r->v.ns, 0, NULL) : NULL;
+	n = json_array_size(ns);
+	if (!n) {
+		json_decref(ns);
+		return PROP_YES;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->q = calloc(n + 1, sizeof(*p->q));
+	if (!p || !p->q || prov_rrset_copy(&p->want, want, NULL)) {
+		if (p)
+			free(p->q);
+		free(p);
+		json_decref(ns);
+		snprintf(lagging, len, "(out of memory)");
+		return PROP_NO;
+	}
+	p->r = r;
+	p->all = true;
+	r->prop = p;
+	json_array_foreach(ns, i, v)
+	{
+		struct prop_q *q = &p->q[i];
+
+		q->p = p;
+		snprintf(q->server, sizeof(q->server), "%s", json_string_value(v));
+		if (dns_query_direct_async(r->e->cfg.dns, q->server, want->name, want->type, 2000,
+			probe_answer, q, NULL)) {
+			if (p->all) {
+				p->all = false;
+				snprintf(p->lag, sizeof(p->lag), "%s (no answer)", q->server);
+			}
+			continue;
 		}
+		p->pending++;
 	}
 	json_decref(ns);
-	return all;
+	if (p->pending)
+		return PROP_PENDING;
+	return propagated(r, want, lagging, len);
 }
 
 static const char *rr_type_name(int type)
@@ -315,6 +401,11 @@ static enum res write_rrset(
 		    err, MX_EINVAL, "refusing to publish an empty MX RRset for %s", want->name);
 		return R_FAIL;
 	}
+	/* The write is behind us and its propagation is being checked: the zone is read
+	 * again only once the name servers have answered. */
+	if (r->prop && r->prop->want.type == want->type &&
+	    !strcmp(r->prop->want.name, want->name) && prov_rrset_equal(&r->prop->want, want, true))
+		goto propagate;
 	rc = r->prov->ops->read_rrset(r->prov, want->name, want->type, &cur, err);
 	if (rc)
 		return R_FAIL;
@@ -439,7 +530,15 @@ static enum res write_rrset(
 	    want->type == DNS_T_MX ? "MX" : "TXT", t1 ? t1 : "");
 	free(t1);
 propagate:
-	if (!propagated(r, want, lag, sizeof(lag))) {
+	switch (propagated(r, want, lag, sizeof(lag))) {
+	case PROP_PENDING:
+		if (!r->waiting_for[0])
+			snprintf(r->waiting_for, sizeof(r->waiting_for),
+			    "every authoritative server to serve the change");
+		r->wake = now(r) + 3; /* the answers wake the run sooner */
+		res = R_WAIT;
+		goto out;
+	case PROP_NO:
 		if (!r->v.prop_since) {
 			r->v.prop_since = (long long)now(r);
 		} else if ((long long)now(r) - r->v.prop_since > r->v.gate_timeout + 300) {
@@ -454,6 +553,8 @@ propagate:
 		r->wake = now(r) + 1;
 		res = R_WAIT;
 		goto out;
+	case PROP_YES:
+		break;
 	}
 	r->v.prop_since = 0;
 	res = R_DONE;
@@ -469,48 +570,114 @@ out:
 /* Fetches the policy of the domain as a sender would (HTTPS with verification, pinned to the
  * address our validating resolver found, no redirects, text/plain, 64 KiB) and judges it.
  * *pol is the valid policy served, or NULL with why filled. */
-static void fetch_policy(struct run *r, struct mtasts_policy **pol, char *why, size_t whylen)
+/* The fetch runs on the engine's resolver and HTTP client, never waited for: the gate
+ * starts it, returns, and reads the result once the callbacks have filled it in. */
+struct sts_fetch {
+	struct run *r;
+	bool done;
+	struct mtasts_policy *pol; /* set when done and a valid policy was served */
+	char why[600];		   /* otherwise why not */
+	char url[400];
+};
+
+static void fetch_free(struct run *r)
 {
-	struct http_request req;
-	struct http_response *resp = NULL;
-	struct dns_answer *a = NULL;
-	struct mx_err err;
-	char url[400], host[300];
+	if (!r->fetch)
+		return;
+	dns_cancel(r->e->cfg.dns, r->fetch);
+	http_cancel(r->e->cfg.http, r->fetch);
+	mtasts_policy_free(r->fetch->pol);
+	free(r->fetch);
+	r->fetch = NULL;
+}
+
+static void fetch_got(void *arg, struct http_response *resp)
+{
+	struct sts_fetch *f = arg;
 	enum mtasts_fetch fr;
 
-	*pol = NULL;
-	snprintf(host, sizeof(host), "mta-sts.%s", r->row.domain);
-	if (dns_resolve(r->e->cfg.dns, host, DNS_T_A, &a, &err)) {
-		snprintf(why, whylen, "%s", err.msg);
+	f->done = true;
+	if (!resp) {
+		snprintf(f->why, sizeof(f->why), "out of memory");
 		return;
 	}
-	mtasts_fetch_request(r->row.domain,
-	    a->n && a->sec != DNS_SEC_BOGUS ? a->rr[0].u.addr : NULL, 10000, url, sizeof(url),
-	    &req);
-	if (http_perform(r->e->cfg.http, &req, &resp, &err)) {
-		snprintf(why, whylen, "%s", err.msg);
-		goto out;
-	}
-	fr = mtasts_fetch_judge(resp, pol);
+	fr = mtasts_fetch_judge(resp, &f->pol);
 	if (fr == MTASTS_FETCH_CTYPE) {
 		const char *ct = http_header(resp, "Content-Type");
 
-		snprintf(why, whylen,
+		snprintf(f->why, sizeof(f->why),
 		    "%s is served as \"%.60s\", not text/plain, so senders ignore it; serve it "
 		    "as text/plain",
-		    url, ct ? ct : "(no Content-Type)");
+		    f->url, ct ? ct : "(no Content-Type)");
 	} else if (fr != MTASTS_FETCH_OK) {
-		snprintf(why, whylen, "%s answered with a %s problem (HTTP %ld)", url,
+		snprintf(f->why, sizeof(f->why), "%s answered with a %s problem (HTTP %ld)", f->url,
 		    mtasts_fetch_name(fr), resp->status);
-	} else if (!(*pol)->valid) {
-		snprintf(why, whylen, "the policy at %s is not valid: %s", url,
-		    (*pol)->nproblems ? (*pol)->problems[0] : "see `mxcutover check`");
-		mtasts_policy_free(*pol);
-		*pol = NULL;
+	} else if (!f->pol->valid) {
+		snprintf(f->why, sizeof(f->why), "the policy at %s is not valid: %s", f->url,
+		    f->pol->nproblems ? f->pol->problems[0] : "see `mxcutover check`");
+		mtasts_policy_free(f->pol);
+		f->pol = NULL;
 	}
-out:
 	http_response_free(resp);
+}
+
+static void fetch_resolved(void *arg, struct dns_answer *a)
+{
+	struct sts_fetch *f = arg;
+	struct http_request req;
+	struct mx_err err;
+
+	if (!a || a->sec == DNS_SEC_BOGUS || a->rcode < 0) {
+		snprintf(f->why, sizeof(f->why), "mta-sts.%s does not resolve%s", f->r->row.domain,
+		    a && a->sec == DNS_SEC_BOGUS ? " (DNSSEC-bogus)" : "");
+		f->done = true;
+		dns_answer_free(a);
+		return;
+	}
+	/* Pinned to the address our validating resolver found, as senders connect. */
+	mtasts_fetch_request(
+	    f->r->row.domain, a->n ? a->rr[0].u.addr : NULL, 10000, f->url, sizeof(f->url), &req);
+	mx_err_clear(&err);
+	if (http_start(f->r->e->cfg.http, &req, fetch_got, f, &err)) {
+		snprintf(f->why, sizeof(f->why), "%s", err.msg);
+		f->done = true;
+	}
 	dns_answer_free(a);
+}
+
+/* Fetches the policy of the domain as a sender would (HTTPS with verification, pinned to the
+ * address our validating resolver found, no redirects, text/plain, 64 KiB) and judges it.
+ * false while the fetch is under way (the run is woken when it ends); true with *pol (a
+ * valid policy, the caller's) or why. */
+static bool fetch_policy(struct run *r, struct mtasts_policy **pol, char *why, size_t whylen)
+{
+	char host[300];
+	struct mx_err err;
+
+	*pol = NULL;
+	if (r->fetch) {
+		if (!r->fetch->done)
+			return false;
+		*pol = r->fetch->pol;
+		r->fetch->pol = NULL;
+		snprintf(why, whylen, "%s", r->fetch->why);
+		fetch_free(r);
+		return true;
+	}
+	r->fetch = calloc(1, sizeof(*r->fetch));
+	if (!r->fetch) {
+		snprintf(why, whylen, "out of memory");
+		return true;
+	}
+	r->fetch->r = r;
+	snprintf(host, sizeof(host), "mta-sts.%s", r->row.domain);
+	mx_err_clear(&err);
+	if (dns_resolve_async(r->e->cfg.dns, host, DNS_T_A, fetch_resolved, r->fetch, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
+		fetch_free(r);
+		return true;
+	}
+	return false;
 }
 
 static bool same_patterns(const struct mtasts_policy *a, const struct mtasts_policy *b)
@@ -597,7 +764,16 @@ static enum res mtasts_gate(struct run *r, const char *text, struct mx_err *err)
 		struct mtasts_policy *served = NULL;
 		bool ok;
 
-		fetch_policy(r, &served, why, sizeof(why));
+		if (!fetch_policy(r, &served, why, sizeof(why))) {
+			/* Under way: work in progress, announced only if the gate stays closed. */
+			if (!r->gate_shown) {
+				poll_again(r, 11, "the MTA-STS policy to be fetched");
+				snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+			} else {
+				r->wake = now(r) + 11;
+			}
+			return R_WAIT;
+		}
 		ok = policy_ready(r, served);
 		mtasts_policy_free(served);
 		if (!ok) {
@@ -635,7 +811,17 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 	if (!r->chk) {
 		struct chk_opts o;
 		const char *domains[1] = {r->row.domain}, *targets[1] = {r->row.target};
+		int inflight = 0;
 
+		/* As many domains' checks at once as `check` keeps in flight: a thousand runs
+		 * started together take their turns instead of drowning the resolver. */
+		for (int i = 0; i < r->e->nruns; i++)
+			inflight += r->e->runs[i]->chk != NULL && !r->e->runs[i]->stopped;
+		if (inflight >= CHK_DEFAULT_ACTIVE) {
+			poll_again(r, 1, "the prerequisite checks");
+			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+			return R_WAIT;
+		}
 		memset(&o, 0, sizeof(o));
 		memset(d, 0, sizeof(*d));
 		o.conf = r->e->cfg.conf;
@@ -802,7 +988,16 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	/* The snapshot is taken through the provider AND through DNS: they must agree, or the
 	 * provider holds changes that have not reached the name servers (or the reverse). */
 	r->v.ns = r->v.ns ? r->v.ns : strdup("[]");
-	if (!propagated(r, &mx, lag, sizeof(lag))) {
+	switch (propagated(r, &mx, lag, sizeof(lag))) {
+	case PROP_PENDING:
+		snprintf(
+		    r->waiting_for, sizeof(r->waiting_for), "the name servers to confirm the zone");
+		r->wake = now(r) + 3; /* the answers wake the run sooner */
+		res = R_WAIT;
+		goto out;
+	case PROP_YES:
+		break;
+	case PROP_NO: {
 		char *t = prov_rrset_text(&mx);
 
 		mx_err_set(err, MX_ECONFLICT,
@@ -811,6 +1006,7 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 		    t ? t : "?", lag);
 		free(t);
 		goto out;
+	}
 	}
 	prov_rrset_clear(&r->snap_mx);
 	prov_rrset_clear(&r->snap_sts);
@@ -1312,6 +1508,8 @@ static void run_free(struct run *r)
 		chk_finish(r->chk, NULL);
 		chk_domain_clear(&r->chk_d);
 	}
+	probe_free(r);
+	fetch_free(r);
 	jnl_run_clear(&r->row);
 	jnl_vars_clear(&r->v);
 	prov_close(r->prov);
@@ -1702,6 +1900,8 @@ static void finish(struct run *r, enum mx_run_state st)
 
 	mx_err_clear(&err);
 	r->stopped = true;
+	probe_free(r);
+	fetch_free(r);
 	r->exit = 0;
 	r->waiting_for[0] = '\0';
 	if (jnl_begin(r->e->cfg.jnl, &err) || save_pos(r, st, NULL, &err) ||
@@ -1728,6 +1928,8 @@ static void stop_with(struct run *r, enum mx_run_state st, int exit_status, stru
 
 	mx_err_clear(&jerr);
 	r->stopped = true;
+	probe_free(r);
+	fetch_free(r);
 	r->asking = false;
 	r->exit = exit_status;
 	snprintf(r->error, sizeof(r->error), "%s", err->msg);
@@ -1907,11 +2109,41 @@ static void run_unit(struct run *r)
 	}
 }
 
+static void timed_unit(struct mx_engine *e, struct run *r)
+{
+	struct timespec t0, t1;
+	char key[64];
+	double ms;
+
+	snprintf(key, sizeof(key), "%s", step_key(r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_unit(r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	e->timing.units++;
+	if (ms > (e->budget_ms > 0 ? e->budget_ms : MX_ENGINE_BUDGET_MS))
+		e->timing.over++;
+	if (ms > e->timing.max_ms) {
+		e->timing.max_ms = ms;
+		snprintf(e->timing.max_step, sizeof(e->timing.max_step), "%s", key);
+	}
+}
+
+void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out)
+{
+	*out = e->timing;
+}
+
+void mx_engine_set_budget(struct mx_engine *e, int budget_ms)
+{
+	e->budget_ms = budget_ms;
+}
+
 int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 {
 	struct run *next = NULL;
 	time_t t = mx_now(e->cfg.clock);
-	bool asking = false;
+	bool asking = false, io = false;
 
 	(void)err;
 	*wake = 0;
@@ -1931,12 +2163,24 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 			asking = true;
 			continue;
 		}
+		if ((r->prop && r->prop->pending) || (r->fetch && !r->fetch->done)) {
+			/* Its name servers or web server are still answering: the loop's poll
+			 * wakes us. */
+			io = true;
+			continue;
+		}
+		if (r->prop || r->fetch)
+			r->wake = t; /* every answer is in */
 		if (r->chk && chk_advance(r->chk))
 			r->wake = t;
 		if (!next || r->wake < next->wake)
 			next = r;
 	}
 	if (!next) {
+		if (io) {
+			*wake = t + 1;
+			return MX_EAGAIN;
+		}
 		if (asking) {
 			/* Only people can move these runs: look again in a second. */
 			*wake = t + 1;
@@ -1948,7 +2192,7 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 		*wake = next->wake;
 		return MX_EAGAIN;
 	}
-	run_unit(next);
+	timed_unit(e, next);
 	return MX_OK;
 }
 
@@ -2050,6 +2294,8 @@ static void stop_run(struct mx_engine *e, struct run *r)
 	if (r->stopped)
 		return;
 	r->stopped = true;
+	probe_free(r);
+	fetch_free(r);
 	r->asking = false;
 	r->exit = MX_EXIT_BLOCKED;
 	jnl_unlock(e->cfg.jnl, r->row.domain);
@@ -2096,7 +2342,9 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 bool mx_engine_io_pending(const struct mx_engine *e)
 {
 	for (int i = 0; i < e->nruns; i++)
-		if (e->runs[i]->chk && !e->runs[i]->stopped)
+		if ((e->runs[i]->chk || (e->runs[i]->prop && e->runs[i]->prop->pending) ||
+			(e->runs[i]->fetch && !e->runs[i]->fetch->done)) &&
+		    !e->runs[i]->stopped)
 			return true;
 	return false;
 }

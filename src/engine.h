@@ -80,6 +80,18 @@ bool mx_engine_idle(const struct mx_engine *e);
  * preflight blockers, 3 a runtime failure, 4 a lock. */
 int mx_engine_exit_status(const struct mx_engine *e);
 
+/* How long the engine's units of work took (wall time, monotonic clock): every call of
+ * mx_engine_step that ran a step is one unit. The engine is meant never to block, so a unit
+ * over budget_ms (MX_ENGINE_BUDGET_MS unless set) is counted with its step. */
+#define MX_ENGINE_BUDGET_MS 20
+struct mx_engine_timing {
+	long units, over;
+	double max_ms;	   /* the longest unit */
+	char max_step[64]; /* its step key */
+};
+void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out);
+void mx_engine_set_budget(struct mx_engine *e, int budget_ms);
+
 /* What a front end shows of run i. Strings are borrowed until the next mx_engine_step. */
 struct mx_run_info {
 	const char *domain, *target, *provider;

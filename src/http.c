@@ -604,6 +604,19 @@ int http_wait(
 	return rc;
 }
 
+void http_cancel(struct http_ctx *c, const void *arg)
+{
+	if (!c)
+		return;
+	for (struct http_xfer *x = c->xfers, *next; x; x = next) {
+		next = x->next;
+		if (x->arg == arg) {
+			http_xfer_unlink(c, x);
+			http_xfer_free(x);
+		}
+	}
+}
+
 int http_pending(const struct http_ctx *c)
 {
 	return c ? c->pending : 0;

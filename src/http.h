@@ -94,6 +94,10 @@ int http_wait_fds(
 /* Number of transfers in flight. */
 int http_pending(const struct http_ctx *c);
 
+/* Drops every transfer whose callback argument is arg without calling its callback: the
+ * owner of arg is going away. Not from a callback of one of those transfers. */
+void http_cancel(struct http_ctx *c, const void *arg);
+
 /* URL-escapes s (caller frees with free()), or NULL on allocation failure. */
 char *http_escape(const char *s);
 

@@ -106,7 +106,16 @@ if [ -s "$workdir/nw-staged" ]; then
 	cp "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt" "$workdir/nw-orig" 2>/dev/null
 	cp "$workdir/nw-staged" "$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt"
 fi
-mx run $NW --target-mx $NWT --provider bind --yes >"$workdir/nw.log" 2>&1
+MXCUTOVER_ENGINE_BUDGET_MS=20 mx run $NW --target-mx $NWT --provider bind --yes \
+	>"$workdir/nw.log" 2>"$workdir/nw.err"
+cat "$workdir/nw.err" >>"$workdir/nw.log"
+# The engine's timing, asked for: one line, counted units, before the reason (the last line).
+timing=$(grep "engine: .* units of work" "$workdir/nw.err")
+[[ $timing =~ engine:\ ([0-9]+)\ units\ of\ work,\ ([0-9]+)\ over\ 20\ ms,\ the\ longest\ [0-9.]+\ ms\ \(([a-z_]+)\) ]] ||
+	fail "engine timing line: '$timing'"
+[ "${BASH_REMATCH[1]}" -gt 10 ] || fail "engine timing counted ${BASH_REMATCH[1]} units"
+[ "${BASH_REMATCH[2]}" -le "${BASH_REMATCH[1]}" ] || fail "engine timing: $timing"
+tail -1 "$workdir/nw.err" | grep -q "engine:" && fail "the timing line is the last stderr line"
 for s in 127.0.4.2 127.0.4.3; do
 	got=$(dig +short +norec @$s $NW MX)
 	[ "$got" = "0 $NWT." ] || fail "northwind on $s: $got ($(tail -3 "$workdir/nw.log"))"
@@ -239,9 +248,9 @@ sock=$workdir/tmux.sock
 tmux -S "$sock" new-session -d -x 160 -y 40 "MXCUTOVER_CLOCK=warp $MXCUTOVER --config $MX_CONFIG \
 	--resolver-conf $MX_RESOLVER_CONF --cacert $MX_CACERT --state $workdir/state.db run $D \
 	--target-mx $T --provider pdns; echo EXIT=\$?; sleep 30"
-screen_has() { # screen_has TEXT → waits up to 10 s for TEXT on the screen
-	for _ in $(seq 1 100); do
-		tmux -S "$sock" capture-pane -p | grep -qF "$1" && return 0
+screen_has() { # screen_has TEXT → waits up to 30 s for TEXT on the screen (wrapped lines joined)
+	for _ in $(seq 1 300); do
+		tmux -S "$sock" capture-pane -p -J -S - | grep -qF "$1" && return 0
 		sleep 0.1
 	done
 	fail "screen lacks \"$1\": $(tmux -S "$sock" capture-pane -p | grep -v '^$' | tail -3)"

@@ -631,6 +631,41 @@ static void test_direct(void)
 	CHECK(a == NULL);
 	CHECK_INT(dns_pending(c), 0);
 
+	/* Cancelling: the queries of one owner go, in flight or answered, callbacks unrun; the
+	 * others' stay. */
+	{
+		int mine = 0, other = 0;
+
+		CHECK_INT(
+		    dns_query_direct_async(c, srv, "ok.test", DNS_T_A, 2000, flag_cb, &mine, &err),
+		    MX_OK);
+		CHECK_INT(
+		    dns_query_direct_async(c, srv, "ok.test", DNS_T_MX, 2000, flag_cb, &mine, &err),
+		    MX_OK);
+		CHECK_INT(
+		    dns_query_direct_async(c, srv, "ok.test", DNS_T_A, 2000, flag_cb, &other, &err),
+		    MX_OK);
+		dns_cancel(c, &mine);
+		CHECK_INT(dns_pending(c), 1);
+		CHECK_INT(dns_wait(c, &err), MX_OK);
+		CHECK_INT(mine, 0);
+		CHECK_INT(other, 1);
+		/* A second round: the same owner can be cancelled again. */
+		CHECK_INT(
+		    dns_query_direct_async(c, srv, "ok.test", DNS_T_A, 2000, flag_cb, &mine, &err),
+		    MX_OK);
+		CHECK_INT(
+		    dns_query_direct_async(c, srv, "ok.test", DNS_T_A, 2000, flag_cb, &other, &err),
+		    MX_OK);
+		dns_cancel(c, &mine);
+		CHECK_INT(dns_wait(c, &err), MX_OK);
+		CHECK_INT(mine, 0);
+		CHECK_INT(other, 2);
+		CHECK_INT(dns_pending(c), 0);
+		dns_cancel(c, &mine); /* nothing left: harmless */
+		dns_cancel(NULL, &mine);
+	}
+
 	/* Freeing with queries in flight. */
 	CHECK_INT(dns_query_direct_async(c, srv, "ok.test", DNS_T_A, 2000, flag_cb, &called, &err),
 	    MX_OK);
