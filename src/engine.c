@@ -53,7 +53,8 @@ struct run {
 	bool have_start;
 	time_t wake;
 	bool stopped;
-	bool asking; /* waiting for mx_engine_answer */
+	bool jnl_broken; /* a journal write failed: the journal is not written again */
+	bool asking;	 /* waiting for mx_engine_answer */
 	int exit;
 	char gate_text[1024]; /* the gate this run waits at, emitted once */
 	bool gate_shown;
@@ -132,6 +133,7 @@ static enum res jnl_failed(struct run *r, struct mx_err *err)
 	char msg[sizeof(err->msg)];
 
 	snprintf(msg, sizeof(msg), "%s", err->msg);
+	r->jnl_broken = true;
 	mx_err_set(err, MX_EIO,
 	    "%s; the run stopped where the journal last recorded it — free space or fix the "
 	    "state file, then run `mxcutover resume %s`",
@@ -567,9 +569,6 @@ out:
 
 /* ---- MTA-STS: one fetch and one judgement, the senders' ---- */
 
-/* Fetches the policy of the domain as a sender would (HTTPS with verification, pinned to the
- * address our validating resolver found, no redirects, text/plain, 64 KiB) and judges it.
- * *pol is the valid policy served, or NULL with why filled. */
 /* The fetch runs on the engine's resolver and HTTP client, never waited for: the gate
  * starts it, returns, and reads the result once the callbacks have filled it in. */
 struct sts_fetch {
@@ -713,23 +712,20 @@ static bool same_as_original(struct run *r, const struct mtasts_policy *served)
 /* Does the served policy say what this gate needs? */
 static bool policy_ready(struct run *r, const struct mtasts_policy *served)
 {
-	struct mx_prog_in in;
-	char hosts[32][254];
 	unsigned pref;
 	char host[300];
-	int n;
 
 	if (!served)
 		return false;
-	prog_in(r, &in);
 	if (r->v.rollback) {
 		/* Every host the MX is about to hold (RB_MTASTS_COVER: the snapshot's and the
-		 * target; RB_MTASTS: the snapshot's), by the senders' matching rules. */
-		n = mx_prog_rb_hosts(&in, hosts, 32);
-		if (r->step == RB_MTASTS)
-			n--; /* the target is gone by then */
-		for (int i = 0; i < n; i++)
-			if (!mtasts_policy_covers(served, hosts[i]))
+		 * target; RB_MTASTS: the snapshot's, the target is gone by then), by the
+		 * senders' matching rules — however many hosts the snapshot holds. */
+		if (r->step != RB_MTASTS && !mtasts_policy_covers(served, r->row.target))
+			return false;
+		for (size_t i = 0; i < r->snap_mx.n; i++)
+			if (prov_mx_parse(r->snap_mx.values[i], &pref, host, sizeof(host)) &&
+			    !mtasts_policy_covers(served, host))
 				return false;
 		if (r->step == RB_MTASTS && !same_as_original(r, served))
 			say(r, MX_EV_LOG, MX_SEV_WARN,
@@ -1856,7 +1852,7 @@ static int load_run(struct mx_engine *e, const char *domain, bool rollback, cons
 		if (!rc)
 			rc = jnl_commit(e->cfg.jnl, err);
 		else
-			jnl_commit(e->cfg.jnl, NULL);
+			jnl_abort(e->cfg.jnl);
 	}
 	if (!rc)
 		rc = run_attach(e, r, err);
@@ -1924,7 +1920,7 @@ static void finish(struct run *r, enum mx_run_state st)
 static void stop_with(struct run *r, enum mx_run_state st, int exit_status, struct mx_err *err)
 {
 	struct mx_err jerr;
-	bool journal_broken = err->rc == MX_EIO && strstr(err->msg, "state database");
+	bool journal_broken = r->jnl_broken;
 
 	mx_err_clear(&jerr);
 	r->stopped = true;
@@ -1987,10 +1983,12 @@ static int advance(struct run *r, enum res res, struct mx_err *err)
 		    step_key(r), 0, NULL, NULL, (long long)now(r), err);
 		r->step = cur;
 	}
+	/* All of it or none of it: a step is never recorded done without the run's new
+	 * position. */
 	if (!rc)
 		rc = jnl_commit(r->e->cfg.jnl, err);
 	else
-		jnl_commit(r->e->cfg.jnl, NULL);
+		jnl_abort(r->e->cfg.jnl);
 	if (rc)
 		return rc;
 	r->step = next;

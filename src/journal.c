@@ -590,6 +590,12 @@ int jnl_commit(struct jnl *j, struct mx_err *err)
 	return rc;
 }
 
+void jnl_abort(struct jnl *j)
+{
+	/* Nothing to report: a failed ROLLBACK means SQLite already rolled back. */
+	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 void jnl_run_clear(struct jnl_run *r)
 {
 	free(r->domain);
@@ -1177,29 +1183,50 @@ int jnl_audit(struct jnl *j, long long run_id, const char *domain, const char *e
 	return done(j, st, "writing the audit log", err);
 }
 
-static bool owner_alive(long long pid, const char *host)
+/* This boot of this machine (Linux's random boot id), "" when it cannot be read. */
+static void boot_id(char *buf, size_t len)
 {
-	char me[256] = "";
+	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	buf[0] = '\0';
+	if (!fp)
+		return;
+	if (!fgets(buf, (int)len, fp))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(fp);
+}
+
+static bool owner_alive(long long pid, const char *host, const char *boot)
+{
+	char me[256] = "", now_boot[64];
 
 	gethostname(me, sizeof(me) - 1);
 	if (strcmp(host, me) != 0)
 		return true; /* another machine: we cannot tell, so it holds the lock */
+	/* Taken before this machine last started: that process is gone, whatever now runs
+	 * under its pid. */
+	boot_id(now_boot, sizeof(now_boot));
+	if (boot && boot[0] && now_boot[0] && strcmp(boot, now_boot))
+		return false;
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
 int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now, struct mx_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	char host[256] = "", detail[400];
+	char host[256] = "", detail[400], boot[64];
 	long long pid = 0, since = 0;
-	char *owner_host = NULL, when[32];
+	char *owner_host = NULL, *owner_boot = NULL, when[32];
 	int rc;
 
 	gethostname(host, sizeof(host) - 1);
+	boot_id(boot, sizeof(boot));
 	rc = exec(j, "BEGIN IMMEDIATE", "locking", err);
 	if (rc)
 		return rc;
-	rc = prep(j, "SELECT pid, host, acquired_at FROM locks WHERE domain = ?", &st, err);
+	rc =
+	    prep(j, "SELECT pid, host, acquired_at, boot_id FROM locks WHERE domain = ?", &st, err);
 	if (rc)
 		goto fail;
 	bind_text(st, 1, domain);
@@ -1207,13 +1234,16 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 		pid = sqlite3_column_int64(st, 0);
 		owner_host = col_dup(st, 1);
 		since = sqlite3_column_int64(st, 2);
+		owner_boot = col_dup(st, 3);
 	}
 	sqlite3_finalize(st);
-	if (owner_host && pid == (long long)getpid() && !strcmp(owner_host, host)) {
+	if (owner_host && pid == (long long)getpid() && !strcmp(owner_host, host) &&
+	    (!owner_boot || !strcmp(owner_boot, boot))) {
 		free(owner_host);
+		free(owner_boot);
 		return exec(j, "COMMIT", "locking", err);
 	}
-	if (owner_host && owner_alive(pid, owner_host)) {
+	if (owner_host && owner_alive(pid, owner_host, owner_boot)) {
 		rc = mx_err_set(err, MX_ELOCKED,
 		    "%s: another mxcutover (pid %lld on %s, since %s) is running this domain; wait "
 		    "for it or stop it (Ctrl-C there leaves it resumable)",
@@ -1228,8 +1258,8 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 			goto fail;
 	}
 	rc = prep(j,
-	    "INSERT OR REPLACE INTO locks (domain, run_id, pid, host, acquired_at) VALUES "
-	    "(?, ?, ?, ?, ?)",
+	    "INSERT OR REPLACE INTO locks (domain, run_id, pid, host, acquired_at, boot_id) "
+	    "VALUES (?, ?, ?, ?, ?, ?)",
 	    &st, err);
 	if (rc)
 		goto fail;
@@ -1238,13 +1268,16 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 	sqlite3_bind_int64(st, 3, (long long)getpid());
 	bind_text(st, 4, host);
 	sqlite3_bind_int64(st, 5, now);
+	bind_text(st, 6, boot[0] ? boot : NULL);
 	rc = done(j, st, "locking", err);
 	if (rc)
 		goto fail;
 	free(owner_host);
+	free(owner_boot);
 	return exec(j, "COMMIT", "locking", err);
 fail:
 	free(owner_host);
+	free(owner_boot);
 	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
@@ -1405,10 +1438,12 @@ void jnl_lock_info_clear(struct jnl_lock_info *l)
 int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, struct mx_err *err)
 {
 	sqlite3_stmt *st;
+	char *boot;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = prep(j, "SELECT pid, host, acquired_at FROM locks WHERE domain = ?", &st, err);
+	rc =
+	    prep(j, "SELECT pid, host, acquired_at, boot_id FROM locks WHERE domain = ?", &st, err);
 	if (rc)
 		return rc;
 	bind_text(st, 1, domain);
@@ -1417,7 +1452,9 @@ int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, s
 		out->pid = sqlite3_column_int64(st, 0);
 		out->host = col_dup(st, 1);
 		out->since = sqlite3_column_int64(st, 2);
-		out->live = out->host && owner_alive(out->pid, out->host);
+		boot = col_dup(st, 3);
+		out->live = out->host && owner_alive(out->pid, out->host, boot);
+		free(boot);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)

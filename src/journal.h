@@ -29,6 +29,8 @@ int jnl_schema_version(struct jnl *j);
  * next position land together). */
 int jnl_begin(struct jnl *j, struct mx_err *err);
 int jnl_commit(struct jnl *j, struct mx_err *err);
+/* Drops the open transaction's writes (after one of them failed): none of them lands. */
+void jnl_abort(struct jnl *j);
 
 /* One run as stored. Strings are owned by the struct (jnl_run_clear frees them). */
 struct jnl_run {

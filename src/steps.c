@@ -475,20 +475,6 @@ int mx_prog_rb_wait(const struct mx_prog_in *in, const struct mx_rb_in *rb)
 	return (int)(held > cut ? held : cut);
 }
 
-int mx_prog_rb_hosts(const struct mx_prog_in *in, char (*hosts)[254], int max)
-{
-	unsigned pref;
-	char host[254];
-	int n = 0;
-
-	for (size_t i = 0; i < in->snap_mx->n && n < max; i++)
-		if (prov_mx_parse(in->snap_mx->values[i], &pref, host, sizeof(host)))
-			snprintf(hosts[n++], 254, "%s", host);
-	if (n < max)
-		snprintf(hosts[n++], 254, "%s", in->target);
-	return n;
-}
-
 /* ---- gates ---- */
 
 void mx_prog_gate_text(const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len)

@@ -177,11 +177,6 @@ int mx_prog_rb_zone_before(const struct mx_prog_in *in, const struct mx_rb_in *r
  * started for its whole TTL, and the re-added RRset for the cutover's. */
 int mx_prog_rb_wait(const struct mx_prog_in *in, const struct mx_rb_in *rb);
 
-/* The hosts the MX holds after rollback step RB_READD_LEGACY (every snapshot host and the
- * target): what an MTA-STS policy must cover before it is published. Borrowed strings are
- * copied into hosts[i] (each ≥ 254 bytes); returns how many, at most max. */
-int mx_prog_rb_hosts(const struct mx_prog_in *in, char (*hosts)[254], int max);
-
 /* The text a person reads at a gate (forward or rollback), into buf. "" when none. */
 void mx_prog_gate_text(const struct mx_prog_in *in, bool rollback, int step, char *buf, size_t len);
 

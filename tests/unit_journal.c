@@ -68,7 +68,8 @@ int main(void)
 
 			CHECK_INT(jnl_step_get(j, id, "lower_ttl", NULL, &at, &err), MX_OK);
 			CHECK_INT(at, 0);
-			CHECK_INT(jnl_step_set(j, id, "lower_ttl", "done", NULL, 1003, &err), MX_OK);
+			CHECK_INT(
+			    jnl_step_set(j, id, "lower_ttl", "done", NULL, 1003, &err), MX_OK);
 			state = jnl_step_state(j, id, "lower_ttl");
 			CHECK_STR(state, "done");
 			free(state);
@@ -179,10 +180,29 @@ int main(void)
 			    "('held.example', 1, '%s', 1), ('dead.example', 99999999, '%s', 1)\"",
 			    path, host, host);
 			CHECK(system(sql) == 0);
+			/* pid 1 again, but taken before this machine last started: stale. */
+			snprintf(sql, sizeof(sql),
+			    "sqlite3 '%s' \"INSERT INTO locks (domain, pid, host, acquired_at, "
+			    "boot_id) "
+			    "VALUES ('reboot.example', 1, '%s', 1, 'an-earlier-boot')\"",
+			    path, host);
+			CHECK(system(sql) == 0);
 		}
 		CHECK_INT(jnl_lock(j, "held.example", 0, 1030, &err), MX_ELOCKED);
 		CHECK(strstr(err.msg, "pid 1 ") != NULL);
 		CHECK_INT(jnl_lock(j, "dead.example", 0, 1031, &err), MX_OK);
+		if (access("/proc/sys/kernel/random/boot_id", R_OK) == 0) {
+			struct jnl_lock_info li;
+
+			CHECK_INT(jnl_lock_get(j, "reboot.example", &li, &err), MX_OK);
+			CHECK(!li.live);
+			jnl_lock_info_clear(&li);
+			CHECK_INT(jnl_lock(j, "reboot.example", 0, 1032, &err), MX_OK);
+			/* Ours now, with this boot's id: held while we live. */
+			CHECK_INT(jnl_lock_get(j, "reboot.example", &li, &err), MX_OK);
+			CHECK(li.live);
+			jnl_lock_info_clear(&li);
+		}
 		snprintf(cmd, sizeof(cmd),
 		    "sqlite3 '%s' \"SELECT COUNT(*) FROM audit WHERE event='lock_takeover' AND "
 		    "domain='dead.example'\"",
