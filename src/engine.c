@@ -70,6 +70,7 @@ struct run {
 	struct chk_job *chk;	 /* preflight's checks in flight, NULL otherwise */
 	struct prop_probe *prop; /* propagation queries in flight or answered, NULL otherwise */
 	struct sts_fetch *fetch; /* the MTA-STS gate's fetch, NULL otherwise */
+	struct tgt_check *tgt;	 /* verify_target's lookups and probe, NULL otherwise */
 	struct chk_domain chk_d;
 };
 
@@ -79,6 +80,8 @@ struct mx_engine {
 	int nruns;
 	struct mx_engine_timing timing;
 	int budget_ms;
+	struct dane_ctx *dane;	   /* the STARTTLS prober every run's verify_target shares */
+	struct tgt_check *orphans; /* probes of runs that went away, still in flight */
 };
 
 /* ---- small helpers ---- */
@@ -1060,65 +1063,6 @@ out:
 	return res;
 }
 
-/* smtp_probe: when the target already publishes secure, usable TLSA, the certificate it
- * presents on port 25 must match before the target is preferred — a mismatch would make
- * every DANE sender defer mail. Without TLSA (before Enable-SmtpDaneInbound) there is
- * nothing to verify yet. */
-static enum res probe_target(struct run *r, const struct dns_answer *addrs, struct mx_err *err)
-{
-	struct dns_answer *tlsa = NULL;
-	struct dane_ctx *ctx = NULL;
-	struct dane_result *res = NULL;
-	const char *list[16];
-	char name[300];
-	size_t n = 0;
-	enum res out = R_DONE;
-
-	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
-	if (dns_resolve(r->e->cfg.dns, name, DNS_T_TLSA, &tlsa, err))
-		return R_FAIL;
-	if (tlsa->sec != DNS_SEC_SECURE || !dane_tlsa_count_usable(tlsa))
-		goto out;
-	for (size_t i = 0; i < addrs->n && n < 16; i++)
-		list[n++] = addrs->rr[i].u.addr;
-	if (dane_ctx_new(&ctx, NULL, err) ||
-	    dane_probe(ctx, r->row.target, list, n, tlsa, &res, err)) {
-		out = R_FAIL;
-		goto out;
-	}
-	switch (res->status) {
-	case DANE_PROBE_VERIFIED:
-		say(r, MX_EV_LOG, MX_SEV_INFO, "STARTTLS on %s matches its TLSA (DANE verified)",
-		    r->row.target);
-		break;
-	case DANE_PROBE_UNREACHABLE:
-	case DANE_PROBE_SKIPPED:
-		say(r, MX_EV_LOG, MX_SEV_WARN,
-		    "port 25 of %s cannot be reached from this machine; DANE is not verifiable on "
-		    "the wire",
-		    r->row.target);
-		break;
-	default:
-		mx_err_set(err, MX_EGATE,
-		    "%s presents a certificate that its TLSA does not match (%s): DANE "
-		    "senders would defer mail, so it is not preferred. Resume once it matches, "
-		    "or roll back",
-		    r->row.target,
-		    res->naddr && res->addr[0].error[0] ? res->addr[0].error
-							: dane_probe_name(res->status));
-		out = R_GATE;
-		break;
-	}
-out:
-	dane_result_free(res);
-	dane_ctx_free(ctx);
-	dns_answer_free(tlsa);
-	return out;
-}
-
-/* ---- Exchange Online ([exchange]) ---- */
-
-/* The admin API client for a run that drives Exchange, or NULL with err set. */
 static struct exo_ctx *run_exo(struct run *r, struct mx_err *err)
 {
 	if (!r->e->cfg.exo)
@@ -1235,18 +1179,194 @@ static enum res exo_dane(struct run *r, bool enable, struct mx_err *err)
 	return R_DONE;
 }
 
+/* ---- verify_target: the target's address and TLSA, then its STARTTLS, on the loop ---- */
+
+/* smtp_probe: when the target already publishes secure, usable TLSA, the certificate it
+ * presents on port 25 must match before the target is preferred — a mismatch would make
+ * every DANE sender defer mail. Without TLSA (before Enable-SmtpDaneInbound) there is
+ * nothing to verify yet. The lookups run on the engine's resolver and the probe on the
+ * engine's one prober; a run that goes away while its probe is in flight leaves it to the
+ * engine (e->orphans), which frees it when it ends. */
+struct tgt_check {
+	struct mx_engine *e;
+	struct run *r; /* NULL once the run is gone */
+	struct tgt_check *next;
+	struct tgt_q {
+		struct tgt_check *t;
+	} qa, qt;
+	int dns_pending;
+	bool probing, done;
+	struct dns_answer *a, *tlsa;
+	struct dane_result *res;
+	char error[512]; /* the probe could not be started */
+};
+
+static void tgt_free(struct tgt_check *t)
+{
+	dns_answer_free(t->a);
+	dns_answer_free(t->tlsa);
+	dane_result_free(t->res);
+	free(t);
+}
+
+static void tgt_drop(struct run *r)
+{
+	struct tgt_check *t = r->tgt;
+
+	if (!t)
+		return;
+	r->tgt = NULL;
+	dns_cancel(r->e->cfg.dns, &t->qa);
+	dns_cancel(r->e->cfg.dns, &t->qt);
+	if (t->probing) {
+		t->r = NULL;
+		t->next = r->e->orphans;
+		r->e->orphans = t;
+		return;
+	}
+	tgt_free(t);
+}
+
+static void tgt_probed(void *arg, struct dane_result *res)
+{
+	struct tgt_check *t = arg;
+
+	t->probing = false;
+	t->done = true;
+	t->res = res;
+	if (!t->r) {
+		for (struct tgt_check **pp = &t->e->orphans; *pp; pp = &(*pp)->next)
+			if (*pp == t) {
+				*pp = t->next;
+				break;
+			}
+		tgt_free(t);
+	}
+}
+
+static void tgt_resolved(void *arg, struct dns_answer *ans)
+{
+	struct tgt_q *q = arg;
+	struct tgt_check *t = q->t;
+	struct run *r = t->r;
+	const char *list[16];
+	size_t n = 0;
+	struct mx_err err;
+
+	if (q == &t->qa)
+		t->a = ans;
+	else
+		t->tlsa = ans;
+	if (--t->dns_pending > 0)
+		return;
+	t->done = true;
+	if (!t->a || !t->a->n || t->a->sec != DNS_SEC_SECURE || !t->tlsa ||
+	    t->tlsa->sec != DNS_SEC_SECURE || !dane_tlsa_count_usable(t->tlsa))
+		return;
+	for (size_t i = 0; i < t->a->n && n < 16; i++)
+		list[n++] = t->a->rr[i].u.addr;
+	mx_err_clear(&err);
+	if ((!r->e->dane && dane_ctx_new(&r->e->dane, NULL, &err)) ||
+	    dane_probe_start(r->e->dane, r->row.target, list, n, t->tlsa, tgt_probed, t, &err)) {
+		snprintf(t->error, sizeof(t->error), "%s", err.msg);
+		return;
+	}
+	t->done = false;
+	t->probing = true;
+}
+
+/* Starts the lookups; false when they could not be (err set). */
+static bool tgt_start(struct run *r, struct mx_err *err)
+{
+	struct tgt_check *t = calloc(1, sizeof(*t));
+	char name[300];
+
+	if (!t) {
+		mx_err_set(err, MX_ENOMEM, "out of memory");
+		return false;
+	}
+	t->e = r->e;
+	t->r = r;
+	t->qa.t = t;
+	t->qt.t = t;
+	r->tgt = t;
+	snprintf(name, sizeof(name), "_25._tcp.%s", r->row.target);
+	if (dns_resolve_async(r->e->cfg.dns, r->row.target, DNS_T_A, tgt_resolved, &t->qa, err)) {
+		tgt_drop(r);
+		return false;
+	}
+	t->dns_pending++;
+	if (!r->e->cfg.conf->smtp_probe)
+		return true;
+	if (dns_resolve_async(r->e->cfg.dns, name, DNS_T_TLSA, tgt_resolved, &t->qt, err)) {
+		tgt_drop(r);
+		return false;
+	}
+	t->dns_pending++;
+	return true;
+}
+
+/* What the probe found: R_DONE (verified, or nothing to verify), R_GATE (a mismatch), R_FAIL
+ * (the probe could not run). */
+static enum res tgt_judge(struct run *r, const struct tgt_check *t, struct mx_err *err)
+{
+	const struct dane_result *res = t->res;
+
+	if (t->error[0]) {
+		mx_err_set(err, MX_EIO, "%s", t->error);
+		return R_FAIL;
+	}
+	if (!res)
+		return R_DONE;
+	switch (res->status) {
+	case DANE_PROBE_VERIFIED:
+		say(r, MX_EV_LOG, MX_SEV_INFO, "STARTTLS on %s matches its TLSA (DANE verified)",
+		    r->row.target);
+		return R_DONE;
+	case DANE_PROBE_UNREACHABLE:
+	case DANE_PROBE_SKIPPED:
+		say(r, MX_EV_LOG, MX_SEV_WARN,
+		    "port 25 of %s cannot be reached from this machine; DANE is not verifiable on "
+		    "the wire",
+		    r->row.target);
+		return R_DONE;
+	default:
+		mx_err_set(err, MX_EGATE,
+		    "%s presents a certificate that its TLSA does not match (%s): DANE "
+		    "senders would defer mail, so it is not preferred. Resume once it matches, "
+		    "or roll back",
+		    r->row.target,
+		    res->naddr && res->addr[0].error[0] ? res->addr[0].error
+							: dane_probe_name(res->status));
+		return R_GATE;
+	}
+}
+
 static enum res do_verify_target(struct run *r, const char *text, struct mx_err *err)
 {
-	struct dns_answer *a = NULL;
 	bool secure;
 	enum res probed;
 
 	if (!r->v.verified) {
-		if (dns_resolve(r->e->cfg.dns, r->row.target, DNS_T_A, &a, err))
-			return R_FAIL;
-		secure = a->n > 0 && a->sec == DNS_SEC_SECURE;
-		probed = secure && r->e->cfg.conf->smtp_probe ? probe_target(r, a, err) : R_DONE;
-		dns_answer_free(a);
+		if (!r->tgt || !r->tgt->done) {
+			if (!r->tgt && !tgt_start(r, err))
+				return R_FAIL;
+			/* Work in progress, not a wait: nothing to announce. */
+			if (!r->gate_shown) {
+				poll_again(r, 3, "the target host's address and certificate");
+				snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+			} else {
+				r->wake = now(r) + 3;
+			}
+			return R_WAIT;
+		}
+		if (!r->tgt->a) {
+			tgt_drop(r);
+			return mx_err_set(err, MX_ENOMEM, "out of memory"), R_FAIL;
+		}
+		secure = r->tgt->a->n > 0 && r->tgt->a->sec == DNS_SEC_SECURE;
+		probed = secure ? tgt_judge(r, r->tgt, err) : R_DONE;
+		tgt_drop(r);
 		if (probed != R_DONE)
 			return probed;
 		if (!secure)
@@ -1506,6 +1626,7 @@ static void run_free(struct run *r)
 	}
 	probe_free(r);
 	fetch_free(r);
+	tgt_drop(r);
 	jnl_run_clear(&r->row);
 	jnl_vars_clear(&r->v);
 	prov_close(r->prov);
@@ -1584,6 +1705,14 @@ void mx_engine_free(struct mx_engine *e)
 		run_free(e->runs[i]);
 	}
 	free(e->runs);
+	/* The probes of runs that went away end with the prober. */
+	dane_ctx_free(e->dane);
+	while (e->orphans) {
+		struct tgt_check *t = e->orphans;
+
+		e->orphans = t->next;
+		tgt_free(t);
+	}
 	free(e);
 }
 
@@ -1898,6 +2027,7 @@ static void finish(struct run *r, enum mx_run_state st)
 	r->stopped = true;
 	probe_free(r);
 	fetch_free(r);
+	tgt_drop(r);
 	r->exit = 0;
 	r->waiting_for[0] = '\0';
 	if (jnl_begin(r->e->cfg.jnl, &err) || save_pos(r, st, NULL, &err) ||
@@ -1926,6 +2056,7 @@ static void stop_with(struct run *r, enum mx_run_state st, int exit_status, stru
 	r->stopped = true;
 	probe_free(r);
 	fetch_free(r);
+	tgt_drop(r);
 	r->asking = false;
 	r->exit = exit_status;
 	snprintf(r->error, sizeof(r->error), "%s", err->msg);
@@ -2145,6 +2276,9 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 
 	(void)err;
 	*wake = 0;
+	/* The probes move on the prober's descriptor; their callbacks run here. */
+	if (e->dane && dane_pending(e->dane))
+		dane_process(e->dane, NULL);
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
 
@@ -2161,13 +2295,14 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 			asking = true;
 			continue;
 		}
-		if ((r->prop && r->prop->pending) || (r->fetch && !r->fetch->done)) {
+		if ((r->prop && r->prop->pending) || (r->fetch && !r->fetch->done) ||
+		    (r->tgt && !r->tgt->done)) {
 			/* Its name servers or web server are still answering: the loop's poll
 			 * wakes us. */
 			io = true;
 			continue;
 		}
-		if (r->prop || r->fetch)
+		if (r->prop || r->fetch || r->tgt)
 			r->wake = t; /* every answer is in */
 		if (r->chk && chk_advance(r->chk))
 			r->wake = t;
@@ -2187,7 +2322,8 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 		return MX_OK;
 	}
 	if (next->wake > t) {
-		*wake = next->wake;
+		/* With work in flight, come back within a second for its deadlines. */
+		*wake = io && next->wake > t + 1 ? t + 1 : next->wake;
 		return MX_EAGAIN;
 	}
 	timed_unit(e, next);
@@ -2294,6 +2430,7 @@ static void stop_run(struct mx_engine *e, struct run *r)
 	r->stopped = true;
 	probe_free(r);
 	fetch_free(r);
+	tgt_drop(r);
 	r->asking = false;
 	r->exit = MX_EXIT_BLOCKED;
 	jnl_unlock(e->cfg.jnl, r->row.domain);
@@ -2331,6 +2468,9 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 {
 	int n = 0;
 
+	if (e->dane && dane_pending(e->dane) && n < max)
+		fds[n++] = dane_fd(e->dane);
+
 	for (int i = 0; i < e->nruns && n < max; i++)
 		if (e->runs[i]->chk && chk_fd(e->runs[i]->chk) >= 0)
 			fds[n++] = chk_fd(e->runs[i]->chk);
@@ -2341,7 +2481,8 @@ bool mx_engine_io_pending(const struct mx_engine *e)
 {
 	for (int i = 0; i < e->nruns; i++)
 		if ((e->runs[i]->chk || (e->runs[i]->prop && e->runs[i]->prop->pending) ||
-			(e->runs[i]->fetch && !e->runs[i]->fetch->done)) &&
+			(e->runs[i]->fetch && !e->runs[i]->fetch->done) ||
+			(e->runs[i]->tgt && !e->runs[i]->tgt->done)) &&
 		    !e->runs[i]->stopped)
 			return true;
 	return false;

@@ -270,6 +270,25 @@ expect_status 1 mx run "$D" --target-mx badtlsa-test.o-v1.mx.microsoft.test --pr
 grep -q 'mx.target.dane' "$workdir/badtlsa.log" || fail "DANE mismatch named: $(tail -2 "$workdir/badtlsa.log")"
 [ "$(mxline)" = "$D. MX 3600 0 ${D//./-}.mail.protection.outlook.test." ] || fail "a blocked run wrote DNS"
 
+# 9b. The certificate stops matching the TLSA after preflight: verify_target's own STARTTLS
+#     probe (on the engine's loop) stops the run at exit 1 before the swap, and once the TLSA
+#     matches again resume finishes.
+fresh --mtasts none
+MXCUTOVER_CRASH_AT=add_target:done mx run "$D" --target-mx "$T" --provider pdns --yes \
+	>"$workdir/tlsa9b.log" 2>&1
+good=$(Z dump mx.microsoft.test | grep "^_25._tcp.$T. TLSA " | cut -d' ' -f3-)
+[ -n "$good" ] || fail "no TLSA for $T in the sandbox"
+Z set mx.microsoft.test "_25._tcp.$T." TLSA "${good%% *}" \
+	"3 1 1 0000000000000000000000000000000000000000000000000000000000000000"
+expect_status 1 mx resume "$D" --yes >"$workdir/tlsa9b.log" 2>"$workdir/tlsa9b.err"
+tail -1 "$workdir/tlsa9b.err" | grep -q "presents a certificate that its TLSA does not match" ||
+	fail "verify_target's probe named: $(tail -1 "$workdir/tlsa9b.err")"
+[ "$(mxline)" = "$D. MX 30 0 ${D//./-}.mail.protection.outlook.test. | 20 $T." ] ||
+	fail "a mismatching target was preferred: $(mxline)"
+Z set mx.microsoft.test "_25._tcp.$T." TLSA "${good%% *}" "${good#* }"
+expect_status 0 mx resume "$D" --yes >>"$workdir/tlsa9b.log" 2>&1
+[ "$(mxline)" = "$(final_mx)" ] || fail "resumed after the TLSA matched again: $(mxline)"
+
 # 10. A domain already on the new endpoint is not migrated again (nothing written).
 before_migrated=$(dig +short +norec @127.0.3.1 migrated.test MX)
 expect_status 1 mx run migrated.test --target-mx migrated-test.o-v1.mx.microsoft.test \
