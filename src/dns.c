@@ -959,14 +959,9 @@ out:
 	return rc;
 }
 
-static void direct_finish(struct dns_ctx *c, struct direct_query *q, struct dns_answer *a)
+/* Takes q off the context's list and frees it. */
+static void direct_drop(struct dns_ctx *c, struct direct_query *q)
 {
-	if (a) {
-		a->sec = DNS_SEC_INDETERMINATE;
-		a->server = strdup(q->server);
-	}
-	enqueue_done(c, q->done, a);
-	q->done = NULL;
 	if (q->prev)
 		q->prev->next = q->next;
 	else
@@ -975,6 +970,17 @@ static void direct_finish(struct dns_ctx *c, struct direct_query *q, struct dns_
 		q->next->prev = q->prev;
 	c->n_direct--;
 	direct_free(q);
+}
+
+static void direct_finish(struct dns_ctx *c, struct direct_query *q, struct dns_answer *a)
+{
+	if (a) {
+		a->sec = DNS_SEC_INDETERMINATE;
+		a->server = strdup(q->server);
+	}
+	enqueue_done(c, q->done, a);
+	q->done = NULL;
+	direct_drop(c, q);
 }
 
 static void direct_timeout(struct dns_ctx *c, struct direct_query *q)
@@ -1149,16 +1155,8 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
 	}
 	for (struct direct_query *q = c->dq, *next; q; q = next) {
 		next = q->next;
-		if (q->done && q->done->arg == arg) {
-			if (q->prev)
-				q->prev->next = q->next;
-			else
-				c->dq = q->next;
-			if (q->next)
-				q->next->prev = q->prev;
-			c->n_direct--;
-			direct_free(q);
-		}
+		if (q->done && q->done->arg == arg)
+			direct_drop(c, q);
 	}
 	/* Finished, callback not run yet. */
 	for (pd = &c->done_head; *pd;) {
