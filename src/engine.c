@@ -537,9 +537,12 @@ static enum res write_rrset(
 propagate:
 	switch (propagated(r, want, lag, sizeof(lag))) {
 	case PROP_PENDING:
-		if (!r->waiting_for[0])
+		/* Work in progress, not a wait: announced only once a server lags. */
+		if (!r->waiting_for[0]) {
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
 			    "every authoritative server to serve the change");
+			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+		}
 		r->wake = now(r) + 3; /* the answers wake the run sooner */
 		res = R_WAIT;
 		goto out;
@@ -991,6 +994,7 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	case PROP_PENDING:
 		snprintf(
 		    r->waiting_for, sizeof(r->waiting_for), "the name servers to confirm the zone");
+		snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 		r->wake = now(r) + 3; /* the answers wake the run sooner */
 		res = R_WAIT;
 		goto out;
