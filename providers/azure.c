@@ -883,7 +883,7 @@ out:
 
 const struct prov_ops prov_azure_ops = {
     .name = "azure",
-    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC,
+    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_HTTP,
     .min_ttl = 1,
     .open = az_open,
     .read_rrset = az_read_rrset,

@@ -915,7 +915,7 @@ out:
 
 const struct prov_ops prov_cloudflare_ops = {
     .name = "cloudflare",
-    .caps = 0,
+    .caps = PROV_CAP_HTTP,
     .min_ttl = CF_MIN_TTL,
     .open = cf_open,
     .read_rrset = cf_read_rrset,

@@ -1051,7 +1051,7 @@ out:
 
 const struct prov_ops prov_gcloud_ops = {
     .name = "gcloud",
-    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC,
+    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_HTTP,
     .min_ttl = 1,
     .open = gcp_open,
     .read_rrset = gcp_read_rrset,

@@ -793,7 +793,7 @@ out:
 
 const struct prov_ops prov_powerdns_ops = {
     .name = "powerdns",
-    .caps = PROV_CAP_ATOMIC,
+    .caps = PROV_CAP_ATOMIC | PROV_CAP_HTTP,
     .min_ttl = 1,
     .open = pdns_open,
     .read_rrset = pdns_read_rrset,

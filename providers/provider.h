@@ -32,6 +32,9 @@ enum {
 	PROV_CAP_CAS = 1 << 0,	  /* replace_rrset honours *expect atomically */
 	PROV_CAP_ATOMIC = 1 << 1, /* an RRset changes in one step (never half-written) */
 	PROV_CAP_HUMAN = 1 << 2,  /* a person applies changes (manual) */
+	/* Reads and writes only through p->http: the engine may make its calls on a worker
+	 * thread with another HTTP context (one call at a time per provider). */
+	PROV_CAP_HTTP = 1 << 3,
 };
 
 struct prov;

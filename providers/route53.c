@@ -1344,6 +1344,10 @@ static int r53_open(struct prov *p, const struct mx_conf_section *cfg, struct mx
 	size_t len;
 	int rc = MX_OK;
 
+	/* libxml2 wants its first initialisation on one thread, before calls may come from
+	 * the engine's workers. */
+	xmlInitParser();
+
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
@@ -1396,7 +1400,7 @@ out:
 
 const struct prov_ops prov_route53_ops = {
     .name = "route53",
-    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC,
+    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_HTTP,
     .min_ttl = 1,
     .open = r53_open,
     .read_rrset = r53_read_rrset,

@@ -20,6 +20,9 @@
  * never dropped. */
 #include "engine.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,6 +74,7 @@ struct run {
 	struct prop_probe *prop; /* propagation queries in flight or answered, NULL otherwise */
 	struct sts_fetch *fetch; /* the MTA-STS gate's fetch, NULL otherwise */
 	struct tgt_check *tgt;	 /* verify_target's lookups and probe, NULL otherwise */
+	struct pjob *pj;	 /* a provider call on a worker, NULL otherwise */
 	struct chk_domain chk_d;
 };
 
@@ -81,6 +85,7 @@ struct mx_engine {
 	struct mx_engine_timing timing;
 	int budget_ms;
 	struct dane_ctx *dane;	   /* the STARTTLS prober every run's verify_target shares */
+	struct pool *pool;	   /* the provider workers, made at the first call */
 	struct tgt_check *orphans; /* probes of runs that went away, still in flight */
 };
 
@@ -388,6 +393,246 @@ static const char *rr_type_name(int type)
 	return type == DNS_T_MX ? "MX" : "_mta-sts TXT";
 }
 
+/* ---- provider calls on workers ---- */
+
+/* An adapter that talks only HTTP (PROV_CAP_HTTP) is called on one of a few worker threads,
+ * each with its own HTTP context, so that one slow provider never holds up the engine: the
+ * step starts the call and returns, and reads the result once the worker is done (the
+ * worker writes a byte to the pool's pipe, which is among mx_engine_fds). One call at a time
+ * per run; the journal is written only on the engine's thread, before and after. A run that
+ * goes away while its call runs hands its provider to the call, which closes it when done. */
+#define POOL_WORKERS 8
+
+enum pj_op { PJ_READ, PJ_REPLACE };
+
+struct pjob {
+	struct prov *prov; /* the run's; the job's own once orphan */
+	enum pj_op op;
+	char name[254];
+	uint16_t type;
+	struct mx_rrset cur, want, out; /* replace: cur (expected) and want; read: out */
+	long long intent;		/* replace: the journaled intent it carries out */
+	int rc;
+	struct mx_err err;
+	bool running, done, orphan;
+	struct pjob *next;
+};
+
+struct pool {
+	pthread_t th[POOL_WORKERS];
+	int nth;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pjob *head, **tail;
+	bool stop;
+	int pipe[2];
+	const struct http_ctx *like;
+};
+
+static void pjob_free(struct pjob *j)
+{
+	prov_rrset_clear(&j->cur);
+	prov_rrset_clear(&j->want);
+	prov_rrset_clear(&j->out);
+	free(j);
+}
+
+static void *pool_main(void *arg)
+{
+	struct pool *pl = arg;
+	struct http_ctx *http = NULL;
+	struct mx_err herr;
+	int hrc;
+
+	mx_err_clear(&herr);
+	hrc = http_ctx_like(&http, pl->like, &herr);
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		struct pjob *j;
+		struct http_ctx *saved;
+		char one = 1;
+
+		while (!pl->stop && !pl->head)
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		if (!pl->head)
+			break;
+		j = pl->head;
+		pl->head = j->next;
+		if (!pl->head)
+			pl->tail = &pl->head;
+		j->running = true;
+		pthread_mutex_unlock(&pl->mu);
+		mx_err_clear(&j->err);
+		if (hrc) {
+			j->rc = hrc;
+			j->err = herr;
+		} else {
+			saved = j->prov->http;
+			j->prov->http = http;
+			j->rc = j->op == PJ_READ ? j->prov->ops->read_rrset(
+						       j->prov, j->name, j->type, &j->out, &j->err)
+						 : j->prov->ops->replace_rrset(
+						       j->prov, &j->cur, &j->want, &j->err);
+			j->prov->http = saved;
+		}
+		pthread_mutex_lock(&pl->mu);
+		j->running = false;
+		j->done = true;
+		if (j->orphan) {
+			pthread_mutex_unlock(&pl->mu);
+			prov_close(j->prov);
+			pjob_free(j);
+			pthread_mutex_lock(&pl->mu);
+			continue;
+		}
+		/* A full pipe wakes the engine all the same. */
+		(void)!write(pl->pipe[1], &one, 1);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	http_ctx_free(http);
+	return NULL;
+}
+
+static void pool_free(struct pool *pl)
+{
+	if (!pl)
+		return;
+	pthread_mutex_lock(&pl->mu);
+	pl->stop = true;
+	/* Calls not started yet are dropped (their runs are gone). */
+	while (pl->head) {
+		struct pjob *j = pl->head;
+
+		pl->head = j->next;
+		if (j->orphan)
+			prov_close(j->prov);
+		pjob_free(j);
+	}
+	pl->tail = &pl->head;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	/* A call under way ends within its provider's timeouts. */
+	for (int i = 0; i < pl->nth; i++)
+		pthread_join(pl->th[i], NULL);
+	close(pl->pipe[0]);
+	close(pl->pipe[1]);
+	pthread_cond_destroy(&pl->cv);
+	pthread_mutex_destroy(&pl->mu);
+	free(pl);
+}
+
+static int pool_open(struct mx_engine *e, struct mx_err *err)
+{
+	struct pool *pl;
+
+	if (e->pool)
+		return MX_OK;
+	pl = calloc(1, sizeof(*pl));
+	if (!pl)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	if (pipe(pl->pipe)) {
+		free(pl);
+		return mx_err_set(err, MX_EIO, "cannot make a pipe for the provider workers: %s",
+		    strerror(errno));
+	}
+	for (int i = 0; i < 2; i++) {
+		fcntl(pl->pipe[i], F_SETFL, fcntl(pl->pipe[i], F_GETFL) | O_NONBLOCK);
+		fcntl(pl->pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_cond_init(&pl->cv, NULL);
+	pl->tail = &pl->head;
+	pl->like = e->cfg.http;
+	for (int i = 0; i < POOL_WORKERS; i++) {
+		if (pthread_create(&pl->th[i], NULL, pool_main, pl))
+			break;
+		pl->nth++;
+	}
+	if (!pl->nth) {
+		pool_free(pl);
+		return mx_err_set(err, MX_EIO, "cannot start the provider workers");
+	}
+	e->pool = pl;
+	return MX_OK;
+}
+
+/* Does this run's provider take its calls on a worker? */
+static bool pj_async(const struct run *r)
+{
+	return r->prov && (r->prov->ops->caps & PROV_CAP_HTTP);
+}
+
+static bool pj_done(struct run *r)
+{
+	bool done;
+
+	pthread_mutex_lock(&r->e->pool->mu);
+	done = r->pj->done;
+	pthread_mutex_unlock(&r->e->pool->mu);
+	return done;
+}
+
+/* Hands the call to a worker; the run comes back when it is done. */
+static int pj_start(struct run *r, struct pjob *j, struct mx_err *err)
+{
+	struct pool *pl;
+
+	if (pool_open(r->e, err)) {
+		pjob_free(j);
+		return err->rc;
+	}
+	pl = r->e->pool;
+	j->prov = r->prov;
+	pthread_mutex_lock(&pl->mu);
+	*pl->tail = j;
+	pl->tail = &j->next;
+	pthread_cond_signal(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	r->pj = j;
+	return MX_OK;
+}
+
+/* The run lets go of its call: a queued one is dropped, a running one takes the provider
+ * with it (r->prov becomes NULL), a finished one is freed. */
+static void pj_drop(struct run *r)
+{
+	struct pool *pl = r->e->pool;
+	struct pjob *j = r->pj;
+
+	if (!j)
+		return;
+	r->pj = NULL;
+	pthread_mutex_lock(&pl->mu);
+	if (j->running) {
+		j->orphan = true;
+		r->prov = NULL;
+		pthread_mutex_unlock(&pl->mu);
+		return;
+	}
+	if (!j->done) {
+		for (struct pjob **pp = &pl->head; *pp; pp = &(*pp)->next)
+			if (*pp == j) {
+				*pp = j->next;
+				if (!*pp)
+					pl->tail = pp;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&pl->mu);
+	pjob_free(j);
+}
+
+/* A provider call is under way: work in progress, not announced. */
+static enum res pj_wait(struct run *r)
+{
+	if (!r->waiting_for[0]) {
+		snprintf(r->waiting_for, sizeof(r->waiting_for), "the provider to answer");
+		snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+	}
+	r->wake = now(r) + 5; /* the worker wakes the run sooner */
+	return R_WAIT;
+}
+
 /* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
 static enum res write_rrset(
     struct run *r, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
@@ -411,9 +656,44 @@ static enum res write_rrset(
 	if (r->prop && r->prop->want.type == want->type &&
 	    !strcmp(r->prop->want.name, want->name) && prov_rrset_equal(&r->prop->want, want, true))
 		goto propagate;
-	rc = r->prov->ops->read_rrset(r->prov, want->name, want->type, &cur, err);
-	if (rc)
+	if (r->pj) {
+		/* A call of this step on a worker has ended: go on from where it left. */
+		struct pjob *j = r->pj;
+
+		if (!pj_done(r))
+			return pj_wait(r);
+		r->pj = NULL;
+		rc = j->rc;
+		if (rc)
+			*err = j->err;
+		if (j->op == PJ_REPLACE) {
+			cur = j->cur;
+			memset(&j->cur, 0, sizeof(j->cur));
+			intent = j->intent;
+			pjob_free(j);
+			goto replaced;
+		}
+		cur = j->out;
+		memset(&j->out, 0, sizeof(j->out));
+		pjob_free(j);
+	} else if (pj_async(r)) {
+		struct pjob *j = calloc(1, sizeof(*j));
+
+		if (!j)
+			return mx_err_set(err, MX_ENOMEM, "out of memory"), R_FAIL;
+		j->op = PJ_READ;
+		snprintf(j->name, sizeof(j->name), "%s", want->name);
+		j->type = want->type;
+		if (pj_start(r, j, err))
+			return R_FAIL;
+		return pj_wait(r);
+	} else {
+		rc = r->prov->ops->read_rrset(r->prov, want->name, want->type, &cur, err);
+	}
+	if (rc) {
+		prov_rrset_clear(&cur);
 		return R_FAIL;
+	}
 	if (prov_rrset_equal(&cur, want, true)) {
 		/* Its intent, if one is open (records a person set by hand), is complete. */
 		struct jnl_intent open;
@@ -504,7 +784,26 @@ static enum res write_rrset(
 		goto out;
 	}
 	crash_point(step, "intent");
+	if (pj_async(r)) {
+		struct pjob *j = calloc(1, sizeof(*j));
+
+		if (!j || prov_rrset_copy(&j->cur, &cur, err) ||
+		    prov_rrset_copy(&j->want, want, err)) {
+			if (j)
+				pjob_free(j);
+			else
+				mx_err_set(err, MX_ENOMEM, "out of memory");
+			goto out;
+		}
+		j->op = PJ_REPLACE;
+		j->intent = intent;
+		if (pj_start(r, j, err))
+			goto out;
+		res = pj_wait(r);
+		goto out;
+	}
 	rc = r->prov->ops->replace_rrset(r->prov, &cur, want, err);
+replaced:
 	if (rc == MX_EAGAIN && (r->prov->ops->caps & PROV_CAP_HUMAN)) {
 		/* A person applies it; the intent completes when the zone shows it. */
 		res = gate_wait(r, err->msg, 5, "the records to be set by hand", err,
@@ -1631,6 +1930,7 @@ static void run_free(struct run *r)
 	probe_free(r);
 	fetch_free(r);
 	tgt_drop(r);
+	pj_drop(r);
 	jnl_run_clear(&r->row);
 	jnl_vars_clear(&r->v);
 	prov_close(r->prov);
@@ -1709,6 +2009,8 @@ void mx_engine_free(struct mx_engine *e)
 		run_free(e->runs[i]);
 	}
 	free(e->runs);
+	/* Calls under way end within their provider's timeouts; their runs are gone. */
+	pool_free(e->pool);
 	/* The probes of runs that went away end with the prober. */
 	dane_ctx_free(e->dane);
 	while (e->orphans) {
@@ -2032,6 +2334,7 @@ static void finish(struct run *r, enum mx_run_state st)
 	probe_free(r);
 	fetch_free(r);
 	tgt_drop(r);
+	pj_drop(r);
 	r->exit = 0;
 	r->waiting_for[0] = '\0';
 	if (jnl_begin(r->e->cfg.jnl, &err) || save_pos(r, st, NULL, &err) ||
@@ -2061,6 +2364,7 @@ static void stop_with(struct run *r, enum mx_run_state st, int exit_status, stru
 	probe_free(r);
 	fetch_free(r);
 	tgt_drop(r);
+	pj_drop(r);
 	r->asking = false;
 	r->exit = exit_status;
 	snprintf(r->error, sizeof(r->error), "%s", err->msg);
@@ -2283,6 +2587,12 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 	/* The probes move on the prober's descriptor; their callbacks run here. */
 	if (e->dane && dane_pending(e->dane))
 		dane_process(e->dane, NULL);
+	if (e->pool) {
+		char buf[256];
+
+		while (read(e->pool->pipe[0], buf, sizeof(buf)) > 0)
+			; /* the workers' wake-ups: which calls ended is read below */
+	}
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
 
@@ -2300,13 +2610,13 @@ int mx_engine_step(struct mx_engine *e, time_t *wake, struct mx_err *err)
 			continue;
 		}
 		if ((r->prop && r->prop->pending) || (r->fetch && !r->fetch->done) ||
-		    (r->tgt && !r->tgt->done)) {
+		    (r->tgt && !r->tgt->done) || (r->pj && !pj_done(r))) {
 			/* Its name servers or web server are still answering: the loop's poll
 			 * wakes us. */
 			io = true;
 			continue;
 		}
-		if (r->prop || r->fetch || r->tgt)
+		if (r->prop || r->fetch || r->tgt || r->pj)
 			r->wake = t; /* every answer is in */
 		if (r->chk && chk_advance(r->chk))
 			r->wake = t;
@@ -2435,6 +2745,7 @@ static void stop_run(struct mx_engine *e, struct run *r)
 	probe_free(r);
 	fetch_free(r);
 	tgt_drop(r);
+	pj_drop(r);
 	r->asking = false;
 	r->exit = MX_EXIT_BLOCKED;
 	jnl_unlock(e->cfg.jnl, r->row.domain);
@@ -2472,6 +2783,8 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 {
 	int n = 0;
 
+	if (e->pool && n < max)
+		fds[n++] = e->pool->pipe[0];
 	if (e->dane && dane_pending(e->dane) && n < max)
 		fds[n++] = dane_fd(e->dane);
 
@@ -2486,7 +2799,8 @@ bool mx_engine_io_pending(const struct mx_engine *e)
 	for (int i = 0; i < e->nruns; i++)
 		if ((e->runs[i]->chk || (e->runs[i]->prop && e->runs[i]->prop->pending) ||
 			(e->runs[i]->fetch && !e->runs[i]->fetch->done) ||
-			(e->runs[i]->tgt && !e->runs[i]->tgt->done)) &&
+			(e->runs[i]->tgt && !e->runs[i]->tgt->done) ||
+			(e->runs[i]->pj && !pj_done(e->runs[i]))) &&
 		    !e->runs[i]->stopped)
 			return true;
 	return false;

@@ -604,6 +604,11 @@ int http_wait(
 	return rc;
 }
 
+int http_ctx_like(struct http_ctx **out, const struct http_ctx *like, struct mx_err *err)
+{
+	return http_ctx_new(out, like ? like->cacert : NULL, err);
+}
+
 void http_cancel(struct http_ctx *c, const void *arg)
 {
 	if (!c)

@@ -63,6 +63,9 @@ struct http_ctx;
  * cannot be read, or holds no PEM certificate, is MX_EINVAL naming the path (a usage error,
  * found before any request rather than blamed on a web server). */
 int http_ctx_new(struct http_ctx **out, const char *cacert, struct mx_err *err);
+/* A new context with the CA bundle of like (for another thread: a context is used by one
+ * thread at a time). */
+int http_ctx_like(struct http_ctx **out, const struct http_ctx *like, struct mx_err *err);
 /* Drops transfers still in flight without calling their callbacks. Not from a callback. */
 void http_ctx_free(struct http_ctx *c);
 

@@ -347,7 +347,7 @@ static void test_powerdns(void)
 		return;
 	}
 	CHECK_STR(p->ops->name, "powerdns");
-	CHECK_INT(p->ops->caps, PROV_CAP_ATOMIC);
+	CHECK_INT(p->ops->caps, PROV_CAP_ATOMIC | PROV_CAP_HTTP);
 	exercise(p, zone, target, false);
 	prov_close(p);
 

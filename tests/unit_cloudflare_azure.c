@@ -580,7 +580,8 @@ static void test_open(void)
 	CHECK(prov_find("azure") == &prov_azure_ops);
 	CHECK_INT(prov_cloudflare_ops.min_ttl, 60);
 	CHECK(!(prov_cloudflare_ops.caps & (PROV_CAP_ATOMIC | PROV_CAP_CAS)));
-	CHECK_INT(prov_azure_ops.caps, PROV_CAP_CAS | PROV_CAP_ATOMIC);
+	CHECK_INT(prov_azure_ops.caps, PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_HTTP);
+	CHECK(prov_cloudflare_ops.caps & PROV_CAP_HTTP);
 	/* Names outside the zone and other types are refused before any request. */
 	p = NULL;
 	if (prov_open(conf, "cf", "contoso.com", NULL, NULL, &p, &err) == MX_OK) {

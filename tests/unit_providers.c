@@ -335,7 +335,8 @@ static void test_open(void)
 	CHECK(prov_find("powerdns") == &prov_powerdns_ops);
 	CHECK(prov_find("rfc2136") == &prov_rfc2136_ops);
 	CHECK(prov_find("nope") == NULL);
-	CHECK_INT(prov_powerdns_ops.caps, PROV_CAP_ATOMIC);
+	CHECK_INT(prov_powerdns_ops.caps, PROV_CAP_ATOMIC | PROV_CAP_HTTP);
+	CHECK(!(prov_manual_ops.caps & PROV_CAP_HTTP));
 	CHECK_INT(prov_rfc2136_ops.caps, PROV_CAP_CAS | PROV_CAP_ATOMIC);
 	CHECK_INT(prov_powerdns_ops.min_ttl, 1);
 	CHECK_INT(prov_rfc2136_ops.min_ttl, 1);
