@@ -430,6 +430,15 @@ static int drive(struct front *f)
 	engine_timing(f);
 	status = mx_engine_exit_status(f->engine);
 	if (interrupted) {
+		int busy = mx_engine_calls_in_flight(f->engine);
+
+		if (busy) {
+			fprintf(stderr,
+			    "mxcutover: %d provider call(s) under way; letting them end before "
+			    "stopping (each within its provider's timeout)\n",
+			    busy);
+			fflush(stderr);
+		}
 		for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
 			const char *d = mx_engine_run_domain(f->engine, i);
 			char why[600];

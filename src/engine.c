@@ -2571,6 +2571,15 @@ void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out)
 	*out = e->timing;
 }
 
+int mx_engine_calls_in_flight(struct mx_engine *e)
+{
+	int n = 0;
+
+	for (int i = 0; i < e->nruns; i++)
+		n += e->runs[i]->pj && !pj_done(e->runs[i]);
+	return n;
+}
+
 void mx_engine_set_budget(struct mx_engine *e, int budget_ms)
 {
 	e->budget_ms = budget_ms;

@@ -90,6 +90,10 @@ struct mx_engine_timing {
 	char max_step[64]; /* its step key */
 };
 void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out);
+
+/* Provider calls under way on the engine's workers. mx_engine_free waits for them (each ends
+ * within its provider's timeouts): a front end that stops says so first. */
+int mx_engine_calls_in_flight(struct mx_engine *e);
 void mx_engine_set_budget(struct mx_engine *e, int budget_ms);
 
 /* What a front end shows of run i. Strings are borrowed until the next mx_engine_step. */

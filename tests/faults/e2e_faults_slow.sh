@@ -39,5 +39,33 @@ PY
 )
 [ "${overlap:-0}" -ge 2 ] || fail "the writes did not overlap at the proxy (at most $overlap at once)"
 verify slow
-figure "slow provider: $N domains, every write held $((2 * HOLD)) s; $timing; at most $overlap writes in flight at once; $VERIFIED/$N zones exactly as planned"
+verified=$VERIFIED
+
+# Ctrl-C while a write is under way: the process says it lets the call end, stops (exit 1,
+# the last line says how to continue), and resume reconciles the write from the zone.
+make_zones slowint 1
+plan_all slowint "$MX_CONFIG" pdns
+read -r d t <"$workdir/slowint.list"
+# exec: $! is then the binary itself, not a subshell around it.
+(exec "$MXCUTOVER" --config "$workdir/slow.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" run "$d" --target-mx "$t" --provider slow --yes \
+	>"$workdir/int.out" 2>"$workdir/int.err") &
+p=$!
+for _ in $(seq 1 300); do
+	grep -q "Lower the MX TTL" "$workdir/int.out" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 1
+kill -INT $p
+wait $p
+rc=$?
+[ $rc -eq 1 ] || fail "Ctrl-C during a write: exit $rc, want 1 ($(tail -1 "$workdir/int.err"))"
+grep -q "provider call(s) under way; letting them end" "$workdir/int.err" ||
+	fail "Ctrl-C during a write: not said that a call is under way: $(cat "$workdir/int.err")"
+tail -1 "$workdir/int.err" | grep -q "continue with \`mxcutover resume $d\`" ||
+	fail "Ctrl-C during a write: last line: $(tail -1 "$workdir/int.err")"
+mxc "$workdir/slow.conf" resume "$d" --yes >>"$workdir/int.out" 2>>"$workdir/int.err" ||
+	fail "resume after Ctrl-C: $(tail -1 "$workdir/int.err")"
+verify slowint
+figure "slow provider: $N domains, every write held $((2 * HOLD)) s; $timing; at most $overlap writes in flight at once; $verified/$N zones exactly as planned; Ctrl-C during a write: exit 1 once the call ended, resume reconciled it"
 finish
