@@ -256,6 +256,14 @@ int az_status_error(const struct az_names *n, const char *what, bool write, long
 		    "azure: subscription %s was not found (HTTP 404%s); fix subscription_id of "
 		    "[provider.%s]",
 		    n->subscription_id, detail, n->prov);
+	else if (status == 404 && !code[0])
+		/* A 404 whose error cannot be read (a proxy's page, a cut answer) says nothing
+		 * about the configuration: the run stops resumable. */
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "azure: Azure Resource Manager answered HTTP 404 for %s without an error it "
+		    "could read; resume, and if it persists check resource_group and "
+		    "subscription_id of [provider.%s]",
+		    what, n->prov);
 	else if (status == 404)
 		rc = mx_err_set(err, MX_ENOZONE,
 		    "azure: DNS zone %s is not in resource group %s of subscription %s (HTTP "

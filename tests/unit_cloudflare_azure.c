@@ -473,6 +473,8 @@ static void test_az_errors(void)
 	    {404, false, "{\"error\":{\"code\":\"ParentResourceNotFound\"}}", MX_ENOZONE,
 		"DNS zone contoso.com is not in resource group rg-dns of subscription sub-1 (HTTP "
 		"404 ParentResourceNotFound)"},
+	    {404, false, "<html>Not Found</html>", MX_EPROVIDER,
+		"404 for the MX record set of contoso.com without an error it could read; resume"},
 	    {412, true, "{\"error\":{\"code\":\"PreconditionFailed\"}}", MX_ECONFLICT,
 		"the MX record set of contoso.com changed behind our back (HTTP 412 "
 		"PreconditionFailed); check who else edits zone contoso.com"},
