@@ -416,6 +416,8 @@ struct pjob {
 	struct mx_err err;
 	bool running, done, orphan;
 	struct pjob *next;
+	char domain[254];	  /* the run's, to keep a new run off a zone still being written */
+	struct pjob *orphan_next; /* in pool->orphans while it runs on without its run */
 };
 
 struct pool {
@@ -424,6 +426,7 @@ struct pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pjob *head, **tail;
+	struct pjob *orphans; /* running calls whose runs went away */
 	bool stop;
 	int pipe[2];
 	const struct http_ctx *like;
@@ -479,6 +482,11 @@ static void *pool_main(void *arg)
 		j->running = false;
 		j->done = true;
 		if (j->orphan) {
+			for (struct pjob **pp = &pl->orphans; *pp; pp = &(*pp)->orphan_next)
+				if (*pp == j) {
+					*pp = j->orphan_next;
+					break;
+				}
 			pthread_mutex_unlock(&pl->mu);
 			prov_close(j->prov);
 			pjob_free(j);
@@ -556,6 +564,27 @@ static int pool_open(struct mx_engine *e, struct mx_err *err)
 	return MX_OK;
 }
 
+/* A call of a stopped run of domain still under way: a new run of it waits (its re-read of
+ * the zone could miss that write, and a provider without atomic changes would be written
+ * twice). */
+static int pool_busy(struct mx_engine *e, const char *domain, struct mx_err *err)
+{
+	bool busy = false;
+
+	if (!e->pool)
+		return MX_OK;
+	pthread_mutex_lock(&e->pool->mu);
+	for (struct pjob *j = e->pool->orphans; j && !busy; j = j->orphan_next)
+		busy = !strcmp(j->domain, domain);
+	pthread_mutex_unlock(&e->pool->mu);
+	if (busy)
+		return mx_err_set(err, MX_ELOCKED,
+		    "%s: a provider call of its stopped run is still under way (it ends within "
+		    "the provider's timeout); try again in a few seconds",
+		    domain);
+	return MX_OK;
+}
+
 /* Does this run's provider take its calls on a worker? */
 static bool pj_async(const struct run *r)
 {
@@ -583,6 +612,7 @@ static int pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 	}
 	pl = r->e->pool;
 	j->prov = r->prov;
+	snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
 	pthread_mutex_lock(&pl->mu);
 	*pl->tail = j;
 	pl->tail = &j->next;
@@ -605,6 +635,8 @@ static void pj_drop(struct run *r)
 	pthread_mutex_lock(&pl->mu);
 	if (j->running) {
 		j->orphan = true;
+		j->orphan_next = pl->orphans;
+		pl->orphans = j;
 		r->prov = NULL;
 		pthread_mutex_unlock(&pl->mu);
 		return;
@@ -2076,6 +2108,8 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	if (!r)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	r->e = e;
+	if ((rc = pool_busy(e, domain, err)))
+		goto fail;
 	for (int i = 0; i < e->nruns; i++)
 		if (!e->runs[i]->stopped && !strcmp(e->runs[i]->row.domain, domain)) {
 			rc = mx_err_set(err, MX_EINVAL,
@@ -2187,6 +2221,10 @@ static int load_run(struct mx_engine *e, const char *domain, bool rollback, cons
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	memset(&open, 0, sizeof(open));
 	r->e = e;
+	if (pool_busy(e, domain, err)) {
+		free(r);
+		return err->rc;
+	}
 	rc = jnl_run_latest(e->cfg.jnl, domain, &r->row, err);
 	if (rc)
 		goto fail;
