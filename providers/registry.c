@@ -174,6 +174,14 @@ int prov_mx_value(unsigned pref, const char *host, char *out, size_t outlen)
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)host[i] <= ' ' || host[i] == 0x7f)
 			return MX_EINVAL;
+	/* At most 253 characters, labels of at most 63 (RFC 1035 §2.3.4). */
+	if (len > 253)
+		return MX_EINVAL;
+	for (size_t i = 0, label = 0; i < len; i++) {
+		label = host[i] == '.' ? 0 : label + 1;
+		if (label > 63)
+			return MX_EINVAL;
+	}
 	n = snprintf(out, outlen, "%u %.*s", pref, (int)len, host);
 	if (n < 0 || (size_t)n >= outlen)
 		return MX_EINVAL;

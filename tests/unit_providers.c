@@ -82,6 +82,25 @@ static void test_rrset_helpers(void)
 	CHECK_INT(prov_mx_value(0, "x.mx.microsoft", value, sizeof(value)), MX_OK);
 	CHECK_STR(value, "0 x.mx.microsoft");
 	CHECK_INT(prov_mx_value(0, "a-very-long-host.example", value, 8), MX_EINVAL);
+	{
+		/* A DNS name: at most 253 characters, labels of at most 63. */
+		char nm[300], big[700];
+
+		memset(nm, 'a', 63);
+		strcpy(nm + 63, ".example");
+		CHECK_INT(prov_mx_value(0, nm, big, sizeof(big)), MX_OK);
+		memset(nm, 'a', 64);
+		strcpy(nm + 64, ".example");
+		CHECK_INT(prov_mx_value(0, nm, big, sizeof(big)), MX_EINVAL);
+		for (int i = 0; i < 4; i++)
+			memcpy(nm + 64 * i,
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.", 64);
+		nm[253] = '\0';
+		CHECK_INT(prov_mx_value(0, nm, big, sizeof(big)), MX_OK);
+		nm[253] = 'a';
+		nm[254] = '\0';
+		CHECK_INT(prov_mx_value(0, nm, big, sizeof(big)), MX_EINVAL);
+	}
 
 	CHECK(prov_mx_parse("20 x.mx.microsoft", &pref, host, sizeof(host)));
 	CHECK_INT(pref, 20);

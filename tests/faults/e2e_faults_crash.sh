@@ -12,11 +12,7 @@ KILLS=${MX_CRASH_KILLS:-50}
 N=${MX_FAULT_DOMAINS:-10}
 
 start_proxy crash http://127.0.0.1:8081 --rate 0 --slow-writes 0.2
-{
-	cutover_conf
-	printf '[provider.pdns]\ntype = powerdns\nurl = http://127.0.0.1:%s\n' "$PROXY_PORT"
-	printf 'server_id = localhost\napi_key_file = %s\n' "$PDNS_API_KEY_FILE"
-} >"$workdir/crash.conf"
+pdns_conf pdns "$PROXY_PORT" >"$workdir/crash.conf"
 # settle LABEL — resume until the batch is done (bounded).
 settle() {
 	local i rc=1

@@ -11,11 +11,7 @@ SEED=${MX_FAULT_SEED:-20}
 N=${MX_FAULT_DOMAINS:-20}
 
 start_proxy pdns http://127.0.0.1:8081 --rate "$RATE" --seed "$SEED" --max-stall 0
-{
-	cutover_conf
-	printf '[provider.pdns]\ntype = powerdns\nurl = http://127.0.0.1:%s\n' "$PROXY_PORT"
-	printf 'server_id = localhost\napi_key_file = %s\n' "$PDNS_API_KEY_FILE"
-} >"$workdir/pdns.conf"
+pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
 
 make_zones pdns "$N"
 plan_all pdns "$MX_CONFIG" pdns

@@ -9,11 +9,7 @@
 RULES=$workdir/rules.json
 echo '[]' >"$RULES"
 start_proxy pdns http://127.0.0.1:8081 --rate 0 --rules-file "$RULES"
-{
-	cutover_conf
-	printf '[provider.pdns]\ntype = powerdns\nurl = http://127.0.0.1:%s\n' "$PROXY_PORT"
-	printf 'server_id = localhost\napi_key_file = %s\n' "$PDNS_API_KEY_FILE"
-} >"$workdir/pdns.conf"
+pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
 
 make_zones rl 3
 plan_all rl "$MX_CONFIG" pdns

@@ -9,11 +9,7 @@
 RULES=$workdir/rules.json
 echo '[]' >"$RULES"
 start_proxy pdns http://127.0.0.1:8081 --rate 0 --rules-file "$RULES"
-{
-	cutover_conf
-	printf '[provider.pdns]\ntype = powerdns\nurl = http://127.0.0.1:%s\n' "$PROXY_PORT"
-	printf 'server_id = localhost\napi_key_file = %s\n' "$PDNS_API_KEY_FILE"
-} >"$workdir/pdns.conf"
+pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
 rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }
 refuse() { # refuse DOMAIN... — every change of these zones answered 403
 	local out="[" sep="" d

@@ -10,11 +10,7 @@
 N=6
 HOLD=3 # seconds each way: a write takes at least 6 s
 start_proxy slow http://127.0.0.1:8081 --rate 0 --slow-writes "$HOLD"
-{
-	cutover_conf
-	printf '[provider.slow]\ntype = powerdns\nurl = http://127.0.0.1:%s\n' "$PROXY_PORT"
-	printf 'server_id = localhost\napi_key_file = %s\n' "$PDNS_API_KEY_FILE"
-} >"$workdir/slow.conf"
+pdns_conf slow "$PROXY_PORT" >"$workdir/slow.conf"
 make_zones slow "$N"
 plan_all slow "$MX_CONFIG" pdns
 MXCUTOVER_ENGINE_BUDGET_MS=1000 mxc "$workdir/slow.conf" run --file "$workdir/slow.list" \

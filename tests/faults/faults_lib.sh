@@ -42,6 +42,14 @@ start_proxy() {
 # cutover_conf — the [cutover] section of the sandbox's config.
 cutover_conf() { sed -n '/^\[cutover\]/,/^$/p' "$MX_CONFIG"; }
 
+# pdns_conf NAME PORT — that section and [provider.NAME]: the sandbox's PowerDNS API at
+# 127.0.0.1:PORT (the fault proxy's port).
+pdns_conf() {
+	cutover_conf
+	printf '[provider.%s]\ntype = powerdns\nurl = http://127.0.0.1:%s\n' "$1" "$2"
+	printf 'server_id = localhost\napi_key_file = %s\n' "$PDNS_API_KEY_FILE"
+}
+
 # make_zones LABEL N — N fresh zones (no MTA-STS, MX TTL 60); $workdir/LABEL.list holds
 # "DOMAIN TARGET" lines.
 make_zones() {
