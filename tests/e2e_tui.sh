@@ -8,7 +8,8 @@
 # command line; a migrated domain that cannot start a run (the readiness verdict's line); a
 # rollback stopped at its DANE gate, the wizard quit and started again, resumed as the
 # rollback; tenant mode ([exchange]: the accepted domains and their targets from the local
-# stand-in of the Exchange Online admin API, a cutover that calls Exchange itself).
+# stand-in of the Exchange Online admin API, a cutover that calls Exchange itself); many
+# domains started at once (S) and their inbound-test questions answered at once (Y).
 # Every step asserts what the screen shows and, for the runs,
 # the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
 # (docs/wizard.md is made from them).
@@ -455,6 +456,51 @@ wait_for g "tenant-e2e.onmicrosoft.com is a \*\.onmicrosoft\.com domain: Microso
 keys g q
 wait_for g "^EXIT=0$"
 MX_CONFIG=$plain_config
+STATE=
+
+# 7. Many domains at once: S starts every ready domain after one confirmation (a domain that
+# is not ready is counted and left alone), Y answers every waiting inbound-test question after
+# one confirmation naming the runs; every run ends as its own cutover.
+STATE=$workdir/batch.db
+: >"$workdir/batch"
+batch=()
+for i in 1 2 3; do
+	fresh
+	batch+=("$D")
+	echo "$D $T" >>"$workdir/batch"
+	eval "BT$i=\$T"
+done
+start m MXCUTOVER_CLOCK=warp:3 -- --file "$workdir/batch" fabrikam.test --provider pdns
+tm resize-window -t m -x 120 -y 30
+keys m Y
+wait_for m "no run waits for an answer"
+for D in "${batch[@]}"; do wait_for m "^ $D +secure +0 .* none +ok " 30; done
+wait_for m "^ fabrikam.test +insecure" 30
+screen m | tail -1 | grep -q "S start all  Y yes to all  ? help  q quit" ||
+	fail "120 columns: the key bar has S and Y"
+keys m S
+wait_for m "Start every ready domain"
+wait_for m "Start the cutover of 3 domain\(s\): ${batch[0]}, ${batch[1]}, ${batch[2]},"
+screen m | grep -q "1 other domain(s) are left alone" || fail "the dialog counts fabrikam.test out"
+cap m confirm-start-all
+keys m y
+wait_for m "3 run\(s\) started"
+for D in "${batch[@]}"; do wait_for m "^ $D .* asks at verify_target" 60; done
+screen m | grep -q "^ fabrikam.test .* -$" || fail "fabrikam.test (not ready) has no run"
+keys m Y
+wait_for m "Answer yes for the 3 run\(s\) waiting at the inbound test"
+screen m | grep -q "testconnectivity.microsoft.com" || fail "the dialog names the inbound test"
+keys m y
+wait_for m "answered yes for 3 run\(s\)"
+for D in "${batch[@]}"; do wait_for m "^ $D .* done" 60; done
+both_mx "${batch[0]}" "0 $BT1."
+both_mx "${batch[1]}" "0 $BT2."
+both_mx "${batch[2]}" "0 $BT3."
+# Nothing left to start: the done ones are migrated, fabrikam.test is not ready.
+keys m S
+wait_for m "no domain to start: every domain is either not ready"
+keys m q
+wait_for m "^EXIT=0$"
 STATE=
 
 tm kill-server 2>/dev/null

@@ -256,6 +256,157 @@ void answer(struct tui *t, int k, bool yes)
 	d->run.question[0] = '\0';
 }
 
+/* ---- the batch keys of the domains list ---- */
+
+/* What S starts: a domain the one readiness verdict lets run, with a target (or, in tenant
+ * mode, one Exchange has yet to provision: its run's first step does), and no run under way
+ * or unfinished (that one is resumed or rolled back on its own). */
+static bool startable(const struct tui *t, const struct dom *d)
+{
+	return !d->unsupported && d->checked && d->chk.verdict.runnable && !d->run.live &&
+	       !run_unfinished(&d->run) && (d->target[0] || unprovisioned(t, d)) &&
+	       !(d->plan && json_array_size(json_object_get(d->plan, "blockers")));
+}
+
+static bool asks(const struct dom *d)
+{
+	return d->run.live && d->run.question[0];
+}
+
+/* Marks the domains pick() takes; their names ("a, b, c and 7 more") in out; how many. */
+static size_t pick_all(
+    struct tui *t, bool (*pick)(const struct tui *, const struct dom *), char *out, size_t len)
+{
+	size_t n = 0, at = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < t->ndoms; i++) {
+		struct dom *d = &t->doms[i];
+
+		d->picked = pick(t, d);
+		if (!d->picked)
+			continue;
+		if (n < 3 && at < len)
+			at += (size_t)snprintf(out + at, len - at, "%s%s", n ? ", " : "", d->name);
+		n++;
+	}
+	if (n > 3 && at < len)
+		snprintf(out + at, len - at, " and %zu more", n - 3);
+	return n;
+}
+
+static bool pick_start(const struct tui *t, const struct dom *d)
+{
+	return startable(t, d);
+}
+
+static bool pick_asks(const struct tui *t, const struct dom *d)
+{
+	(void)t;
+	return asks(d);
+}
+
+static void start_all_done(struct tui *t, const struct modal *m, bool ok)
+{
+	size_t started = 0, gone = 0;
+
+	(void)m;
+	for (size_t i = 0; i < t->ndoms; i++) {
+		struct dom *d = &t->doms[i];
+
+		if (!d->picked)
+			continue;
+		d->picked = false;
+		if (!ok)
+			continue;
+		/* What changed while the dialog was open (a check, a run) is left alone. */
+		if (!startable(t, d)) {
+			gone++;
+			continue;
+		}
+		if (!send_cmd(t, UI_CMD_START, (int)i, false))
+			break;
+		d->note[0] = '\0';
+		ui_log(t, (int)i, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"),
+		    d->target[0] ? d->target : "the host Exchange Online assigns");
+		started++;
+	}
+	if (!ok)
+		return;
+	message(t, CP_OK,
+	    "%zu run(s) started%s; each asks for the inbound test when it gets there: Y answers "
+	    "the waiting ones",
+	    started, gone ? " (the others changed meanwhile and were left alone)" : "");
+}
+
+void ask_start_all(struct tui *t)
+{
+	char names[300];
+	size_t n = pick_all(t, pick_start, names, sizeof(names)), checking = 0;
+
+	for (size_t i = 0; i < t->ndoms; i++)
+		checking += t->doms[i].checking && !t->doms[i].checked;
+	if (!n) {
+		message(t, CP_WARN, "no domain to start: %s",
+		    checking ? "the checks are still running; S again "
+			       "when they are done"
+			     : "every domain is either not ready (c shows "
+			       "why), without a target (t), or has a run");
+		return;
+	}
+	if (!modal_open(t, MODAL_CONFIRM, "Start every ready domain", -1, start_all_done,
+		"Start the cutover of %zu domain(s): %s, each through its provider?\n\n%zu other "
+		"domain(s) are left alone: not ready, %sno target, or a run already.%s Every run "
+		"is journaled on its own and can be stopped, resumed or rolled back by itself. "
+		"Each asks for the inbound test when its new MX is in place: Y on this list "
+		"answers every waiting question at once.",
+		n, names, t->ndoms - n, checking ? "still being checked, " : "",
+		t->tenant ? " Each run calls Exchange Online itself." : ""))
+		for (size_t i = 0; i < t->ndoms; i++)
+			t->doms[i].picked = false;
+}
+
+static void answer_all_done(struct tui *t, const struct modal *m, bool ok)
+{
+	size_t n = 0;
+
+	(void)m;
+	for (size_t i = 0; i < t->ndoms; i++) {
+		struct dom *d = &t->doms[i];
+
+		if (!d->picked)
+			continue;
+		d->picked = false;
+		/* Only the runs named in the dialog, and only if they still ask. */
+		if (ok && asks(d)) {
+			answer(t, (int)i, true);
+			n++;
+		}
+	}
+	if (ok)
+		message(t, CP_OK, "answered yes for %zu run(s)", n);
+}
+
+void ask_answer_all(struct tui *t)
+{
+	char names[300];
+	size_t n = pick_all(t, pick_asks, names, sizeof(names));
+
+	if (!n) {
+		message(t, CP_DIM, "no run waits for an answer");
+		return;
+	}
+	if (!modal_open(t, MODAL_CONFIRM, "Answer every waiting question", -1, answer_all_done,
+		"Answer yes for the %zu run(s) waiting at the inbound test: %s?\n\nYes only if "
+		"Microsoft's Remote Connectivity Analyzer "
+		"(https://testconnectivity.microsoft.com/, "
+		"\"Inbound SMTP Email\") passed for each of them. A run answered no (Enter on it, "
+		"then n) stops at its gate, resumable.",
+		n, names))
+		for (size_t i = 0; i < t->ndoms; i++)
+			t->doms[i].picked = false;
+}
+
 static void stop_done(struct tui *t, const struct modal *m, bool ok)
 {
 	struct dom *d = &t->doms[m->dom];

@@ -133,7 +133,8 @@ static void draw_selected(struct tui *t, const struct dom *d, int y)
 		say(t, &y, last, role(t, CP_WARN), d->run.error);
 	} else if (d->run.question[0]) {
 		say(t, &y, last, role(t, CP_WARN),
-		    "the run asks a question: Enter opens it to answer");
+		    "the run asks a question: Enter opens it to answer (Y answers every waiting "
+		    "run at once)");
 	} else if (run_unfinished(&d->run) && !d->run.live) {
 		snprintf(text, sizeof(text),
 		    "an unfinished %s (%s at %s): Enter opens it to resume, r rolls back",
@@ -232,8 +233,11 @@ static void draw_domains(struct tui *t)
 	if (t->ndoms)
 		draw_selected(t, &t->doms[t->sel], LINES - 8);
 	draw_msg(t);
-	draw_keys(
-	    t, "Enter:open  t:target  p:export  r:rollback  R:recheck  a:add  ?:help  q:quit");
+	/* S and Y where the bar has room for them (the help always lists them). */
+	draw_keys(t, COLS >= 116 ? "Enter:open  t:target  p:export  r:rollback  R:recheck  a:add  "
+				   "S:start all  Y:yes to all  ?:help  q:quit"
+				 : "Enter:open  t:target  p:export  r:rollback  R:recheck  a:add  "
+				   "?:help  q:quit");
 }
 
 /* The keys that act on the selected domain's checks, target or plan. */
@@ -253,6 +257,10 @@ static void key_domains(struct tui *t, int ch)
 		ask_add_domain(t);
 	else if (ch == 'q' || ch == 27)
 		ask_quit(t);
+	else if (ch == 'S')
+		ask_start_all(t);
+	else if (ch == 'Y')
+		ask_answer_all(t);
 	else if (ch == 'R' || ch == KEY_F(5)) {
 		recheck(t, UI_CHECK_ALL);
 		/* Tenant mode: domains the tenant accepted since join the list. */

@@ -93,6 +93,7 @@ struct dom {
 	bool export_wanted;  /* the plan arrived for `p`: ask where to write it */
 	struct ui_run run;   /* its newest run, as the engine loop sent it */
 	char note[TEXT_MAX]; /* the last outcome: a gate's reason, a failure */
+	bool picked;	     /* named in the open batch dialog (S, Y): what its yes acts on */
 };
 
 struct logline {
@@ -270,6 +271,12 @@ void ask_rollback(struct tui *t, int k);
 void ask_stop(struct tui *t, int k);
 /* Answers domain k's question. */
 void answer(struct tui *t, int k, bool yes);
+/* S on the domains list: asks once, then starts a run of every domain the readiness verdict
+ * lets run that has a target and no unfinished run (the others are counted, left alone). */
+void ask_start_all(struct tui *t);
+/* Y on the domains list: asks once, naming them, then answers yes for every run that waits
+ * at the inbound-test question. */
+void ask_answer_all(struct tui *t);
 void ask_quit(struct tui *t);
 void ask_add_domain(struct tui *t);
 void export_plan(struct tui *t, int k);
