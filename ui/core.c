@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "nameidx.h"
 #include "journal.h"
 #include "loop.h"
 #include "plan.h"
@@ -49,7 +50,14 @@ struct pub {
 	bool sent, stale;   /* stale: read its history again */
 	struct ui_run hist; /* from the journal */
 	struct ui_run run;  /* as sent */
+	int eng;	    /* the engine's run index in publish round eng_round */
+	unsigned eng_round;
+	bool touched; /* in touched[]: an event of this turn is about it */
 };
+
+/* How often the run views are sent at most while runs change (the terminal redraws on
+ * them); events (log lines, steps, questions) go at once. */
+#define PUBLISH_MS 50
 
 struct ui_core {
 	const struct mx_app *app;
@@ -74,7 +82,14 @@ struct ui_core {
 	struct chk_task *tasks;
 	struct chk_task *exo_tasks; /* [exchange]: still reading Exchange, oldest first */
 	struct pub *pubs;
-	size_t npubs;
+	size_t npubs, cap_pubs;
+	struct nameidx pub_idx; /* pubs by domain */
+	unsigned round;		/* publish rounds */
+	long long published_ms; /* monotonic, the last publish */
+	bool changed;		/* something may have changed a view since */
+	/* this turn's engine events, posted after the views of their runs (flush_events) */
+	struct ui_msg *evq, **evq_tail;
+	size_t *touched, ntouched, cap_touched;
 	bool engine_ready;
 	time_t wake;
 };
@@ -222,23 +237,37 @@ bool ui_core_warps(const struct ui_core *c)
 
 /* ---- run views ---- */
 
+static const char *pub_key(const void *ctx, size_t i)
+{
+	return ((const struct ui_core *)ctx)->pubs[i].domain;
+}
+
+/* The domain's pub (added when add), through an index: a publish round looks up every run,
+ * and with a thousand runs a linear search was a million comparisons a round. */
 static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
 {
+	long k = nameidx_find(&c->pub_idx, domain, pub_key, c);
 	struct pub *p;
 
-	for (size_t i = 0; i < c->npubs; i++)
-		if (!strcmp(c->pubs[i].domain, domain))
-			return &c->pubs[i];
+	if (k >= 0)
+		return &c->pubs[k];
 	if (!add)
 		return NULL;
-	p = realloc(c->pubs, (c->npubs + 1) * sizeof(*p));
-	if (!p)
-		return NULL;
-	c->pubs = p;
-	p = &c->pubs[c->npubs++];
+	if (c->npubs == c->cap_pubs) {
+		size_t cap = c->cap_pubs ? 2 * c->cap_pubs : 64;
+
+		if (!(p = realloc(c->pubs, cap * sizeof(*p))))
+			return NULL;
+		c->pubs = p;
+		c->cap_pubs = cap;
+	}
+	p = &c->pubs[c->npubs];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->domain, sizeof(p->domain), "%s", domain);
 	p->stale = true;
+	if (nameidx_add(&c->pub_idx, c->npubs, pub_key, c))
+		return NULL;
+	c->npubs++;
 	return p;
 }
 
@@ -290,67 +319,142 @@ out:
 	p->stale = false;
 }
 
-/* The view of p: its history, overlaid with what the engine says while it drives it. */
-static void build_view(struct ui_core *c, struct pub *p, struct ui_run *out)
+/* The view of p: its history, overlaid with what the engine says while it drives it (run
+ * index eng, -1 when the engine has no run of it). */
+static void build_view(struct ui_core *c, struct pub *p, int eng, struct ui_run *out)
 {
-	int n = c->engine ? mx_engine_nruns(c->engine) : 0;
+	struct mx_run_info info;
 
 	if (p->stale)
 		read_history(c, p);
 	*out = p->hist;
+	if (eng < 0)
+		return;
+	mx_engine_run_info(c->engine, eng, &info);
+	out->exists = true;
+	out->live = !info.stopped;
+	out->rollback = info.rollback;
+	out->step = info.step;
+	out->st = info.st;
+	out->step_flags = info.step_flags;
+	snprintf(out->question, sizeof(out->question), "%s", info.question ? info.question : "");
+	snprintf(out->step_key, sizeof(out->step_key), "%s", info.step_key ? info.step_key : "");
+	out->wake = info.wake;
+	snprintf(out->waiting_for, sizeof(out->waiting_for), "%s",
+	    info.waiting_for ? info.waiting_for : "");
+	snprintf(out->gate, sizeof(out->gate), "%s", info.gate ? info.gate : "");
+	if (info.target)
+		snprintf(out->target, sizeof(out->target), "%s", info.target);
+	if (info.provider)
+		snprintf(out->provider, sizeof(out->provider), "%s", info.provider);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Which engine run each pub has this round (p->eng when p->eng_round is the round). */
+static unsigned map_runs(struct ui_core *c)
+{
+	int n = c->engine ? mx_engine_nruns(c->engine) : 0;
+	unsigned round = ++c->round;
+
 	for (int i = 0; i < n; i++) {
 		struct mx_run_info info;
+		struct pub *p;
 
 		mx_engine_run_info(c->engine, i, &info);
-		if (strcmp(info.domain, p->domain))
-			continue;
-		out->exists = true;
-		out->live = !info.stopped;
-		out->rollback = info.rollback;
-		out->step = info.step;
-		out->st = info.st;
-		out->step_flags = info.step_flags;
-		snprintf(
-		    out->question, sizeof(out->question), "%s", info.question ? info.question : "");
-		snprintf(
-		    out->step_key, sizeof(out->step_key), "%s", info.step_key ? info.step_key : "");
-		out->wake = info.wake;
-		snprintf(out->waiting_for, sizeof(out->waiting_for), "%s",
-		    info.waiting_for ? info.waiting_for : "");
-		snprintf(out->gate, sizeof(out->gate), "%s", info.gate ? info.gate : "");
-		if (info.target)
-			snprintf(out->target, sizeof(out->target), "%s", info.target);
-		if (info.provider)
-			snprintf(out->provider, sizeof(out->provider), "%s", info.provider);
+		/* A domain's newest run comes last: its index wins. */
+		if ((p = pub_find(c, info.domain, true))) {
+			p->eng = i;
+			p->eng_round = round;
+		}
+	}
+	return round;
+}
+
+/* Sends p's view if it differs from what was sent; v is scratch. */
+static void send_view(struct ui_core *c, struct pub *p, unsigned round, struct ui_run *v)
+{
+	struct ui_msg *m;
+
+	memset(v, 0, sizeof(*v));
+	build_view(c, p, p->eng_round == round ? p->eng : -1, v);
+	if (p->sent && !memcmp(v, &p->run, sizeof(p->run)))
+		return;
+	if (!(m = msg_new(UI_MSG_RUN, p->domain)))
+		return;
+	m->run = *v;
+	p->run = *v;
+	p->sent = true;
+	post(c, m);
+}
+
+/* Sends every run view that changed since it was sent: one pass over the engine's runs, one
+ * over the pubs, a message only for a view that differs. */
+static void publish(struct ui_core *c)
+{
+	struct ui_run *v = malloc(sizeof(*v));
+	unsigned round;
+
+	c->published_ms = mono_ms();
+	c->changed = false;
+	if (!v)
+		return;
+	round = map_runs(c);
+	for (size_t i = 0; i < c->npubs; i++)
+		send_view(c, &c->pubs[i], round, v);
+	free(v);
+}
+
+/* The engine's events of this turn go to the terminal after the views of the runs they are
+ * about, so that a key answering what an event says (a question) finds the run's view
+ * already there; the other views follow at most PUBLISH_MS later (publish_due). */
+static void flush_events(struct ui_core *c)
+{
+	struct ui_run *v;
+	unsigned round;
+
+	if (!c->ntouched && !c->evq)
+		return;
+	if (c->ntouched && (v = malloc(sizeof(*v)))) {
+		round = map_runs(c);
+		for (size_t i = 0; i < c->ntouched; i++)
+			send_view(c, &c->pubs[c->touched[i]], round, v);
+		free(v);
+	}
+	for (size_t i = 0; i < c->ntouched; i++)
+		c->pubs[c->touched[i]].touched = false;
+	c->ntouched = 0;
+	if (c->evq) {
+		pthread_mutex_lock(&c->lock);
+		*c->msgs_tail = c->evq;
+		c->msgs_tail = c->evq_tail;
+		pthread_mutex_unlock(&c->lock);
+		c->evq = NULL;
+		c->evq_tail = &c->evq;
+		wake_up(c->msg_pipe[1]);
 	}
 }
 
-/* Sends every run view that changed since it was sent. */
-static void publish(struct ui_core *c)
+/* At most every PUBLISH_MS while something changes; returns the ms until it is due (-1: not
+ * due, nothing changed). */
+static int publish_due(struct ui_core *c)
 {
-	int n = c->engine ? mx_engine_nruns(c->engine) : 0;
+	long long left;
 
-	for (int i = 0; i < n; i++) {
-		struct mx_run_info info;
-
-		mx_engine_run_info(c->engine, i, &info);
-		pub_find(c, info.domain, true);
+	if (!c->changed)
+		return -1;
+	left = c->published_ms + PUBLISH_MS - mono_ms();
+	if (left <= 0) {
+		publish(c);
+		return -1;
 	}
-	for (size_t i = 0; i < c->npubs; i++) {
-		struct pub *p = &c->pubs[i];
-		struct ui_msg *m = msg_new(UI_MSG_RUN, p->domain);
-
-		if (!m)
-			return;
-		build_view(c, p, &m->run);
-		if (p->sent && !memcmp(&m->run, &p->run, sizeof(p->run))) {
-			ui_msg_free(m);
-			continue;
-		}
-		p->run = m->run;
-		p->sent = true;
-		post(c, m);
-	}
+	return (int)left;
 }
 
 static void on_event(const struct mx_event *ev, void *arg)
@@ -361,10 +465,26 @@ static void on_event(const struct mx_event *ev, void *arg)
 
 	if (m) {
 		m->ev = *ev;
-		post(c, m);
+		*c->evq_tail = m;
+		c->evq_tail = &m->next;
 	}
-	if (ev->kind != MX_EV_LOG && (p = pub_find(c, ev->domain, true)))
+	if (ev->kind != MX_EV_LOG && (p = pub_find(c, ev->domain, true))) {
 		p->stale = true;
+		c->changed = true;
+		if (!p->touched && c->ntouched < c->cap_touched)
+			c->touched[c->ntouched++] = (size_t)(p - c->pubs);
+		else if (!p->touched) {
+			size_t cap = c->cap_touched ? 2 * c->cap_touched : 64,
+			       *t = realloc(c->touched, cap * sizeof(*t));
+
+			if (!t)
+				return; /* its view goes with the next publish */
+			c->touched = t;
+			c->cap_touched = cap;
+			c->touched[c->ntouched++] = (size_t)(p - c->pubs);
+		}
+		p->touched = true;
+	}
 }
 
 /* ---- the engine ---- */
@@ -907,7 +1027,7 @@ static void *core_main(void *arg)
 	publish(c);
 	post(c, msg_new(UI_MSG_READY, NULL));
 	while (!quit) {
-		int fds[12], n = 0, timeout = 1000, ms;
+		int fds[12], n = 0, timeout = 1000, ms, due;
 
 		quit = take_cmds(c, &cmds);
 		while ((cmd = cmds)) {
@@ -915,13 +1035,17 @@ static void *core_main(void *arg)
 			if (!quit)
 				run_cmd(c, cmd);
 			cmd_free(cmd);
+			c->changed = true;
 		}
 		if (quit)
 			break;
+		if (c->engine && !mx_engine_idle(c->engine))
+			c->changed = true;
 		pump_engine(c);
 		advance_exo(c);
 		advance_tasks(c);
-		publish(c);
+		flush_events(c);
+		due = publish_due(c);
 
 		if (c->engine_ready || c->exo_tasks)
 			timeout = 0;
@@ -932,6 +1056,8 @@ static void *core_main(void *arg)
 			else
 				timeout = mx_clock_wait_ms(&c->clock, c->wake, timeout);
 		}
+		if (due >= 0 && due < timeout)
+			timeout = due;
 		atomic_store(&c->offset, (long long)c->clock.offset);
 		fds[n++] = c->cmd_pipe[0];
 		if (c->engine)
@@ -958,6 +1084,7 @@ static void *core_main(void *arg)
 	/* The way out: every run stops where it is, and the terminal learns so. */
 	if (c->engine)
 		mx_engine_stop(c->engine);
+	flush_events(c);
 	for (size_t i = 0; i < c->npubs; i++)
 		c->pubs[i].stale = true;
 	publish(c);
@@ -980,6 +1107,7 @@ int ui_core_new(
 	c->app = app;
 	c->cmd_pipe[0] = c->cmd_pipe[1] = c->msg_pipe[0] = c->msg_pipe[1] = -1;
 	c->msgs_tail = &c->msgs;
+	c->evq_tail = &c->evq;
 	c->sink.fn = on_event;
 	c->sink.arg = c;
 	pthread_mutex_init(&c->lock, NULL);
@@ -1074,6 +1202,12 @@ void ui_core_free(struct ui_core *c)
 			close(c->msg_pipe[i]);
 	}
 	free(c->pubs);
+	free(c->touched);
+	nameidx_free(&c->pub_idx);
+	while ((m = c->evq)) {
+		c->evq = m->next;
+		ui_msg_free(m);
+	}
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

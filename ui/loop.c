@@ -24,7 +24,8 @@ static void tick(struct tui *t)
 	struct pollfd p[3] = {{STDIN_FILENO, POLLIN, 0}, {ui_sig_pipe[0], POLLIN, 0},
 	    {ui_core_fd(t->core), POLLIN, 0}};
 
-	model_take(t);
+	bool more = model_take(t);
+
 	for (size_t i = 0; i < t->ndoms; i++)
 		if (t->doms[i].export_wanted && !t->nmodals) {
 			t->doms[i].export_wanted = false;
@@ -33,7 +34,7 @@ static void tick(struct tui *t)
 	term_signals(t);
 	if (t->dirty || time(NULL) != t->last_draw)
 		draw(t);
-	poll(p, 3, t->warps ? 100 : 1000);
+	poll(p, 3, more ? 0 : t->warps ? 100 : 1000);
 	term_signals(t);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nameidx.h"
 #include "tui.h"
 
 void ui_log(struct tui *t, int dom, enum mx_sev sev, const char *fmt, ...)
@@ -38,12 +39,14 @@ void message(struct tui *t, enum pair color, const char *fmt, ...)
 	t->dirty = true;
 }
 
+static const char *dom_key(const void *ctx, size_t i)
+{
+	return ((const struct tui *)ctx)->doms[i].name;
+}
+
 int find_dom(const struct tui *t, const char *name)
 {
-	for (size_t i = 0; i < t->ndoms; i++)
-		if (!strcmp(t->doms[i].name, name))
-			return (int)i;
-	return -1;
+	return (int)nameidx_find(&t->dom_idx, name, dom_key, t);
 }
 
 int add_domain(struct tui *t, const char *name, const char *target)
@@ -59,10 +62,14 @@ int add_domain(struct tui *t, const char *name, const char *target)
 	}
 	if ((k = find_dom(t, norm)) >= 0)
 		return k;
-	g = realloc(t->doms, (t->ndoms + 1) * sizeof(*g));
-	if (!g)
-		return -1;
-	t->doms = g;
+	if (t->ndoms == t->cap_doms) {
+		size_t cap = t->cap_doms ? 2 * t->cap_doms : 64;
+
+		if (!(g = realloc(t->doms, cap * sizeof(*g))))
+			return -1;
+		t->doms = g;
+		t->cap_doms = cap;
+	}
 	g = &t->doms[t->ndoms];
 	memset(g, 0, sizeof(*g));
 	g->run.step = -1;
@@ -71,6 +78,8 @@ int add_domain(struct tui *t, const char *name, const char *target)
 		snprintf(g->target, sizeof(g->target), "%s", norm);
 	snprintf(
 	    g->provider, sizeof(g->provider), "%s", t->default_provider ? t->default_provider : "");
+	if (nameidx_add(&t->dom_idx, t->ndoms, dom_key, t))
+		return -1;
 	t->dirty = true;
 	return (int)t->ndoms++;
 }
@@ -220,9 +229,11 @@ static void take_event(struct tui *t, const struct mx_event *ev)
 static void take_run(struct tui *t, struct ui_msg *m)
 {
 	size_t before = t->ndoms;
-	int k = add_domain(t, m->domain, m->run.target[0] ? m->run.target : NULL);
+	int k = find_dom(t, m->domain);
 	struct dom *d;
 
+	if (k < 0)
+		k = add_domain(t, m->domain, m->run.target[0] ? m->run.target : NULL);
 	if (k < 0)
 		return;
 	if (t->ndoms > before && t->ready)
@@ -315,11 +326,24 @@ static void take_plan(struct tui *t, struct ui_msg *m)
 		message(t, CP_FAIL, "no plan for %s: %s", d->name, d->plan_err);
 }
 
-void model_take(struct tui *t)
+bool model_take(struct tui *t)
 {
 	struct ui_msg *m;
+	struct timespec t0, t1;
+	unsigned n = 0;
 
-	while ((m = ui_core_take(t->core))) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		/* A flood of messages (a thousand runs) is taken in slices of about 30 ms, each
+		 * followed by a redraw and the keys, so the screen never freezes behind it. */
+		if (++n % 16 == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >=
+			    30)
+				return true;
+		}
+		if (!(m = ui_core_take(t->core)))
+			return false;
 		switch (m->kind) {
 		case UI_MSG_EVENT:
 			take_event(t, &m->ev);

@@ -29,6 +29,7 @@ static void tui_close(struct tui *t)
 		json_decref(t->doms[i].plan);
 	}
 	free(t->doms);
+	nameidx_free(&t->dom_idx);
 	free(t->plines);
 }
 

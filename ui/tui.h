@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "steps.h"
 #include "core.h"
+#include "nameidx.h"
 
 #define MIN_COLS 80
 #define MIN_ROWS 24
@@ -133,7 +134,8 @@ struct tui {
 	struct ui_core *core; /* checks, plans and runs: the engine loop's thread */
 
 	struct dom *doms;
-	size_t ndoms;
+	size_t ndoms, cap_doms;
+	struct nameidx dom_idx; /* doms by name */
 	const char *default_provider;
 
 	enum ui_scr scr;
@@ -216,8 +218,9 @@ int add_domain(struct tui *t, const char *name, const char *target);
 bool run_unfinished(const struct ui_run *r);
 /* Some run is driven by the engine now. */
 bool any_live(const struct tui *t);
-/* Applies every message the engine loop sent. */
-void model_take(struct tui *t);
+/* Applies the messages the engine loop sent, for at most about 30 ms; true when some are
+ * left for the next turn. */
+bool model_take(struct tui *t);
 /* Asks the engine loop to check domain `only` again; UI_CHECK_ALL: every domain,
  * UI_CHECK_NEW: those never checked. *.onmicrosoft.com domains are never checked. */
 enum { UI_CHECK_ALL = -1, UI_CHECK_NEW = -2 };
