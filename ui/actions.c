@@ -295,6 +295,23 @@ static size_t pick_all(
 	return n;
 }
 
+/* The next domain marked by pick_all from index from on, its mark taken off; -1 when none. */
+static int next_picked(struct tui *t, int from)
+{
+	for (int i = from; i < (int)t->ndoms; i++)
+		if (t->doms[i].picked) {
+			t->doms[i].picked = false;
+			return i;
+		}
+	return -1;
+}
+
+static void unpick_all(struct tui *t)
+{
+	while (next_picked(t, 0) >= 0)
+		;
+}
+
 static bool pick_start(const struct tui *t, const struct dom *d)
 {
 	return startable(t, d);
@@ -311,28 +328,27 @@ static void start_all_done(struct tui *t, const struct modal *m, bool ok)
 	size_t started = 0, gone = 0;
 
 	(void)m;
-	for (size_t i = 0; i < t->ndoms; i++) {
+	if (!ok) {
+		unpick_all(t);
+		return;
+	}
+	for (int i = 0; (i = next_picked(t, i)) >= 0; i++) {
 		struct dom *d = &t->doms[i];
 
-		if (!d->picked)
-			continue;
-		d->picked = false;
-		if (!ok)
-			continue;
 		/* What changed while the dialog was open (a check, a run) is left alone. */
 		if (!startable(t, d)) {
 			gone++;
 			continue;
 		}
-		if (!send_cmd(t, UI_CMD_START, (int)i, false))
+		if (!send_cmd(t, UI_CMD_START, i, false)) {
+			unpick_all(t);
 			break;
+		}
 		d->note[0] = '\0';
-		ui_log(t, (int)i, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"),
+		ui_log(t, i, MX_SEV_INFO, "run started: %s %s %s", d->name, sym(t, "→", "->"),
 		    d->target[0] ? d->target : "the host Exchange Online assigns");
 		started++;
 	}
-	if (!ok)
-		return;
 	message(t, CP_OK,
 	    "%zu run(s) started%s; each asks for the inbound test when it gets there: Y answers "
 	    "the waiting ones",
@@ -362,8 +378,7 @@ void ask_start_all(struct tui *t)
 		"answers every waiting question at once.",
 		n, names, t->ndoms - n, checking ? "still being checked, " : "",
 		t->tenant ? " Each run calls Exchange Online itself." : ""))
-		for (size_t i = 0; i < t->ndoms; i++)
-			t->doms[i].picked = false;
+		unpick_all(t);
 }
 
 static void answer_all_done(struct tui *t, const struct modal *m, bool ok)
@@ -371,18 +386,12 @@ static void answer_all_done(struct tui *t, const struct modal *m, bool ok)
 	size_t n = 0;
 
 	(void)m;
-	for (size_t i = 0; i < t->ndoms; i++) {
-		struct dom *d = &t->doms[i];
-
-		if (!d->picked)
-			continue;
-		d->picked = false;
-		/* Only the runs named in the dialog, and only if they still ask. */
-		if (ok && asks(d)) {
-			answer(t, (int)i, true);
+	/* Only the runs named in the dialog, and only if they still ask. */
+	for (int i = 0; (i = next_picked(t, i)) >= 0; i++)
+		if (ok && asks(&t->doms[i])) {
+			answer(t, i, true);
 			n++;
 		}
-	}
 	if (ok)
 		message(t, CP_OK, "answered yes for %zu run(s)", n);
 }
@@ -403,8 +412,7 @@ void ask_answer_all(struct tui *t)
 		"\"Inbound SMTP Email\") passed for each of them. A run answered no (Enter on it, "
 		"then n) stops at its gate, resumable.",
 		n, names))
-		for (size_t i = 0; i < t->ndoms; i++)
-			t->doms[i].picked = false;
+		unpick_all(t);
 }
 
 static void stop_done(struct tui *t, const struct modal *m, bool ok)
