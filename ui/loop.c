@@ -17,6 +17,24 @@
 static const struct ui_screen *const screens[SCR_COUNT] = {UI_SCREENS(UI_SCR_ROW)};
 #undef UI_SCR_ROW
 
+/* The time from the poll's return to the next poll: how long a key may wait for the loop
+ * (MXCUTOVER_UI_TIMING, bench/wizard_gap). */
+static void busy_end(struct tui *t)
+{
+	struct timespec now;
+	double ms;
+
+	if (!t->woke.tv_sec)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - t->woke.tv_sec) * 1000.0 +
+	     (double)(now.tv_nsec - t->woke.tv_nsec) / 1e6;
+	t->turns++;
+	t->turns_over += ms > 20.0;
+	if (ms > t->turn_max_ms)
+		t->turn_max_ms = ms;
+}
+
 /* Waits for a key, a signal or the engine loop's messages, at most a second (the clock in
  * the title and the countdowns move every second; a warp clock's every 100 ms). */
 static void tick(struct tui *t)
@@ -34,7 +52,9 @@ static void tick(struct tui *t)
 	term_signals(t);
 	if (t->dirty || time(NULL) != t->last_draw)
 		draw(t);
+	busy_end(t);
 	poll(p, 3, more ? 0 : t->warps ? 100 : 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t->woke);
 	term_signals(t);
 }
 

@@ -44,6 +44,21 @@ static void await_ready(struct tui *t)
 	}
 }
 
+/* MXCUTOVER_UI_TIMING=FILE (a measuring aid, bench/wizard_gap): one line appended to FILE
+ * at the end: the loop's turns, how many took over 20 ms from the poll's return to the next
+ * poll (the longest a key could wait for the loop), and the longest. */
+static void ui_timing(const struct tui *t)
+{
+	const char *path = getenv("MXCUTOVER_UI_TIMING");
+	FILE *fp;
+
+	if (!path || !*path || !(fp = fopen(path, "a")))
+		return;
+	fprintf(fp, "ui: %ld turns of the loop, %ld over 20 ms, the longest %.1f ms\n", t->turns,
+	    t->turns_over, t->turn_max_ms);
+	fclose(fp);
+}
+
 /* After the terminal is back: how to pick up every run that is not finished. */
 static void say_resume(struct tui *t)
 {
@@ -146,6 +161,7 @@ int mx_cmd_tui(struct mx_app *app, int argc, char **argv)
 	}
 
 	ui_loop(t);
+	ui_timing(t);
 	/* Every run stops where it is; the last views say where. */
 	ui_core_stop(t->core);
 	model_take(t);

@@ -167,6 +167,10 @@ struct tui {
 	bool color, utf8, warps, too_small, quit, dirty;
 	time_t last_draw;
 	int exit_status;
+	/* each turn of the loop, from the poll's return to the next poll (MXCUTOVER_UI_TIMING) */
+	struct timespec woke;
+	long turns, turns_over; /* over: longer than 20 ms */
+	double turn_max_ms;
 };
 
 /* ---- term.c: the terminal and drawing primitives ---- */
