@@ -49,12 +49,17 @@ int mx_clock_parse(struct mx_clock *c, const char *spec, struct mx_err *err)
 	    "MXCUTOVER_CLOCK=%.40s is not understood; use warp or warp:SECONDS, or unset it", spec);
 }
 
-static double mono_now(void)
+double mx_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static double mono_now(void)
+{
+	return mx_mono_ms() / 1000.0;
 }
 
 bool mx_clock_warp_to(struct mx_clock *c, time_t t)

@@ -46,4 +46,7 @@ int mx_clock_wait_ms(const struct mx_clock *c, time_t t, int max_ms);
 /* Formats t as RFC 3339 UTC ("2026-11-28T23:46:41Z") into buf (≥ 21 bytes). Returns buf. */
 char *mx_time_rfc3339(time_t t, char *buf, unsigned len);
 
+/* Milliseconds on the monotonic clock (never warped): for measuring how long work took. */
+double mx_mono_ms(void);
+
 #endif

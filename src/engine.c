@@ -538,14 +538,10 @@ static int pool_open(struct mx_engine *e, struct mx_err *err)
 	pl = calloc(1, sizeof(*pl));
 	if (!pl)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	if (pipe(pl->pipe)) {
+	if (pipe2(pl->pipe, O_CLOEXEC | O_NONBLOCK)) {
 		free(pl);
 		return mx_err_set(err, MX_EIO, "cannot make a pipe for the provider workers: %s",
 		    strerror(errno));
-	}
-	for (int i = 0; i < 2; i++) {
-		fcntl(pl->pipe[i], F_SETFL, fcntl(pl->pipe[i], F_GETFL) | O_NONBLOCK);
-		fcntl(pl->pipe[i], F_SETFD, FD_CLOEXEC);
 	}
 	pthread_mutex_init(&pl->mu, NULL);
 	pthread_cond_init(&pl->cv, NULL);
@@ -1951,6 +1947,16 @@ static enum res exec_step(struct run *r, struct mx_err *err)
 
 /* ---- runs ---- */
 
+/* The run lets go of everything it has in flight: name-server probes, the MTA-STS fetch,
+ * verify_target's lookups and probe, a provider call. */
+static void io_drop(struct run *r)
+{
+	probe_free(r);
+	fetch_free(r);
+	tgt_drop(r);
+	pj_drop(r);
+}
+
 static void run_free(struct run *r)
 {
 	if (!r)
@@ -1959,10 +1965,7 @@ static void run_free(struct run *r)
 		chk_finish(r->chk, NULL);
 		chk_domain_clear(&r->chk_d);
 	}
-	probe_free(r);
-	fetch_free(r);
-	tgt_drop(r);
-	pj_drop(r);
+	io_drop(r);
 	jnl_run_clear(&r->row);
 	jnl_vars_clear(&r->v);
 	prov_close(r->prov);
@@ -2369,10 +2372,7 @@ static void finish(struct run *r, enum mx_run_state st)
 
 	mx_err_clear(&err);
 	r->stopped = true;
-	probe_free(r);
-	fetch_free(r);
-	tgt_drop(r);
-	pj_drop(r);
+	io_drop(r);
 	r->exit = 0;
 	r->waiting_for[0] = '\0';
 	if (jnl_begin(r->e->cfg.jnl, &err) || save_pos(r, st, NULL, &err) ||
@@ -2399,10 +2399,7 @@ static void stop_with(struct run *r, enum mx_run_state st, int exit_status, stru
 
 	mx_err_clear(&jerr);
 	r->stopped = true;
-	probe_free(r);
-	fetch_free(r);
-	tgt_drop(r);
-	pj_drop(r);
+	io_drop(r);
 	r->asking = false;
 	r->exit = exit_status;
 	snprintf(r->error, sizeof(r->error), "%s", err->msg);
@@ -2789,10 +2786,7 @@ static void stop_run(struct mx_engine *e, struct run *r)
 	if (r->stopped)
 		return;
 	r->stopped = true;
-	probe_free(r);
-	fetch_free(r);
-	tgt_drop(r);
-	pj_drop(r);
+	io_drop(r);
 	r->asking = false;
 	r->exit = MX_EXIT_BLOCKED;
 	jnl_unlock(e->cfg.jnl, r->row.domain);

@@ -85,7 +85,7 @@ struct ui_core {
 	size_t npubs, cap_pubs;
 	struct nameidx pub_idx; /* pubs by domain */
 	unsigned round;		/* publish rounds */
-	long long published_ms; /* monotonic, the last publish */
+	double published_ms;	/* mx_mono_ms of the last publish */
 	bool changed;		/* something may have changed a view since */
 	/* this turn's engine events, posted after the views of their runs (flush_events) */
 	struct ui_msg *evq, **evq_tail;
@@ -349,14 +349,6 @@ static void build_view(struct ui_core *c, struct pub *p, int eng, struct ui_run 
 		snprintf(out->provider, sizeof(out->provider), "%s", info.provider);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Which engine run each pub has this round (p->eng when p->eng_round is the round). */
 static unsigned map_runs(struct ui_core *c)
 {
@@ -401,7 +393,7 @@ static void publish(struct ui_core *c)
 	struct ui_run *v = malloc(sizeof(*v));
 	unsigned round;
 
-	c->published_ms = mono_ms();
+	c->published_ms = mx_mono_ms();
 	c->changed = false;
 	if (!v)
 		return;
@@ -445,11 +437,11 @@ static void flush_events(struct ui_core *c)
  * due, nothing changed). */
 static int publish_due(struct ui_core *c)
 {
-	long long left;
+	double left;
 
 	if (!c->changed)
 		return -1;
-	left = c->published_ms + PUBLISH_MS - mono_ms();
+	left = c->published_ms + PUBLISH_MS - mx_mono_ms();
 	if (left <= 0) {
 		publish(c);
 		return -1;
@@ -518,14 +510,13 @@ static int engine_fresh(struct ui_core *c, struct mx_err *err)
 /* Steps the engine for at most ~20 ms, so commands and the other work stay responsive. */
 static void pump_engine(struct ui_core *c)
 {
-	struct timespec t0, t1;
+	double t0 = mx_mono_ms();
 	struct mx_err err;
 	time_t wake;
 	int rc;
 
 	c->engine_ready = false;
 	c->wake = 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (c->engine && !mx_engine_idle(c->engine)) {
 		mx_err_clear(&err);
 		rc = mx_engine_step(c->engine, &wake, &err);
@@ -541,8 +532,7 @@ static void pump_engine(struct ui_core *c)
 			post_fail(c, "", &err);
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > 20) {
+		if (mx_mono_ms() - t0 > 20) {
 			c->engine_ready = true;
 			break;
 		}

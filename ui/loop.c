@@ -21,14 +21,11 @@ static const struct ui_screen *const screens[SCR_COUNT] = {UI_SCREENS(UI_SCR_ROW
  * (MXCUTOVER_UI_TIMING, bench/wizard_gap). */
 static void busy_end(struct tui *t)
 {
-	struct timespec now;
 	double ms;
 
-	if (!t->woke.tv_sec)
+	if (!t->woke)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - t->woke.tv_sec) * 1000.0 +
-	     (double)(now.tv_nsec - t->woke.tv_nsec) / 1e6;
+	ms = mx_mono_ms() - t->woke;
 	t->turns++;
 	t->turns_over += ms > 20.0;
 	if (ms > t->turn_max_ms)
@@ -54,7 +51,7 @@ static void tick(struct tui *t)
 		draw(t);
 	busy_end(t);
 	poll(p, 3, more ? 0 : t->warps ? 100 : 1000);
-	clock_gettime(CLOCK_MONOTONIC, &t->woke);
+	t->woke = mx_mono_ms();
 	term_signals(t);
 }
 

@@ -168,7 +168,7 @@ struct tui {
 	time_t last_draw;
 	int exit_status;
 	/* each turn of the loop, from the poll's return to the next poll (MXCUTOVER_UI_TIMING) */
-	struct timespec woke;
+	double woke;		/* mx_mono_ms at the poll's return, 0 before the first */
 	long turns, turns_over; /* over: longer than 20 ms */
 	double turn_max_ms;
 };
