@@ -32,8 +32,7 @@ enum {
 	PROV_CAP_CAS = 1 << 0,	  /* replace_rrset honours *expect atomically */
 	PROV_CAP_ATOMIC = 1 << 1, /* an RRset changes in one step (never half-written) */
 	PROV_CAP_HUMAN = 1 << 2,  /* a person applies changes (manual) */
-	/* Reads and writes only through p->http: the engine may make its calls on a worker
-	 * thread with another HTTP context (one call at a time per provider). */
+	/* Reads and writes only through p->http (p->dns is not used). */
 	PROV_CAP_HTTP = 1 << 3,
 };
 
@@ -69,7 +68,10 @@ struct prov_ops {
 	int (*check_access)(struct prov *p, struct prov_access *out, struct mx_err *err);
 };
 
-/* Everything an adapter may use; borrowed from the caller for the adapter's lifetime. */
+/* Everything an adapter may use; borrowed from the caller for the adapter's lifetime. The
+ * engine makes every call on one of its worker threads, one call at a time per adapter, with
+ * that worker's own dns and http contexts in place for the call: an adapter keeps no
+ * thread-bound state and no pointer to p->dns or p->http between calls. */
 struct prov {
 	const struct prov_ops *ops;
 	char *name;	       /* the [provider.NAME] the user chose */

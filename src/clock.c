@@ -57,6 +57,27 @@ double mx_mono_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+double mx_queued_ms(void)
+{
+	FILE *f = fopen("/proc/thread-self/schedstat", "re");
+	unsigned long long run = 0, queued = 0;
+	int n;
+
+	if (!f)
+		return -1;
+	n = fscanf(f, "%llu %llu", &run, &queued);
+	fclose(f);
+	return n == 2 ? (double)queued / 1e6 : -1;
+}
+
+double mx_thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
 static double mono_now(void)
 {
 	return mx_mono_ms() / 1000.0;

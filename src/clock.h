@@ -49,4 +49,13 @@ char *mx_time_rfc3339(time_t t, char *buf, unsigned len);
 /* Milliseconds on the monotonic clock (never warped): for measuring how long work took. */
 double mx_mono_ms(void);
 
+/* Milliseconds the calling thread has spent waiting for a CPU since it started (the
+ * kernel's run-queue delay, /proc/thread-self/schedstat), or -1 where the kernel does not
+ * tell. A unit of work's wall time less what it queued is what the work itself cost: on a
+ * busy machine the difference is other processes' turn, not the work blocking. */
+double mx_queued_ms(void);
+
+/* Milliseconds of CPU the calling thread has used (CLOCK_THREAD_CPUTIME_ID). */
+double mx_thread_cpu_ms(void);
+
 #endif

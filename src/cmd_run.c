@@ -401,8 +401,6 @@ static int drive(struct front *f)
 	time_t wake;
 	int rc, status;
 
-	if (getenv("MXCUTOVER_ENGINE_BUDGET_MS"))
-		mx_engine_set_budget(f->engine, atoi(getenv("MXCUTOVER_ENGINE_BUDGET_MS")));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);

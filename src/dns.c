@@ -633,6 +633,11 @@ static void ubq_free(struct ub_query *q)
 	free(q);
 }
 
+int dns_ctx_like(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err)
+{
+	return dns_ctx_new(out, like ? like->conf : NULL, err);
+}
+
 void dns_ctx_free(struct dns_ctx *c)
 {
 	if (!c)

@@ -114,6 +114,10 @@ struct dns_ctx;
  * unbound's reason. */
 int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err);
 
+/* A new resolver with like's configuration (for another thread: a context is used by one
+ * thread at a time). */
+int dns_ctx_like(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err);
+
 /* Frees the resolver; queries still in flight are dropped without their callbacks. NULL is
  * fine. */
 void dns_ctx_free(struct dns_ctx *c);

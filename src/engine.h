@@ -80,9 +80,11 @@ bool mx_engine_idle(const struct mx_engine *e);
  * preflight blockers, 3 a runtime failure, 4 a lock. */
 int mx_engine_exit_status(const struct mx_engine *e);
 
-/* How long the engine's units of work took (wall time, monotonic clock): every call of
- * mx_engine_step that ran a step is one unit. The engine is meant never to block, so a unit
- * over budget_ms (MX_ENGINE_BUDGET_MS unless set) is counted with its step. */
+/* How long the engine's calls took: every call of mx_engine_step is measured (wall time on
+ * the monotonic clock less the time its thread waited for a CPU); one that ran a step is a
+ * unit. The engine is meant never to block, so a call over the budget (MX_ENGINE_BUDGET_MS,
+ * or MXCUTOVER_ENGINE_BUDGET_MS) is counted, and with MXCUTOVER_ENGINE_BUDGET_LOG=FILE
+ * appended to FILE as one line naming domain and step. */
 #define MX_ENGINE_BUDGET_MS 20
 struct mx_engine_timing {
 	long units, over;
@@ -94,7 +96,6 @@ void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out);
 /* Provider calls under way on the engine's workers. mx_engine_free waits for them (each ends
  * within its provider's timeouts): a front end that stops says so first. */
 int mx_engine_calls_in_flight(struct mx_engine *e);
-void mx_engine_set_budget(struct mx_engine *e, int budget_ms);
 
 /* What a front end shows of run i. Strings are borrowed until the next mx_engine_step. */
 struct mx_run_info {
