@@ -41,6 +41,7 @@
 #include "provider.h"
 #include "rrset.h"
 #include "steps.h"
+#include "workers.h"
 
 enum res { R_DONE, R_SKIP, R_WAIT, R_ASK, R_GATE, R_FAIL };
 
@@ -86,7 +87,7 @@ struct mx_engine {
 	int budget_ms;
 	char budget_log[512];	   /* MXCUTOVER_ENGINE_BUDGET_LOG: calls over budget, or "" */
 	struct dane_ctx *dane;	   /* the STARTTLS prober every run's verify_target shares */
-	struct pool *pool;	   /* the provider workers, made at the first call */
+	struct mx_workers *pool;   /* the workers for blocking calls, made at the first call */
 	struct tgt_check *orphans; /* probes of runs that went away, still in flight */
 };
 
@@ -399,13 +400,13 @@ static const char *rr_type_name(int type)
 /* Every call that may block — a provider's read or write (HTTP APIs, RFC 2136 updates and
  * their reads from the primary, the manual provider's reads from each server), the admin API
  * of Exchange Online and the DANE gates' lookups through a fresh resolver — runs on one of a
- * few worker threads, each with its own HTTP context, resolver and admin API context, so
- * that no unit of the engine's work waits for the network and one slow provider never holds
- * up the others. The step starts the call and returns; it reads the result once the worker
- * is done (the worker writes a byte to the pool's pipe, which is among mx_engine_fds). One
- * call at a time per run; the journal is written only on the engine's thread, before and
- * after. A run that goes away while its call runs hands its provider to the call, which
- * closes it when done. */
+ * few worker threads (src/workers.c), each with its own HTTP context, resolver and admin API
+ * context, so that no unit of the engine's work waits for the network and one slow provider
+ * never holds up the others. The step starts the call (pj_start) and returns R_WAIT; it takes
+ * the result (pj_take) once the worker is done (the pool's descriptor is among
+ * mx_engine_fds). One call at a time per run; the journal is written only on the engine's
+ * thread, before and after. A run that goes away while its call runs hands its provider to
+ * the call, which closes it when done. */
 #define POOL_WORKERS 8
 
 enum pj_op {
@@ -431,32 +432,8 @@ struct pjob {
 	long long intent; /* replace: the journaled intent it carries out */
 	int rc;
 	struct mx_err err;
-	bool running, done, orphan;
-	struct pjob *next;
-	char domain[254];	  /* the run's, to keep a new run off a zone still being written */
-	struct pjob *orphan_next; /* in pool->orphans while it runs on without its run */
-};
-
-struct pool {
-	pthread_t th[POOL_WORKERS];
-	int nth;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct pjob *head, **tail;
-	struct pjob *orphans; /* running calls whose runs went away */
-	bool stop;
-	int pipe[2];
-	const struct http_ctx *http_like;
-	const struct dns_ctx *dns_like;
-	const struct mx_conf *conf;
-};
-
-/* What one worker calls with, made when a call first needs it. */
-struct worker {
-	struct pool *pl;
-	struct http_ctx *http;
-	struct dns_ctx *dns;
-	struct exo_ctx *exo;
+	char domain[254]; /* the run's, to keep a new run off a zone still being written */
+	struct mx_work *work;
 };
 
 static void pjob_free(struct pjob *j)
@@ -470,23 +447,19 @@ static void pjob_free(struct pjob *j)
 	free(j);
 }
 
-static int worker_dns(struct worker *w, struct mx_err *err)
+/* mx_work_free_fn: a call its run let go of; one that ran on without its run owns the
+ * provider it was writing with. */
+static void pjob_release(void *arg, bool orphan)
 {
-	return w->dns || !w->pl->dns_like ? MX_OK : dns_ctx_like(&w->dns, w->pl->dns_like, err);
-}
+	struct pjob *j = arg;
 
-static int worker_exo(struct worker *w, struct mx_err *err)
-{
-	if (w->exo)
-		return MX_OK;
-	if (exo_open(w->pl->conf, w->http, &w->exo, err))
-		return err->rc;
-	exo_set_no_wait(w->exo, true);
-	return MX_OK;
+	if (orphan)
+		prov_close(j->prov);
+	pjob_free(j);
 }
 
 /* A provider call with the worker's contexts in place of the run's. */
-static int pj_prov(struct worker *w, struct pjob *j)
+static int pj_prov(struct mx_worker *w, struct pjob *j)
 {
 	struct prov *p = j->prov;
 	struct http_ctx *http = p->http;
@@ -495,10 +468,14 @@ static int pj_prov(struct worker *w, struct pjob *j)
 	bool use_dns = p->dns && !(p->ops->caps & PROV_CAP_HTTP);
 	int rc;
 
-	if (use_dns && (rc = worker_dns(w, &j->err)))
-		return rc;
-	p->http = w->http;
-	p->dns = use_dns ? w->dns : NULL;
+	if (!(p->http = mx_worker_http(w, &j->err)) ||
+	    (use_dns && !(p->dns = mx_worker_dns(w, &j->err)))) {
+		p->http = http;
+		p->dns = dns;
+		return j->err.rc ? j->err.rc : MX_EIO;
+	}
+	if (!use_dns)
+		p->dns = NULL;
 	switch (j->op) {
 	case PJ_READ:
 		rc = p->ops->read_rrset(p, j->name, j->type, &j->out, &j->err);
@@ -517,150 +494,46 @@ static int pj_prov(struct worker *w, struct pjob *j)
 	return rc;
 }
 
-static int pj_exec(struct worker *w, struct pjob *j)
+/* mx_work_fn: the call, on a worker. */
+static void pj_exec(struct mx_worker *w, void *arg)
 {
+	struct pjob *j = arg;
 	struct mx_err *err = &j->err;
+	struct dns_ctx *dns;
+	struct exo_ctx *x;
 
+	mx_err_clear(err);
 	switch (j->op) {
 	case PJ_READ:
 	case PJ_READ_ZONE:
 	case PJ_REPLACE:
-		return pj_prov(w, j);
+		j->rc = pj_prov(w, j);
+		return;
 	case PJ_FRESH:
-		if (!w->pl->dns_like)
-			return mx_err_set(err, MX_EDNS, "no resolver for %s", j->name);
-		if (worker_dns(w, err))
-			return err->rc;
-		return dns_resolve_fresh(w->dns, j->name, j->type, &j->ans, err);
+		if (!(dns = mx_worker_dns(w, err)))
+			j->rc = err->rc ? err->rc : MX_EDNS;
+		else
+			j->rc = dns_resolve_fresh(dns, j->name, j->type, &j->ans, err);
+		return;
 	case PJ_EXO_ENABLE:
 	case PJ_EXO_STATUS:
 	case PJ_EXO_DANE:
-		if (worker_exo(w, err))
-			return err->rc;
-		if (j->op == PJ_EXO_ENABLE)
-			return exo_enable_dnssec(w->exo, j->domain, j->host, sizeof(j->host), err);
-		if (j->op == PJ_EXO_STATUS)
-			return exo_dnssec_status(w->exo, j->domain, &j->st, err);
-		return exo_set_dane_inbound(w->exo, j->domain, j->enable, err);
-	}
-	return mx_err_set(err, MX_EINVAL, "unknown call");
-}
-
-static void *pool_main(void *arg)
-{
-	struct worker w = {.pl = arg};
-	struct pool *pl = w.pl;
-	struct mx_err herr;
-	int hrc;
-
-	mx_err_clear(&herr);
-	hrc = http_ctx_like(&w.http, pl->http_like, &herr);
-	pthread_mutex_lock(&pl->mu);
-	for (;;) {
-		struct pjob *j;
-		char one = 1;
-
-		while (!pl->stop && !pl->head)
-			pthread_cond_wait(&pl->cv, &pl->mu);
-		if (!pl->head)
-			break;
-		j = pl->head;
-		pl->head = j->next;
-		if (!pl->head)
-			pl->tail = &pl->head;
-		j->running = true;
-		pthread_mutex_unlock(&pl->mu);
-		mx_err_clear(&j->err);
-		if (hrc) {
-			j->rc = hrc;
-			j->err = herr;
-		} else {
-			j->rc = pj_exec(&w, j);
-		}
-		pthread_mutex_lock(&pl->mu);
-		j->running = false;
-		j->done = true;
-		if (j->orphan) {
-			for (struct pjob **pp = &pl->orphans; *pp; pp = &(*pp)->orphan_next)
-				if (*pp == j) {
-					*pp = j->orphan_next;
-					break;
-				}
-			pthread_mutex_unlock(&pl->mu);
-			prov_close(j->prov);
-			pjob_free(j);
-			pthread_mutex_lock(&pl->mu);
-			continue;
-		}
-		/* A full pipe wakes the engine all the same. */
-		(void)!write(pl->pipe[1], &one, 1);
-	}
-	pthread_mutex_unlock(&pl->mu);
-	exo_close(w.exo);
-	dns_ctx_free(w.dns);
-	http_ctx_free(w.http);
-	return NULL;
-}
-
-static void pool_free(struct pool *pl)
-{
-	if (!pl)
+		if (!(x = mx_worker_exo(w, err)))
+			j->rc = err->rc ? err->rc : MX_EIO;
+		else if (j->op == PJ_EXO_ENABLE)
+			j->rc = exo_enable_dnssec(x, j->domain, j->host, sizeof(j->host), err);
+		else if (j->op == PJ_EXO_STATUS)
+			j->rc = exo_dnssec_status(x, j->domain, &j->st, err);
+		else
+			j->rc = exo_set_dane_inbound(x, j->domain, j->enable, err);
 		return;
-	pthread_mutex_lock(&pl->mu);
-	pl->stop = true;
-	/* Calls not started yet are dropped (their runs are gone). */
-	while (pl->head) {
-		struct pjob *j = pl->head;
-
-		pl->head = j->next;
-		if (j->orphan)
-			prov_close(j->prov);
-		pjob_free(j);
 	}
-	pl->tail = &pl->head;
-	pthread_cond_broadcast(&pl->cv);
-	pthread_mutex_unlock(&pl->mu);
-	/* A call under way ends within its timeouts. */
-	for (int i = 0; i < pl->nth; i++)
-		pthread_join(pl->th[i], NULL);
-	close(pl->pipe[0]);
-	close(pl->pipe[1]);
-	pthread_cond_destroy(&pl->cv);
-	pthread_mutex_destroy(&pl->mu);
-	free(pl);
+	j->rc = mx_err_set(err, MX_EINVAL, "unknown call");
 }
 
-static int pool_open(struct mx_engine *e, struct mx_err *err)
+static bool pj_of_domain(const void *arg, const void *domain)
 {
-	struct pool *pl;
-
-	if (e->pool)
-		return MX_OK;
-	pl = calloc(1, sizeof(*pl));
-	if (!pl)
-		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	if (pipe2(pl->pipe, O_CLOEXEC | O_NONBLOCK)) {
-		free(pl);
-		return mx_err_set(err, MX_EIO, "cannot make a pipe for the engine's workers: %s",
-		    strerror(errno));
-	}
-	pthread_mutex_init(&pl->mu, NULL);
-	pthread_cond_init(&pl->cv, NULL);
-	pl->tail = &pl->head;
-	pl->http_like = e->cfg.http;
-	pl->dns_like = e->cfg.dns;
-	pl->conf = e->cfg.conf;
-	for (int i = 0; i < POOL_WORKERS; i++) {
-		if (pthread_create(&pl->th[i], NULL, pool_main, pl))
-			break;
-		pl->nth++;
-	}
-	if (!pl->nth) {
-		pool_free(pl);
-		return mx_err_set(err, MX_EIO, "cannot start the engine's workers");
-	}
-	e->pool = pl;
-	return MX_OK;
+	return !strcmp(((const struct pjob *)arg)->domain, domain);
 }
 
 /* A call of a stopped run of domain still under way: a new run of it waits (its re-read of
@@ -668,15 +541,7 @@ static int pool_open(struct mx_engine *e, struct mx_err *err)
  * twice). */
 static int pool_busy(struct mx_engine *e, const char *domain, struct mx_err *err)
 {
-	bool busy = false;
-
-	if (!e->pool)
-		return MX_OK;
-	pthread_mutex_lock(&e->pool->mu);
-	for (struct pjob *j = e->pool->orphans; j && !busy; j = j->orphan_next)
-		busy = !strcmp(j->domain, domain);
-	pthread_mutex_unlock(&e->pool->mu);
-	if (busy)
+	if (mx_workers_orphan(e->pool, pj_of_domain, domain))
 		return mx_err_set(err, MX_ELOCKED,
 		    "%s: a provider call of its stopped run is still under way (it ends within "
 		    "the provider's timeout); try again in a few seconds",
@@ -686,12 +551,7 @@ static int pool_busy(struct mx_engine *e, const char *domain, struct mx_err *err
 
 static bool pj_done(struct run *r)
 {
-	bool done;
-
-	pthread_mutex_lock(&r->e->pool->mu);
-	done = r->pj->done;
-	pthread_mutex_unlock(&r->e->pool->mu);
-	return done;
+	return mx_work_done(r->e->pool, r->pj->work);
 }
 
 /* A call is under way: work in progress, not announced. */
@@ -724,21 +584,20 @@ static struct pjob *pj_new(enum pj_op op, struct mx_err *err)
  * R_FAIL with err. j is the pool's from here on. */
 static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 {
-	struct pool *pl;
+	struct mx_engine *e = r->e;
 
-	if (pool_open(r->e, err)) {
+	if (!e->pool &&
+	    mx_workers_new(&e->pool, POOL_WORKERS, e->cfg.conf, e->cfg.http, e->cfg.dns, err)) {
 		pjob_free(j);
 		return R_FAIL;
 	}
-	pl = r->e->pool;
 	if (j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE)
 		j->prov = r->prov;
 	snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
-	pthread_mutex_lock(&pl->mu);
-	*pl->tail = j;
-	pl->tail = &j->next;
-	pthread_cond_signal(&pl->cv);
-	pthread_mutex_unlock(&pl->mu);
+	if (!(j->work = mx_work_start(e->pool, pj_exec, j, pjob_release, err))) {
+		pjob_free(j);
+		return R_FAIL;
+	}
 	r->pj = j;
 	return pj_wait(r);
 }
@@ -758,40 +617,24 @@ static struct pjob *pj_take(struct run *r, enum pj_op op, enum res *res)
 		return NULL;
 	}
 	r->pj = NULL;
+	mx_work_end(r->e->pool, j->work);
+	j->work = NULL;
 	return j;
 }
 
-/* The run lets go of its call: a queued one is dropped, a running one takes the provider
- * with it (r->prov becomes NULL), a finished one is freed. */
+/* The run lets go of its call: a queued or finished one is freed, a running one takes the
+ * run's provider with it (r->prov becomes NULL) when it is a provider call. */
 static void pj_drop(struct run *r)
 {
-	struct pool *pl = r->e->pool;
 	struct pjob *j = r->pj;
+	bool has_prov;
 
 	if (!j)
 		return;
 	r->pj = NULL;
-	pthread_mutex_lock(&pl->mu);
-	if (j->running) {
-		j->orphan = true;
-		j->orphan_next = pl->orphans;
-		pl->orphans = j;
-		if (j->prov)
-			r->prov = NULL;
-		pthread_mutex_unlock(&pl->mu);
-		return;
-	}
-	if (!j->done) {
-		for (struct pjob **pp = &pl->head; *pp; pp = &(*pp)->next)
-			if (*pp == j) {
-				*pp = j->next;
-				if (!*pp)
-					pl->tail = pp;
-				break;
-			}
-	}
-	pthread_mutex_unlock(&pl->mu);
-	pjob_free(j);
+	has_prov = j->prov != NULL;
+	if (mx_work_abandon(r->e->pool, j->work) && has_prov)
+		r->prov = NULL;
 }
 
 /* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
@@ -2265,7 +2108,7 @@ void mx_engine_free(struct mx_engine *e)
 	}
 	free(e->runs);
 	/* Calls under way end within their provider's timeouts; their runs are gone. */
-	pool_free(e->pool);
+	mx_workers_free(e->pool);
 	/* The probes of runs that went away end with the prober. */
 	dane_ctx_free(e->dane);
 	while (e->orphans) {
@@ -2875,12 +2718,7 @@ static int engine_step(struct mx_engine *e, time_t *wake, char *domain, char *st
 	/* The probes move on the prober's descriptor; their callbacks run here. */
 	if (e->dane && dane_pending(e->dane))
 		dane_process(e->dane, NULL);
-	if (e->pool) {
-		char buf[256];
-
-		while (read(e->pool->pipe[0], buf, sizeof(buf)) > 0)
-			; /* the workers' wake-ups: which calls ended is read below */
-	}
+	mx_workers_drain(e->pool); /* which calls ended is read below */
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
 
@@ -3086,7 +2924,7 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 	int n = 0;
 
 	if (e->pool && n < max)
-		fds[n++] = e->pool->pipe[0];
+		fds[n++] = mx_workers_fd(e->pool);
 	if (e->dane && dane_pending(e->dane) && n < max)
 		fds[n++] = dane_fd(e->dane);
 

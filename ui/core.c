@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "plan.h"
 #include "provider.h"
+#include "workers.h"
 
 /* Checks in flight: a batch for the badges and the checks screen, or the checks of a plan
  * (whose provider reads came first). */
@@ -37,11 +38,33 @@ struct chk_task {
 	const char *provider_type;
 	int provider_min_ttl;
 	struct mx_rrset mx, sts;
-	/* [exchange]: each domain's exchange.access / exchange.dnssec and target, read one
-	 * domain per loop turn (exo_next) before the DNS checks start (job still NULL) */
+	/* [exchange]: each domain's exchange.access / exchange.dnssec and target, read on the
+	 * workers (xw[i] in flight, exo_left still to come) before the DNS checks start (job
+	 * still NULL) */
 	struct exo_verdict *xv;
-	size_t exo_next;
+	struct mx_work **xw;
+	size_t exo_left;
+	struct mx_work *pw; /* a plan's provider reads in flight on the workers */
+	struct mx_workers *pool;
 	struct chk_task *next;
+};
+
+/* The calls that may block, made on the workers (src/workers.c) so that the loop — every
+ * run's progress — never waits for a provider or Exchange Online. */
+struct xcall { /* one domain's Exchange Online checks */
+	char domain[254];
+	struct exo_verdict v;
+	struct mx_err err;
+	bool filled;
+};
+
+struct pcall { /* a plan's provider reads */
+	const struct mx_conf *conf;
+	char provider[64], domain[254];
+	struct mx_rrset mx, sts;
+	const char *type;
+	int min_ttl, rc;
+	struct mx_err err;
 };
 
 /* A domain the terminal knows a run of, with the view it was sent last. */
@@ -80,7 +103,11 @@ struct ui_core {
 	_Atomic long long offset; /* the clock's, for the terminal's countdowns */
 	bool warps;
 	struct chk_task *tasks;
-	struct chk_task *exo_tasks; /* [exchange]: still reading Exchange, oldest first */
+	struct chk_task *exo_tasks;  /* [exchange]: still reading Exchange, oldest first */
+	struct chk_task *read_tasks; /* plans whose provider reads are in flight */
+	struct mx_workers *workers;  /* for the calls that may block */
+	struct mx_work *tenant_work; /* the accepted domains being read */
+	struct ui_msg *tenant_msg;   /* its message, posted when it ends */
 	struct pub *pubs;
 	size_t npubs, cap_pubs;
 	struct nameidx pub_idx; /* pubs by domain */
@@ -549,6 +576,10 @@ static void task_free(struct chk_task *k)
 		return;
 	if (k->job)
 		chk_finish(k->job, &err);
+	for (size_t i = 0; k->xw && i < k->n; i++)
+		mx_work_abandon(k->pool, k->xw[i]);
+	free(k->xw);
+	mx_work_abandon(k->pool, k->pw);
 	for (size_t i = 0; i < k->n; i++) {
 		free(k->domains[i]);
 		free(k->targets[i]);
@@ -618,15 +649,71 @@ static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
 }
 
 static void plan_checks(struct ui_core *c, struct chk_task *k);
+static void post_check_failure(struct ui_core *c, struct chk_task *k, const struct mx_err *err);
+static void post_plan_failure(struct ui_core *c, struct chk_task *k, const struct mx_err *err);
 
+static struct mx_workers *core_workers(struct ui_core *c, struct mx_err *err)
+{
+	if (!c->workers)
+		mx_workers_new(&c->workers, 4, c->app->conf, c->http, c->dns, err);
+	return c->workers;
+}
+
+/* mx_work_fn: one domain's Get-DnssecStatusForVerifiedDomain and Get-SmtpDaneInboundStatus
+ * (exo_check_domain, which never changes the tenant). */
+static void xcall_run(struct mx_worker *w, void *arg)
+{
+	struct xcall *x = arg;
+	struct exo_ctx *exo;
+
+	mx_err_clear(&x->err);
+	if ((exo = mx_worker_exo(w, &x->err)))
+		x->filled = exo_check_domain(exo, x->domain, &x->v, &x->err) == MX_OK;
+}
+
+static void xcall_free(void *arg, bool orphan)
+{
+	struct xcall *x = arg;
+
+	(void)orphan;
+	exo_verdict_clear(&x->v);
+	free(x);
+}
+
+/* [exchange]: the batch's Exchange checks start on the workers, one call per domain; once
+ * every domain is read (advance_exo), its DNS checks start. */
 static void exo_queue(struct ui_core *c, struct chk_task *k)
 {
 	struct chk_task **tail = &c->exo_tasks;
+	struct mx_err err;
 
+	mx_err_clear(&err);
+	k->next = NULL;
+	if (!(k->pool = core_workers(c, &err)) || !(k->xw = calloc(k->n, sizeof(*k->xw))))
+		goto fail;
+	for (size_t i = 0; i < k->n; i++) {
+		struct xcall *x = calloc(1, sizeof(*x));
+
+		if (!x)
+			goto fail;
+		snprintf(x->domain, sizeof(x->domain), "%s", k->domains[i]);
+		if (!(k->xw[i] = mx_work_start(k->pool, xcall_run, x, xcall_free, &err))) {
+			free(x);
+			goto fail;
+		}
+		k->exo_left++;
+	}
 	while (*tail)
 		tail = &(*tail)->next;
-	k->next = NULL;
 	*tail = k;
+	return;
+fail:
+	if (!err.msg[0])
+		mx_err_set(&err, MX_ENOMEM, "out of memory");
+	if (k->plan)
+		post_plan_failure(c, k, &err);
+	else
+		post_check_failure(c, k, &err), task_free(k);
 }
 
 /* The target Exchange assigned replaces the one the batch was given: with [exchange] the
@@ -656,40 +743,55 @@ static void post_check_failure(struct ui_core *c, struct chk_task *k, const stru
 	}
 }
 
-/* [exchange]: one bounded unit of the oldest batch still reading Exchange — one domain's
- * Get-DnssecStatusForVerifiedDomain and Get-SmtpDaneInboundStatus (exo_check_domain, which
- * never changes the tenant); once every domain is read, its DNS checks start. */
+/* [exchange]: takes the Exchange checks that ended; a batch whose domains are all read
+ * goes on to its DNS checks (or a plan's provider reads). */
 static void advance_exo(struct ui_core *c)
 {
-	struct chk_task *k = c->exo_tasks;
-	struct mx_err err;
+	for (struct chk_task **pk = &c->exo_tasks, *k; (k = *pk);) {
+		struct mx_err err;
 
-	if (!k)
-		return;
-	mx_err_clear(&err);
-	if (k->exo_next < k->n) {
-		size_t i = k->exo_next++;
-
-		exo_check_domain(c->exo, k->domains[i], &k->xv[i], &err);
 		mx_err_clear(&err);
-		if (exo_take_target(k, i, &err))
-			goto fail;
-		if (k->exo_next < k->n)
-			return;
+		for (size_t i = 0; i < k->n && k->exo_left; i++) {
+			struct xcall *x;
+
+			if (!k->xw[i] || !mx_work_done(k->pool, k->xw[i]))
+				continue;
+			x = mx_work_arg(k->xw[i]);
+			mx_work_end(k->pool, k->xw[i]);
+			k->xw[i] = NULL;
+			k->exo_left--;
+			if (x->filled) {
+				k->xv[i] = x->v;
+				memset(&x->v, 0, sizeof(x->v));
+			} else if (!err.rc) {
+				err = x->err;
+			}
+			xcall_free(x, false);
+			if (!err.rc && exo_take_target(k, i, &err))
+				break;
+		}
+		if (!err.rc && k->exo_left) {
+			pk = &k->next;
+			continue;
+		}
+		*pk = k->next;
+		k->next = NULL;
+		if (err.rc) {
+			if (k->plan)
+				post_plan_failure(c, k, &err);
+			else
+				post_check_failure(c, k, &err), task_free(k);
+			continue;
+		}
+		if (k->plan) {
+			plan_checks(c, k);
+			continue;
+		}
+		if (task_start(c, k, &err)) {
+			post_check_failure(c, k, &err);
+			task_free(k);
+		}
 	}
-	c->exo_tasks = k->next;
-	k->next = NULL;
-	if (k->plan) {
-		plan_checks(c, k);
-		return;
-	}
-	if (!task_start(c, k, &err))
-		return;
-fail:
-	if (c->exo_tasks == k)
-		c->exo_tasks = k->next;
-	post_check_failure(c, k, &err);
-	task_free(k);
 }
 
 static void start_check(struct ui_core *c, struct ui_cmd *cmd)
@@ -764,13 +866,49 @@ static int plan_exo_target(struct chk_task *k, const char *given, struct mx_err 
 	return exo_take_target(k, 0, err);
 }
 
-/* The same reads as `mxcutover plan`: the provider's RRsets now; the checks follow on the
+/* mx_work_fn: the same reads as `mxcutover plan`, the provider's RRsets now. */
+static void pcall_run(struct mx_worker *w, void *arg)
+{
+	struct pcall *pc = arg;
+	struct prov *prov = NULL;
+	struct dns_ctx *dns;
+	struct http_ctx *http;
+	char name[300];
+
+	mx_err_clear(&pc->err);
+	if (!(http = mx_worker_http(w, &pc->err)) || !(dns = mx_worker_dns(w, &pc->err))) {
+		pc->rc = pc->err.rc ? pc->err.rc : MX_EIO;
+		return;
+	}
+	pc->rc = prov_open(pc->conf, pc->provider, pc->domain, dns, http, &prov, &pc->err);
+	if (!pc->rc)
+		pc->rc = prov->ops->read_rrset(prov, pc->domain, DNS_T_MX, &pc->mx, &pc->err);
+	snprintf(name, sizeof(name), "_mta-sts.%s", pc->domain);
+	if (!pc->rc)
+		pc->rc = prov->ops->read_rrset(prov, name, DNS_T_TXT, &pc->sts, &pc->err);
+	if (!pc->rc) {
+		pc->type = prov->ops->name;
+		pc->min_ttl = prov->ops->min_ttl;
+	}
+	prov_close(prov);
+}
+
+static void pcall_free(void *arg, bool orphan)
+{
+	struct pcall *pc = arg;
+
+	(void)orphan;
+	prov_rrset_clear(&pc->mx);
+	prov_rrset_clear(&pc->sts);
+	free(pc);
+}
+
+/* A plan reads the provider's RRsets first (on the workers); the checks follow on the
  * loop, then the plan is built from both (finish_plan). */
 static void plan_checks(struct ui_core *c, struct chk_task *k)
 {
-	struct prov *prov = NULL;
+	struct pcall *pc = NULL;
 	struct mx_err err;
-	char name[300];
 	int rc = MX_OK;
 
 	mx_err_clear(&err);
@@ -778,25 +916,63 @@ static void plan_checks(struct ui_core *c, struct chk_task *k)
 		rc = plan_exo_target(k, k->given_target, &err);
 	if (!rc && !k->targets[0][0])
 		rc = mx_err_set(&err, MX_EINVAL, "%s has no target host yet", k->domains[0]);
-	if (!rc)
-		rc = prov_open(
-		    c->app->conf, k->provider, k->domains[0], c->dns, c->http, &prov, &err);
-	if (!rc)
-		rc = prov->ops->read_rrset(prov, k->domains[0], DNS_T_MX, &k->mx, &err);
-	snprintf(name, sizeof(name), "_mta-sts.%s", k->domains[0]);
-	if (!rc)
-		rc = prov->ops->read_rrset(prov, name, DNS_T_TXT, &k->sts, &err);
-	if (!rc && k->mx.n == 0)
-		rc = mx_err_set(&err, MX_EINVAL, "%s has no MX RRset at %s; nothing to move",
-		    k->domains[0], k->provider);
+	if (!rc && !(k->pool = core_workers(c, &err)))
+		rc = err.rc ? err.rc : MX_EIO;
+	if (!rc && !(pc = calloc(1, sizeof(*pc))))
+		rc = mx_err_set(&err, MX_ENOMEM, "out of memory");
 	if (!rc) {
-		k->provider_type = prov->ops->name;
-		k->provider_min_ttl = prov->ops->min_ttl;
-		rc = task_start(c, k, &err);
+		pc->conf = c->app->conf;
+		snprintf(pc->provider, sizeof(pc->provider), "%s", k->provider);
+		snprintf(pc->domain, sizeof(pc->domain), "%s", k->domains[0]);
+		if (!(k->pw = mx_work_start(k->pool, pcall_run, pc, pcall_free, &err))) {
+			free(pc);
+			rc = err.rc ? err.rc : MX_ENOMEM;
+		}
 	}
-	prov_close(prov);
-	if (rc)
+	if (rc) {
 		post_plan_failure(c, k, &err);
+		return;
+	}
+	k->next = c->read_tasks;
+	c->read_tasks = k;
+}
+
+/* Plans whose provider reads ended start their checks. */
+static void advance_reads(struct ui_core *c)
+{
+	for (struct chk_task **pk = &c->read_tasks, *k; (k = *pk);) {
+		struct pcall *pc;
+		struct mx_err err;
+		int rc;
+
+		if (!mx_work_done(k->pool, k->pw)) {
+			pk = &k->next;
+			continue;
+		}
+		*pk = k->next;
+		k->next = NULL;
+		pc = mx_work_arg(k->pw);
+		mx_work_end(k->pool, k->pw);
+		k->pw = NULL;
+		rc = pc->rc;
+		err = pc->err;
+		if (!rc && pc->mx.n == 0)
+			rc =
+			    mx_err_set(&err, MX_EINVAL, "%s has no MX RRset at %s; nothing to move",
+				k->domains[0], k->provider);
+		if (!rc) {
+			k->mx = pc->mx;
+			k->sts = pc->sts;
+			memset(&pc->mx, 0, sizeof(pc->mx));
+			memset(&pc->sts, 0, sizeof(pc->sts));
+			k->provider_type = pc->type;
+			k->provider_min_ttl = pc->min_ttl;
+			rc = task_start(c, k, &err);
+		}
+		pcall_free(pc, false);
+		if (rc)
+			post_plan_failure(c, k, &err);
+	}
 }
 
 static void start_plan(struct ui_core *c, struct ui_cmd *cmd)
@@ -906,22 +1082,54 @@ static void advance_tasks(struct ui_core *c)
 
 /* ---- commands ---- */
 
-/* [exchange]: the tenant's accepted domains (Get-AcceptedDomain) for the domain list. */
+/* mx_work_fn: [exchange]: the tenant's accepted domains (Get-AcceptedDomain). */
+static void tenant_run(struct mx_worker *w, void *arg)
+{
+	struct ui_msg *m = arg;
+	struct exo_ctx *x = mx_worker_exo(w, &m->err);
+
+	if (x && exo_accepted_domains(x, &m->accepted, &m->naccepted, &m->err))
+		mx_err_set(&m->err, m->err.rc,
+		    "the accepted domains of tenant %.60s could not be read: %.180s", exo_tenant(x),
+		    m->err.msg);
+}
+
+static void tenant_free(void *arg, bool orphan)
+{
+	(void)orphan;
+	ui_msg_free(arg);
+}
+
+/* [exchange]: the tenant's accepted domains for the domain list, read on the workers. */
 static void read_tenant(struct ui_core *c)
 {
-	struct ui_msg *m = msg_new(UI_MSG_TENANT, c->exo ? exo_tenant(c->exo) : "");
+	struct ui_msg *m;
 
-	if (!m)
+	if (c->tenant_work)
+		return; /* already being read: its answer serves this request too */
+	if (!(m = msg_new(UI_MSG_TENANT, c->exo ? exo_tenant(c->exo) : "")))
 		return;
-	if (!c->exo)
+	if (!c->exo) {
 		mx_err_set(&m->err, MX_EINVAL,
 		    "the config has no [exchange] section (see docs/exchange.md)");
-	else if (exo_accepted_domains(c->exo, &m->accepted, &m->naccepted, &m->err))
-		mx_err_set(&m->err, m->err.rc,
-		    "the accepted domains of tenant %.60s could not be "
-		    "read: %.180s",
-		    exo_tenant(c->exo), m->err.msg);
+	} else if (core_workers(c, &m->err)) {
+		c->tenant_work = mx_work_start(c->workers, tenant_run, m, tenant_free, &m->err);
+		if (c->tenant_work) {
+			c->tenant_msg = m;
+			return;
+		}
+	}
 	post(c, m);
+}
+
+static void advance_tenant(struct ui_core *c)
+{
+	if (!c->tenant_work || !mx_work_done(c->workers, c->tenant_work))
+		return;
+	mx_work_end(c->workers, c->tenant_work);
+	c->tenant_work = NULL;
+	post(c, c->tenant_msg);
+	c->tenant_msg = NULL;
 }
 
 static void run_cmd(struct ui_core *c, struct ui_cmd *cmd)
@@ -997,6 +1205,16 @@ static bool take_cmds(struct ui_core *c, struct ui_cmd **out)
 
 /* ---- the loop ---- */
 
+static void free_tasks(struct chk_task **list)
+{
+	while (*list) {
+		struct chk_task *k = *list;
+
+		*list = k->next;
+		task_free(k);
+	}
+}
+
 static void *core_main(void *arg)
 {
 	struct ui_core *c = arg;
@@ -1032,12 +1250,15 @@ static void *core_main(void *arg)
 		if (c->engine && !mx_engine_idle(c->engine))
 			c->changed = true;
 		pump_engine(c);
+		mx_workers_drain(c->workers);
 		advance_exo(c);
+		advance_reads(c);
+		advance_tenant(c);
 		advance_tasks(c);
 		flush_events(c);
 		due = publish_due(c);
 
-		if (c->engine_ready || c->exo_tasks)
+		if (c->engine_ready)
 			timeout = 0;
 		else if (c->engine && !mx_engine_idle(c->engine) && c->wake) {
 			if (!mx_engine_io_pending(c->engine) &&
@@ -1050,6 +1271,8 @@ static void *core_main(void *arg)
 			timeout = due;
 		atomic_store(&c->offset, (long long)c->clock.offset);
 		fds[n++] = c->cmd_pipe[0];
+		if (c->workers)
+			fds[n++] = mx_workers_fd(c->workers);
 		if (c->engine)
 			n += mx_engine_fds(c->engine, fds + n, 4);
 		for (struct chk_task *k = c->tasks; k; k = k->next) {
@@ -1071,9 +1294,19 @@ static void *core_main(void *arg)
 		if (c->tasks)
 			dns_process(c->chk_dns, NULL);
 	}
-	/* The way out: every run stops where it is, and the terminal learns so. */
+	/* The way out: every run stops where it is, and the terminal learns so. The calls on
+	 * the workers are let go of and end within their timeouts (ui_core_stop waits a few
+	 * seconds for this thread, then leaves it to end with the process). */
 	if (c->engine)
 		mx_engine_stop(c->engine);
+	free_tasks(&c->tasks);
+	free_tasks(&c->exo_tasks);
+	free_tasks(&c->read_tasks);
+	if (c->tenant_work)
+		mx_work_abandon(c->workers, c->tenant_work);
+	c->tenant_work = NULL;
+	mx_workers_free(c->workers);
+	c->workers = NULL;
 	flush_events(c);
 	for (size_t i = 0; i < c->npubs; i++)
 		c->pubs[i].stale = true;
@@ -1159,18 +1392,9 @@ void ui_core_free(struct ui_core *c)
 	ui_core_stop(c);
 	if (c->detached)
 		return; /* the thread still uses it all; it ends with the process */
-	while (c->tasks) {
-		struct chk_task *k = c->tasks;
-
-		c->tasks = k->next;
-		task_free(k);
-	}
-	while (c->exo_tasks) {
-		struct chk_task *k = c->exo_tasks;
-
-		c->exo_tasks = k->next;
-		task_free(k);
-	}
+	free_tasks(&c->tasks);
+	free_tasks(&c->exo_tasks);
+	free_tasks(&c->read_tasks);
 	mx_engine_free(c->engine);
 	exo_close(c->exo);
 	http_ctx_free(c->http);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* src/workers.h — a few threads for the calls that may block (a provider's API, an RFC 2136
+ * update, Exchange Online's admin API, a lookup through a fresh resolver), so that an event
+ * loop never waits for the network: the engine's runs and the wizard's checks and plans hand
+ * such calls here and go on. Each thread has its own HTTP context, resolver and admin API
+ * context, made when a call first asks for them (a context is used by one thread at a time).
+ * The loop learns that calls ended through one descriptor (mx_workers_fd). */
+#ifndef MX_WORKERS_H
+#define MX_WORKERS_H
+
+#include <stdbool.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "err.h"
+#include "exo.h"
+#include "http.h"
+
+struct mx_workers;
+struct mx_worker; /* the thread a call runs on: its contexts */
+struct mx_work;	  /* one call */
+
+/* The call itself, on a worker thread: it reads and writes only arg and the worker's
+ * contexts. */
+typedef void mx_work_fn(struct mx_worker *w, void *arg);
+/* Frees arg of a call its owner let go of (mx_work_abandon): on the owner's thread when the
+ * call had not started or had ended (orphan false), on the worker's when it was running
+ * (orphan true: it ran to its end without its owner). */
+typedef void mx_work_free_fn(void *arg, bool orphan);
+
+/* n threads (at most 16); their contexts are made like http_like (its CA bundle), dns_like
+ * (its resolver configuration) and conf ([exchange]). All three are borrowed and must
+ * outlive the pool; dns_like and conf may be NULL (calls asking for them then fail). */
+int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
+    const struct http_ctx *http_like, const struct dns_ctx *dns_like, struct mx_err *err);
+/* Stops the threads once the calls under way have ended (within their timeouts). Calls still
+ * queued are dropped (free_arg, orphan false). Every call the owner still holds must have
+ * been let go of (mx_work_abandon) first. NULL is fine. */
+void mx_workers_free(struct mx_workers *p);
+
+/* Readable when a call has ended; mx_workers_drain empties it. */
+int mx_workers_fd(const struct mx_workers *p);
+void mx_workers_drain(struct mx_workers *p);
+
+/* Queues fn(arg) on the next free thread. NULL (err set) only when memory runs out; arg is
+ * then still the caller's. */
+struct mx_work *mx_work_start(
+    struct mx_workers *p, mx_work_fn *fn, void *arg, mx_work_free_fn *free_arg, struct mx_err *err);
+/* Has the call ended? Then its arg holds the result, and the owner frees the call with
+ * mx_work_end (arg stays the owner's). */
+bool mx_work_done(struct mx_workers *p, const struct mx_work *w);
+void *mx_work_arg(const struct mx_work *w);
+void mx_work_end(struct mx_workers *p, struct mx_work *w);
+/* The owner lets go of the call (its run or task goes away): a queued or finished one is
+ * freed now (free_arg, orphan false) and false returned; a running one goes on to its end
+ * and is freed then (free_arg, orphan true) — true is returned, and whatever it borrowed
+ * from the owner must be left to it. */
+bool mx_work_abandon(struct mx_workers *p, struct mx_work *w);
+/* Is a call that was let go of while running still under way with an arg that match says is
+ * key's? (A new run of a domain waits until its stopped run's write has ended.) */
+bool mx_workers_orphan(
+    struct mx_workers *p, bool (*match)(const void *arg, const void *key), const void *key);
+
+/* The worker's contexts, made at the first call that asks: NULL with err set when they
+ * cannot be made. */
+struct http_ctx *mx_worker_http(struct mx_worker *w, struct mx_err *err);
+struct dns_ctx *mx_worker_dns(struct mx_worker *w, struct mx_err *err);
+/* An admin API context with no pauses inside a call (exo_set_no_wait). */
+struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err);
+/* The configuration the pool was made with. */
+const struct mx_conf *mx_worker_conf(const struct mx_worker *w);
+
+#endif
