@@ -58,7 +58,8 @@ foreach(src IN LISTS MX_FAULT_TESTS)
 endforeach()
 
 # Tests that write the one BIND zone (northwind.test), or expect it as it was, take turns.
-foreach(t e2e_providers e2e_run e2e_export e2e_check e2e_plan e2e_faults_rfc2136)
+foreach(t e2e_providers e2e_run e2e_export e2e_check e2e_plan e2e_faults_rfc2136
+		e2e_faults_slow_dns)
 	if(TEST ${t})
 		set_tests_properties(${t} PROPERTIES RESOURCE_LOCK northwind)
 	endif()

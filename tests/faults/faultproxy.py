@@ -37,9 +37,11 @@
 # passes the rule's first N matches untouched, then meets K the next M times (default 1);
 # K is an HTTP kind above or any status ("403", "429", "503": not forwarded, a JSON error
 # body, Retry-After: S when given). Rules are tried in order before the random draw.
-# --slow-writes S holds every write (not GET) S seconds before forwarding it and S seconds
-# before answering, so that a process killed at a random instant is often inside a write.
-# --log FILE receives one JSON line per request: {"n","method","path","fault"}.
+# --slow-writes S holds every write (not GET; in --dns mode, every UPDATE message) S seconds
+# before forwarding it and S seconds before answering, so that a process killed at a random
+# instant is often inside a write, and a write takes at least 2 S.
+# --log FILE receives one JSON line per request: {"n","method","path","fault","t"}, with
+# "update": true for a DNS UPDATE message.
 import argparse
 import http.client
 import json
@@ -111,9 +113,9 @@ class Decider:
             return r
         return None
 
-    def decide(self, method, path):
+    def decide(self, method, path, update=False):
         """(kind, rule): the fault this request meets (None: none) and the rule that chose
-        it (None: the random draw)."""
+        it (None: the random draw). update: a DNS UPDATE message (logged as such)."""
         with self.lock:
             self.n += 1
             n = self.n
@@ -130,8 +132,11 @@ class Decider:
                     else:
                         self.stalls += 1
             if self.log:
-                self.log.write(json.dumps({"n": n, "method": method, "path": path,
-                                           "fault": kind, "t": round(time.time(), 3)}) + "\n")
+                row = {"n": n, "method": method, "path": path, "fault": kind,
+                       "t": round(time.time(), 3)}
+                if update:
+                    row["update"] = True
+                self.log.write(json.dumps(row) + "\n")
             return kind, rule
 
 
@@ -362,8 +367,13 @@ def dns_udp(srv_sock, decider, up):
                          daemon=True).start()
 
 
+def is_update(msg):
+    """Is msg a DNS UPDATE (opcode 5)?"""
+    return len(msg) > 3 and (msg[2] >> 3) & 0xF == 5
+
+
 def dns_udp_one(srv_sock, decider, up, msg, peer):
-    kind, _ = decider.decide("UDP", question(msg).hex())
+    kind, _ = decider.decide("UDP", question(msg).hex(), is_update(msg))
     if kind in ("drop", "reset"):
         return
     if kind in ("servfail", "refused"):
@@ -371,7 +381,10 @@ def dns_udp_one(srv_sock, decider, up, msg, peer):
         if out:
             srv_sock.sendto(out, peer)
         return
+    slow = decider.slow_writes if is_update(msg) else 0
+    time.sleep(slow)
     ans = ask_upstream_udp(up, msg)
+    time.sleep(slow)
     if kind == "stale":
         ans = stale(msg, ans)
     elif ans is not None and question(msg).lower() not in STALE:
@@ -390,7 +403,7 @@ class DnsTcpHandler(socketserver.BaseRequestHandler):
                 msg = recv_exact(s, n)
             except (OSError, struct.error):
                 return
-            kind, _ = self.server.decider.decide("TCP", question(msg).hex())
+            kind, _ = self.server.decider.decide("TCP", question(msg).hex(), is_update(msg))
             if kind == "reset":
                 return hard_close(s)
             if kind == "drop":
@@ -399,7 +412,10 @@ class DnsTcpHandler(socketserver.BaseRequestHandler):
             if kind in ("servfail", "refused"):
                 out = servfail(msg, 2 if kind == "servfail" else 5)
             else:
+                slow = self.server.decider.slow_writes if is_update(msg) else 0
+                time.sleep(slow)
                 out = ask_upstream_tcp(self.server.upstream, msg)
+                time.sleep(slow)
                 if kind == "stale":
                     out = stale(msg, out)
                 if out is None or kind == "lost":
@@ -445,6 +461,7 @@ def main():
     if bad:
         ap.error("unknown fault kind(s) %s; known: %s" % (",".join(bad), ",".join(allowed)))
     decider = Decider(args, kinds)
+    decider.slow_writes = args.slow_writes
     listen = hostport(args.listen, 0)
     if args.upstream:
         srv = HttpProxy(listen, HttpHandler)
