@@ -386,9 +386,10 @@ static void engine_timing(struct front *f)
 		return;
 	mx_engine_timing(f->engine, &t);
 	fprintf(stderr,
-	    "mxcutover: engine: %ld units of work, %ld over %d ms, the longest %.1f ms (%s)\n",
+	    "mxcutover: engine: %ld units of work, %ld over %d ms, the longest %.1f ms (%s); "
+	    "the longest in the journal %.1f ms\n",
 	    t.units, t.over, atoi(env) > 0 ? atoi(env) : MX_ENGINE_BUDGET_MS, t.max_ms,
-	    t.max_step[0] ? t.max_step : "-");
+	    t.max_step[0] ? t.max_step : "-", t.max_jnl_ms);
 	fflush(stderr);
 }
 

@@ -76,6 +76,7 @@ struct dns_ctx {
 	unsigned char *rxbuf;		    /* one datagram or TCP message */
 	struct root_probe *abandoned_probe; /* dns_probe_root gave up waiting for it */
 	char *conf;			    /* the resolver config it was made with, or NULL */
+	bool ub_started;		    /* a lookup was made: the context is set up */
 };
 
 enum { RXBUF_SIZE = 65535 };
@@ -526,6 +527,11 @@ static void udp_open(struct dns_ctx *c, int family)
 static FILE *ub_log;
 static pthread_once_t ub_log_once = PTHREAD_ONCE_INIT;
 
+/* libunbound's configuration reader and the setup of a context at its first lookup use the
+ * library's global state (the config parser, logging, a few limits): contexts made and
+ * started on several threads at once (the engine's workers) take turns here. */
+static pthread_mutex_t ub_setup_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void ub_log_open(void)
 {
 	ub_log = fopen("/dev/null", "we");
@@ -553,6 +559,7 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 	c->udp4 = c->udp6 = -1;
 	c->done_tail = &c->done_head;
 	c->rxbuf = malloc(RXBUF_SIZE);
+	pthread_mutex_lock(&ub_setup_lock);
 	c->ub = ub_ctx_create();
 	c->conf = resolver_conf ? strdup(resolver_conf) : NULL;
 	if (!c->rxbuf || !c->ub || (resolver_conf && !c->conf)) {
@@ -609,6 +616,7 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 	udp_open(c, AF_INET);
 	udp_open(c, AF_INET6);
 out:
+	pthread_mutex_unlock(&ub_setup_lock);
 	if (rc != MX_OK)
 		dns_ctx_free(c);
 	else
@@ -753,7 +761,17 @@ int dns_resolve_async(
 	}
 	q->done->cb = cb;
 	q->done->arg = arg;
-	r = ub_resolve_async(c->ub, q->qname, type, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
+	if (!c->ub_started) {
+		/* The first lookup sets the context up (see ub_setup_lock). */
+		pthread_mutex_lock(&ub_setup_lock);
+		r = ub_resolve_async(
+		    c->ub, q->qname, type, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
+		pthread_mutex_unlock(&ub_setup_lock);
+		c->ub_started = true;
+	} else {
+		r = ub_resolve_async(
+		    c->ub, q->qname, type, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
+	}
 	if (r != 0) {
 		rc = mx_err_set(err, r == UB_SYNTAX ? MX_EINVAL : MX_EDNS,
 		    "cannot look up %s (type %u): %s", name, (unsigned)type, ub_strerror(r));

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -21,7 +22,24 @@
 struct jnl {
 	sqlite3 *db;
 	char *path;
+	_Atomic long long busy_ns; /* wall time SQLite spent in statements (jnl_busy_ms) */
 };
+
+/* SQLITE_TRACE_PROFILE: how long each statement ran, commits and their syncs included. */
+static int trace_profile(unsigned type, void *ctx, void *stmt, void *ns)
+{
+	struct jnl *j = ctx;
+
+	(void)stmt;
+	if (type == SQLITE_TRACE_PROFILE)
+		atomic_fetch_add(&j->busy_ns, (long long)*(sqlite3_int64 *)ns);
+	return 0;
+}
+
+double jnl_busy_ms(const struct jnl *j)
+{
+	return j ? (double)atomic_load(&j->busy_ns) / 1e6 : 0;
+}
 
 /* Migrations: entry i brings the schema from version i to i + 1. Never edit a shipped
  * entry; append a new one. */
@@ -514,6 +532,7 @@ int jnl_open(const char *path, struct jnl **out, struct mx_err *err)
 	}
 	sqlite3_extended_result_codes(j->db, 1);
 	sqlite3_busy_timeout(j->db, 5000);
+	sqlite3_trace_v2(j->db, SQLITE_TRACE_PROFILE, trace_profile, j);
 	rc = check_file(j, err);
 	if (!rc)
 		rc = exec(j, "PRAGMA journal_mode = WAL", "enabling WAL", err);

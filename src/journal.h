@@ -22,6 +22,11 @@ struct jnl;
 int jnl_open(const char *path, struct jnl **out, struct mx_err *err);
 void jnl_close(struct jnl *j);
 
+/* Milliseconds of wall time SQLite has spent running this handle's statements so far
+ * (commits and their syncs to disk included): the engine reports the journal's share of a
+ * unit of work apart from the rest. */
+double jnl_busy_ms(const struct jnl *j);
+
 /* The schema version found in the file after opening. */
 int jnl_schema_version(struct jnl *j);
 
