@@ -10,46 +10,8 @@
 . "$(dirname "$0")/faults_lib.sh"
 HOLD=1.5 # seconds each way: an UPDATE takes at least 3 s (the adapter's timeout is 5 s)
 HOLD_MS=1500
-NW=northwind.test
-NWT=northwind-test.o-v1.mx.microsoft.test
-POLICY=$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt
-
-dig_mx() { dig +short +norec @"$1" $NW MX | sort | tr '\n' ' '; }
-mx_before=$(dig_mx 127.0.4.2)
-cp "$POLICY" "$workdir/policy.orig" || fail "no MTA-STS policy for $NW in the sandbox"
-tlsa=$(Z dump mx.microsoft.test | grep "^_25._tcp.$NWT. TLSA " | cut -d' ' -f3-)
-[ -n "$tlsa" ] || fail "no TLSA for $NWT in the sandbox"
-restore() {
-	cp "$workdir/policy.orig" "$POLICY"
-	Z set mx.microsoft.test "_25._tcp.$NWT." TLSA "${tlsa%% *}" "${tlsa#* }" >/dev/null
-}
-
-mxc "$MX_CONFIG" plan $NW --target-mx $NWT --provider bind --format json -o "$workdir/plan.json" ||
-	fail "plan for $NW"
-want_mx=$(python3 - "$workdir/plan.json" "$workdir" <<'PY'
-import json, sys
-p = json.load(open(sys.argv[1]))
-st = {s["key"]: s for s in p["steps"]}
-last = [s["after"] for s in p["steps"] if s.get("after") and s["after"]["type"] == "MX"][-1]
-open(sys.argv[2] + "/staged", "w").write(st["mtasts_stage"]["policy"])
-open(sys.argv[2] + "/final", "w").write(st["mtasts_finalize"]["policy"])
-print("".join(v + ". " for v in sorted(last["values"])), end="")
-PY
-)
-[ -n "$want_mx" ] || fail "no final MX in the plan"
-cp "$workdir/staged" "$POLICY"
-
-rm -f "$workdir/bind.pport"
-python3 "$PROXY" --dns 127.0.4.2:53 --listen 127.0.0.1:0 --port-file "$workdir/bind.pport" \
-	--rate 0 --slow-writes "$HOLD" --log "$workdir/bind.plog" 2>"$workdir/bind.proxy.err" &
-pids+=($!)
-port=$(wait_port "$workdir/bind.pport")
-{
-	cutover_conf
-	sed -n '/^\[provider\.bind\]/,/^$/p' "$MX_CONFIG" |
-		sed "s/^\[provider\.bind\]/[provider.binds]/; s/^server *=.*/server = 127.0.0.1@$port/"
-} >"$workdir/binds.conf"
-grep -q "^server = 127.0.0.1@$port" "$workdir/binds.conf" || fail "no proxied provider config"
+nw_prepare
+nw_proxy binds --rate 0 --slow-writes "$HOLD"
 
 # timed N CMD... — one command with the engine's timing; its longest unit must stay under
 # one hold (an UPDATE takes two). Sets LONGEST (ms) and RC.

@@ -259,3 +259,58 @@ print("%d faults in %d requests (%s)" % (sum(c.values()), len(rows),
       " ".join("%s:%d" % kv for kv in sorted(c.items()))))
 PY
 }
+
+# ---- the sandbox's one BIND zone that takes updates (the RFC 2136 scripts) ----
+NW=northwind.test
+NWT=northwind-test.o-v1.mx.microsoft.test
+POLICY=$MX_SANDBOX_WWW/mta-sts.$NW/.well-known/mta-sts.txt
+dig_mx() { dig +short +norec @"$1" $NW MX | sort | tr '\n' ' '; }
+
+# nw_prepare — keeps what northwind.test serves (mx_before), its MTA-STS policy and its
+# target's TLSA (restore puts them back); makes the plan without faults, straight to the
+# primary; writes its policies to $workdir/staged and $workdir/final, sets want_mx (the
+# plan's last MX as `dig +short` shows it: sorted, one space after each) and publishes the
+# staged policy.
+nw_prepare() {
+	mx_before=$(dig_mx 127.0.4.2)
+	cp "$POLICY" "$workdir/policy.orig" || fail "no MTA-STS policy for $NW in the sandbox"
+	tlsa=$(Z dump mx.microsoft.test | grep "^_25._tcp.$NWT. TLSA " | cut -d' ' -f3-)
+	[ -n "$tlsa" ] || fail "no TLSA for $NWT in the sandbox"
+	mxc "$MX_CONFIG" plan $NW --target-mx $NWT --provider bind --format json \
+		-o "$workdir/plan.json" || fail "plan for $NW"
+	want_mx=$(python3 - "$workdir/plan.json" "$workdir" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+st = {s["key"]: s for s in p["steps"]}
+last = [s["after"] for s in p["steps"] if s.get("after") and s["after"]["type"] == "MX"][-1]
+open(sys.argv[2] + "/staged", "w").write(st["mtasts_stage"]["policy"])
+open(sys.argv[2] + "/final", "w").write(st["mtasts_finalize"]["policy"])
+print("".join(v + ". " for v in sorted(last["values"])), end="")
+PY
+	)
+	[ -n "$want_mx" ] || fail "no final MX in the plan"
+	cp "$workdir/staged" "$POLICY"
+}
+restore() {
+	cp "$workdir/policy.orig" "$POLICY"
+	Z set mx.microsoft.test "_25._tcp.$NWT." TLSA "${tlsa%% *}" "${tlsa#* }" >/dev/null
+}
+
+# nw_proxy NAME [faultproxy options] — the fault proxy in --dns mode in front of the BIND
+# primary (log $workdir/bind.plog) and $workdir/NAME.conf: [cutover] and [provider.NAME],
+# the sandbox's [provider.bind] sending to the proxy.
+nw_proxy() {
+	local name=$1 port
+	shift
+	rm -f "$workdir/bind.pport"
+	python3 "$PROXY" --dns 127.0.4.2:53 --listen 127.0.0.1:0 --port-file "$workdir/bind.pport" \
+		--log "$workdir/bind.plog" "$@" 2>"$workdir/bind.proxy.err" &
+	pids+=($!)
+	port=$(wait_port "$workdir/bind.pport")
+	{
+		cutover_conf
+		sed -n '/^\[provider\.bind\]/,/^$/p' "$MX_CONFIG" |
+			sed "s/^\[provider\.bind\]/[provider.$name]/; s/^server *=.*/server = 127.0.0.1@$port/"
+	} >"$workdir/$name.conf"
+	grep -q "^server = 127.0.0.1@$port" "$workdir/$name.conf" || fail "no proxied provider config"
+}
