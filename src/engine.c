@@ -623,6 +623,16 @@ static struct pjob *pj_take(struct run *r, enum pj_op op, enum res *res)
 	return j;
 }
 
+/* A finished call that failed: its error becomes the step's, and the call is freed. */
+static bool pj_failed(struct pjob *j, struct mx_err *err)
+{
+	if (!j->rc)
+		return false;
+	*err = j->err;
+	pjob_free(j);
+	return true;
+}
+
 /* The run lets go of its call: a queued or finished one is freed, a running one takes the
  * run's provider with it (r->prov becomes NULL) when it is a provider call. */
 static void pj_drop(struct run *r)
@@ -1275,9 +1285,7 @@ static int pj_read_zone(struct run *r, const char *mx_name, const char *sts_name
 		*res = pj_start(r, j, err);
 		return MX_EAGAIN;
 	}
-	if (j->rc) {
-		*err = j->err;
-		pjob_free(j);
+	if (pj_failed(j, err)) {
 		*res = R_FAIL;
 		return err->rc ? err->rc : MX_EIO;
 	}
@@ -1434,11 +1442,8 @@ static enum res do_exo_provision(struct run *r, struct mx_err *err)
 			return jnl_failed(r, err);
 		return (j = pj_new(PJ_EXO_ENABLE, err)) ? pj_start(r, j, err) : R_FAIL;
 	}
-	if (j->rc) {
-		*err = j->err;
-		pjob_free(j);
+	if (pj_failed(j, err))
 		return R_FAIL;
-	}
 	snprintf(host, sizeof(host), "%s", j->host);
 	pjob_free(j);
 	if (suffix && !mx_name_under(host, suffix)) {
@@ -1487,11 +1492,8 @@ static enum res do_exo_mx_valid(struct run *r, const char *text, struct mx_err *
 			return res;
 		return (j = pj_new(PJ_EXO_STATUS, err)) ? pj_start(r, j, err) : R_FAIL;
 	}
-	if (j->rc) {
-		*err = j->err;
-		pjob_free(j);
+	if (pj_failed(j, err))
 		return R_FAIL;
-	}
 	st = j->st;
 	memset(&j->st, 0, sizeof(j->st));
 	pjob_free(j);
@@ -1536,11 +1538,8 @@ static enum res exo_dane(struct run *r, bool enable, struct mx_err *err)
 		j->enable = enable;
 		return pj_start(r, j, err);
 	}
-	if (j->rc) {
-		*err = j->err;
-		pjob_free(j);
+	if (pj_failed(j, err))
 		return R_FAIL;
-	}
 	pjob_free(j);
 	if (exo_mark(r, field, 2, cmdlet, err))
 		return jnl_failed(r, err);
@@ -1795,11 +1794,8 @@ static enum res dane_gate(struct run *r, const char *text, bool on, struct mx_er
 		j->type = DNS_T_TLSA;
 		return pj_start(r, j, err);
 	}
-	if (j->rc) {
-		*err = j->err;
-		pjob_free(j);
+	if (pj_failed(j, err))
 		return R_FAIL;
-	}
 	a = j->ans;
 	j->ans = NULL;
 	pjob_free(j);

@@ -72,13 +72,7 @@ done
 read -r st step < <(state)
 [ "$st" = done ] || fail "$NW not done after $n attempts: $st at $step ($(tail -1 "$workdir/a$n.err"))"
 fwd_attempts=$n
-for s in 127.0.4.2 127.0.4.3; do
-	got=$(dig_mx $s)
-	[ "$got" = "$want_mx" ] ||
-		fail "$NW on $s after the cutover: '$got', the plan says '$want_mx'"
-done
-open=$(sqlite3 "$STATE" "SELECT count(*) FROM intents WHERE done_at IS NULL")
-[ "$open" = 0 ] || fail "$open intent(s) left open after the cutover"
+nw_served "$want_mx" cutover "the plan says"
 
 # Back: the rollback through the same proxy. The staged policy covers every host again, and
 # the TLSA goes as Disable-SmtpDaneInbound makes it go.
@@ -97,11 +91,7 @@ restore
 [ "$st" = rolled_back ] || fail "$NW not rolled back after $n attempts: $st at $step ($(tail -1 "$workdir/ar$n.err"))"
 touch "$workdir/stop"
 wait "$mon" || fail "monitor: $(tail -3 "$workdir/mon.log")"
-for s in 127.0.4.2 127.0.4.3; do
-	[ "$(dig_mx $s)" = "$mx_before" ] || fail "$NW on $s after the rollback: '$(dig_mx $s)', before: '$mx_before'"
-done
-open=$(sqlite3 "$STATE" "SELECT count(*) FROM intents WHERE done_at IS NULL")
-[ "$open" = 0 ] || fail "$open intent(s) left open after the rollback"
+nw_served "$mx_before" rollback before:
 lost=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["fault"] == "lost"))' "$workdir/bind.plog")
 figure "rfc2136: $NW, $(fault_counts "$workdir/bind.plog") (lost: $lost answers of applied messages); cutover in $fwd_attempts attempt(s), rollback in $n, $stops stop(s) with exit 1 or 3; the zone exactly as planned, then exactly as before; no intent open"
 finish

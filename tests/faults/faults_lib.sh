@@ -314,3 +314,15 @@ nw_proxy() {
 	} >"$workdir/$name.conf"
 	grep -q "^server = 127.0.0.1@$port" "$workdir/$name.conf" || fail "no proxied provider config"
 }
+
+# nw_served WANT WHEN WHAT — both BIND servers serve WANT as northwind's MX (dig_mx form), and
+# no intent is left open; WHEN names the moment, WHAT what WANT is, in the failure.
+nw_served() {
+	local s got open
+	for s in 127.0.4.2 127.0.4.3; do
+		got=$(dig_mx $s)
+		[ "$got" = "$1" ] || fail "$NW on $s after the $2: '$got', $3 '$1'"
+	done
+	open=$(sqlite3 "$STATE" "SELECT count(*) FROM intents WHERE done_at IS NULL")
+	[ "$open" = 0 ] || fail "$open intent(s) left open after the $2"
+}
