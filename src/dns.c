@@ -1259,8 +1259,8 @@ static int blocking_finish(struct dns_ctx *c, struct blocking *b, const char *na
 	return MX_OK;
 }
 
-int dns_resolve_fresh(
-    struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out, struct mx_err *err)
+int dns_resolve_fresh(const struct dns_ctx *c, const char *name, uint16_t type,
+    struct dns_answer **out, struct mx_err *err)
 {
 	struct dns_ctx *fresh = NULL;
 	int rc = dns_ctx_new(&fresh, c->conf, err);

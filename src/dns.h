@@ -151,8 +151,8 @@ int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, ui
     int timeout_ms, struct dns_answer **out, struct mx_err *err);
 /* dns_resolve through a new resolver made with c's configuration: an answer no cache can
  * hold back (gates that verify a change made elsewhere, such as Microsoft's TLSA). */
-int dns_resolve_fresh(struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out,
-    struct mx_err *err);
+int dns_resolve_fresh(const struct dns_ctx *c, const char *name, uint16_t type,
+    struct dns_answer **out, struct mx_err *err);
 
 /* Event-loop integration: the descriptors to poll for reading (libunbound's fd and the direct
  * query socket), at most `max`; returns how many were written. */

@@ -500,7 +500,7 @@ static void pj_exec(struct mx_worker *w, void *arg)
 {
 	struct pjob *j = arg;
 	struct mx_err *err = &j->err;
-	struct dns_ctx *dns;
+	const struct dns_ctx *like;
 	struct exo_ctx *x;
 
 	mx_err_clear(err);
@@ -511,10 +511,11 @@ static void pj_exec(struct mx_worker *w, void *arg)
 		j->rc = pj_prov(w, j);
 		return;
 	case PJ_FRESH:
-		if (!(dns = mx_worker_dns(w, err)))
-			j->rc = err->rc ? err->rc : MX_EDNS;
+		/* A new resolver for this one lookup, with the engine's configuration. */
+		if (!(like = mx_worker_dns_like(w)))
+			j->rc = mx_err_set(err, MX_EDNS, "no resolver to look up %s with", j->name);
 		else
-			j->rc = dns_resolve_fresh(dns, j->name, j->type, &j->ans, err);
+			j->rc = dns_resolve_fresh(like, j->name, j->type, &j->ans, err);
 		return;
 	case PJ_EXO_ENABLE:
 	case PJ_EXO_STATUS:

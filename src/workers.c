@@ -71,6 +71,11 @@ struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err)
 	return w->exo;
 }
 
+const struct dns_ctx *mx_worker_dns_like(const struct mx_worker *w)
+{
+	return w->p->dns_like;
+}
+
 const struct mx_conf *mx_worker_conf(const struct mx_worker *w)
 {
 	return w->p->conf;
