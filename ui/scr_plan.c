@@ -19,7 +19,10 @@ static void plan_line(struct tui *t, enum pair color, int bold, const char *text
 	t->plines = g;
 	g[t->nplines].color = color;
 	g[t->nplines].bold = bold;
-	snprintf(g[t->nplines].text, sizeof(g[0].text), "%s", text);
+	size_t n = strnlen(text, sizeof(g[0].text) - 1); /* a longer line is cut, never overrun */
+
+	memcpy(g[t->nplines].text, text, n);
+	g[t->nplines].text[n] = '\0';
 	t->nplines++;
 }
 
