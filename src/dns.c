@@ -546,7 +546,33 @@ static const char *const ub_cache_sizes[][2] = {
     {"infra-cache-numhosts:", "1000"},
 };
 
-int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err)
+/* The cache of a resolver made by dns_ctx_fresh, set after any --resolver-conf so that it
+ * wins: no answer, positive or negative, kept longer than DNS_FRESH_MAX_AGE seconds, and no
+ * answer made up from a cached NSEC range (another name's denial). */
+#define STR_(x) #x
+#define STR(x)	STR_(x)
+static const char *const ub_fresh_opts[][2] = {
+    {"cache-max-ttl:", STR(DNS_FRESH_MAX_AGE)},
+    {"cache-max-negative-ttl:", STR(DNS_FRESH_MAX_AGE)},
+    {"aggressive-nsec:", "no"},
+    {"prefetch:", "no"},
+    {"serve-expired:", "no"},
+};
+
+static int ub_options(struct dns_ctx *c, const char *const opts[][2], size_t n, struct mx_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = ub_ctx_set_option(c->ub, opts[i][0], opts[i][1]);
+
+		if (r != 0)
+			return mx_err_set(err, MX_EDNS, "the DNS resolver refused %s %s: %s",
+			    opts[i][0], opts[i][1], ub_strerror(r));
+	}
+	return MX_OK;
+}
+
+static int dns_ctx_make(
+    struct dns_ctx **out, const char *resolver_conf, bool fresh, struct mx_err *err)
 {
 	struct dns_ctx *c;
 	FILE *f;
@@ -577,14 +603,9 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 	 * (root, TLDs, the endpoint's zone) cached, not every finished domain's answers, so the
 	 * resolver's memory stays the same whatever the number of domains. A --resolver-conf
 	 * read below may set other sizes. */
-	for (size_t i = 0; i < sizeof(ub_cache_sizes) / sizeof(ub_cache_sizes[0]); i++) {
-		r = ub_ctx_set_option(c->ub, ub_cache_sizes[i][0], ub_cache_sizes[i][1]);
-		if (r != 0) {
-			rc = mx_err_set(err, MX_EDNS, "the DNS resolver refused %s %s: %s",
-			    ub_cache_sizes[i][0], ub_cache_sizes[i][1], ub_strerror(r));
-			goto out;
-		}
-	}
+	rc = ub_options(c, ub_cache_sizes, sizeof(ub_cache_sizes) / sizeof(ub_cache_sizes[0]), err);
+	if (rc != MX_OK)
+		goto out;
 	if (resolver_conf) {
 		f = fopen(resolver_conf, "r");
 		if (!f) {
@@ -608,6 +629,12 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
 			    err, MX_EDNS, "trust anchor %s: %s", ROOT_TRUST_ANCHOR, ub_strerror(r));
 			goto out;
 		}
+	}
+	if (fresh) {
+		rc = ub_options(
+		    c, ub_fresh_opts, sizeof(ub_fresh_opts) / sizeof(ub_fresh_opts[0]), err);
+		if (rc != MX_OK)
+			goto out;
 	}
 	/* libunbound logs to stderr, which would draw over the wizard's screen. */
 	pthread_once(&ub_log_once, ub_log_open);
@@ -641,9 +668,19 @@ static void ubq_free(struct ub_query *q)
 	free(q);
 }
 
+int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *err)
+{
+	return dns_ctx_make(out, resolver_conf, false, err);
+}
+
 int dns_ctx_like(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err)
 {
-	return dns_ctx_new(out, like ? like->conf : NULL, err);
+	return dns_ctx_make(out, like ? like->conf : NULL, false, err);
+}
+
+int dns_ctx_fresh(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err)
+{
+	return dns_ctx_make(out, like ? like->conf : NULL, true, err);
 }
 
 void dns_ctx_free(struct dns_ctx *c)
@@ -1257,19 +1294,6 @@ static int blocking_finish(struct dns_ctx *c, struct blocking *b, const char *na
 	}
 	*out = b->ans;
 	return MX_OK;
-}
-
-int dns_resolve_fresh(const struct dns_ctx *c, const char *name, uint16_t type,
-    struct dns_answer **out, struct mx_err *err)
-{
-	struct dns_ctx *fresh = NULL;
-	int rc = dns_ctx_new(&fresh, c->conf, err);
-
-	*out = NULL;
-	if (!rc)
-		rc = dns_resolve(fresh, name, type, out, err);
-	dns_ctx_free(fresh);
-	return rc;
 }
 
 int dns_resolve(

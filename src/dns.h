@@ -118,6 +118,16 @@ int dns_ctx_new(struct dns_ctx **out, const char *resolver_conf, struct mx_err *
  * thread at a time). */
 int dns_ctx_like(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err);
 
+/* How old, in seconds, an answer of a dns_ctx_fresh resolver can be at most. */
+#define DNS_FRESH_MAX_AGE 5
+
+/* Like dns_ctx_like, for gates that verify a change made elsewhere (Microsoft's TLSA): its
+ * cache keeps nothing, answers, denials or keys, longer than DNS_FRESH_MAX_AGE seconds and
+ * never makes up a denial from another name's cached NSEC range, so a gate polled every
+ * 30 s always gets what the servers say now, while lookups close together share the
+ * validated chain. Long-lived: one per thread, not one per lookup. */
+int dns_ctx_fresh(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err);
+
 /* Frees the resolver; queries still in flight are dropped without their callbacks. NULL is
  * fine. */
 void dns_ctx_free(struct dns_ctx *c);
@@ -149,10 +159,6 @@ int dns_resolve(struct dns_ctx *c, const char *name, uint16_t type, struct dns_a
     struct mx_err *err);
 int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
     int timeout_ms, struct dns_answer **out, struct mx_err *err);
-/* dns_resolve through a new resolver made with c's configuration: an answer no cache can
- * hold back (gates that verify a change made elsewhere, such as Microsoft's TLSA). */
-int dns_resolve_fresh(const struct dns_ctx *c, const char *name, uint16_t type,
-    struct dns_answer **out, struct mx_err *err);
 
 /* Event-loop integration: the descriptors to poll for reading (libunbound's fd and the direct
  * query socket), at most `max`; returns how many were written. */

@@ -400,7 +400,7 @@ static const char *rr_type_name(int type)
 
 /* Every call that may block — a provider's read or write (HTTP APIs, RFC 2136 updates and
  * their reads from the primary, the manual provider's reads from each server), the admin API
- * of Exchange Online and the DANE gates' lookups through a fresh resolver — runs on one of a
+ * of Exchange Online and the DANE gates' lookups through a short-memory resolver — runs on one of a
  * few worker threads (src/workers.c), each with its own HTTP context, resolver and admin API
  * context, so that no unit of the engine's work waits for the network and one slow provider
  * never holds up the others. The step starts the call (pj_start) and returns R_WAIT; it takes
@@ -414,7 +414,7 @@ enum pj_op {
 	PJ_READ,       /* name/type through the provider into out */
 	PJ_READ_ZONE,  /* the apex MX into out and _mta-sts TXT into out2 */
 	PJ_REPLACE,    /* cur (expected) to want */
-	PJ_FRESH,      /* name/type through a fresh resolver into ans */
+	PJ_FRESH,      /* name/type through the worker's dns_ctx_fresh into ans */
 	PJ_EXO_ENABLE, /* Enable-DnssecForVerifiedDomain: the host into host */
 	PJ_EXO_STATUS, /* Get-DnssecStatusForVerifiedDomain into st */
 	PJ_EXO_DANE,   /* Enable- or Disable-SmtpDaneInbound (enable) */
@@ -500,7 +500,7 @@ static void pj_exec(struct mx_worker *w, void *arg)
 {
 	struct pjob *j = arg;
 	struct mx_err *err = &j->err;
-	const struct dns_ctx *like;
+	struct dns_ctx *fresh;
 	struct exo_ctx *x;
 
 	mx_err_clear(err);
@@ -511,11 +511,11 @@ static void pj_exec(struct mx_worker *w, void *arg)
 		j->rc = pj_prov(w, j);
 		return;
 	case PJ_FRESH:
-		/* A new resolver for this one lookup, with the engine's configuration. */
-		if (!(like = mx_worker_dns_like(w)))
-			j->rc = mx_err_set(err, MX_EDNS, "no resolver to look up %s with", j->name);
+		/* The worker's resolver with a short cache (dns_ctx_fresh). */
+		if (!(fresh = mx_worker_dns_fresh(w, err)))
+			j->rc = err->rc ? err->rc : MX_EDNS;
 		else
-			j->rc = dns_resolve_fresh(like, j->name, j->type, &j->ans, err);
+			j->rc = dns_resolve(fresh, j->name, j->type, &j->ans, err);
 		return;
 	case PJ_EXO_ENABLE:
 	case PJ_EXO_STATUS:
@@ -1767,8 +1767,8 @@ static bool usable_tlsa(const struct dns_answer *a)
 	return usable;
 }
 
-/* The inbound DANE gates, verified like every gate in DNS (through a fresh resolver, so no
- * cached answer hides Microsoft's change): dane_enable (on) waits for a DNSSEC-secure, usable
+/* The inbound DANE gates, verified like every gate in DNS (through a resolver that keeps no
+ * answer over DNS_FRESH_MAX_AGE s, so no cached answer hides Microsoft's change): dane_enable (on) waits for a DNSSEC-secure, usable
  * TLSA at the target; rb_dane (off) waits until it is withdrawn (secure NXDOMAIN/NODATA, or
  * no usable record left). With [exchange] the run makes the call itself first — switching
  * off only what it switched on. */

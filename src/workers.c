@@ -26,6 +26,7 @@ struct mx_worker {
 	struct mx_workers *p;
 	struct http_ctx *http;
 	struct dns_ctx *dns;
+	struct dns_ctx *fresh;
 	struct exo_ctx *exo;
 };
 
@@ -71,9 +72,15 @@ struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err)
 	return w->exo;
 }
 
-const struct dns_ctx *mx_worker_dns_like(const struct mx_worker *w)
+struct dns_ctx *mx_worker_dns_fresh(struct mx_worker *w, struct mx_err *err)
 {
-	return w->p->dns_like;
+	if (!w->fresh && !w->p->dns_like) {
+		mx_err_set(err, MX_EDNS, "no resolver to make a lookup with");
+		return NULL;
+	}
+	if (!w->fresh && dns_ctx_fresh(&w->fresh, w->p->dns_like, err))
+		return NULL;
+	return w->fresh;
 }
 
 const struct mx_conf *mx_worker_conf(const struct mx_worker *w)
@@ -129,6 +136,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&p->mu);
 	exo_close(w.exo);
 	dns_ctx_free(w.dns);
+	dns_ctx_free(w.fresh);
 	http_ctx_free(w.http);
 	return NULL;
 }

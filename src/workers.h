@@ -65,8 +65,9 @@ bool mx_workers_orphan(
  * cannot be made. */
 struct http_ctx *mx_worker_http(struct mx_worker *w, struct mx_err *err);
 struct dns_ctx *mx_worker_dns(struct mx_worker *w, struct mx_err *err);
-/* The resolver the pool was made like (its configuration, for dns_resolve_fresh), or NULL. */
-const struct dns_ctx *mx_worker_dns_like(const struct mx_worker *w);
+/* The worker's own dns_ctx_fresh resolver (made at first use, like the pool's resolver), or
+ * NULL with err set. */
+struct dns_ctx *mx_worker_dns_fresh(struct mx_worker *w, struct mx_err *err);
 /* An admin API context with no pauses inside a call (exo_set_no_wait). */
 struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err);
 /* The configuration the pool was made with. */

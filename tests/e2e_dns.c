@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "dns.h"
@@ -138,6 +139,82 @@ static void test_tlsa(struct dns_ctx *c)
 	dns_answer_free(a);
 }
 
+/* Publishes (tlsa non-NULL) or withdraws the TLSA at `name` in the sandbox's endpoint zone,
+ * through PowerDNS's API (tests/fakes/cloud_fake.py). */
+static void set_tlsa(const char *name, const char *tlsa)
+{
+	const char *src = getenv("MX_SOURCE_DIR");
+	char cmd[1400];
+
+	snprintf(cmd, sizeof(cmd),
+	    "python3 -c 'import sys; sys.path.insert(0, \"%s/tests/fakes\"); import cloud_fake; "
+	    "cloud_fake.Pdns().replace(\"mx.microsoft.test\", \"%s\", \"TLSA\", 3600, "
+	    "[\"%s\"] if \"%s\" else [])'",
+	    src ? src : ".", name, tlsa ? tlsa : "", tlsa ? tlsa : "");
+	CHECK_INT(system(cmd), 0);
+}
+
+static bool secure_tlsa(struct dns_ctx *c, const char *name)
+{
+	struct dns_answer *a = resolve(c, name, DNS_T_TLSA);
+	bool yes = a && a->sec == DNS_SEC_SECURE && a->n >= 1;
+
+	dns_answer_free(a);
+	return yes;
+}
+
+static bool secure_nxdomain(struct dns_ctx *c, const char *name)
+{
+	struct dns_answer *a = resolve(c, name, DNS_T_TLSA);
+	bool yes = a && a->sec == DNS_SEC_SECURE && a->nxdomain && a->n == 0;
+
+	dns_answer_free(a);
+	return yes;
+}
+
+/* dns_ctx_fresh, what the DANE gates ask: a TLSA published or withdrawn elsewhere is seen
+ * within DNS_FRESH_MAX_AGE s by a long-lived resolver, never hidden by a cached denial (the
+ * zone's negative TTL is 300 s) nor by a denial made up from another name's NSEC range. The
+ * ordinary resolver, asked the same, makes that denial up (aggressive NSEC): the test can
+ * tell. */
+static void test_fresh(struct dns_ctx *c)
+{
+	const char *tlsa = getenv("MX_TARGET_TLSA_311");
+	struct dns_ctx *f = NULL;
+	struct mx_err err = {0};
+	char a[200], b[200], data[200];
+
+	if (!tlsa || !*tlsa) {
+		fprintf(stderr, "test_fresh: no MX_TARGET_TLSA_311 in the sandbox\n");
+		check_failures++;
+		return;
+	}
+	snprintf(data, sizeof(data), "3 1 1 %s", tlsa);
+	/* Two names in one NSEC gap of the zone, new in every run. */
+	snprintf(a, sizeof(a), "_25._tcp.fresh-a-%d.o-v1.mx.microsoft.test", (int)getpid());
+	snprintf(b, sizeof(b), "_25._tcp.fresh-b-%d.o-v1.mx.microsoft.test", (int)getpid());
+	if (dns_ctx_fresh(&f, c, &err) != MX_OK) {
+		fprintf(stderr, "dns_ctx_fresh: %s\n", err.msg);
+		check_failures++;
+		return;
+	}
+	CHECK(secure_nxdomain(f, a));
+	CHECK(secure_nxdomain(c, a));
+	set_tlsa(b, data);
+	set_tlsa(a, data);
+	/* At once: b lies in the NSEC range that denied a a moment ago. */
+	CHECK(secure_tlsa(f, b));
+	CHECK(secure_nxdomain(c, b)); /* the ordinary resolver makes the denial up */
+	sleep(DNS_FRESH_MAX_AGE + 1);
+	CHECK(secure_tlsa(f, a));
+	set_tlsa(a, NULL);
+	set_tlsa(b, NULL);
+	sleep(DNS_FRESH_MAX_AGE + 1);
+	CHECK(secure_nxdomain(f, a));
+	CHECK(secure_nxdomain(f, b));
+	dns_ctx_free(f);
+}
+
 /* Many validating lookups in flight at once, answered through the one libunbound fd. */
 struct many {
 	int answered, secure;
@@ -191,6 +268,7 @@ int main(void)
 	test_zone_servers(c);
 	test_tlsa(c);
 	test_many(c);
+	test_fresh(c);
 	CHECK_INT(dns_pending(c), 0);
 	dns_ctx_free(c);
 	return CHECK_DONE();
