@@ -77,6 +77,7 @@ struct run {
 	struct sts_fetch *fetch; /* the MTA-STS gate's fetch, NULL otherwise */
 	struct tgt_check *tgt;	 /* verify_target's lookups and probe, NULL otherwise */
 	struct pjob *pj;	 /* a provider call on a worker, NULL otherwise */
+	int transient;		 /* server errors (5xx) met in a row by this step */
 	struct chk_domain chk_d;
 };
 
@@ -97,6 +98,30 @@ struct mx_engine {
 static time_t now(struct run *r)
 {
 	return mx_now(r->e->cfg.clock);
+}
+
+/* A provider's server error (HTTP 5xx: a busy backend database, a restart, a gateway)
+ * that outlasted the adapter's own quick retries. Every step is idempotent and re-reads
+ * the zone before it writes, so the step runs again after a pause, a few times, before the
+ * run stops on it. */
+enum { TRANSIENT_TRIES = 6, TRANSIENT_MAX_WAIT = 30 };
+
+static bool transient_error(const struct mx_err *err)
+{
+	return err->rc == MX_EPROVIDER && err->http_status >= 500 && err->http_status <= 599;
+}
+
+/* The pause before try n (1-based): 2, 4, 8, 16, 30, 30 s, and 0–2 s more that differ from
+ * one domain to the next, so runs that met the same outage do not all come back at once. */
+static int transient_wait(const struct run *r, int n)
+{
+	unsigned h = 5381;
+	int wait = n >= 5 ? TRANSIENT_MAX_WAIT : 1 << n;
+
+	for (const char *c = r->row.domain; *c; c++)
+		h = h * 33u + (unsigned char)*c;
+	return (wait > TRANSIENT_MAX_WAIT ? TRANSIENT_MAX_WAIT : wait) +
+	       (int)((h + (unsigned)n) % 3u);
 }
 
 static const struct mx_step_def *cur_def(struct run *r)
@@ -816,7 +841,7 @@ replaced:
 		    r->row.domain);
 		goto out;
 	}
-	if (rc == MX_ERATELIMIT) {
+	if (rc == MX_ERATELIMIT || transient_error(err)) {
 		/* Maybe applied, maybe not: the retry re-reads and reconciles. */
 		struct mx_err jerr;
 
@@ -2575,6 +2600,7 @@ static void run_unit(struct run *r)
 	switch (res) {
 	case R_DONE:
 	case R_SKIP:
+		r->transient = 0;
 		r->waiting_for[0] = '\0';
 		r->last_wait[0] = '\0';
 		r->question[0] = '\0';
@@ -2638,6 +2664,27 @@ static void run_unit(struct run *r)
 			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s", err.msg);
 			break;
 		}
+		/* Bounded by the tries and by gate_timeout, like the rate limit's waits. */
+		if (transient_error(&err) && r->transient < TRANSIENT_TRIES &&
+		    !gate_expired(r, NULL)) {
+			int wait = transient_wait(r, ++r->transient);
+
+			r->wake = now(r) + wait;
+			snprintf(r->waiting_for, sizeof(r->waiting_for),
+			    "the provider to recover from HTTP %d (try %d of %d in %d s)",
+			    err.http_status, r->transient + 1, TRANSIENT_TRIES + 1, wait);
+			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
+			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s; the step runs again in %d s", err.msg,
+			    wait);
+			if (save_vars(r, &err) || save_pos(r, MX_RUN_WAITING, NULL, &err)) {
+				stop_with(
+				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
+				return;
+			}
+			break;
+		}
+		if (transient_error(&err) && r->transient)
+			mx_err_prefix(&err, "after %d tries", r->transient + 1);
 		stop_with(r, MX_RUN_FAILED,
 		    err.rc == MX_EGATE ? MX_EXIT_BLOCKED
 		    : r->exit	       ? r->exit
