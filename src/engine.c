@@ -54,6 +54,10 @@ struct run {
 	int step; /* index in the current direction's table */
 	struct prov *prov;
 	struct mx_rrset snap_mx, snap_sts;
+	/* The snapshot's provider read while the name servers are asked to confirm it: kept,
+	 * not read again, when the step runs again for their answers. */
+	struct mx_rrset read_mx, read_sts;
+	bool have_read;
 	struct mx_zone rb_start; /* the zone when the rollback started (valid when have_start) */
 	bool have_start;
 	time_t wake;
@@ -1334,7 +1338,13 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	memset(&mx, 0, sizeof(mx));
 	memset(&sts, 0, sizeof(sts));
 	snprintf(name, sizeof(name), "_mta-sts.%s", r->row.domain);
-	if (pj_read_zone(r, r->row.domain, name, &mx, &sts, &res, err))
+	if (r->have_read) {
+		mx = r->read_mx;
+		sts = r->read_sts;
+		memset(&r->read_mx, 0, sizeof(r->read_mx));
+		memset(&r->read_sts, 0, sizeof(r->read_sts));
+		r->have_read = false;
+	} else if (pj_read_zone(r, r->row.domain, name, &mx, &sts, &res, err))
 		goto out;
 	res = R_FAIL;
 	if (mx.n == 0) {
@@ -1354,6 +1364,11 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 		    r->waiting_for, sizeof(r->waiting_for), "the name servers to confirm the zone");
 		snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 		r->wake = now(r) + 3; /* the answers wake the run sooner */
+		r->read_mx = mx;
+		r->read_sts = sts;
+		memset(&mx, 0, sizeof(mx));
+		memset(&sts, 0, sizeof(sts));
+		r->have_read = true;
 		res = R_WAIT;
 		goto out;
 	case PROP_YES:
@@ -2051,6 +2066,8 @@ static void run_free(struct run *r)
 	prov_close(r->prov);
 	prov_rrset_clear(&r->snap_mx);
 	prov_rrset_clear(&r->snap_sts);
+	prov_rrset_clear(&r->read_mx);
+	prov_rrset_clear(&r->read_sts);
 	mx_zone_clear(&r->rb_start);
 	free(r);
 }
