@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@
 #include "plan.h"
 #include "provider.h"
 #include "workers.h"
+
+/* How much nicer than the screen's thread the engine loop and its helpers run. */
+#define UI_CORE_NICE 5
 
 /* Checks in flight: a batch for the badges and the checks screen, or the checks of a plan
  * (whose provider reads came first). */
@@ -1225,6 +1229,10 @@ static void *core_main(void *arg)
 	struct ui_cmd *cmds, *cmd;
 	bool quit = false;
 
+	/* The screen's thread comes first when the machine is busy: this thread, and every
+	 * thread it starts (the workers, the resolvers'), runs a few steps nicer, so that the
+	 * drawing of a key's answer waits for no burst of checks or journal writes. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), UI_CORE_NICE);
 	/* Every domain with a run in the journal, for the terminal's list. */
 	if (!jnl_run_list(c->jnl, &runs, &nruns, &err))
 		for (size_t i = 0; i < nruns; i++)
