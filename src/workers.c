@@ -51,15 +51,22 @@ struct http_ctx *mx_worker_http(struct mx_worker *w, struct mx_err *err)
 	return w->http;
 }
 
-struct dns_ctx *mx_worker_dns(struct mx_worker *w, struct mx_err *err)
+/* *slot, made at first use like the pool's resolver (dns_ctx_like or dns_ctx_fresh). */
+static struct dns_ctx *worker_resolver(struct mx_worker *w, struct dns_ctx **slot,
+    int (*make)(struct dns_ctx **, const struct dns_ctx *, struct mx_err *), struct mx_err *err)
 {
-	if (!w->dns && !w->p->dns_like) {
+	if (!*slot && !w->p->dns_like) {
 		mx_err_set(err, MX_EDNS, "no resolver to make a lookup with");
 		return NULL;
 	}
-	if (!w->dns && dns_ctx_like(&w->dns, w->p->dns_like, err))
+	if (!*slot && make(slot, w->p->dns_like, err))
 		return NULL;
-	return w->dns;
+	return *slot;
+}
+
+struct dns_ctx *mx_worker_dns(struct mx_worker *w, struct mx_err *err)
+{
+	return worker_resolver(w, &w->dns, dns_ctx_like, err);
 }
 
 struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err)
@@ -74,13 +81,7 @@ struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err)
 
 struct dns_ctx *mx_worker_dns_fresh(struct mx_worker *w, struct mx_err *err)
 {
-	if (!w->fresh && !w->p->dns_like) {
-		mx_err_set(err, MX_EDNS, "no resolver to make a lookup with");
-		return NULL;
-	}
-	if (!w->fresh && dns_ctx_fresh(&w->fresh, w->p->dns_like, err))
-		return NULL;
-	return w->fresh;
+	return worker_resolver(w, &w->fresh, dns_ctx_fresh, err);
 }
 
 const struct mx_conf *mx_worker_conf(const struct mx_worker *w)

@@ -7,13 +7,7 @@
 # line, and resume finishes it once the server is back. PowerDNS behind the fault proxy
 # (--rules-file), the warp clock (the pauses pass at once).
 . "$(dirname "$0")/faults_lib.sh"
-RULES=$workdir/rules.json
-echo '[]' >"$RULES"
-start_proxy pdns http://127.0.0.1:8081 --rate 0 --rules-file "$RULES"
-pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
-rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }
-make_zones sx 2
-plan_all sx "$MX_CONFIG" pdns
+pdns_rules_batch sx 2
 read -r A TA < <(sed -n 1p "$workdir/sx.list")
 read -r B TB < <(sed -n 2p "$workdir/sx.list")
 

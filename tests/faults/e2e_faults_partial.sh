@@ -16,9 +16,7 @@ python3 "$FAKES/cloudflare_api.py" --port-file "$workdir/cf.port" 2>"$workdir/cf
 pids+=($!)
 CF=http://127.0.0.1:$(wait_port "$workdir/cf.port")
 python3 "$FAKES/cloudflare_api.py" --ctl "$CF" '{"token": "cf-edit-token-0123456789"}' >/dev/null
-RULES=$workdir/rules.json
-echo '[]' >"$RULES"
-start_proxy cf "$CF" --rate 0 --rules-file "$RULES"
+start_rules_proxy cf "$CF"
 CFP=http://127.0.0.1:$PROXY_PORT
 conf() { # conf FILE CF_URL
 	{
@@ -30,10 +28,6 @@ conf() { # conf FILE CF_URL
 conf "$workdir/direct.conf" "$CF"
 conf "$workdir/faulty.conf" "$CFP"
 
-# rules JSON — the proxy's rules from now on (a new file: its counts start over).
-rules() {
-	printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"
-}
 # mxline DOMAIN — the apex MX RRset as the name servers' PowerDNS holds it.
 mxline() { Z dump "$1" | grep "^$1\. MX " || echo "(no MX)"; }
 # cfmx DOMAIN add|del VALUE — adds or deletes an MX record in the Cloudflare stand-in, behind

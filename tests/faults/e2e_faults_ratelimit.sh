@@ -6,13 +6,7 @@
 # the engine (a wait line naming the seconds), then go on and end exactly as planned — never
 # stop with exit 3 — and never send a change twice.
 . "$(dirname "$0")/faults_lib.sh"
-RULES=$workdir/rules.json
-echo '[]' >"$RULES"
-start_proxy pdns http://127.0.0.1:8081 --rate 0 --rules-file "$RULES"
-pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
-
-make_zones rl 3
-plan_all rl "$MX_CONFIG" pdns
+pdns_rules_batch rl 3
 read -r D1 T1 < <(sed -n 1p "$workdir/rl.list")
 read -r D2 T2 < <(sed -n 2p "$workdir/rl.list")
 read -r D3 T3 < <(sed -n 3p "$workdir/rl.list")

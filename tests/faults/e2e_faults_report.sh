@@ -6,11 +6,6 @@
 # (no domain) whose runs stop with exit 3. PowerDNS behind the fault proxy, whose rules
 # (--rules-file) refuse the changes of chosen zones (HTTP 403).
 . "$(dirname "$0")/faults_lib.sh"
-RULES=$workdir/rules.json
-echo '[]' >"$RULES"
-start_proxy pdns http://127.0.0.1:8081 --rate 0 --rules-file "$RULES"
-pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
-rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }
 refuse() { # refuse DOMAIN... — every change of these zones answered 403
 	local out="[" sep="" d
 	for d in "$@"; do
@@ -19,8 +14,7 @@ refuse() { # refuse DOMAIN... — every change of these zones answered 403
 	done
 	rules "$out]"
 }
-make_zones rp 4
-plan_all rp "$MX_CONFIG" pdns
+pdns_rules_batch rp 4
 read -r A _ < <(sed -n 1p "$workdir/rp.list")
 read -r B _ < <(sed -n 2p "$workdir/rp.list")
 read -r C _ < <(sed -n 3p "$workdir/rp.list")

@@ -39,6 +39,23 @@ start_proxy() {
 	PROXY_PORT=$(wait_port "$workdir/$name.pport")
 }
 
+# start_rules_proxy NAME UPSTREAM — start_proxy with no random faults, only the rules in
+# $RULES (none at first); `rules JSON` replaces them (a new file: its counts start over).
+RULES=$workdir/rules.json
+start_rules_proxy() {
+	echo '[]' >"$RULES"
+	start_proxy "$1" "$2" --rate 0 --rules-file "$RULES"
+}
+rules() { printf '%s\n' "$1" >"$RULES.tmp" && mv "$RULES.tmp" "$RULES"; }
+# pdns_rules_batch LABEL N — the sandbox's PowerDNS behind a rules-only fault proxy
+# ($workdir/pdns.conf, provider pdns) and N fresh zones with their plans ($workdir/LABEL.list).
+pdns_rules_batch() {
+	start_rules_proxy pdns http://127.0.0.1:8081
+	pdns_conf pdns "$PROXY_PORT" >"$workdir/pdns.conf"
+	make_zones "$1" "$2"
+	plan_all "$1" "$MX_CONFIG" pdns
+}
+
 # cutover_conf — the [cutover] section of the sandbox's config.
 cutover_conf() { sed -n '/^\[cutover\]/,/^$/p' "$MX_CONFIG"; }
 
