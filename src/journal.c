@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,11 +20,39 @@
 #include "clock.h"
 #include "paths.h"
 
+/* Prepared statements kept for the connection's life: the same few dozen statements run for
+ * every step of every run, and preparing one cost more than running it (a tenth of all CPU
+ * with 1000 runs at once). A statement in use is busy; the same SQL asked for meanwhile is
+ * prepared again (and kept too, while there is room). */
+#define STMT_CACHE_MAX 64
+struct stmt_slot {
+	char *sql;
+	sqlite3_stmt *st;
+	bool busy;
+};
+
 struct jnl {
 	sqlite3 *db;
 	char *path;
 	_Atomic long long busy_ns; /* wall time SQLite spent in statements (jnl_busy_ms) */
+	pthread_mutex_t cache_mu;  /* the connection may be shared by threads (FULLMUTEX) */
+	struct stmt_slot cache[STMT_CACHE_MAX];
+	int ncache;
 };
+
+static struct jnl *jnl_alloc(const char *path)
+{
+	struct jnl *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	if (!(j->path = strdup(path))) {
+		free(j);
+		return NULL;
+	}
+	pthread_mutex_init(&j->cache_mu, NULL);
+	return j;
+}
 
 /* SQLITE_TRACE_PROFILE: how long each statement ran, commits and their syncs included. */
 static int trace_profile(unsigned type, void *ctx, void *stmt, void *ns)
@@ -190,9 +219,27 @@ static int sql_fail(struct jnl *j, const char *what, struct mx_err *err)
 	    sqlite3_errmsg(j->db), sql_fix(code, sqlite3_system_errno(j->db)));
 }
 
+static int prep(struct jnl *j, const char *sql, sqlite3_stmt **st, struct mx_err *err);
+static void unprep(struct jnl *j, sqlite3_stmt *st);
+
 static int exec(struct jnl *j, const char *sql, const char *what, struct mx_err *err)
 {
-	if (sqlite3_exec(j->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	sqlite3_stmt *st;
+	int rc;
+
+	/* One statement (BEGIN, COMMIT, a PRAGMA) is kept prepared; a script (the migrations)
+	 * goes through sqlite3_exec. */
+	if (strchr(sql, ';')) {
+		if (sqlite3_exec(j->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return sql_fail(j, what, err);
+		return MX_OK;
+	}
+	rc = prep(j, sql, &st, err);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	unprep(j, st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return sql_fail(j, what, err);
 	return MX_OK;
 }
@@ -437,8 +484,6 @@ bad:
 
 /* ---- opening ---- */
 
-static int prep(struct jnl *j, const char *sql, sqlite3_stmt **st, struct mx_err *err);
-
 /* The tables every mxcutover state database has (schema version 1 on). */
 static const char *const own_tables[] = {"runs", "steps", "intents", "snapshots", "audit", "locks"};
 
@@ -462,7 +507,7 @@ static int check_file(struct jnl *j, struct mx_err *err)
 		for (size_t i = 0; name && i < sizeof(own_tables) / sizeof(own_tables[0]); i++)
 			own += !strcmp(name, own_tables[i]);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_DONE)
 		return sql_fail(j, "reading", err);
 	if (have > JNL_SCHEMA_VERSION)
@@ -491,10 +536,10 @@ static int check_file(struct jnl *j, struct mx_err *err)
 		    "state database %s is damaged (%.*s); move it aside and restore it from a "
 		    "backup",
 		    j->path, (int)(nl ? nl - what : (ptrdiff_t)strlen(what)), what);
-		sqlite3_finalize(st);
+		unprep(j, st);
 		return MX_EIO;
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW)
 		return sql_fail(j, "checking", err);
 	return MX_OK;
@@ -520,11 +565,9 @@ int jnl_open(const char *path, struct jnl **out, struct mx_err *err)
 			? "free space on its file system"
 			: "make it and its folder writable, or point --state elsewhere");
 	close(fd);
-	j = calloc(1, sizeof(*j));
-	if (!j || !(j->path = strdup(path))) {
-		free(j);
+	j = jnl_alloc(path);
+	if (!j)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	}
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, vfs) !=
 	    SQLITE_OK) {
 		rc = sql_fail(j, "opening", err);
@@ -555,6 +598,11 @@ void jnl_close(struct jnl *j)
 {
 	if (!j)
 		return;
+	for (int i = 0; i < j->ncache; i++) {
+		sqlite3_finalize(j->cache[i].st);
+		free(j->cache[i].sql);
+	}
+	pthread_mutex_destroy(&j->cache_mu);
 	sqlite3_close_v2(j->db);
 	free(j->path);
 	free(j);
@@ -562,11 +610,51 @@ void jnl_close(struct jnl *j)
 
 /* ---- statements ---- */
 
+/* The statement for sql: a kept one that is not in use, else a new one (kept while there is
+ * room). Give it back with unprep, never sqlite3_finalize. */
 static int prep(struct jnl *j, const char *sql, sqlite3_stmt **st, struct mx_err *err)
 {
-	if (sqlite3_prepare_v2(j->db, sql, -1, st, NULL) != SQLITE_OK)
+	*st = NULL;
+	pthread_mutex_lock(&j->cache_mu);
+	for (int i = 0; i < j->ncache; i++)
+		if (!j->cache[i].busy && !strcmp(j->cache[i].sql, sql)) {
+			j->cache[i].busy = true;
+			*st = j->cache[i].st;
+			break;
+		}
+	pthread_mutex_unlock(&j->cache_mu);
+	if (*st)
+		return MX_OK;
+	if (sqlite3_prepare_v3(j->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
 		return sql_fail(j, "preparing a statement", err);
+	pthread_mutex_lock(&j->cache_mu);
+	if (j->ncache < STMT_CACHE_MAX) {
+		char *copy = strdup(sql);
+
+		if (copy)
+			j->cache[j->ncache++] = (struct stmt_slot){copy, *st, true};
+	}
+	pthread_mutex_unlock(&j->cache_mu);
 	return MX_OK;
+}
+
+/* Gives back a statement from prep: a kept one is reset (its read, if any, ended) and its
+ * bindings cleared for the next user; any other is finalized. */
+static void unprep(struct jnl *j, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&j->cache_mu);
+	for (int i = 0; i < j->ncache; i++)
+		if (j->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			j->cache[i].busy = false;
+			pthread_mutex_unlock(&j->cache_mu);
+			return;
+		}
+	pthread_mutex_unlock(&j->cache_mu);
+	sqlite3_finalize(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -582,7 +670,7 @@ static int done(struct jnl *j, sqlite3_stmt *st, const char *what, struct mx_err
 {
 	int rc = sqlite3_step(st);
 
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return sql_fail(j, what, err);
 	return MX_OK;
@@ -686,7 +774,7 @@ int jnl_run_latest(struct jnl *j, const char *domain, struct jnl_run *out, struc
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		run_from_row(st, out);
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_fail(j, "reading a run", err);
 	return MX_OK;
@@ -708,7 +796,7 @@ int jnl_run_list(struct jnl *j, struct jnl_run **out, size_t *n, struct mx_err *
 		struct jnl_run *g = realloc(v, (count + 1) * sizeof(*v));
 
 		if (!g) {
-			sqlite3_finalize(st);
+			unprep(j, st);
 			for (size_t i = 0; i < count; i++)
 				jnl_run_clear(&v[i]);
 			free(v);
@@ -717,7 +805,7 @@ int jnl_run_list(struct jnl *j, struct jnl_run **out, size_t *n, struct mx_err *
 		v = g;
 		run_from_row(st, &v[count++]);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	*out = v;
 	*n = count;
 	if (rc != SQLITE_DONE)
@@ -795,7 +883,7 @@ char *jnl_step_state(struct jnl *j, long long run_id, const char *step)
 	bind_text(st, 2, step);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		s = col_dup(st, 0);
-	sqlite3_finalize(st);
+	unprep(j, st);
 	return s;
 }
 
@@ -818,13 +906,13 @@ int jnl_step_get(struct jnl *j, long long run_id, const char *step, char **state
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		if (state && !(*state = col_dup(st, 0))) {
-			sqlite3_finalize(st);
+			unprep(j, st);
 			return mx_err_set(err, MX_ENOMEM, "out of memory");
 		}
 		if (finished_at)
 			*finished_at = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_fail(j, "reading a step", err);
 	return MX_OK;
@@ -916,7 +1004,7 @@ int jnl_vars_get(struct jnl *j, long long run_id, struct jnl_vars *out, struct m
 			}
 		}
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc == SQLITE_DONE)
 		return mx_err_set(err, MX_EINVAL,
 		    "state database %s: run %lld has no variables; roll it back or start again",
@@ -1045,7 +1133,7 @@ int jnl_intent_written(struct jnl *j, long long run_id, long long *count, struct
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*count = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW)
 		return sql_fail(j, "counting a run's writes", err);
 	return MX_OK;
@@ -1121,7 +1209,7 @@ int jnl_intent_open(struct jnl *j, long long run_id, struct jnl_intent *out, str
 		out->before = col_dup(st, 4);
 		out->after = col_dup(st, 5);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_fail(j, "reading intents", err);
 	return MX_OK;
@@ -1137,7 +1225,7 @@ int jnl_intent_count(struct jnl *j, long long run_id)
 	sqlite3_bind_int64(st, 1, run_id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	unprep(j, st);
 	return n;
 }
 
@@ -1178,7 +1266,7 @@ char *jnl_snapshot_get(
 	bind_text(st, 4, source);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		s = col_dup(st, 0);
-	sqlite3_finalize(st);
+	unprep(j, st);
 	return s;
 }
 
@@ -1255,7 +1343,7 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 		since = sqlite3_column_int64(st, 2);
 		owner_boot = col_dup(st, 3);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (owner_host && pid == (long long)getpid() && !strcmp(owner_host, host) &&
 	    (!owner_boot || !strcmp(owner_boot, boot))) {
 		free(owner_host);
@@ -1390,7 +1478,7 @@ int jnl_connector_latest(struct jnl *j, const char *tenant, const char *connecto
 		out->created_at = sqlite3_column_int64(st, 7);
 		out->updated_at = sqlite3_column_int64(st, 8);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_fail(j, "reading connector changes", err);
 	if (rc == SQLITE_ROW && (!out->before || !out->after || !out->state)) {
@@ -1419,11 +1507,9 @@ int jnl_open_ro(const char *path, struct jnl **out, struct mx_err *err)
 	if (!S_ISREG(sb.st_mode))
 		return mx_err_set(err, MX_EIO,
 		    "state database %s is not a regular file; point --state at the database", path);
-	j = calloc(1, sizeof(*j));
-	if (!j || !(j->path = strdup(path))) {
-		free(j);
+	j = jnl_alloc(path);
+	if (!j)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
-	}
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL) !=
 	    SQLITE_OK) {
 		rc = sql_fail(j, "opening", err);
@@ -1475,7 +1561,7 @@ int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, s
 		out->live = out->host && owner_alive(out->pid, out->host, boot);
 		free(boot);
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_fail(j, "reading the locks", err);
 	return MX_OK;
@@ -1511,7 +1597,7 @@ int jnl_step_list(
 		struct jnl_step *g = realloc(v, (count + 1) * sizeof(*v));
 
 		if (!g) {
-			sqlite3_finalize(st);
+			unprep(j, st);
 			jnl_step_list_free(v, count);
 			return mx_err_set(err, MX_ENOMEM, "out of memory");
 		}
@@ -1523,7 +1609,7 @@ int jnl_step_list(
 		v[count].detail = col_dup(st, 4);
 		count++;
 	}
-	sqlite3_finalize(st);
+	unprep(j, st);
 	if (rc != SQLITE_DONE) {
 		jnl_step_list_free(v, count);
 		return sql_fail(j, "listing steps", err);
