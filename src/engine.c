@@ -215,6 +215,20 @@ static int save_pos(struct run *r, enum mx_run_state st, const char *error, stru
 	return rc;
 }
 
+/* A wait recorded: the run's variables and its position in one transaction, so one sync of
+ * the journal instead of two, and never one without the other. */
+static int save_wait(struct run *r, enum mx_run_state st, struct mx_err *err)
+{
+	struct jnl *j = r->e->cfg.jnl;
+	int rc = jnl_begin(j, err);
+
+	if (!rc && (rc = save_vars(r, err)) == MX_OK && (rc = save_pos(r, st, NULL, err)) == MX_OK)
+		return jnl_commit(j, err);
+	if (rc)
+		jnl_abort(j);
+	return rc;
+}
+
 static void prog_in(struct run *r, struct mx_prog_in *in)
 {
 	memset(in, 0, sizeof(*in));
@@ -2637,7 +2651,7 @@ static void run_unit(struct run *r)
 		if (r->saved_st != (int)ws || strcmp(r->saved_wait, r->waiting_for) ||
 		    r->saved_gate_since != r->v.gate_since ||
 		    r->saved_prop_since != r->v.prop_since) {
-			if (save_vars(r, &err) || save_pos(r, ws, NULL, &err)) {
+			if (save_wait(r, ws, &err)) {
 				stop_with(
 				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
 				return;
@@ -2657,7 +2671,7 @@ static void run_unit(struct run *r)
 		r->asking = true;
 		r->wake = 0;
 		snprintf(r->waiting_for, sizeof(r->waiting_for), "a person's answer");
-		if (save_vars(r, &err) || save_pos(r, MX_RUN_GATE, NULL, &err)) {
+		if (save_wait(r, MX_RUN_GATE, &err)) {
 			stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
 			return;
 		}
@@ -2673,7 +2687,7 @@ static void run_unit(struct run *r)
 			r->wake = now(r) + err.retry_after;
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
 			    "the provider's rate limit (%d s)", err.retry_after);
-			if (save_vars(r, &err) || save_pos(r, MX_RUN_WAITING, NULL, &err)) {
+			if (save_wait(r, MX_RUN_WAITING, &err)) {
 				stop_with(
 				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
 				return;
@@ -2693,7 +2707,7 @@ static void run_unit(struct run *r)
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s; the step runs again in %d s", err.msg,
 			    wait);
-			if (save_vars(r, &err) || save_pos(r, MX_RUN_WAITING, NULL, &err)) {
+			if (save_wait(r, MX_RUN_WAITING, &err)) {
 				stop_with(
 				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
 				return;
