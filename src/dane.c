@@ -1035,12 +1035,18 @@ int dane_timeout_ms(const struct dane_ctx *c)
 
 int dane_process(struct dane_ctx *c, struct mx_err *err)
 {
+	return dane_process_max(c, 0, err);
+}
+
+int dane_process_max(struct dane_ctx *c, int max_events, struct mx_err *err)
+{
 	struct epoll_event evs[64];
-	int n;
+	int n, want, left = max_events > 0 ? max_events : -1;
 	int64_t now;
 
-	for (;;) {
-		n = epoll_wait(c->ep, evs, 64, 0);
+	while (left != 0) {
+		want = left > 0 && left < 64 ? left : 64;
+		n = epoll_wait(c->ep, evs, want, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -1048,7 +1054,9 @@ int dane_process(struct dane_ctx *c, struct mx_err *err)
 			    err, MX_EIO, "waiting for SMTP probes failed (%s)", strerror(errno));
 		for (int i = 0; i < n; i++)
 			conn_advance(evs[i].data.ptr);
-		if (n < 64)
+		if (left > 0)
+			left -= n;
+		if (n < want)
 			break;
 	}
 	now = now_ms();

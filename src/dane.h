@@ -125,6 +125,11 @@ int dane_timeout_ms(const struct dane_ctx *c);
  * callbacks of finished probes. */
 int dane_process(struct dane_ctx *c, struct mx_err *err);
 
+/* dane_process that advances at most max_events connections that are ready (0: all), so an
+ * event loop with a time budget does a bounded share of the TLS handshakes per call; the
+ * rest stay ready on the descriptor (level-triggered) and wake the loop again at once. */
+int dane_process_max(struct dane_ctx *c, int max_events, struct mx_err *err);
+
 /* Number of host probes in flight. */
 int dane_pending(const struct dane_ctx *c);
 

@@ -2806,6 +2806,11 @@ int mx_engine_calls_in_flight(struct mx_engine *e)
 	return n;
 }
 
+/* The STARTTLS probes' connections advanced per engine call at most: each may be a step of
+ * a TLS handshake (a certificate chain to decode and verify, a few ms); with hundreds of
+ * verify_target probes at once, handling every ready one in one call took over 100 ms. */
+#define DANE_EVENTS_PER_CALL 4
+
 /* One engine call: I/O completions, then the step of the run due first. The run whose step
  * ran is named in domain/step for the budget. */
 static int engine_step(struct mx_engine *e, time_t *wake, char *domain, char *step, bool *ran)
@@ -2817,7 +2822,7 @@ static int engine_step(struct mx_engine *e, time_t *wake, char *domain, char *st
 	*wake = 0;
 	/* The probes move on the prober's descriptor; their callbacks run here. */
 	if (e->dane && dane_pending(e->dane))
-		dane_process(e->dane, NULL);
+		dane_process_max(e->dane, DANE_EVENTS_PER_CALL, NULL);
 	mx_workers_drain(e->pool); /* which calls ended is read below */
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
