@@ -120,12 +120,11 @@ static bool transient_error(const struct mx_err *err)
 static int transient_wait(const struct run *r, int n)
 {
 	unsigned h = 5381;
-	int wait = n >= 5 ? TRANSIENT_MAX_WAIT : 1 << n;
+	int wait = n >= 5 ? TRANSIENT_MAX_WAIT : 1 << n; /* 1 << 4 = 16 < the maximum */
 
 	for (const char *c = r->row.domain; *c; c++)
 		h = h * 33u + (unsigned char)*c;
-	return (wait > TRANSIENT_MAX_WAIT ? TRANSIENT_MAX_WAIT : wait) +
-	       (int)((h + (unsigned)n) % 3u);
+	return wait + (int)((h + (unsigned)n) % 3u);
 }
 
 static const struct mx_step_def *cur_def(struct run *r)
@@ -227,6 +226,22 @@ static int save_wait(struct run *r, enum mx_run_state st, struct mx_err *err)
 	if (rc)
 		jnl_abort(j);
 	return rc;
+}
+
+static void stop_with(struct run *r, enum mx_run_state st, int exit, struct mx_err *err);
+
+/* The provider asked to wait (a rate limit) or failed for now (a server error): a deadline
+ * like any other, then the step runs again (every step is idempotent and re-reads the zone
+ * first). waiting_for is the caller's; `said` is announced. A journal that cannot record the
+ * wait stops the run. */
+static void retry_later(struct run *r, int wait, const char *said, struct mx_err *err)
+{
+	r->wake = now(r) + wait;
+	if (save_wait(r, MX_RUN_WAITING, err)) {
+		stop_with(r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, err), err));
+		return;
+	}
+	say(r, MX_EV_WAIT, MX_SEV_WARN, "%s", said);
 }
 
 static void prog_in(struct run *r, struct mx_prog_in *in)
@@ -1822,7 +1837,8 @@ static bool usable_tlsa(const struct dns_answer *a)
 }
 
 /* The inbound DANE gates, verified like every gate in DNS (through a resolver that keeps no
- * answer over DNS_FRESH_MAX_AGE s, so no cached answer hides Microsoft's change): dane_enable (on) waits for a DNSSEC-secure, usable
+ * answer over DNS_FRESH_MAX_AGE s, so no cached answer hides Microsoft's change):
+ * dane_enable (on) waits for a DNSSEC-secure, usable
  * TLSA at the target; rb_dane (off) waits until it is withdrawn (secure NXDOMAIN/NODATA, or
  * no usable record left). With [exchange] the run makes the call itself first — switching
  * off only what it switched on. */
@@ -2682,36 +2698,24 @@ static void run_unit(struct run *r)
 		break;
 	case R_FAIL:
 		if (err.rc == MX_ERATELIMIT && err.retry_after > 0 && !gate_expired(r, NULL)) {
-			/* The provider asked to wait: a deadline like any other, then the step
-			 * runs again (every step is idempotent). */
-			r->wake = now(r) + err.retry_after;
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
 			    "the provider's rate limit (%d s)", err.retry_after);
-			if (save_wait(r, MX_RUN_WAITING, &err)) {
-				stop_with(
-				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
-				return;
-			}
-			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s", err.msg);
+			retry_later(r, err.retry_after, err.msg, &err);
 			break;
 		}
 		/* Bounded by the tries and by gate_timeout, like the rate limit's waits. */
 		if (transient_error(&err) && r->transient < TRANSIENT_TRIES &&
 		    !gate_expired(r, NULL)) {
 			int wait = transient_wait(r, ++r->transient);
+			char said[sizeof(err.msg) + 40];
 
-			r->wake = now(r) + wait;
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
 			    "the provider to recover from HTTP %d (try %d of %d in %d s)",
 			    err.http_status, r->transient + 1, TRANSIENT_TRIES + 1, wait);
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
-			say(r, MX_EV_WAIT, MX_SEV_WARN, "%s; the step runs again in %d s", err.msg,
-			    wait);
-			if (save_wait(r, MX_RUN_WAITING, &err)) {
-				stop_with(
-				    r, MX_RUN_FAILED, MX_EXIT_RUNTIME, (jnl_failed(r, &err), &err));
-				return;
-			}
+			snprintf(
+			    said, sizeof(said), "%s; the step runs again in %d s", err.msg, wait);
+			retry_later(r, wait, said, &err);
 			break;
 		}
 		if (transient_error(&err) && r->transient)
