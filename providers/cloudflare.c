@@ -805,7 +805,7 @@ out:
  * expired token fails. */
 static int cf_check_access(struct prov *p, struct prov_access *out, struct mx_err *err)
 {
-	char status[32], expires[64], account[80], path[160], until[100] = "";
+	char status[32], expires[64], account[80], path[160], until[72] = "";
 	bool answered = false;
 	int rc;
 

@@ -504,7 +504,7 @@ static int r2136_check_access(struct prov *p, struct prov_access *out, struct mx
 	if ((rcode == LDNS_RCODE_NXDOMAIN || rcode == LDNS_RCODE_NOERROR) &&
 	    st != LDNS_STATUS_CRYPTO_TSIG_BOGUS) {
 		snprintf(out->proved, sizeof(out->proved),
-		    "%s accepts %s%.60s for updates of zone %.80s (a probe UPDATE whose "
+		    "%.40s accepts %s%.40s for updates of zone %.60s (a probe UPDATE whose "
 		    "prerequisite fails by construction was answered %s; nothing changed)",
 		    d->server, d->tsig_name ? "TSIG key " : "unsigned updates",
 		    d->tsig_name ? key : "", p->zone,

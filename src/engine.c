@@ -1140,7 +1140,7 @@ static enum res mtasts_gate(struct run *r, const char *text, struct mx_err *err)
 		ok = policy_ready(r, served);
 		mtasts_policy_free(served);
 		if (!ok) {
-			char what[200];
+			char what[sizeof(why) + 40];
 
 			snprintf(what, sizeof(what), "the MTA-STS policy to be published%s%s",
 			    why[0] ? ": " : "", why);

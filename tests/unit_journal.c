@@ -170,7 +170,7 @@ int main(void)
 		CHECK_INT(jnl_lock(j, "contoso.com", id2, 1021, &err), MX_OK);
 		jnl_unlock(j, "contoso.com");
 		{
-			char host[256] = "", sql[600];
+			char host[256] = "", sql[1200];
 
 			gethostname(host, sizeof(host) - 1);
 			/* pid 1 is alive (init); a pid beyond pid_max never is. */
