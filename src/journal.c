@@ -545,6 +545,22 @@ static int check_file(struct jnl *j, struct mx_err *err)
 	return MX_OK;
 }
 
+/* WAL mode. Switching a new file to it needs the file to itself, and SQLite reports the
+ * conflict at once (no busy handler) when another process that opens the same new file
+ * reads it meanwhile: tried again for up to 5 s, like any other lock. */
+static int enable_wal(struct jnl *j, struct mx_err *err)
+{
+	for (int i = 0;; i++) {
+		int rc = sqlite3_exec(j->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+
+		if (rc == SQLITE_OK)
+			return MX_OK;
+		if ((rc & 0xff) != SQLITE_BUSY || i >= 500)
+			return sql_fail(j, "enabling WAL", err);
+		usleep(10000);
+	}
+}
+
 int jnl_open(const char *path, struct jnl **out, struct mx_err *err)
 {
 	struct jnl *j;
@@ -576,9 +592,15 @@ int jnl_open(const char *path, struct jnl **out, struct mx_err *err)
 	sqlite3_extended_result_codes(j->db, 1);
 	sqlite3_busy_timeout(j->db, 5000);
 	sqlite3_trace_v2(j->db, SQLITE_TRACE_PROFILE, trace_profile, j);
-	rc = check_file(j, err);
+	/* One read transaction: the schema version and the tables are read at one instant, so
+	 * another process creating the same file meanwhile is seen either before or after. */
+	rc = exec(j, "BEGIN", "starting to read", err);
+	if (!rc) {
+		rc = check_file(j, err);
+		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+	}
 	if (!rc)
-		rc = exec(j, "PRAGMA journal_mode = WAL", "enabling WAL", err);
+		rc = enable_wal(j, err);
 	if (!rc)
 		rc = exec(j, "PRAGMA synchronous = FULL", "setting synchronous", err);
 	if (!rc)

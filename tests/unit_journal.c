@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit_journal.c — the state database: private modes, WAL, schema version. */
+/* tests/unit_journal.c — the state database: private modes, WAL, schema version, processes
+ * that create it at the same instant. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -234,6 +236,40 @@ int main(void)
 	CHECK(system(cmd) == 0);
 	CHECK_INT(jnl_open(path, &j, &err), MX_EINVAL);
 	CHECK(strstr(err.msg, "upgrade mxcutover") != NULL);
+
+	/* Processes that create the same new state database at the same instant (a tenant's
+	 * runs started together) all open it: none mistakes a half-made file for another
+	 * application's. Each round releases its processes at once through a pipe. */
+	for (int round = 0; round < 20; round++) {
+		int gate[2], bad = 0;
+		pid_t kids[6];
+
+		snprintf(path, sizeof(path), "%s/race%d.db", dir, round);
+		CHECK(pipe(gate) == 0);
+		for (int k = 0; k < 6; k++) {
+			char c;
+
+			if ((kids[k] = fork()) == 0) {
+				close(gate[1]);
+				(void)!read(gate[0], &c, 1);
+				if (jnl_open(path, &j, &err)) {
+					fprintf(stderr, "round %d: %s\n", round, err.msg);
+					_exit(1);
+				}
+				jnl_close(j);
+				_exit(0);
+			}
+		}
+		close(gate[0]);
+		close(gate[1]);
+		for (int k = 0; k < 6; k++) {
+			int status = 0;
+
+			waitpid(kids[k], &status, 0);
+			bad += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		}
+		CHECK_INT(bad, 0);
+	}
 
 	/* An unwritable location names the path and the option. */
 	CHECK(jnl_open("/proc/nonexistent/state.db", &j, &err) != MX_OK);
