@@ -466,7 +466,7 @@ static const char *rr_type_name(int type)
  * mx_engine_fds). One call at a time per run; the journal is written only on the engine's
  * thread, before and after. A run that goes away while its call runs hands its provider to
  * the call, which closes it when done. */
-#define POOL_WORKERS 8
+#define POOL_WORKERS 12
 
 enum pj_op {
 	PJ_READ,       /* name/type through the provider into out */
@@ -645,16 +645,23 @@ static struct pjob *pj_new(enum pj_op op, struct mx_err *err)
 static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 {
 	struct mx_engine *e = r->e;
+	char lane[80];
 
 	if (!e->pool &&
 	    mx_workers_new(&e->pool, POOL_WORKERS, e->cfg.conf, e->cfg.http, e->cfg.dns, err)) {
 		pjob_free(j);
 		return R_FAIL;
 	}
-	if (j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE)
+	/* Each provider section is a lane of the pool, and so are the lookups and Exchange
+	 * Online: a provider that hangs holds up its own domains' calls, never the others'. */
+	if (j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE) {
 		j->prov = r->prov;
+		snprintf(lane, sizeof(lane), "provider.%s", r->row.provider);
+	} else {
+		snprintf(lane, sizeof(lane), "%s", j->op == PJ_FRESH ? "dns" : "exchange");
+	}
 	snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
-	if (!(j->work = mx_work_start(e->pool, pj_exec, j, pjob_release, err))) {
+	if (!(j->work = mx_work_start(e->pool, lane, pj_exec, j, pjob_release, err))) {
 		pjob_free(j);
 		return R_FAIL;
 	}

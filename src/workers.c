@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,11 +20,13 @@ struct mx_work {
 	void *arg;
 	enum work_state state;
 	bool orphan;
+	char lane[80];	      /* "" when the call is in no lane */
 	struct mx_work *next; /* in the queue, or in the orphans while it runs on */
 };
 
 struct mx_worker {
 	struct mx_workers *p;
+	int index; /* in busy[] */
 	struct http_ctx *http;
 	struct dns_ctx *dns;
 	struct dns_ctx *fresh;
@@ -33,6 +36,8 @@ struct mx_worker {
 struct mx_workers {
 	pthread_t th[WORKERS_MAX];
 	int nth;
+	int lane_cap;			   /* threads one lane may hold at once */
+	struct mx_work *busy[WORKERS_MAX]; /* what each thread runs, or NULL */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct mx_work *head, **tail;
@@ -98,30 +103,52 @@ static void orphan_unlink(struct mx_workers *p, struct mx_work *k)
 		}
 }
 
+/* The first queued call whose lane holds fewer than lane_cap threads (a call in no lane is
+ * always taken): one slow provider can hold up its own calls, never another's. */
+static struct mx_work *next_call(struct mx_workers *p)
+{
+	for (struct mx_work **pp = &p->head; *pp; pp = &(*pp)->next) {
+		struct mx_work *k = *pp;
+		int held = 0;
+
+		for (int i = 0; k->lane[0] && i < p->nth; i++)
+			held += p->busy[i] && !strcmp(p->busy[i]->lane, k->lane);
+		if (k->lane[0] && held >= p->lane_cap)
+			continue;
+		*pp = k->next;
+		if (!*pp)
+			p->tail = pp;
+		k->next = NULL;
+		return k;
+	}
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
-	struct mx_worker w = {.p = arg};
+	struct mx_worker w = *(struct mx_worker *)arg;
 	struct mx_workers *p = w.p;
 
+	free(arg);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct mx_work *k;
+		struct mx_work *k = NULL;
 		char one = 1;
 
-		while (!p->stop && !p->head)
+		while (!p->stop && !(k = next_call(p)))
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->head)
+		if (!k)
 			break;
-		k = p->head;
-		p->head = k->next;
-		if (!p->head)
-			p->tail = &p->head;
-		k->next = NULL;
 		k->state = W_RUNNING;
+		p->busy[w.index] = k;
 		pthread_mutex_unlock(&p->mu);
 		k->fn(&w, k->arg);
 		pthread_mutex_lock(&p->mu);
+		p->busy[w.index] = NULL;
 		k->state = W_DONE;
+		/* A lane below its cap again: a thread waiting for it may go on. */
+		if (p->head)
+			pthread_cond_broadcast(&p->cv);
 		if (k->orphan) {
 			orphan_unlink(p, k);
 			pthread_mutex_unlock(&p->mu);
@@ -164,10 +191,23 @@ int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
 	if (n > WORKERS_MAX)
 		n = WORKERS_MAX;
 	for (int i = 0; i < n; i++) {
-		if (pthread_create(&p->th[i], NULL, worker_main, p))
+		struct mx_worker *w = calloc(1, sizeof(*w));
+
+		if (!w)
 			break;
+		w->p = p;
+		w->index = i;
+		if (pthread_create(&p->th[i], NULL, worker_main, w)) {
+			free(w);
+			break;
+		}
 		p->nth++;
 	}
+	/* Half the threads (at least one) per lane: the rest stay free for the others. */
+	pthread_mutex_lock(&p->mu);
+	p->lane_cap = p->nth > 1 ? p->nth / 2 : 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 	if (!p->nth) {
 		mx_workers_free(p);
 		return mx_err_set(err, MX_EIO, "cannot start the worker threads");
@@ -217,8 +257,8 @@ void mx_workers_drain(struct mx_workers *p)
 			; /* which calls ended, mx_work_done says */
 }
 
-struct mx_work *mx_work_start(
-    struct mx_workers *p, mx_work_fn *fn, void *arg, mx_work_free_fn *free_arg, struct mx_err *err)
+struct mx_work *mx_work_start(struct mx_workers *p, const char *lane, mx_work_fn *fn, void *arg,
+    mx_work_free_fn *free_arg, struct mx_err *err)
 {
 	struct mx_work *k = calloc(1, sizeof(*k));
 
@@ -229,6 +269,7 @@ struct mx_work *mx_work_start(
 	k->fn = fn;
 	k->arg = arg;
 	k->free_arg = free_arg;
+	snprintf(k->lane, sizeof(k->lane), "%s", lane ? lane : "");
 	pthread_mutex_lock(&p->mu);
 	*p->tail = k;
 	p->tail = &k->next;

@@ -42,10 +42,13 @@ void mx_workers_free(struct mx_workers *p);
 int mx_workers_fd(const struct mx_workers *p);
 void mx_workers_drain(struct mx_workers *p);
 
-/* Queues fn(arg) on the next free thread. NULL (err set) only when memory runs out; arg is
- * then still the caller's. */
-struct mx_work *mx_work_start(
-    struct mx_workers *p, mx_work_fn *fn, void *arg, mx_work_free_fn *free_arg, struct mx_err *err);
+/* Queues fn(arg) on the next free thread. lane names what the call waits for (a provider
+ * section, "exchange", "dns"; NULL: none): the calls of one lane hold at most half the
+ * threads at once, so a slow provider or a backlog of one kind of call never holds up the
+ * others — a call whose lane is full waits while later calls of other lanes start. NULL (err
+ * set) only when memory runs out; arg is then still the caller's. */
+struct mx_work *mx_work_start(struct mx_workers *p, const char *lane, mx_work_fn *fn, void *arg,
+    mx_work_free_fn *free_arg, struct mx_err *err);
 /* Has the call ended? Then its arg holds the result, and the owner frees the call with
  * mx_work_end (arg stays the owner's). */
 bool mx_work_done(struct mx_workers *p, const struct mx_work *w);

@@ -105,7 +105,7 @@ int main(void)
 	/* Eight calls on four threads: all end, with their results, some at the same time. */
 	for (int i = 0; i < 8; i++) {
 		c[i] = call_new(i + 1, false);
-		w[i] = mx_work_start(p, run, c[i], release, &err);
+		w[i] = mx_work_start(p, NULL, run, c[i], release, &err);
 		CHECK(w[i] != NULL);
 	}
 	for (int i = 0; i < 8; i++) {
@@ -123,12 +123,12 @@ int main(void)
 	atomic_store(&gate_open, 0);
 	for (int i = 0; i < 4; i++) {
 		c[i] = call_new(10 + i, true);
-		w[i] = mx_work_start(p, run, c[i], release, &err);
+		w[i] = mx_work_start(p, NULL, run, c[i], release, &err);
 	}
 	for (int i = 0; i < 200 && atomic_load(&running) < 4; i++)
 		usleep(5000);
 	CHECK_INT(atomic_load(&running), 4);
-	q = mx_work_start(p, run, call_new(99, false), release, &err);
+	q = mx_work_start(p, NULL, run, call_new(99, false), release, &err);
 	/* Let go of while queued: freed now, never run. */
 	CHECK(!mx_work_abandon(p, q));
 	CHECK_INT(atomic_load(&freed), 1);
@@ -158,6 +158,37 @@ int main(void)
 	}
 	CHECK(!mx_work_abandon(p, NULL));
 
+	/* Lanes: four calls of a hung provider hold half the threads (two run, two wait); a call
+	 * of another lane queued after them starts and ends at once, and so does a call in no
+	 * lane; the waiting calls of the full lane run when one of its calls ends. */
+	atomic_store(&gate_open, 0);
+	atomic_store(&freed, 0);
+	for (int i = 0; i < 4; i++) {
+		c[i] = call_new(40 + i, true);
+		w[i] = mx_work_start(p, "provider.slow", run, c[i], release, &err);
+	}
+	for (int i = 0; i < 200 && atomic_load(&running) < 2; i++)
+		usleep(5000);
+	usleep(50000);
+	CHECK_INT(atomic_load(&running), 2);
+	c[4] = call_new(50, false);
+	w[4] = mx_work_start(p, "provider.fast", run, c[4], release, &err);
+	c[5] = call_new(51, false);
+	w[5] = mx_work_start(p, NULL, run, c[5], release, &err);
+	CHECK(wait_done(p, w[4]));
+	CHECK(wait_done(p, w[5]));
+	CHECK_INT(c[4]->result, 100);
+	CHECK_INT(atomic_load(&running), 2);
+	CHECK(!c[2]->ran && !c[3]->ran);
+	atomic_store(&gate_open, 1);
+	for (int i = 0; i < 4; i++)
+		CHECK(wait_done(p, w[i]));
+	for (int i = 0; i < 6; i++) {
+		CHECK(c[i]->ran);
+		mx_work_end(p, w[i]);
+		free(c[i]);
+	}
+
 	/* Calls still queued when the pool goes: freed, not run. Four gated calls hold the
 	 * threads (let go of, as the pool's owner must), three wait; the gate opens only once
 	 * mx_workers_free has dropped the queue. */
@@ -165,12 +196,12 @@ int main(void)
 	atomic_store(&freed, 0);
 	atomic_store(&freed_orphan, 0);
 	for (int i = 0; i < 4; i++)
-		w[i] = mx_work_start(p, run, call_new(20 + i, true), release, &err);
+		w[i] = mx_work_start(p, NULL, run, call_new(20 + i, true), release, &err);
 	for (int i = 0; i < 200 && atomic_load(&running) < 4; i++)
 		usleep(5000);
 	CHECK_INT(atomic_load(&running), 4);
 	for (int i = 0; i < 3; i++)
-		mx_work_start(p, run, call_new(30 + i, false), release, &err);
+		mx_work_start(p, NULL, run, call_new(30 + i, false), release, &err);
 	for (int i = 0; i < 4; i++)
 		CHECK(mx_work_abandon(p, w[i]));
 	{
@@ -187,7 +218,7 @@ int main(void)
 	CHECK_INT(mx_workers_new(&p, 1, NULL, NULL, NULL, &err), MX_OK);
 	{
 		struct dns_probe *d = calloc(1, sizeof(*d));
-		struct mx_work *k = mx_work_start(p, ask_dns, d, NULL, &err);
+		struct mx_work *k = mx_work_start(p, NULL, ask_dns, d, NULL, &err);
 
 		CHECK(wait_done(p, k));
 		CHECK(!d->got);

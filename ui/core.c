@@ -659,7 +659,7 @@ static void post_plan_failure(struct ui_core *c, struct chk_task *k, const struc
 static struct mx_workers *core_workers(struct ui_core *c, struct mx_err *err)
 {
 	if (!c->workers)
-		mx_workers_new(&c->workers, 4, c->app->conf, c->http, c->dns, err);
+		mx_workers_new(&c->workers, 8, c->app->conf, c->http, c->dns, err);
 	return c->workers;
 }
 
@@ -701,7 +701,8 @@ static void exo_queue(struct ui_core *c, struct chk_task *k)
 		if (!x)
 			goto fail;
 		snprintf(x->domain, sizeof(x->domain), "%s", k->domains[i]);
-		if (!(k->xw[i] = mx_work_start(k->pool, xcall_run, x, xcall_free, &err))) {
+		if (!(k->xw[i] =
+			    mx_work_start(k->pool, "exchange", xcall_run, x, xcall_free, &err))) {
 			free(x);
 			goto fail;
 		}
@@ -913,6 +914,7 @@ static void plan_checks(struct ui_core *c, struct chk_task *k)
 {
 	struct pcall *pc = NULL;
 	struct mx_err err;
+	char lane[80];
 	int rc = MX_OK;
 
 	mx_err_clear(&err);
@@ -928,7 +930,8 @@ static void plan_checks(struct ui_core *c, struct chk_task *k)
 		pc->conf = c->app->conf;
 		snprintf(pc->provider, sizeof(pc->provider), "%s", k->provider);
 		snprintf(pc->domain, sizeof(pc->domain), "%s", k->domains[0]);
-		if (!(k->pw = mx_work_start(k->pool, pcall_run, pc, pcall_free, &err))) {
+		snprintf(lane, sizeof(lane), "provider.%s", pc->provider);
+		if (!(k->pw = mx_work_start(k->pool, lane, pcall_run, pc, pcall_free, &err))) {
 			free(pc);
 			rc = err.rc ? err.rc : MX_ENOMEM;
 		}
@@ -1117,7 +1120,8 @@ static void read_tenant(struct ui_core *c)
 		mx_err_set(&m->err, MX_EINVAL,
 		    "the config has no [exchange] section (see docs/exchange.md)");
 	} else if (core_workers(c, &m->err)) {
-		c->tenant_work = mx_work_start(c->workers, tenant_run, m, tenant_free, &m->err);
+		c->tenant_work =
+		    mx_work_start(c->workers, "exchange", tenant_run, m, tenant_free, &m->err);
 		if (c->tenant_work) {
 			c->tenant_msg = m;
 			return;
