@@ -41,7 +41,9 @@
 # before forwarding it and S seconds before answering, so that a process killed at a random
 # instant is often inside a write, and a write takes at least 2 S.
 # --log FILE receives one JSON line per request: {"n","method","path","fault","t"}, with
-# "update": true for a DNS UPDATE message.
+# "update": true for a DNS UPDATE message and, for an HTTP request that was forwarded,
+# "status": what the upstream answered (0: no answer), written once it answered (lines are
+# then not in the order of "n", the order of arrival).
 import argparse
 import http.client
 import json
@@ -74,6 +76,7 @@ class Decider:
         self.stalls = 0
         self.n = 0
         self.lock = threading.Lock()
+        self.log_lock = threading.Lock()
         self.log = open(args.log, "a", buffering=1) if args.log else None
 
     def current_rate(self):
@@ -113,9 +116,11 @@ class Decider:
             return r
         return None
 
-    def decide(self, method, path, update=False):
+    def decide(self, method, path, update=False, defer=False):
         """(kind, rule): the fault this request meets (None: none) and the rule that chose
-        it (None: the random draw). update: a DNS UPDATE message (logged as such)."""
+        it (None: the random draw). update: a DNS UPDATE message (logged as such). defer:
+        (kind, rule, row) instead, and the log row is the caller's to write (record), once
+        it knows the upstream's status."""
         with self.lock:
             self.n += 1
             n = self.n
@@ -131,13 +136,23 @@ class Decider:
                         kind = rng.choice([k for k in self.kinds if k != "stall"] or [None])
                     else:
                         self.stalls += 1
-            if self.log:
-                row = {"n": n, "method": method, "path": path, "fault": kind,
-                       "t": round(time.time(), 3)}
-                if update:
-                    row["update"] = True
-                self.log.write(json.dumps(row) + "\n")
+            row = {"n": n, "method": method, "path": path, "fault": kind,
+                   "t": round(time.time(), 3)}
+            if update:
+                row["update"] = True
+            if defer:
+                return kind, rule, row
+            self.record(row)
             return kind, rule
+
+    def record(self, row, status=None):
+        """Writes row to the log; status: what the upstream answered a forwarded request."""
+        if not self.log:
+            return
+        if status is not None:
+            row["status"] = status
+        with self.log_lock:
+            self.log.write(json.dumps(row) + "\n")
 
 
 def hard_close(sock):
@@ -244,7 +259,11 @@ class HttpHandler(socketserver.StreamRequestHandler):
             if req is None:
                 return
             method, target, headers, body = req
-            kind, rule = srv.decider.decide(method, target)
+            kind, rule, row = srv.decider.decide(method, target, defer=True)
+            forwarded = not ((rule and kind.isdigit()) or kind in (
+                "reset", "stall", "500", "502", "503", "429"))
+            if not forwarded:
+                srv.decider.record(row)
             if rule and kind.isdigit():
                 hdrs = [("Content-Type", "application/json")]
                 if kind == "429" or "retry_after" in rule:
@@ -270,8 +289,12 @@ class HttpHandler(socketserver.StreamRequestHandler):
                 status, rh, data = self.forward(method, target, headers, body)
             except (OSError, http.client.HTTPException) as e:
                 sys.stderr.write("faultproxy: upstream: %r\n" % e)
+                srv.decider.record(row, 0)
                 self.send(502, [], b"")
                 continue
+            # Logged once the upstream answered: a forwarded write it refused (a busy
+            # backend's 500) is told from one it applied.
+            srv.decider.record(row, status)
             time.sleep(slow)
             if kind == "lost":
                 return hard_close(self.connection)

@@ -241,7 +241,8 @@ PY
 lost_writes() {
 	python3 - "$2" "$3" <<'PY'
 import json, re, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+# In the order of arrival: a forwarded request is logged once the upstream answered.
+rows = sorted((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["n"])
 key = re.compile(sys.argv[2])
 def zone(r):
     m = key.search(r["path"])
