@@ -488,6 +488,19 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 			    p->zone, resp->error[0] ? resp->error : "no response");
 			goto out;
 		}
+		/* Driven by the engine: a server error goes to the caller as usual, a refused
+		 * connection is a passing failure; the engine retries the step after a
+		 * deadline. */
+		if (prov_engine_retries(p, resp) && resp->fail == HTTP_FAIL_NONE)
+			break;
+		if (prov_engine_retries(p, resp)) {
+			rc = mx_err_set(err, MX_EPROVIDER,
+			    "cloudflare: cannot reach the API at %s (%s)", d->base,
+			    resp->error[0] ? resp->error : "no response");
+			if (err)
+				err->transient = true;
+			goto out;
+		}
 		if (attempt >= CF_MAX_ATTEMPTS) {
 			if (resp->fail == HTTP_FAIL_NONE)
 				break;
@@ -706,6 +719,13 @@ static int cf_replace_rrset(
 			rc = cf_apply(p, want, &ops[i], what, err);
 		if (!rc || !d->unknown || attempt >= CF_MAX_ATTEMPTS)
 			break;
+		/* Driven by the engine: it lists the records again and plans the rest after a
+		 * deadline, instead of a pause here. */
+		if (p->no_wait) {
+			if (err)
+				err->transient = true;
+			break;
+		}
 		rc = MX_OK;
 		prov_pause(prov_backoff(attempt));
 	}

@@ -551,6 +551,10 @@ static int gcp_perform(struct prov *p, const char *method, const char *url, cons
 		}
 		if (attempt >= GCP_ATTEMPTS || !gcp_retryable(resp->status))
 			break;
+		/* Driven by the engine: a server error goes to the caller, and the engine tries
+		 * the step again after a deadline. */
+		if (prov_engine_retries(p, resp))
+			break;
 		ra = http_header(resp, "Retry-After");
 		if (ra && atol(ra) > 0)
 			pause = atol(ra) * 1000 > GCP_MAX_PAUSE ? GCP_MAX_PAUSE : atol(ra) * 1000;

@@ -433,6 +433,9 @@ static int pdns_request(struct prov *p, const char *method, const char *path, co
 		}
 		if (resp->status < 500 || !get)
 			break;
+		/* Driven by the engine: the step runs again after a deadline, no pause here. */
+		if (prov_engine_retries(p, resp))
+			break;
 		http_response_free(resp);
 		resp = NULL;
 		prov_pause(prov_backoff(attempt));
@@ -678,6 +681,13 @@ static int pdns_replace_rrset(
 		 * when it is longer than a second), not a backoff. */
 		ra = resp ? pdns_retry_after(resp->status, http_header(resp, "Retry-After")) : 0;
 		if (ra <= 0) {
+			/* Not made. Driven by the engine: it sends the change again after a
+			 * deadline, reading the zone first, instead of a pause here. */
+			if (p->no_wait) {
+				if (err)
+					err->transient = true;
+				break;
+			}
 			prov_pause(prov_backoff(attempt));
 			continue;
 		}

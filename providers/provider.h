@@ -126,9 +126,17 @@ double prov_backoff(int attempt);
 double prov_retry_delay(const struct http_response *resp, int attempt, double max);
 void prov_pause(double seconds);
 /* Waits `seconds` before a retry the service asked for (429, Retry-After, a request budget):
- * pauses and returns MX_OK, or with p->no_wait and more than a second to wait, returns
- * MX_ERATELIMIT with err->retry_after set and a message naming the provider. */
+ * pauses and returns MX_OK, or with p->no_wait (the engine drives us) never pauses: returns
+ * MX_ERATELIMIT with err->retry_after set (whole seconds, at least 1) and a message naming
+ * the provider, and the engine waits for it as a deadline. */
 int prov_wait(struct prov *p, double seconds, struct mx_err *err);
+/* With p->no_wait, is resp (a server error or no answer at all, not a rate limit) a failure
+ * the engine retries — the step again after a deadline, re-reading first — rather than the
+ * adapter after a pause? Then the adapter ends the call: a server error's answer goes to
+ * its caller as usual (its error carries the status), a missing answer becomes an error with
+ * err->transient set. Rate limits (429, Retry-After, a 4xx throttling answer) go through
+ * prov_wait. */
+bool prov_engine_retries(const struct prov *p, const struct http_response *resp);
 double prov_monotonic(void);
 
 /* Splits a canonical MX value; returns false when it is not "PREF HOST". */

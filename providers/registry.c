@@ -221,7 +221,7 @@ void prov_pause(double seconds)
 
 int prov_wait(struct prov *p, double seconds, struct mx_err *err)
 {
-	if (!p->no_wait || seconds <= 1.0) {
+	if (!p->no_wait || seconds <= 0) {
 		prov_pause(seconds);
 		return MX_OK;
 	}
@@ -232,6 +232,17 @@ int prov_wait(struct prov *p, double seconds, struct mx_err *err)
 	if (err)
 		err->retry_after = (int)(seconds + 0.999);
 	return MX_ERATELIMIT;
+}
+
+bool prov_engine_retries(const struct prov *p, const struct http_response *resp)
+{
+	if (!p->no_wait)
+		return false;
+	if (resp->fail != HTTP_FAIL_NONE)
+		return true;
+	return resp->status >= 500 && resp->status != 503 ? true
+	       : resp->status == 503			  ? !http_header(resp, "Retry-After")
+							  : false;
 }
 
 double prov_monotonic(void)

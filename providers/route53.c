@@ -1000,6 +1000,10 @@ static int r53_request(struct prov *p, const char *method, const char *path, con
 		}
 		if (attempt >= R53_ATTEMPTS || !r53_retryable(resp->status, resp->body, resp->len))
 			break;
+		/* Driven by the engine: a server error goes to the caller, and the engine tries
+		 * the step again after a deadline. */
+		if (prov_engine_retries(p, resp))
+			break;
 		/* Throttling, PriorRequestNotComplete, 5xx: back off, honouring Retry-After. */
 		retry_after = http_header(resp, "Retry-After");
 		if (retry_after && atol(retry_after) > 0)

@@ -104,23 +104,26 @@ static time_t now(struct run *r)
 	return mx_now(r->e->cfg.clock);
 }
 
-/* A provider's server error (HTTP 5xx: a busy backend database, a restart, a gateway)
- * that outlasted the adapter's own quick retries. Every step is idempotent and re-reads
- * the zone before it writes, so the step runs again after a pause, a few times, before the
- * run stops on it. */
-enum { TRANSIENT_TRIES = 6, TRANSIENT_MAX_WAIT = 30 };
+/* A provider's passing failure: a server error (HTTP 5xx: a busy backend database, a
+ * restart, a gateway) or a missing answer the adapter marked transient. The adapters never
+ * pause for one when the engine drives them (no_wait): they end the call, and the engine
+ * keeps the pause as a deadline. Every step is idempotent and re-reads the zone before it
+ * writes, so the step runs again after a pause, a few times, before the run stops on it. */
+enum { TRANSIENT_TRIES = 9, TRANSIENT_MAX_WAIT = 30 };
 
 static bool transient_error(const struct mx_err *err)
 {
-	return err->rc == MX_EPROVIDER && err->http_status >= 500 && err->http_status <= 599;
+	return err->rc == MX_EPROVIDER &&
+	       (err->transient || (err->http_status >= 500 && err->http_status <= 599));
 }
 
-/* The pause before try n (1-based): 2, 4, 8, 16, 30, 30 s, and 0–2 s more that differ from
- * one domain to the next, so runs that met the same outage do not all come back at once. */
+/* The pause before try n + 1 (n = 1 … TRANSIENT_TRIES): 1, 2, 4, 8, 16, 30, 30, 30, 30 s,
+ * and 0–2 s more that differ from one domain to the next, so runs that met the same outage
+ * do not all come back at once. The first pauses are short: the adapter does not pause. */
 static int transient_wait(const struct run *r, int n)
 {
 	unsigned h = 5381;
-	int wait = n >= 5 ? TRANSIENT_MAX_WAIT : 1 << n; /* 1 << 4 = 16 < the maximum */
+	int wait = n >= 6 ? TRANSIENT_MAX_WAIT : 1 << (n - 1); /* 1 << 4 = 16 < the maximum */
 
 	for (const char *c = r->row.domain; *c; c++)
 		h = h * 33u + (unsigned char)*c;
@@ -2716,9 +2719,14 @@ static void run_unit(struct run *r)
 			int wait = transient_wait(r, ++r->transient);
 			char said[sizeof(err.msg) + 40];
 
-			snprintf(r->waiting_for, sizeof(r->waiting_for),
-			    "the provider to recover from HTTP %d (try %d of %d in %d s)",
-			    err.http_status, r->transient + 1, TRANSIENT_TRIES + 1, wait);
+			if (err.http_status)
+				snprintf(r->waiting_for, sizeof(r->waiting_for),
+				    "the provider to recover from HTTP %d (try %d of %d in %d s)",
+				    err.http_status, r->transient + 1, TRANSIENT_TRIES + 1, wait);
+			else
+				snprintf(r->waiting_for, sizeof(r->waiting_for),
+				    "the provider to answer again (try %d of %d in %d s)",
+				    r->transient + 1, TRANSIENT_TRIES + 1, wait);
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			snprintf(
 			    said, sizeof(said), "%s; the step runs again in %d s", err.msg, wait);

@@ -69,6 +69,7 @@ void mx_err_clear(struct mx_err *e)
 	e->http_status = 0;
 	e->dns_rcode = -1;
 	e->retry_after = 0;
+	e->transient = false;
 	e->msg[0] = '\0';
 }
 

@@ -4,6 +4,7 @@
 #define MX_ERR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum mx_rc {
 	MX_OK = 0,
@@ -38,6 +39,8 @@ struct mx_err {
 	int http_status; /* 0 when no HTTP exchange was involved */
 	int dns_rcode;	 /* -1 when no DNS answer was involved */
 	int retry_after; /* MX_ERATELIMIT: seconds the service asked us to wait; 0 otherwise */
+	bool transient;	 /* a passing failure (a server error, a refused or lost connection):
+			  * the same request later may well succeed */
 	char msg[512];	 /* one full sentence a person can act on; never a secret */
 };
 
