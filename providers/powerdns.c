@@ -433,12 +433,13 @@ static int pdns_request(struct prov *p, const char *method, const char *path, co
 		}
 		if (resp->status < 500 || !get)
 			break;
-		/* Driven by the engine: the step runs again after a deadline, no pause here. */
-		if (prov_engine_retries(p, resp))
-			break;
 		http_response_free(resp);
 		resp = NULL;
-		prov_pause(prov_backoff(attempt));
+		/* Driven by the engine: tried again at once (a busy backend's lock is held for
+		 * milliseconds), never after a pause; the last 5xx goes to the engine, which
+		 * runs the step again after a deadline. */
+		if (!p->no_wait)
+			prov_pause(prov_backoff(attempt));
 	}
 	if (resp->fail != HTTP_FAIL_NONE) {
 		rc = mx_err_set(err, MX_EPROVIDER,
@@ -681,14 +682,11 @@ static int pdns_replace_rrset(
 		 * when it is longer than a second), not a backoff. */
 		ra = resp ? pdns_retry_after(resp->status, http_header(resp, "Retry-After")) : 0;
 		if (ra <= 0) {
-			/* Not made. Driven by the engine: it sends the change again after a
-			 * deadline, reading the zone first, instead of a pause here. */
-			if (p->no_wait) {
-				if (err)
-					err->transient = true;
-				break;
-			}
-			prov_pause(prov_backoff(attempt));
+			/* Not made: sent again, after a short pause — at once when the engine
+			 * drives us (no pause on its workers); after the last try's 5xx the
+			 * engine sends it again after a deadline, reading the zone first. */
+			if (!p->no_wait)
+				prov_pause(prov_backoff(attempt));
 			continue;
 		}
 		rc = prov_wait(p, !p->no_wait && ra > PDNS_MAX_PAUSE ? PDNS_MAX_PAUSE : ra, err);
