@@ -240,9 +240,9 @@ bool prov_engine_retries(const struct prov *p, const struct http_response *resp)
 		return false;
 	if (resp->fail != HTTP_FAIL_NONE)
 		return true;
-	return resp->status >= 500 && resp->status != 503 ? true
-	       : resp->status == 503			  ? !http_header(resp, "Retry-After")
-							  : false;
+	if (resp->status == 503) /* with Retry-After: a rate limit, for prov_wait */
+		return !http_header(resp, "Retry-After");
+	return resp->status >= 500;
 }
 
 double prov_monotonic(void)

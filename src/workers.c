@@ -190,6 +190,8 @@ int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
 	p->dns_like = dns_like;
 	if (n > WORKERS_MAX)
 		n = WORKERS_MAX;
+	/* The threads start once nth and lane_cap are set (they read both under mu). */
+	pthread_mutex_lock(&p->mu);
 	for (int i = 0; i < n; i++) {
 		struct mx_worker *w = calloc(1, sizeof(*w));
 
@@ -204,9 +206,7 @@ int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
 		p->nth++;
 	}
 	/* Half the threads (at least one) per lane: the rest stay free for the others. */
-	pthread_mutex_lock(&p->mu);
 	p->lane_cap = p->nth > 1 ? p->nth / 2 : 1;
-	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	if (!p->nth) {
 		mx_workers_free(p);
