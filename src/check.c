@@ -21,6 +21,7 @@
 
 #include "dane.h"
 #include "domain.h"
+#include "workers.h"
 #include "loop.h"
 #include "mtasts.h"
 #include "mtasts_fetch.h"
@@ -74,6 +75,10 @@ struct chk_work {
 	struct http_response *policy;
 	char policy_addr[64];
 	char policy_url[300];
+	/* provider.access on a thread of the pool (opts.pool), awaited like a query */
+	struct prov_call *pcall;
+	struct mx_work *pwork;	/* under way, else NULL */
+	struct chk_work *pnext; /* in job->pwait while under way */
 	/* mx.target.dane: the wire probe, started once the DNS answers are in */
 	bool probe_started;
 	struct dane_result *probe;
@@ -93,6 +98,18 @@ struct chk_job {
 	struct chk_domain *slots;
 	struct chk_domain **free_slots;
 	size_t nslots, nfree;
+	struct chk_work *pwait; /* the works whose provider read is under way */
+};
+
+/* One domain's provider read on a pool thread: it owns everything it touches. */
+struct prov_call {
+	chk_provider_read_fn *fn;
+	void *arg;
+	char domain[254];
+	json_t *values;
+	struct chk_provider_proof proof;
+	struct mx_err err;
+	int rc;
 };
 
 struct query_ctx {
@@ -1107,7 +1124,15 @@ static void eval_provider(struct chk_work *w)
 	mx_err_clear(&err);
 	memset(&proof, 0, sizeof(proof));
 	json_object_set_new(detail, "provider", json_string(o->provider_name));
-	rc = o->provider_read(o->provider_arg, d->domain, &values, &proof, &err);
+	if (w->pcall) { /* read on the pool, done */
+		rc = w->pcall->rc;
+		values = w->pcall->values;
+		w->pcall->values = NULL;
+		proof = w->pcall->proof;
+		err = w->pcall->err;
+	} else {
+		rc = o->provider_read(o->provider_arg, NULL, d->domain, &values, &proof, &err);
+	}
 	if (rc) {
 		set_result(d, CHK_PROVIDER_ACCESS, CHK_FAIL, detail, "%s", err.msg);
 		return;
@@ -1295,8 +1320,83 @@ void chk_verdict(
 
 /* ---- the asynchronous part ---- */
 
+static void prov_call_run(struct mx_worker *wk, void *arg)
+{
+	struct prov_call *c = arg;
+
+	mx_err_clear(&c->err);
+	c->rc = c->fn(c->arg, wk, c->domain, &c->values, &c->proof, &c->err);
+	if (c->rc && !c->err.msg[0])
+		mx_err_set(&c->err, c->rc, "the provider could not be read");
+}
+
+static void prov_call_free(void *arg, bool orphan)
+{
+	struct prov_call *c = arg;
+
+	(void)orphan;
+	json_decref(c->values);
+	free(c);
+}
+
+/* provider.access of w's domain on a thread of the pool: w waits for it (pending) like for
+ * a query. False when it could not be started: eval_provider then reads on the loop. */
+static bool start_provider(struct chk_work *w)
+{
+	struct chk_job *job = w->job;
+	const struct chk_opts *o = job->o;
+	struct prov_call *c;
+	struct mx_err err;
+
+	if (!o->pool || !o->provider_name || !o->provider_read || !(c = calloc(1, sizeof(*c))))
+		return false;
+	c->fn = o->provider_read;
+	c->arg = o->provider_arg;
+	snprintf(c->domain, sizeof(c->domain), "%s", w->d->domain);
+	mx_err_clear(&err);
+	if (!(w->pwork = mx_work_start(o->pool, NULL, prov_call_run, c, prov_call_free, &err))) {
+		free(c);
+		return false;
+	}
+	w->pcall = c;
+	w->pending++;
+	w->pnext = job->pwait;
+	job->pwait = w;
+	return true;
+}
+
+/* The provider reads that ended: their domains go on (finish_one). */
+static void provider_reads_done(struct chk_job *job)
+{
+	if (!job->pwait)
+		return;
+	mx_workers_drain(job->o->pool);
+	for (struct chk_work **pp = &job->pwait; *pp;) {
+		struct chk_work *w = *pp;
+
+		if (!mx_work_done(job->o->pool, w->pwork)) {
+			pp = &w->pnext;
+			continue;
+		}
+		*pp = w->pnext;
+		mx_work_end(job->o->pool, w->pwork);
+		w->pwork = NULL;
+		finish_one(w);
+	}
+}
+
 static void work_free(struct chk_work *w)
 {
+	if (w->pwork) { /* still under way: the pool frees the call when it ends */
+		for (struct chk_work **pp = &w->job->pwait; *pp; pp = &(*pp)->pnext)
+			if (*pp == w) {
+				*pp = w->pnext;
+				break;
+			}
+		mx_work_abandon(w->job->o->pool, w->pwork);
+	} else if (w->pcall) {
+		prov_call_free(w->pcall, false);
+	}
 	while (w->queries) {
 		struct query_ctx *q = w->queries;
 
@@ -1583,6 +1683,7 @@ static void start_domain(struct chk_job *job, struct chk_domain *d)
 		snprintf(name, sizeof(name), "_25._tcp.%s", d->target);
 		ask(w, Q_TARGET_TLSA, 0, name, DNS_T_TLSA, NULL);
 	}
+	start_provider(w);
 	finish_one(w);
 }
 
@@ -1660,6 +1761,7 @@ bool chk_advance(struct chk_job *job)
 	/* SMTP probes move on their own descriptor; nothing here blocks. */
 	if (job->dane && !job->err.rc)
 		dane_process(job->dane, &job->err);
+	provider_reads_done(job);
 	/* Keep at most max_active domains in flight: memory stays bounded. */
 	while ((d = next_slot(job, max_active)))
 		start_domain(job, d);

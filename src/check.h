@@ -15,6 +15,9 @@
 #include "event.h"
 #include "http.h"
 
+struct mx_worker; /* src/workers.h */
+struct mx_workers;
+
 enum chk_status { CHK_PASS = 0, CHK_WARN, CHK_FAIL, CHK_SKIP };
 
 /* Domains in flight at once unless chk_opts.max_active says otherwise: enough to keep the
@@ -117,9 +120,12 @@ struct chk_provider_proof {
 /* Optional provider access for provider.access: returns the MX values the provider holds
  * and, in *proof, what the adapter proved about write permission without changing the zone;
  * or fails with a message. Set by the caller (the provider registry lives outside
- * src/check). */
-typedef int chk_provider_read_fn(void *arg, const char *domain, json_t **mx_values,
-    struct chk_provider_proof *proof, struct mx_err *err);
+ * src/check). With a pool (chk_opts.pool) it runs on one of its threads, w being that
+ * thread (its own HTTP context and resolver: mx_worker_http, mx_worker_dns), so that a slow
+ * provider API never holds up the other domains' checks and many domains' reads overlap;
+ * without one it runs on the check's own loop and w is NULL. */
+typedef int chk_provider_read_fn(void *arg, struct mx_worker *w, const char *domain,
+    json_t **mx_values, struct chk_provider_proof *proof, struct mx_err *err);
 
 /* Optional [exchange] verdicts for exchange.access and exchange.dnssec, computed by the
  * caller through src/exo (exo_check_domain): fills *access and *dnssec (present set, detail
@@ -135,6 +141,9 @@ struct chk_opts {
 	const char *provider_name;	     /* --provider NAME, or NULL */
 	chk_provider_read_fn *provider_read; /* with provider_name */
 	void *provider_arg;
+	/* Where provider_read runs (borrowed; NULL: on the loop). The caller polls its
+	 * descriptor (mx_workers_fd) beside chk_fd and frees it after chk_finish. */
+	struct mx_workers *pool;
 	chk_exchange_fn *exchange; /* with [exchange], else NULL */
 	void *exchange_arg;
 	int max_active;	      /* domains in flight at once; 0 = CHK_DEFAULT_ACTIVE */

@@ -35,8 +35,9 @@
 # start over): a JSON list of {"method": "PUT"|"*", "path": substring, "skip": N,
 # "times": M, "kind": K, "retry_after": S}. A request that matches a rule's method and path
 # passes the rule's first N matches untouched, then meets K the next M times (default 1);
-# K is an HTTP kind above or any status ("403", "429", "503": not forwarded, a JSON error
-# body, Retry-After: S when given). Rules are tried in order before the random draw.
+# K is an HTTP kind above, any status ("403", "429", "503": not forwarded, a JSON error
+# body, Retry-After: S when given) or "delay": held "seconds" (default 1), then forwarded.
+# Rules are tried in order before the random draw.
 # --slow-writes S holds every write (not GET; in --dns mode, every UPDATE message) S seconds
 # before forwarding it and S seconds before answering, so that a process killed at a random
 # instant is often inside a write, and a write takes at least 2 S.
@@ -260,11 +261,14 @@ class HttpHandler(socketserver.StreamRequestHandler):
                 return
             method, target, headers, body = req
             kind, rule, row = srv.decider.decide(method, target, defer=True)
-            forwarded = not ((rule and kind.isdigit()) or kind in (
+            if kind == "delay":  # held, then forwarded and answered as it is
+                time.sleep(float(rule.get("seconds", 1)))
+                kind = None
+            forwarded = not ((rule and kind and kind.isdigit()) or kind in (
                 "reset", "stall", "500", "502", "503", "429"))
             if not forwarded:
                 srv.decider.record(row)
-            if rule and kind.isdigit():
+            if rule and kind and kind.isdigit():
                 hdrs = [("Content-Type", "application/json")]
                 if kind == "429" or "retry_after" in rule:
                     hdrs.append(("Retry-After", str(rule.get("retry_after", 1))))

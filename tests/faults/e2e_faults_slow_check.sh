@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/faults/e2e_faults_slow_check.sh — `check --provider` of many domains against a slow
+# provider API: every request to PowerDNS is held 1 s by the fault proxy. Each domain's
+# provider.access needs at least 3 requests (the zone, its MX RRset, the write probe), so 12
+# domains read one after another take 36 s or more; the reads run on threads of their own
+# and overlap, and every domain still gets its provider.access verdict.
+. "$(dirname "$0")/faults_lib.sh"
+N=12
+start_rules_proxy slowck http://127.0.0.1:8081
+rules '[{"method": "*", "path": "", "kind": "delay", "seconds": 1, "times": 1000000}]'
+pdns_conf slowck "$PROXY_PORT" >"$workdir/slowck.conf"
+make_zones slowck "$N"
+t0=$(date +%s.%N)
+mxc "$workdir/slowck.conf" --json check --file "$workdir/slowck.list" --provider slowck \
+	>"$workdir/check.json" 2>"$workdir/check.err"
+rc=$?
+took=$(echo "$(date +%s.%N) - $t0" | bc)
+# Not ready (no MTA-STS policy and more) is exit 1; the provider's verdicts are what counts.
+[ "$rc" -le 1 ] || fail "check --provider through a slow API: exit $rc ($(tail -1 "$workdir/check.err"))"
+verdicts=$(python3 - "$workdir/check.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+out = []
+for d in doc["domains"]:
+    c = [c for c in d["checks"] if c["id"] == "provider.access"]
+    out.append(c[0]["status"] if c else "missing")
+print(" ".join(sorted(out)))
+PY
+)
+n_pass=$(tr ' ' '\n' <<<"$verdicts" | grep -c '^pass$')
+[ "$n_pass" -eq "$N" ] || fail "provider.access of $N domains: $verdicts"
+requests=$(grep -c . "$workdir/slowck.plog")
+(($(echo "$took < 18" | bc))) ||
+	fail "check --provider of $N domains took $took s with every request held 1 s ($requests requests): the reads did not overlap"
+figure "check --provider, $N domains, every request to the provider held 1 s ($requests requests): ${took%??????} s, $n_pass/$N provider.access pass"
+finish
