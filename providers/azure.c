@@ -373,13 +373,10 @@ static int az_send(struct prov *p, const struct http_request *req, const char *w
 			break;
 		/* Driven by the engine: a server error goes to the caller as usual, a missing
 		 * answer is a passing failure; the engine retries the step after a deadline. */
-		if (prov_engine_retries(p, resp) && resp->fail == HTTP_FAIL_NONE)
-			break;
 		if (prov_engine_retries(p, resp)) {
-			rc = mx_err_set(err, MX_EPROVIDER, "azure: cannot reach %s (%s)", where,
-			    resp->error[0] ? resp->error : "no response");
-			if (err)
-				err->transient = true;
+			if (resp->fail == HTTP_FAIL_NONE)
+				break;
+			rc = prov_no_answer("azure", where, resp, err);
 			goto out;
 		}
 		if (attempt >= AZ_MAX_ATTEMPTS) {

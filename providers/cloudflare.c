@@ -491,14 +491,13 @@ static int cf_request(struct prov *p, const char *method, const char *path, cons
 		/* Driven by the engine: a server error goes to the caller as usual, a refused
 		 * connection is a passing failure; the engine retries the step after a
 		 * deadline. */
-		if (prov_engine_retries(p, resp) && resp->fail == HTTP_FAIL_NONE)
-			break;
 		if (prov_engine_retries(p, resp)) {
-			rc = mx_err_set(err, MX_EPROVIDER,
-			    "cloudflare: cannot reach the API at %s (%s)", d->base,
-			    resp->error[0] ? resp->error : "no response");
-			if (err)
-				err->transient = true;
+			char where[sizeof("the API at ") + 300];
+
+			if (resp->fail == HTTP_FAIL_NONE)
+				break;
+			snprintf(where, sizeof(where), "the API at %.300s", d->base);
+			rc = prov_no_answer("cloudflare", where, resp, err);
 			goto out;
 		}
 		if (attempt >= CF_MAX_ATTEMPTS) {

@@ -137,6 +137,10 @@ int prov_wait(struct prov *p, double seconds, struct mx_err *err);
  * err->transient set. Rate limits (429, Retry-After, a 4xx throttling answer) go through
  * prov_wait. */
 bool prov_engine_retries(const struct prov *p, const struct http_response *resp);
+/* The error for a request that got no answer when the engine retries it: "WHO: cannot reach
+ * WHERE (curl's reason)", MX_EPROVIDER with err->transient set. */
+int prov_no_answer(
+    const char *who, const char *where, const struct http_response *resp, struct mx_err *err);
 double prov_monotonic(void);
 
 /* Splits a canonical MX value; returns false when it is not "PREF HOST". */

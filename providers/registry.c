@@ -245,6 +245,16 @@ bool prov_engine_retries(const struct prov *p, const struct http_response *resp)
 	return resp->status >= 500;
 }
 
+int prov_no_answer(
+    const char *who, const char *where, const struct http_response *resp, struct mx_err *err)
+{
+	mx_err_set(err, MX_EPROVIDER, "%s: cannot reach %s (%s)", who, where,
+	    resp->error[0] ? resp->error : "no response");
+	if (err)
+		err->transient = true;
+	return MX_EPROVIDER;
+}
+
 double prov_monotonic(void)
 {
 	struct timespec ts;

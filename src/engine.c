@@ -1848,10 +1848,9 @@ static bool usable_tlsa(const struct dns_answer *a)
 
 /* The inbound DANE gates, verified like every gate in DNS (through a resolver that keeps no
  * answer over DNS_FRESH_MAX_AGE s, so no cached answer hides Microsoft's change):
- * dane_enable (on) waits for a DNSSEC-secure, usable
- * TLSA at the target; rb_dane (off) waits until it is withdrawn (secure NXDOMAIN/NODATA, or
- * no usable record left). With [exchange] the run makes the call itself first — switching
- * off only what it switched on. */
+ * dane_enable (on) waits for a DNSSEC-secure, usable TLSA at the target; rb_dane (off) waits
+ * until it is withdrawn (secure NXDOMAIN/NODATA, or no usable record left). With [exchange]
+ * the run makes the call itself first — switching off only what it switched on. */
 static enum res dane_gate(struct run *r, const char *text, bool on, struct mx_err *err)
 {
 	const char *cmdlet = on ? "Enable-SmtpDaneInbound" : "Disable-SmtpDaneInbound";
@@ -2717,16 +2716,14 @@ static void run_unit(struct run *r)
 		if (transient_error(&err) && r->transient < TRANSIENT_TRIES &&
 		    !gate_expired(r, NULL)) {
 			int wait = transient_wait(r, ++r->transient);
-			char said[sizeof(err.msg) + 40];
+			char said[sizeof(err.msg) + 40], what[40] = "answer again";
 
 			if (err.http_status)
-				snprintf(r->waiting_for, sizeof(r->waiting_for),
-				    "the provider to recover from HTTP %d (try %d of %d in %d s)",
-				    err.http_status, r->transient + 1, TRANSIENT_TRIES + 1, wait);
-			else
-				snprintf(r->waiting_for, sizeof(r->waiting_for),
-				    "the provider to answer again (try %d of %d in %d s)",
-				    r->transient + 1, TRANSIENT_TRIES + 1, wait);
+				snprintf(
+				    what, sizeof(what), "recover from HTTP %d", err.http_status);
+			snprintf(r->waiting_for, sizeof(r->waiting_for),
+			    "the provider to %s (try %d of %d in %d s)", what, r->transient + 1,
+			    TRANSIENT_TRIES + 1, wait);
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			snprintf(
 			    said, sizeof(said), "%s; the step runs again in %d s", err.msg, wait);
