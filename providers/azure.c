@@ -598,6 +598,10 @@ static int az_read_rrset(
 	rc = az_check_name(p, name, type, err);
 	if (!rc)
 		rc = az_get(p, name, type, out, &etag, err);
+	if (!rc)
+		rc = prov_settle_check(p, name, type, out, "azure: Azure DNS", err);
+	if (rc)
+		prov_rrset_clear(out);
 	free(etag);
 	return rc;
 }
@@ -624,6 +628,9 @@ static int az_settle(
 		free(tag);
 		if (rc || same)
 			return rc;
+		/* Driven by the engine: it reads again after a deadline. */
+		if (p->no_wait)
+			return prov_settle_wait(p, want, "azure: Azure DNS", err);
 	}
 	snprintf(
 	    what, sizeof(what), "the %s record set of %s", az_type_name(want->type), want->name);
@@ -656,13 +663,17 @@ static int az_replace_rrset(
 	/* The ETag must be that of *expect: the one we read when the engine compared, or a
 	 * fresh one when the zone still holds *expect. */
 	if (seen->valid && !strcasecmp(seen->set.name, want->name) &&
-	    prov_rrset_equal(&seen->set, expect, true)) {
+	    prov_rrset_equal(&seen->set, expect, true) &&
+	    !prov_settle_pending(p, want->name, want->type)) {
 		if (seen->etag && !(etag = strdup(seen->etag))) {
 			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 			goto out;
 		}
 	} else {
 		rc = az_get(p, want->name, want->type, &cur, &etag, err);
+		if (!rc)
+			rc = prov_settle_check(
+			    p, want->name, want->type, &cur, "azure: Azure DNS", err);
 		if (rc)
 			goto out;
 		if (prov_rrset_equal(&cur, want, true))

@@ -612,7 +612,11 @@ static int cf_read_rrset(
 		rc = cf_list(p, name, type, &recs, err);
 	if (!rc)
 		rc = cf_records_rrset(&recs, name, type, out, err);
+	if (!rc)
+		rc = prov_settle_check(p, name, type, out, "cloudflare: the API", err);
 	cf_records_clear(&recs);
+	if (rc)
+		prov_rrset_clear(out);
 	return rc;
 }
 
@@ -712,6 +716,14 @@ static int cf_replace_rrset(
 		nops = 0;
 		d->unknown = false;
 		rc = cf_list(p, want->name, want->type, &recs, err);
+		/* A change of ours the API does not list yet is never planned again. */
+		if (!rc && prov_settle_pending(p, want->name, want->type)) {
+			rc = cf_records_rrset(&recs, want->name, want->type, &got, err);
+			if (!rc)
+				rc = prov_settle_check(
+				    p, want->name, want->type, &got, "cloudflare: the API", err);
+			prov_rrset_clear(&got);
+		}
 		if (!rc)
 			rc = cf_plan(&recs, want, &ops, &nops, err);
 		for (size_t i = 0; !rc && i < nops; i++)
@@ -742,6 +754,11 @@ static int cf_replace_rrset(
 			rc = cf_records_rrset(&recs, want->name, want->type, &got, err);
 		if (rc || prov_rrset_equal(&got, want, true))
 			goto out;
+		/* Driven by the engine: it reads again after a deadline. */
+		if (p->no_wait) {
+			rc = prov_settle_wait(p, want, "cloudflare: the API", err);
+			goto out;
+		}
 	}
 	rc = mx_err_set(err, MX_EPROVIDER,
 	    "cloudflare: the API accepted the change to %s but still lists the old records after "

@@ -38,6 +38,17 @@ enum {
 
 struct prov;
 
+/* A change the provider's API accepted but does not list yet (an eventually consistent API),
+ * made while the engine drives the adapter: the RRset written and when. Until a read shows
+ * it, reads of that name and type end as a passing failure (the engine reads again after a
+ * deadline) instead of returning the old records, which the engine would take for a change
+ * not made and write again from (a second create through a record-by-record API). */
+struct prov_settle {
+	bool pending;
+	struct mx_rrset want;
+	double since; /* prov_monotonic() of the write */
+};
+
 /* What check_access established (provider.access reports both). */
 struct prov_access {
 	char proved[300];   /* what was proven, one sentence; "" when nothing beyond reading */
@@ -85,6 +96,7 @@ struct prov {
 	 * calls again: every call is idempotent), and a submitted change is not polled until
 	 * it is in sync (the engine's propagation wait does that). */
 	bool no_wait;
+	struct prov_settle settle; /* see prov_settle_wait; cleared by prov_close */
 };
 
 /* The registry, NULL-terminated, in providers/registry.c. */
@@ -142,6 +154,21 @@ bool prov_engine_retries(const struct prov *p, const struct http_response *resp)
 int prov_no_answer(
     const char *who, const char *where, const struct http_response *resp, struct mx_err *err);
 double prov_monotonic(void);
+/* After a write the API accepted, when the read after it (with p->no_wait) does not show
+ * want yet: remembers want and ends the call as a passing failure (MX_EPROVIDER, transient)
+ * "WHO accepted the change to the MX records of NAME but does not list it yet …" — the engine runs the step
+ * again after a deadline, where a pause used to hold the worker. */
+int prov_settle_wait(
+    struct prov *p, const struct mx_rrset *want, const char *who, struct mx_err *err);
+/* Call after every read of name/type (got: what the API listed). MX_OK when no change of
+ * that RRset is pending, when got shows it (the pending change is then forgotten) or when
+ * PROV_SETTLE_MAX seconds have passed (then the caller sees what is there, as without the
+ * wait); else the same passing failure as prov_settle_wait. */
+int prov_settle_check(struct prov *p, const char *name, uint16_t type, const struct mx_rrset *got,
+    const char *who, struct mx_err *err);
+/* Whether a change of name/type is pending (see prov_settle_wait). */
+bool prov_settle_pending(const struct prov *p, const char *name, uint16_t type);
+enum { PROV_SETTLE_MAX = 300 };
 
 /* Splits a canonical MX value; returns false when it is not "PREF HOST". */
 bool prov_mx_parse(const char *value, unsigned *pref, char *host, size_t hostlen);

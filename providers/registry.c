@@ -78,6 +78,7 @@ void prov_close(struct prov *p)
 		return;
 	if (p->ops && p->ops->close)
 		p->ops->close(p);
+	prov_rrset_clear(&p->settle.want);
 	free(p->name);
 	free(p);
 }
@@ -253,6 +254,50 @@ int prov_no_answer(
 	if (err)
 		err->transient = true;
 	return MX_EPROVIDER;
+}
+
+static int settle_error(const struct prov *p, const char *who, struct mx_err *err)
+{
+	const struct mx_rrset *w = &p->settle.want;
+
+	mx_err_set(err, MX_EPROVIDER,
+	    "%s accepted the change to the %s records of %s but does not list it yet; the run "
+	    "reads them again (if this lasts, wait a minute, then resume)",
+	    who, w->type == DNS_T_MX ? "MX" : "TXT", w->name);
+	if (err)
+		err->transient = true;
+	return MX_EPROVIDER;
+}
+
+int prov_settle_wait(
+    struct prov *p, const struct mx_rrset *want, const char *who, struct mx_err *err)
+{
+	prov_rrset_clear(&p->settle.want);
+	p->settle.pending = false;
+	if (prov_rrset_copy(&p->settle.want, want, err))
+		return err ? err->rc : MX_ENOMEM;
+	p->settle.pending = true;
+	p->settle.since = prov_monotonic();
+	return settle_error(p, who, err);
+}
+
+bool prov_settle_pending(const struct prov *p, const char *name, uint16_t type)
+{
+	return p->settle.pending && p->settle.want.type == type &&
+	       !strcasecmp(p->settle.want.name, name);
+}
+
+int prov_settle_check(struct prov *p, const char *name, uint16_t type, const struct mx_rrset *got,
+    const char *who, struct mx_err *err)
+{
+	if (!prov_settle_pending(p, name, type))
+		return MX_OK;
+	if (!prov_rrset_equal(got, &p->settle.want, true) &&
+	    prov_monotonic() - p->settle.since < PROV_SETTLE_MAX)
+		return settle_error(p, who, err);
+	prov_rrset_clear(&p->settle.want);
+	p->settle.pending = false;
+	return MX_OK;
 }
 
 double prov_monotonic(void)

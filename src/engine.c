@@ -790,6 +790,14 @@ static enum res write_rrset(
 			res = jnl_failed(r, err);
 			goto out;
 		}
+		if (r->transient) {
+			/* The write's answer was a passing failure (an API that does not list
+			 * the change yet, a lost answer): the read now shows it made. */
+			t1 = prov_rrset_text(want);
+			say(r, MX_EV_LOG, MX_SEV_INFO, "wrote %s %s: %s (shown on a later read)",
+			    want->name, want->type == DNS_T_MX ? "MX" : "TXT", t1 ? t1 : "");
+			free(t1);
+		}
 		goto propagate;
 	}
 	/* A provider that writes record by record (no PROV_CAP_ATOMIC) and failed halfway

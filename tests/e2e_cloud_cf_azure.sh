@@ -113,6 +113,11 @@ wait "$mon" || fail "cloudflare monitor: $(cat "$workdir/monitor-cf.log")"
 [ "$(mxline)" = "$D. MX 3600 0 $T." ] || fail "cloudflare final MX: $(mxline) ($(tail -3 "$workdir/cf-run.log"))"
 [ "$(others)" = "$before_others" ] || fail "cloudflare run touched other records"
 grep -q "(TTL 60)" "$workdir/cf-run.log" || fail "low_ttl raised to Cloudflare's 60 s minimum"
+# A listing that does not show the change yet is waited out by the engine (a deadline, never a
+# pause on a worker), and the step is not planned again from it (the creates counted below).
+grep -q "cloudflare: the API accepted the change to the MX records of $D but does not list it yet" \
+	"$workdir/cf-run.log" || fail "the stale listing is announced: $(grep -i list "$workdir/cf-run.log")"
+grep -q "(shown on a later read)" "$workdir/cf-run.log" || fail "the write is reported once listed"
 python3 "$FAKES/cloudflare_api.py" --log "$CF" >"$workdir/cf-req.log"
 grep -q "page=2" "$workdir/cf-req.log" || fail "cloudflare listing went past page 1"
 [ "$(grep -c 'GET /client/v4/zones?name=' "$workdir/cf-req.log")" -eq 1 ] ||
@@ -202,6 +207,8 @@ wait "$mon" || fail "azure monitor: $(cat "$workdir/monitor-az.log")"
 [ "$(mxline)" = "$D. MX 3600 0 $T." ] || fail "azure final MX: $(mxline) ($(tail -3 "$workdir/az-run.log"))"
 [ "$(others)" = "$before_others" ] || fail "azure run touched other records"
 grep -q "(TTL 30)" "$workdir/az-run.log" || fail "azure lowers the TTL to 30"
+grep -q "azure: Azure DNS accepted the change to the MX records of $D but does not list it yet" \
+	"$workdir/az-run.log" || fail "the stale read is announced: $(grep -i list "$workdir/az-run.log")"
 issued2=$(az '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])')
 [ $((issued2 - issued)) -eq 1 ] || fail "azure token not cached: $((issued2 - issued)) tokens for one run"
 python3 "$FAKES/azure_api.py" --log "$AZ" >"$workdir/az-req.log"

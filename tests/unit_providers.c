@@ -467,6 +467,60 @@ static void test_retry_after(void)
 	CHECK_INT(pdns_retry_after(200, "5"), 0);
 }
 
+/* A change the API accepted but does not list yet: reads of that RRset are a passing
+ * failure until one shows it; other RRsets read as usual; after PROV_SETTLE_MAX the reader
+ * sees what is there. */
+static void test_settle(void)
+{
+	struct prov p;
+	struct mx_rrset want = {.name = "contoso.test", .type = DNS_T_MX, .ttl = 30};
+	struct mx_rrset old = {.name = "contoso.test", .type = DNS_T_MX, .ttl = 30};
+	struct mx_err err;
+
+	memset(&p, 0, sizeof(p));
+	p.no_wait = true;
+	CHECK(!prov_rrset_add(&want, "0 contoso-test.x.mx.microsoft", NULL));
+	CHECK(!prov_rrset_add(&old, "0 contoso-test.mail.protection.outlook.com", NULL));
+	CHECK(!prov_settle_pending(&p, "contoso.test", DNS_T_MX));
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_MX, &old, "x: the API", &err) == MX_OK);
+
+	memset(&err, 0, sizeof(err));
+	CHECK(prov_settle_wait(&p, &want, "x: the API", &err) == MX_EPROVIDER);
+	CHECK(err.transient);
+	CHECK(
+	    strstr(err.msg, "x: the API accepted the change to the MX records of contoso.test but "
+			    "does not list it yet") != NULL);
+	CHECK(prov_settle_pending(&p, "CONTOSO.test", DNS_T_MX));
+	CHECK(!prov_settle_pending(&p, "contoso.test", DNS_T_TXT));
+	CHECK(!prov_settle_pending(&p, "_mta-sts.contoso.test", DNS_T_MX));
+	/* Other RRsets are not held back. */
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_TXT, &old, "x: the API", &err) == MX_OK);
+	/* The old records again: still pending, a passing failure. */
+	memset(&err, 0, sizeof(err));
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_MX, &old, "x: the API", &err) ==
+	      MX_EPROVIDER);
+	CHECK(err.transient && prov_settle_pending(&p, "contoso.test", DNS_T_MX));
+	/* A different TTL is not the change either. */
+	want.ttl = 60;
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_MX, &want, "x: the API", &err) ==
+	      MX_EPROVIDER);
+	want.ttl = 30;
+	/* Listed: forgotten. */
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_MX, &want, "x: the API", &err) == MX_OK);
+	CHECK(!prov_settle_pending(&p, "contoso.test", DNS_T_MX));
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_MX, &old, "x: the API", &err) == MX_OK);
+	/* Never listed: after PROV_SETTLE_MAX the reader sees what is there. */
+	CHECK(prov_settle_wait(&p, &want, "x: the API", &err) == MX_EPROVIDER);
+	p.settle.since -= PROV_SETTLE_MAX + 1;
+	CHECK(prov_settle_check(&p, "contoso.test", DNS_T_MX, &old, "x: the API", &err) == MX_OK);
+	CHECK(!prov_settle_pending(&p, "contoso.test", DNS_T_MX));
+	/* A pending change is freed with the adapter (prov_close frees p->settle). */
+	CHECK(prov_settle_wait(&p, &want, "x: the API", &err) == MX_EPROVIDER);
+	prov_rrset_clear(&p.settle.want);
+	prov_rrset_clear(&want);
+	prov_rrset_clear(&old);
+}
+
 int main(void)
 {
 	test_rrset_helpers();
@@ -477,5 +531,6 @@ int main(void)
 	test_patch_body();
 	test_open();
 	test_retry_after();
+	test_settle();
 	return CHECK_DONE();
 }
