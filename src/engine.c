@@ -581,9 +581,12 @@ static void pj_exec(struct mx_worker *w, void *arg)
 	case PJ_EXO_ENABLE:
 	case PJ_EXO_STATUS:
 	case PJ_EXO_DANE:
-		if (!(x = mx_worker_exo(w, err)))
+		if (!(x = mx_worker_exo(w, err))) {
 			j->rc = err->rc ? err->rc : MX_EIO;
-		else if (j->op == PJ_EXO_ENABLE)
+			return;
+		}
+		exo_set_no_wait(x, true); /* a pause becomes a deadline of the run */
+		if (j->op == PJ_EXO_ENABLE)
 			j->rc = exo_enable_dnssec(x, j->domain, j->host, sizeof(j->host), err);
 		else if (j->op == PJ_EXO_STATUS)
 			j->rc = exo_dnssec_status(x, j->domain, &j->st, err);

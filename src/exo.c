@@ -30,6 +30,7 @@ struct exo_ctx {
 	char *scope;   /* {exo_url}/.default */
 	char *tenant, *client;
 	bool no_wait;
+	const char *cmdlet; /* the cmdlet exo_invoke is running, for exo_send's messages */
 };
 
 bool exo_configured(const struct mx_conf *conf)
@@ -140,6 +141,60 @@ static double retry_delay(const struct http_response *resp, int attempt)
 	return backoff(attempt);
 }
 
+/* Driven by the engine (exo_set_no_wait), a call never pauses: a 429 ends it with its
+ * Retry-After as MX_ERATELIMIT (at least 1 s), a 5xx or a missing answer as a passing
+ * failure (MX_EPROVIDER, the status or err->transient), and the engine runs the step again
+ * after a deadline (every call is safe to repeat). Whether the admin API or the sign-in
+ * endpoint failed is said, never the request's body (it may hold the secret). */
+/* Who answered req, for messages: "Exchange Online's admin API (CMDLET)" or "the
+ * Microsoft sign-in endpoint (signing in for CMDLET)". */
+static void exo_who(const struct exo_ctx *x, const struct http_request *req, char *what, size_t len)
+{
+	size_t n = strlen(x->exo_url);
+	bool api = !strncmp(req->url, x->exo_url, n) && !strncmp(req->url + n, "/adminapi/", 10);
+
+	snprintf(what, len, "%s (%s%s)",
+	    api ? "Exchange Online's admin API" : "the Microsoft sign-in endpoint",
+	    api ? "" : "signing in for ", x->cmdlet ? x->cmdlet : "a cmdlet");
+}
+
+static int engine_retries(const struct exo_ctx *x, const struct http_request *req,
+    const struct http_response *resp, struct mx_err *err)
+{
+	char what[160];
+	double delay;
+
+	exo_who(x, req, what, sizeof(what));
+
+	if (resp->fail != HTTP_FAIL_NONE) {
+		mx_err_set(err, MX_EPROVIDER,
+		    "exchange: cannot reach %s at %.200s (%s); check exo_url and login_url of "
+		    "[exchange] and the network if it lasts",
+		    what, req->url, resp->error[0] ? resp->error : "no response");
+		if (err)
+			err->transient = true;
+		return MX_EPROVIDER;
+	}
+	if (resp->status == 429) {
+		delay = retry_delay(resp, 1);
+		mx_err_set(err, MX_ERATELIMIT,
+		    "exchange: %s asked us to wait %.0f s (HTTP 429); the call is repeated then",
+		    what, delay < 1 ? 1 : delay);
+		if (err) {
+			err->retry_after = delay < 1 ? 1 : (int)(delay + 0.999);
+			err->http_status = 429;
+		}
+		return MX_ERATELIMIT;
+	}
+	mx_err_set(err, MX_EPROVIDER,
+	    "exchange: %s failed with HTTP %ld; check the Microsoft 365 service health if it "
+	    "lasts",
+	    what, resp->status);
+	if (err)
+		err->http_status = (int)resp->status;
+	return MX_EPROVIDER;
+}
+
 /* One request with retries of 429, 5xx and transport failures (msid_send_fn). */
 static int exo_send(
     void *arg, const struct http_request *req, struct http_response **out, struct mx_err *err)
@@ -162,25 +217,21 @@ static int exo_send(
 		if (attempt >= EXO_MAX_ATTEMPTS) {
 			if (resp->fail == HTTP_FAIL_NONE)
 				break;
+			char what[160];
+
+			exo_who(x, req, what, sizeof(what));
 			rc = mx_err_set(err, MX_EPROVIDER,
-			    "exchange: cannot reach %.200s (%s) after %d tries; check exo_url and "
-			    "login_url of [exchange] and the network",
-			    req->url, resp->error[0] ? resp->error : "no response", attempt);
+			    "exchange: cannot reach %s at %.200s (%s) after %d tries; check "
+			    "exo_url "
+			    "and login_url of [exchange] and the network",
+			    what, req->url, resp->error[0] ? resp->error : "no response", attempt);
+			goto out;
+		}
+		if (x->no_wait) {
+			rc = engine_retries(x, req, resp, err);
 			goto out;
 		}
 		delay = retry_delay(resp, attempt);
-		if (x->no_wait && delay > 1.0) {
-			rc = mx_err_set(err, MX_ERATELIMIT,
-			    "exchange: Exchange Online asked us to wait %.0f s (HTTP %ld); the "
-			    "call "
-			    "is repeated then",
-			    delay, resp->status);
-			if (err) {
-				err->retry_after = (int)(delay + 0.999);
-				err->http_status = (int)resp->status;
-			}
-			goto out;
-		}
 		pause_for(delay);
 	}
 	*out = resp;
@@ -323,6 +374,7 @@ int exo_invoke(struct exo_ctx *x, const char *cmdlet, const char *subject, json_
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
+	x->cmdlet = cmdlet;
 	for (int round = 0; round < 2; round++) {
 		mx_secret_free(token);
 		mx_secret_free(auth);
@@ -348,12 +400,9 @@ int exo_invoke(struct exo_ctx *x, const char *cmdlet, const char *subject, json_
 		req.body_len = strlen(text);
 		http_response_free(resp);
 		resp = NULL;
-		rc = exo_send(x, &req, &resp, err);
-		if (rc) {
-			if (rc != MX_ERATELIMIT)
-				mx_err_prefix(err, "exchange: %s", cmdlet);
+		rc = exo_send(x, &req, &resp, err); /* its errors name the cmdlet */
+		if (rc)
 			goto out;
-		}
 		/* A token that expired (or was revoked) since we cached it: renew it once. */
 		if (resp->status != 401)
 			break;
@@ -379,6 +428,7 @@ int exo_invoke(struct exo_ctx *x, const char *cmdlet, const char *subject, json_
 	}
 	*value = json_incref(v);
 out:
+	x->cmdlet = NULL;
 	if (!rc && !*value)
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 	http_response_free(resp);

@@ -3,8 +3,9 @@
  * the cutover run as `POST {exo_url}/adminapi/beta/{tenant_id}/InvokeCommand` with an
  * app-only token from src/msid (client secret or certificate). One typed function per
  * cmdlet the product uses; results are copied into the caller's structs. Calls block until
- * the answer (or, with exo_set_no_wait, until a rate limit asks for a pause longer than a
- * second: MX_ERATELIMIT with err->retry_after, every call being safe to repeat). Messages
+ * the answer, retrying 429, 5xx and lost answers with pauses — or, with exo_set_no_wait,
+ * never pause: the first of those ends the call (MX_ERATELIMIT with err->retry_after, or
+ * MX_EPROVIDER with the status or err->transient), every call being safe to repeat. Messages
  * name the tenant, the app, the cmdlet, the HTTP status and the fix; never a secret or a
  * token. */
 #ifndef MX_EXO_H
@@ -34,8 +35,9 @@ int exo_open(
     const struct mx_conf *conf, struct http_ctx *http, struct exo_ctx **out, struct mx_err *err);
 void exo_close(struct exo_ctx *x);
 
-/* Set by the engine: never pause longer than a second inside a call; a longer Retry-After
- * becomes MX_ERATELIMIT with err->retry_after (call again after that many seconds). */
+/* Set by the engine: never pause inside a call. A 429 becomes MX_ERATELIMIT with
+ * err->retry_after (call again after that many seconds); a 5xx or a missing answer becomes
+ * MX_EPROVIDER with err->http_status or err->transient (the engine's passing failure). */
 void exo_set_no_wait(struct exo_ctx *x, bool no_wait);
 
 /* The tenant as configured (tenant_id), for messages. Borrowed. */

@@ -80,7 +80,6 @@ struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err)
 		return w->exo;
 	if (!mx_worker_http(w, err) || exo_open(w->p->conf, w->http, &w->exo, err))
 		return NULL;
-	exo_set_no_wait(w->exo, true);
 	return w->exo;
 }
 

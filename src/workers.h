@@ -71,7 +71,8 @@ struct dns_ctx *mx_worker_dns(struct mx_worker *w, struct mx_err *err);
 /* The worker's own dns_ctx_fresh resolver (made at first use, like the pool's resolver), or
  * NULL with err set. */
 struct dns_ctx *mx_worker_dns_fresh(struct mx_worker *w, struct mx_err *err);
-/* An admin API context with no pauses inside a call (exo_set_no_wait). */
+/* The worker's admin API context (made at first use), or NULL with err set. Its calls
+ * retry with pauses unless the caller sets exo_set_no_wait (the engine does, for its calls). */
 struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err);
 /* The configuration the pool was made with. */
 const struct mx_conf *mx_worker_conf(const struct mx_worker *w);

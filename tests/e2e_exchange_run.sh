@@ -111,6 +111,31 @@ MX_CONFIG=$PLAIN expect_status 2 mx run "$D" --provider pdns --yes >/dev/null 2>
 tail -1 "$workdir/plain.err" | grep -q "has no target host; pass --target-mx" ||
 	fail "no target without [exchange]: $(cat "$workdir/plain.err")"
 
+# 7. Exchange Online's passing failures in a run are the engine's deadlines (skipped here by
+#    the warp clock), never pauses on a worker: a 500 from the sign-in endpoint, two 503 and a
+#    429 (Retry-After 3) from the admin API; the run completes.
+fresh
+exo '{"clear_calls": true, "inject": [{"method": "POST", "path": "oauth2", "status": 500, "times": 1},
+	{"method": "POST", "path": "InvokeCommand", "status": 503, "times": 2},
+	{"method": "POST", "path": "InvokeCommand", "status": 429, "retry_after": 3, "times": 1}]}' >/dev/null
+expect_status 0 mx run "$D" --provider pdns --yes >"$workdir/faults.log" 2>&1
+[ "$(mxset "$D")" = "0 $T." ] || fail "the run through Exchange's failures: $(tail -3 "$workdir/faults.log")"
+grep -q "exchange: the Microsoft sign-in endpoint (signing in for Enable-DnssecForVerifiedDomain) failed with HTTP 500" \
+	"$workdir/faults.log" || fail "the sign-in's 500 is said: $(grep -i exchange "$workdir/faults.log")"
+grep -q "exchange: Exchange Online's admin API (Enable-DnssecForVerifiedDomain) failed with HTTP 503" \
+	"$workdir/faults.log" || fail "the API's 503 is said: $(grep -i exchange "$workdir/faults.log")"
+grep -q "asked us to wait 3 s (HTTP 429)" "$workdir/faults.log" ||
+	fail "the API's 429 is said: $(grep -i exchange "$workdir/faults.log")"
+grep -q "the step runs again in" "$workdir/faults.log" || fail "the engine waits: $(cat "$workdir/faults.log")"
+# 503 every time: the run stops resumable after its tries, naming the cmdlet and the status.
+fresh
+exo '{"inject": [{"method": "POST", "path": "InvokeCommand", "status": 503, "times": 100}]}' >/dev/null
+expect_status 3 mx run "$D" --provider pdns --yes >"$workdir/down.out" 2>"$workdir/down.err"
+tail -1 "$workdir/down.err" | grep -q "after [0-9]* tries: exchange: Exchange Online's admin API (Enable-DnssecForVerifiedDomain) failed with HTTP 503" ||
+	fail "Exchange down: $(tail -3 "$workdir/down.err")"
+exo '{"clear_inject": true}' >/dev/null
+[ "$(mxset "$D")" = "0 $L." ] || fail "a run that could not provision changed DNS"
+
 # Secrets and tokens never reach the state database or the logs.
 grep -a -q -- "$SECRET" "$workdir/state.db" "$workdir"/*.log "$workdir"/*.err 2>/dev/null &&
 	fail "the client secret leaked"

@@ -101,7 +101,8 @@ def txt_unquote(content):
 
 class Faults:
     """Failure injection: rules {"method": "GET"|"*", "path": substring, "status": N,
-    "retry_after": S, "times": N, "body": {...}} consumed in order; stale reads."""
+    "retry_after": S, "times": N, "body": {...}} consumed in order ("clear_inject" drops
+    them); stale reads."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -153,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.reply(200, self.faults.log)
             doc = json.loads(body or b"{}")
             with self.faults.lock:
+                if doc.pop("clear_inject", False):
+                    self.faults.rules = []
                 self.faults.rules += doc.pop("inject", [])
                 if "stale_reads" in doc:
                     self.faults.stale_reads = doc.pop("stale_reads")
