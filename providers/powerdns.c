@@ -17,11 +17,12 @@
 #include "secret.h"
 
 struct pdns {
-	char *url;     /* as configured, without trailing '/', for messages */
-	char *base;    /* url + "/api/v1/servers/" + escaped server_id */
-	char *server;  /* server_id */
-	char *api_key; /* the secret; only ever put into the X-API-Key header */
-	char *zone_id; /* PowerDNS's id of p->zone, looked up on first use */
+	char *url;	 /* as configured, without trailing '/', for messages */
+	char *base;	 /* url + "/api/v1/servers/" + escaped server_id */
+	char *server;	 /* server_id */
+	char *api_key;	 /* the secret; only ever put into the X-API-Key header */
+	char *zone_id;	 /* PowerDNS's id of p->zone: its name, or looked up (pdns_zone_id) */
+	bool zone_known; /* the server confirmed zone_id (the lookup, or a 200 on the zone) */
 };
 
 /* ------------------------------------------------------------------ pure helpers */
@@ -503,16 +504,18 @@ static int pdns_status_error(
 	return rc;
 }
 
-/* Looks up (once) PowerDNS's id of p->zone. */
-static int pdns_zone_id(struct prov *p, struct mx_err *err)
+/* Asks the server for PowerDNS's id of p->zone (GET /zones?zone=): sets zone_id and
+ * zone_known, or says precisely what is wrong (the server id, a zone not on the server). */
+static int pdns_zone_lookup(struct prov *p, struct mx_err *err)
 {
 	struct pdns *d = p->priv;
 	struct http_response *resp = NULL;
 	char *fqdn = NULL, *esc = NULL, *path = NULL;
 	int rc;
 
-	if (d->zone_id)
-		return MX_OK;
+	free(d->zone_id);
+	d->zone_id = NULL;
+	d->zone_known = false;
 	if (asprintf(&fqdn, "%s.", p->zone) < 0) {
 		fqdn = NULL;
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
@@ -540,6 +543,7 @@ static int pdns_zone_id(struct prov *p, struct mx_err *err)
 		goto out;
 	}
 	rc = pdns_zone_id_parse(resp->body, p->zone, &d->zone_id, err);
+	d->zone_known = !rc && d->zone_id;
 	if (!rc && !d->zone_id)
 		rc = mx_err_set(err, MX_ENOZONE,
 		    "powerdns: zone %s is not on server %s at %s; `pdnsutil list-all-zones` on "
@@ -552,6 +556,39 @@ out:
 	free(esc);
 	free(path);
 	return rc;
+}
+
+/* PowerDNS's id of p->zone. A zone whose name holds only letters, digits, '-' and '.' has
+ * its name as id (the API escapes other characters as "=XX"), so no request is needed: a
+ * run's first read confirms it (zone_known); a 404 or 422 on it asks the server
+ * (pdns_zone_lookup). Any other name is looked up first. */
+static int pdns_zone_id(struct prov *p, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	bool plain = p->zone[0] != '\0';
+
+	if (d->zone_id)
+		return MX_OK;
+	for (const char *c = p->zone; *c && plain; c++)
+		plain = isalnum((unsigned char)*c) || *c == '-' || *c == '.';
+	if (!plain)
+		return pdns_zone_lookup(p, err);
+	if (asprintf(&d->zone_id, "%s.", p->zone) < 0) {
+		d->zone_id = NULL;
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	}
+	d->zone_known = false;
+	return MX_OK;
+}
+
+/* Before a change: the id must be the server's (a 422 on a PATCH may mean either an unknown
+ * zone or a refused change). A run's read before its write has confirmed it already. */
+static int pdns_zone_confirmed(struct prov *p, struct mx_err *err)
+{
+	struct pdns *d = p->priv;
+	int rc = pdns_zone_id(p, err);
+
+	return rc || d->zone_known ? rc : pdns_zone_lookup(p, err);
 }
 
 /* The path of the zone's resource, "/zones/{id}". Caller frees. */
@@ -581,20 +618,38 @@ static int pdns_read_rrset(
 	rc = pdns_zone_id(p, err);
 	if (rc)
 		goto out;
-	/* rrset_name/rrset_type narrow the answer on PowerDNS 4.8+; 4.7 ignores them and sends
-	 * the whole zone, from which pdns_rrset_parse picks the RRset. */
-	zpath = pdns_zone_path(d);
-	if (!zpath || asprintf(&fqdn, "%s.", name) < 0 || !(esc = http_escape(fqdn)) ||
-	    asprintf(&path, "%s?rrsets=true&rrset_name=%s&rrset_type=%s", zpath, esc,
-		pdns_type_name(type)) < 0) {
-		path = NULL;
+	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(type), name);
+	if (asprintf(&fqdn, "%s.", name) < 0 || !(esc = http_escape(fqdn))) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
-	snprintf(what, sizeof(what), "the %s RRset of %s", pdns_type_name(type), name);
-	rc = pdns_request(p, "GET", path, NULL, &resp, err);
-	if (rc)
-		goto out;
+	/* rrset_name/rrset_type narrow the answer on PowerDNS 4.8+; 4.7 ignores them and sends
+	 * the whole zone, from which pdns_rrset_parse picks the RRset. */
+	for (int round = 0; round < 2; round++) {
+		free(zpath);
+		free(path);
+		http_response_free(resp);
+		resp = NULL;
+		path = NULL;
+		zpath = pdns_zone_path(d);
+		if (!zpath || asprintf(&path, "%s?rrsets=true&rrset_name=%s&rrset_type=%s", zpath,
+				  esc, pdns_type_name(type)) < 0) {
+			path = NULL;
+			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+			goto out;
+		}
+		rc = pdns_request(p, "GET", path, NULL, &resp, err);
+		if (rc)
+			goto out;
+		/* Not found under the id taken from its name: ask the server (the precise
+		 * error, or its own id for the zone), then read again. */
+		if (d->zone_known || round || (resp->status != 404 && resp->status != 422))
+			break;
+		if ((rc = pdns_zone_lookup(p, err)))
+			goto out;
+	}
+	if (resp->status == 200)
+		d->zone_known = true;
 	if (resp->status != 200) {
 		rc = pdns_status_error(p, resp, what, err);
 		goto out;
@@ -628,7 +683,7 @@ static int pdns_replace_rrset(
 		    want->ttl, want->name);
 		goto out;
 	}
-	rc = pdns_zone_id(p, err);
+	rc = pdns_zone_confirmed(p, err);
 	if (rc)
 		goto out;
 	body = pdns_patch_body(want, err);
@@ -711,7 +766,7 @@ static int pdns_check_access(struct prov *p, struct prov_access *out, struct mx_
 	json_t *doc;
 	int rc;
 
-	rc = pdns_zone_id(p, err);
+	rc = pdns_zone_confirmed(p, err);
 	if (rc)
 		return rc;
 	snprintf(fqdn, sizeof(fqdn), "%s.", p->zone);

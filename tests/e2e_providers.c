@@ -357,10 +357,24 @@ static void test_powerdns(void)
 	if (p) {
 		struct mx_rrset out = {0};
 
-		CHECK_INT(p->ops->read_rrset(p, "nosuchzone4711.test", DNS_T_MX, &out, &err),
-		    MX_ENOZONE);
+		CHECK_INT(
+		    p->ops->read_rrset(p, "nosuchzone4711.test", DNS_T_MX, &out, &err), MX_ENOZONE);
 		printf("  unknown zone: %s\n", err.msg);
 		CHECK(strstr(err.msg, "nosuchzone4711.test") && strstr(err.msg, "localhost"));
+		prov_close(p);
+	}
+	/* ... and a change to it, before any read: the server is asked first (a 422 on a
+	 * PATCH could be a refused change as well as an unknown zone). */
+	p = NULL;
+	CHECK_INT(prov_open(conf, "pdns", "nosuchzone4711.test", dns, http, &p, &err), MX_OK);
+	if (p) {
+		struct mx_rrset want = {0};
+		const char *values[] = {"0 nothing.mx.microsoft.test", NULL};
+
+		rrset_init(&want, "nosuchzone4711.test", DNS_T_MX, 30, values);
+		CHECK_INT(p->ops->replace_rrset(p, NULL, &want, &err), MX_ENOZONE);
+		printf("  change to an unknown zone: %s\n", err.msg);
+		prov_rrset_clear(&want);
 		prov_close(p);
 	}
 }
@@ -388,8 +402,8 @@ static void test_rfc2136(void)
 	if (p) {
 		struct mx_rrset out = {0};
 
-		CHECK_INT(p->ops->read_rrset(p, "nosuchzone4711.test", DNS_T_MX, &out, &err),
-		    MX_ENOZONE);
+		CHECK_INT(
+		    p->ops->read_rrset(p, "nosuchzone4711.test", DNS_T_MX, &out, &err), MX_ENOZONE);
 		printf("  unknown zone: %s\n", err.msg);
 		CHECK(strstr(err.msg, "nosuchzone4711.test") != NULL);
 		prov_close(p);
@@ -422,9 +436,11 @@ static void test_bad_credentials(const char *dir)
 	    "[provider.nokey]\ntype = rfc2136\nserver = %s\ntsig_name = nosuchkey\n"
 	    "tsig_secret_env = MX_TEST_BAD_TSIG\n"
 	    "[provider.down]\ntype = powerdns\nurl = http://127.0.0.1:9\n"
-	    "api_key_env = MX_TEST_BAD_PDNS_KEY\n",
+	    "api_key_env = MX_TEST_BAD_PDNS_KEY\n"
+	    "[provider.badserver]\ntype = powerdns\nurl = %s\napi_key_file = %s\n"
+	    "server_id = nosuchserver\n",
 	    getenv("PDNS_API_URL"), getenv("BIND_SERVER"), getenv("TSIG_NAME"),
-	    getenv("BIND_SERVER"));
+	    getenv("BIND_SERVER"), getenv("PDNS_API_URL"), keyfile ? keyfile : "/nonexistent");
 	fclose(fp);
 	setenv("MX_TEST_BAD_PDNS_KEY", BAD_PDNS_KEY, 1);
 	/* A valid base64 secret of the right size that is not the server's. */
@@ -444,6 +460,19 @@ static void test_bad_credentials(const char *dir)
 		CHECK(strstr(err.msg, "401") != NULL);
 		CHECK(strstr(err.msg, BAD_PDNS_KEY) == NULL);
 		CHECK_INT(err.http_status, 401);
+		prov_close(p);
+		p = NULL;
+	}
+	/* The zone's id is taken from its name; a 404 on it asks the server, whose answer
+	 * names the wrong server_id. */
+	CHECK_INT(prov_open(bad, "badserver", "contoso.test", dns, http, &p, &err), MX_OK);
+	if (p) {
+		CHECK_INT(
+		    p->ops->read_rrset(p, "contoso.test", DNS_T_MX, &out, &err), MX_EPROVIDER);
+		printf("  powerdns wrong server_id: %s\n", err.msg);
+		CHECK(strstr(err.msg, "server nosuchserver is not known") != NULL);
+		CHECK(strstr(err.msg, "fix server_id in [provider.badserver]") != NULL);
+		CHECK_INT(err.http_status, 404);
 		prov_close(p);
 		p = NULL;
 	}
