@@ -141,23 +141,45 @@ static double retry_delay(const struct http_response *resp, int attempt)
 	return backoff(attempt);
 }
 
-/* Driven by the engine (exo_set_no_wait), a call never pauses: a 429 ends it with its
- * Retry-After as MX_ERATELIMIT (at least 1 s), a 5xx or a missing answer as a passing
- * failure (MX_EPROVIDER, the status or err->transient), and the engine runs the step again
- * after a deadline (every call is safe to repeat). Whether the admin API or the sign-in
- * endpoint failed is said, never the request's body (it may hold the secret). */
+/* Whether req went to the admin API (else the sign-in endpoint). */
+static bool exo_is_api(const struct exo_ctx *x, const struct http_request *req)
+{
+	size_t n = strlen(x->exo_url);
+
+	return !strncmp(req->url, x->exo_url, n) && !strncmp(req->url + n, "/adminapi/", 10);
+}
+
 /* Who answered req, for messages: "Exchange Online's admin API (CMDLET)" or "the
  * Microsoft sign-in endpoint (signing in for CMDLET)". */
 static void exo_who(const struct exo_ctx *x, const struct http_request *req, char *what, size_t len)
 {
-	size_t n = strlen(x->exo_url);
-	bool api = !strncmp(req->url, x->exo_url, n) && !strncmp(req->url + n, "/adminapi/", 10);
+	bool api = exo_is_api(x, req);
 
 	snprintf(what, len, "%s (%s%s)",
 	    api ? "Exchange Online's admin API" : "the Microsoft sign-in endpoint",
 	    api ? "" : "signing in for ", x->cmdlet ? x->cmdlet : "a cmdlet");
 }
 
+/* A server error whose body is a cmdlet's own failure that no retry changes (the cmdlet or
+ * the object does not exist): exo_status_error says what it is. */
+static bool exo_cmdlet_failure(const char *body)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL);
+	json_t *e = json_object_get(root, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	bool yes = (code && (strstr(code, "CommandNotFound") || strstr(code, "NotFound"))) ||
+		   (msg && (strstr(msg, "is not recognized") || strstr(msg, "couldn't be found")));
+
+	json_decref(root);
+	return yes;
+}
+
+/* Driven by the engine (exo_set_no_wait), a call never pauses: a 429 ends it with its
+ * Retry-After as MX_ERATELIMIT (at least 1 s), a 5xx or a missing answer as a passing
+ * failure (MX_EPROVIDER, the status or err->transient), and the engine runs the step again
+ * after a deadline (every call is safe to repeat). Whether the admin API or the sign-in
+ * endpoint failed is said, never the request's body (it may hold the secret). */
 static int engine_retries(const struct exo_ctx *x, const struct http_request *req,
     const struct http_response *resp, struct mx_err *err)
 {
@@ -221,13 +243,15 @@ static int exo_send(
 
 			exo_who(x, req, what, sizeof(what));
 			rc = mx_err_set(err, MX_EPROVIDER,
-			    "exchange: cannot reach %s at %.200s (%s) after %d tries; check "
-			    "exo_url "
-			    "and login_url of [exchange] and the network",
+			    "exchange: cannot reach %s at %.200s (%s) after %d tries; "
+			    "check exo_url and login_url of [exchange] and the network",
 			    what, req->url, resp->error[0] ? resp->error : "no response", attempt);
 			goto out;
 		}
 		if (x->no_wait) {
+			if (resp->fail == HTTP_FAIL_NONE && resp->status >= 500 &&
+			    exo_is_api(x, req) && exo_cmdlet_failure(resp->body))
+				break; /* the caller says what failed */
 			rc = engine_retries(x, req, resp, err);
 			goto out;
 		}

@@ -135,6 +135,16 @@ tail -1 "$workdir/down.err" | grep -q "after [0-9]* tries: exchange: Exchange On
 	fail "Exchange down: $(tail -3 "$workdir/down.err")"
 exo '{"clear_inject": true}' >/dev/null
 [ "$(mxset "$D")" = "0 $L." ] || fail "a run that could not provision changed DNS"
+# A server error that is the cmdlet's own failure (not rolled out to this tenant) is said at
+# once, not retried as a passing one.
+fresh
+exo '{"inject": [{"method": "POST", "path": "InvokeCommand", "status": 500, "times": 1, "body":
+	{"error": {"code": "CommandNotFoundException", "message": "The term Enable-DnssecForVerifiedDomain is not recognized"}}}]}' >/dev/null
+expect_status 2 mx run "$D" --provider pdns --yes >"$workdir/nocmd.out" 2>"$workdir/nocmd.err"
+tail -1 "$workdir/nocmd.err" | grep -q "cmdlet Enable-DnssecForVerifiedDomain is not available in tenant" ||
+	fail "a missing cmdlet: $(tail -3 "$workdir/nocmd.err")"
+grep -q "tries" "$workdir/nocmd.err" && fail "a missing cmdlet is not retried: $(cat "$workdir/nocmd.err")"
+exo '{"clear_inject": true}' >/dev/null
 
 # Secrets and tokens never reach the state database or the logs.
 grep -a -q -- "$SECRET" "$workdir/state.db" "$workdir"/*.log "$workdir"/*.err 2>/dev/null &&
