@@ -2716,10 +2716,14 @@ static void run_unit(struct run *r)
 	case R_GATE:
 		stop_with(r, MX_RUN_GATE, MX_EXIT_BLOCKED, &err);
 		break;
-	case R_FAIL:
+	case R_FAIL: {
+		/* Who is waited for: the step's Exchange Online calls, or its DNS provider. */
+		const char *who =
+		    (cur_def(r)->flags & MX_STEPF_EXCHANGE) ? "Exchange Online" : "the provider";
+
 		if (err.rc == MX_ERATELIMIT && err.retry_after > 0 && !gate_expired(r, NULL)) {
-			snprintf(r->waiting_for, sizeof(r->waiting_for),
-			    "the provider's rate limit (%d s)", err.retry_after);
+			snprintf(r->waiting_for, sizeof(r->waiting_for), "%s's rate limit (%d s)",
+			    who, err.retry_after);
 			retry_later(r, err.retry_after, err.msg, &err);
 			break;
 		}
@@ -2733,7 +2737,7 @@ static void run_unit(struct run *r)
 				snprintf(
 				    what, sizeof(what), "recover from HTTP %d", err.http_status);
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
-			    "the provider to %s (try %d of %d in %d s)", what, r->transient + 1,
+			    "%s to %s (try %d of %d in %d s)", who, what, r->transient + 1,
 			    TRANSIENT_TRIES + 1, wait);
 			snprintf(r->last_wait, sizeof(r->last_wait), "%s", r->waiting_for);
 			snprintf(
@@ -2749,6 +2753,7 @@ static void run_unit(struct run *r)
 				       : (int)mx_rc_exit(err.rc ? err.rc : MX_EIO),
 		    &err);
 		break;
+	}
 	}
 }
 

@@ -126,6 +126,8 @@ grep -q "exchange: Exchange Online's admin API (Enable-DnssecForVerifiedDomain) 
 	"$workdir/faults.log" || fail "the API's 503 is said: $(grep -i exchange "$workdir/faults.log")"
 grep -q "asked us to wait 3 s (HTTP 429)" "$workdir/faults.log" ||
 	fail "the API's 429 is said: $(grep -i exchange "$workdir/faults.log")"
+grep -q "waiting for Exchange Online's rate limit (3 s)" "$workdir/faults.log" ||
+	fail "the wait names Exchange Online: $(grep -i waiting "$workdir/faults.log")"
 grep -q "the step runs again in" "$workdir/faults.log" || fail "the engine waits: $(cat "$workdir/faults.log")"
 # 503 every time: the run stops resumable after its tries, naming the cmdlet and the status.
 fresh
