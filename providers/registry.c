@@ -8,6 +8,7 @@
 
 #include "provider.h"
 
+#include "clock.h"
 #include "domain.h"
 
 /* One line per adapter; the order is the order of `--help` listings. */
@@ -210,14 +211,7 @@ double prov_backoff(int attempt)
 
 void prov_pause(double seconds)
 {
-	struct timespec ts;
-
-	if (seconds <= 0)
-		return;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0)
-		;
+	mx_pause(seconds, "a provider adapter");
 }
 
 int prov_wait(struct prov *p, double seconds, struct mx_err *err)

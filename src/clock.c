@@ -2,9 +2,12 @@
 /* src/clock.c — the injected clock. */
 #include "clock.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static time_t system_now(const struct mx_clock *c)
 {
@@ -140,4 +143,38 @@ char *mx_time_rfc3339(time_t t, char *buf, unsigned len)
 	if (!strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) && len)
 		buf[0] = '\0';
 	return buf;
+}
+
+static _Thread_local bool in_engine_call;
+
+void mx_pause_forbid(bool on)
+{
+	in_engine_call = on;
+}
+
+void mx_pause(double seconds, const char *who)
+{
+	struct timespec ts;
+	const char *log = getenv("MXCUTOVER_ENGINE_BUDGET_LOG");
+
+	if (seconds <= 0)
+		return;
+	if (in_engine_call && log && *log) {
+		char line[300];
+		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		int n = snprintf(line, sizeof(line),
+		    "pid %ld: %s paused %.2f s on a worker inside an engine call (it must end "
+		    "the call and leave the wait to the engine)\n",
+		    (long)getpid(), who, seconds);
+
+		if (fd >= 0) {
+			(void)!write(
+			    fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+			close(fd);
+		}
+	}
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

@@ -58,4 +58,13 @@ double mx_queued_ms(void);
 /* Milliseconds of CPU the calling thread has used (CLOCK_THREAD_CPUTIME_ID). */
 double mx_thread_cpu_ms(void);
 
+/* Pauses the calling thread for seconds (an interrupted sleep resumes): an adapter's or the
+ * Exchange client's pause before a retry. A call the engine hands a worker never pauses —
+ * its waits are the engine's deadlines — so a pause inside one (mx_pause_forbid) is a bug:
+ * it is still made, and with MXCUTOVER_ENGINE_BUDGET_LOG set a line naming who paused and
+ * how long goes to that log, on which the test suite fails (tests/engine_budget.sh). */
+void mx_pause(double seconds, const char *who);
+/* Marks the calling thread as running a call of the engine (on) or not (off). */
+void mx_pause_forbid(bool on);
+
 #endif

@@ -556,10 +556,19 @@ static int pj_prov(struct mx_worker *w, struct pjob *j)
 	return rc;
 }
 
-/* mx_work_fn: the call, on a worker. */
+static void pj_call(struct mx_worker *w, struct pjob *j);
+
+/* mx_work_fn: the call, on a worker; it never pauses (mx_pause_forbid: a pause inside it is
+ * reported to the suite's budget log). */
 static void pj_exec(struct mx_worker *w, void *arg)
 {
-	struct pjob *j = arg;
+	mx_pause_forbid(true);
+	pj_call(w, arg);
+	mx_pause_forbid(false);
+}
+
+static void pj_call(struct mx_worker *w, struct pjob *j)
+{
 	struct mx_err *err = &j->err;
 	struct dns_ctx *fresh;
 	struct exo_ctx *x;

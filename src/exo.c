@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "domain.h"
 #include "msid.h"
 #include "secret.h"
@@ -115,14 +116,6 @@ static double backoff(int attempt)
 	static const double steps[] = {0.5, 1, 2, 4, 8};
 
 	return steps[attempt < 1 ? 0 : attempt > 5 ? 4 : attempt - 1];
-}
-
-static void pause_for(double seconds)
-{
-	struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* The pause before retrying resp: its Retry-After (seconds) up to the maximum, else the
@@ -256,7 +249,7 @@ static int exo_send(
 			goto out;
 		}
 		delay = retry_delay(resp, attempt);
-		pause_for(delay);
+		mx_pause(delay, "the Exchange Online client");
 	}
 	*out = resp;
 	resp = NULL;
