@@ -4,6 +4,7 @@
  * right before it writes). JSON through jansson, HTTP through src/http. */
 #include <ctype.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,30 +505,43 @@ static int pdns_status_error(
 	return rc;
 }
 
+/* GET of the path fmt makes (below the server's base): *resp as pdns_request leaves it. */
+static int pdns_get(struct prov *p, struct http_response **resp, struct mx_err *err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int pdns_get(
+    struct prov *p, struct http_response **resp, struct mx_err *err, const char *fmt, ...)
+{
+	va_list ap;
+	char *path = NULL;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&path, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	rc = pdns_request(p, "GET", path, NULL, resp, err);
+	free(path);
+	return rc;
+}
+
 /* Asks the server for PowerDNS's id of p->zone (GET /zones?zone=): sets zone_id and
  * zone_known, or says precisely what is wrong (the server id, a zone not on the server). */
 static int pdns_zone_lookup(struct prov *p, struct mx_err *err)
 {
 	struct pdns *d = p->priv;
 	struct http_response *resp = NULL;
-	char *fqdn = NULL, *esc = NULL, *path = NULL;
+	char *fqdn = NULL, *esc = NULL;
 	int rc;
 
 	free(d->zone_id);
 	d->zone_id = NULL;
 	d->zone_known = false;
-	if (asprintf(&fqdn, "%s.", p->zone) < 0) {
-		fqdn = NULL;
+	if (asprintf(&fqdn, "%s.", p->zone) < 0 || !(esc = http_escape(fqdn))) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
-	esc = http_escape(fqdn);
-	if (!esc || asprintf(&path, "/zones?zone=%s", esc) < 0) {
-		path = NULL;
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
-	rc = pdns_request(p, "GET", path, NULL, &resp, err);
+	rc = pdns_get(p, &resp, err, "/zones?zone=%s", esc);
 	if (rc)
 		goto out;
 	if (resp->status == 404) {
@@ -554,7 +568,6 @@ out:
 	http_response_free(resp);
 	free(fqdn);
 	free(esc);
-	free(path);
 	return rc;
 }
 
@@ -607,7 +620,7 @@ static int pdns_read_rrset(
 {
 	struct pdns *d = p->priv;
 	struct http_response *resp = NULL;
-	char *zpath = NULL, *path = NULL, *fqdn = NULL, *esc = NULL;
+	char *zpath = NULL, *fqdn = NULL, *esc = NULL;
 	char what[300];
 	int rc;
 
@@ -627,18 +640,14 @@ static int pdns_read_rrset(
 	 * the whole zone, from which pdns_rrset_parse picks the RRset. */
 	for (int round = 0; round < 2; round++) {
 		free(zpath);
-		free(path);
 		http_response_free(resp);
 		resp = NULL;
-		path = NULL;
-		zpath = pdns_zone_path(d);
-		if (!zpath || asprintf(&path, "%s?rrsets=true&rrset_name=%s&rrset_type=%s", zpath,
-				  esc, pdns_type_name(type)) < 0) {
-			path = NULL;
+		if (!(zpath = pdns_zone_path(d))) {
 			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = pdns_request(p, "GET", path, NULL, &resp, err);
+		rc = pdns_get(p, &resp, err, "%s?rrsets=true&rrset_name=%s&rrset_type=%s", zpath,
+		    esc, pdns_type_name(type));
 		if (rc)
 			goto out;
 		/* Not found under the id taken from its name: ask the server (the precise
@@ -658,7 +667,6 @@ static int pdns_read_rrset(
 out:
 	http_response_free(resp);
 	free(zpath);
-	free(path);
 	free(fqdn);
 	free(esc);
 	return rc;
