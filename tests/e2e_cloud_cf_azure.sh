@@ -189,6 +189,20 @@ expect_status 0 mx run "$D" --target-mx "$T" --provider cf --yes >"$workdir/cf-r
 grep -q 'asks to wait 30 s' "$workdir/cf-ra.log" || fail "the rate limit is announced: $(tail -3 "$workdir/cf-ra.log")"
 [ "$(mxline)" = "$D. MX 3600 0 $T." ] || fail "run after a long Retry-After: $(mxline)"
 
+# 2c. Listings that lag three reads behind each change: the run waits for its own write to
+#     be listed and never plans it again from the old listing (one create in all, no second).
+fresh --mtasts none
+cf "{\"zone\": \"$D\"}"
+cf '{"stale_reads": 3, "clear_log": true}'
+expect_status 0 mx run "$D" --target-mx "$T" --provider cf --yes >"$workdir/cf-lag.log" 2>&1
+[ "$(mxline)" = "$D. MX 3600 0 $T." ] || fail "run with lagging listings: $(mxline) ($(tail -3 "$workdir/cf-lag.log"))"
+python3 "$FAKES/cloudflare_api.py" --log "$CF" >"$workdir/cf-lag-req.log"
+[ "$(grep -c '^POST ' "$workdir/cf-lag-req.log")" -eq 1 ] ||
+	fail "lagging listings: $(grep -c '^POST ' "$workdir/cf-lag-req.log") creates, want 1"
+[ "$(grep -c "does not list it yet" "$workdir/cf-lag.log")" -ge 2 ] ||
+	fail "the lag is waited out more than once: $(grep -c "does not list it yet" "$workdir/cf-lag.log")"
+cf '{"stale_reads": false}'
+
 # 3. Azure: a complete cutover with a 429 (Retry-After: 1) on the first write, a 500 on the
 #    first read, stale reads after each change, under the monitor; one token per process.
 fresh --mtasts none

@@ -10,7 +10,8 @@
 # through POST /_ctl (see cloud_fake.py): {"token": T, "edit": bool, "zones": [..],
 # "status": "active"|"disabled"|"expired", "expires_on": ISO, "account_owned": bool},
 # {"zone": NAME} (imports NAME's MX/TXT from PowerDNS), {"max_per_page": N}, "inject",
-# "stale_reads" (after a change, the next listing shows the records from before it).
+# "stale_reads" (after a change, the next listing shows the records from before it; a number N:
+# the next N listings do).
 #   cloudflare_api.py --port-file FILE     (serves /client/v4 on 127.0.0.1:PORT)
 import json
 import os
@@ -221,7 +222,9 @@ class CloudflareHandler(cloud_fake.Handler):
         pages = max(1, (len(recs) + per_page - 1) // per_page)
         chunk = recs[(page - 1) * per_page:page * per_page]
         if stale and page >= pages:
-            zone["stale"] = None  # the next listing shows the change
+            zone["stale_left"] = zone.get("stale_left", 1) - 1
+            if zone["stale_left"] <= 0:
+                zone["stale"] = None  # the next listing shows the change
         self.reply(200, envelope(chunk, {"page": page, "per_page": per_page,
                                          "count": len(chunk), "total_count": len(recs),
                                          "total_pages": pages}))
@@ -229,6 +232,8 @@ class CloudflareHandler(cloud_fake.Handler):
     def before_change(self, zone):
         if zone["stale"] is None:
             zone["stale"] = {k: dict(v) for k, v in zone["records"].items()}
+            n = self.faults.stale_reads
+            zone["stale_left"] = n if type(n) is int and n > 1 else 1
 
     def create(self, zone_id, zone, doc):
         bad = validate(doc)
