@@ -369,6 +369,65 @@ static int grow(char ***v, size_t n)
 	return 0;
 }
 
+static int by_name(const void *a, const void *b, void *names)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(((char **)names)[i], ((char **)names)[j]);
+
+	return c ? c : (i > j) - (i < j);
+}
+
+/* Keeps each domain once, at its first place in the list: a later line naming it again adds
+ * nothing, or its target host when the first gave none. Two different target hosts for one
+ * domain are MX_EINVAL (where, e.g. "--file F: ", opens the message). */
+static int list_unique(
+    const char *where, char **domains, char **targets, size_t *n, struct mx_err *err)
+{
+	size_t *ix, k = 0;
+	int rc = MX_OK;
+
+	if (*n < 2)
+		return MX_OK;
+	if (!(ix = malloc(*n * sizeof(*ix))))
+		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	for (size_t i = 0; i < *n; i++)
+		ix[i] = i;
+	qsort_r(ix, *n, sizeof(*ix), by_name, domains);
+	for (size_t a = 0, b; a < *n; a = b) {
+		size_t first = ix[a];
+
+		for (b = a + 1; b < *n && !strcmp(domains[ix[b]], domains[first]); b++) {
+			char **t = &targets[first], **u = &targets[ix[b]];
+
+			if (*t && *u && strcmp(*t, *u)) {
+				rc = mx_err_set(err, MX_EINVAL,
+				    "%s%s is listed twice with different target hosts (%s and %s); "
+				    "list each domain once",
+				    where, domains[first], *t, *u);
+				goto out;
+			}
+			if (!*t) {
+				*t = *u;
+				*u = NULL;
+			}
+			free(domains[ix[b]]);
+			domains[ix[b]] = NULL;
+		}
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (domains[i]) {
+			domains[k] = domains[i];
+			targets[k++] = targets[i];
+		} else {
+			free(targets[i]);
+		}
+	}
+	*n = k;
+out:
+	free(ix);
+	return rc;
+}
+
 int mx_cli_read_list(
     const char *path, char ***domains, char ***targets, size_t *n, struct mx_err *err)
 {
@@ -420,6 +479,10 @@ int mx_cli_read_list(
 	}
 	if (ferror(fp))
 		rc = mx_err_set(err, MX_EIO, "--file %s: read error", path);
+	else {
+		snprintf(what, sizeof(what), "--file %s: ", path);
+		rc = list_unique(what, *domains, *targets, n, err);
+	}
 out:
 	free(line);
 	if (fp != stdin)
@@ -456,6 +519,13 @@ int mx_cli_domains(const char *file, char *const *operands, int noperands, const
 			return mx_err_set(err, MX_ENOMEM, "out of memory");
 		(*targets)[(*n)++] = NULL;
 	}
+	if (noperands && (rc = list_unique("", *domains, *targets, n, err)))
+		return rc;
+	if (file && !*n)
+		return mx_err_set(err, MX_EINVAL,
+		    "--file %s lists no domain (one per line, \"DOMAIN [TARGET-HOST]\"; # starts a "
+		    "comment)",
+		    file);
 	if (!target)
 		return MX_OK;
 	if (*n != 1)

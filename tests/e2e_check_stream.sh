@@ -51,6 +51,22 @@ grep -q 'checked' "$E" && fail "progress was drawn with --json to a pipe"
 expect_status 0 mx --json check contoso.test >"$J"
 json_check "$J" 'len(doc["domains"])==1 and dom("contoso.test")["ready"] is True'
 
+# ---- a domain listed twice (another spelling, or again as an operand) is checked once;
+# two different target hosts for it are a usage error, and so is a list with no domain
+printf 'contoso.test\nCONTOSO.TEST.\nfabrikam.test\ncontoso.test, %s\n' \
+	contoso-test.o-v1.mx.microsoft.test >"$workdir/dups"
+# (the target host given on the later line is kept: the policy does not cover it)
+expect_status 1 mx --json check --file "$workdir/dups" fabrikam.test contoso.test >"$J" 2>"$E"
+json_check "$J" '[d["domain"] for d in doc["domains"]].count("contoso.test")==1 and len(doc["domains"])==2'
+json_check "$J" 'check("contoso.test","mtasts.covers_target")["status"]=="fail"'
+printf 'contoso.test a.o-v1.mx.microsoft.test\ncontoso.test b.o-v1.mx.microsoft.test\n' >"$workdir/dups"
+expect_status 2 mx check --file "$workdir/dups" >"$O" 2>"$E"
+[ "$(wc -l <"$E")" -eq 1 ] && grep -q "dups: contoso.test is listed twice with different target hosts (a.o-v1.mx.microsoft.test and b.o-v1.mx.microsoft.test); list each domain once" "$E" ||
+	fail "two targets for one domain: $(cat "$E")"
+printf '# nothing yet\n\n' >"$workdir/none"
+expect_status 2 mx check --file "$workdir/none" >"$O" 2>"$E"
+grep -q "none lists no domain" "$E" || fail "an empty list: $(cat "$E")"
+
 # ---- progress: on a terminal (a pty from script(1)) the line is drawn and erased; not with -q
 if command -v script >/dev/null; then
 	cmd="$MXCUTOVER --config $MX_CONFIG --resolver-conf $MX_RESOLVER_CONF --cacert $MX_CACERT"
