@@ -2745,6 +2745,9 @@ static void run_unit(struct run *r)
 			if (err.http_status)
 				snprintf(
 				    what, sizeof(what), "recover from HTTP %d", err.http_status);
+			else if (r->prov && r->prov->settle.pending &&
+				 !(cur_def(r)->flags & MX_STEPF_EXCHANGE))
+				snprintf(what, sizeof(what), "list the change it accepted");
 			snprintf(r->waiting_for, sizeof(r->waiting_for),
 			    "%s to %s (try %d of %d in %d s)", who, what, r->transient + 1,
 			    TRANSIENT_TRIES + 1, wait);

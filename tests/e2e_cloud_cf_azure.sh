@@ -201,6 +201,28 @@ python3 "$FAKES/cloudflare_api.py" --log "$CF" >"$workdir/cf-lag-req.log"
 	fail "lagging listings: $(grep -c '^POST ' "$workdir/cf-lag-req.log") creates, want 1"
 [ "$(grep -c "does not list it yet" "$workdir/cf-lag.log")" -ge 2 ] ||
 	fail "the lag is waited out more than once: $(grep -c "does not list it yet" "$workdir/cf-lag.log")"
+
+# 2d. The same on the real clock: while the run waits for the listing, status says so.
+fresh --mtasts none
+cf "{\"zone\": \"$D\"}"
+cf '{"stale_reads": 3, "clear_log": true}'
+MXCUTOVER_CLOCK= "$MXCUTOVER" --config "$workdir/cloud.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/state.db" run "$D" --target-mx "$T" --provider cf \
+	--yes >"$workdir/cf-lag2.log" 2>&1 </dev/null &
+lagpid=$!
+seen=
+for _ in $(seq 150); do
+	mx --json status "$D" >"$workdir/lag-status.json" 2>/dev/null
+	if grep -q '"waiting_for": "the provider to list the change it accepted (try' \
+		"$workdir/lag-status.json"; then
+		seen=1
+		break
+	fi
+	sleep 0.1
+done
+kill -INT "$lagpid" 2>/dev/null
+wait "$lagpid"
+[ -n "$seen" ] || fail "status does not say the run waits for the listing: $(cat "$workdir/lag-status.json")"
 cf '{"stale_reads": false}'
 
 # 3. Azure: a complete cutover with a 429 (Retry-After: 1) on the first write, a 500 on the
