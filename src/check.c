@@ -30,7 +30,7 @@
 #include "tlsrpt.h"
 
 /* Domains checked between two returns of free memory to the system (malloc_trim). */
-#define CHK_TRIM_EVERY 250
+#define CHK_TRIM_EVERY 50
 
 /* How long the root may take to answer the probe before this machine is declared offline:
  * one priming query, normally well under a second. */

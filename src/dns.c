@@ -562,10 +562,13 @@ static void ub_log_open(void)
  * caches hold about one entry (0.5–1 KiB) per zone checked, needed only while that zone is
  * in flight (at most 128) and for the shared tree above it: at 256 KiB and 128 KiB instead
  * of 1 MiB and 512 KiB the peak RSS of a check is 3 MiB lower at 1000 and at 10 000
- * domains, at the same CPU (docs/performance.md). */
+ * domains, at the same CPU. The message and RRset caches hold the answers of the domains
+ * in flight (about 12 RRsets each) and the shared tree: 512 KiB and 1 MiB keep all of them
+ * (a quarter of the old sizes evicted answers still needed and cost 10–14 % more CPU) and
+ * fragment the allocator less than 1 and 2 MiB did (docs/performance.md). */
 static const char *const ub_cache_sizes[][2] = {
-    {"msg-cache-size:", "1m"},
-    {"rrset-cache-size:", "2m"},
+    {"msg-cache-size:", "512k"},
+    {"rrset-cache-size:", "1m"},
     {"key-cache-size:", "256k"},
     {"neg-cache-size:", "128k"},
     {"infra-cache-numhosts:", "1000"},
