@@ -67,8 +67,10 @@ struct direct_query {
 struct dns_ctx {
 	struct ub_ctx *ub;
 	int udp4, udp6;
-	struct ub_query *ubq;
+	struct ub_query *ubq; /* handed to libunbound */
 	int n_ub;
+	struct ub_query *wait_head, **wait_tail; /* not yet: DNS_UB_INFLIGHT are out */
+	int n_wait;
 	struct direct_query *dq;
 	int n_direct;
 	struct dns_done *done_head, **done_tail;
@@ -80,6 +82,13 @@ struct dns_ctx {
 };
 
 enum { RXBUF_SIZE = 65535 };
+
+/* Lookups handed to libunbound at once per context; the rest wait their turn in order.
+ * Each one in libunbound holds its own query state until it is answered, and a check of
+ * 128 domains at a time had up to 1010 out (libunbound's own limit is 1024 a thread, past
+ * which it drops queries): the peak memory then followed how slowly the servers answered
+ * (docs/performance.md). */
+enum { DNS_UB_INFLIGHT = 256 };
 
 static int64_t now_ms(void)
 {
@@ -612,6 +621,7 @@ static int dns_ctx_make(
 		return mx_err_set(err, MX_ENOMEM, "out of memory creating the DNS resolver");
 	c->udp4 = c->udp6 = -1;
 	c->done_tail = &c->done_head;
+	c->wait_tail = &c->wait_head;
 	c->rxbuf = malloc(RXBUF_SIZE);
 	pthread_mutex_lock(&ub_setup_lock);
 	c->ub = ub_ctx_create();
@@ -725,6 +735,12 @@ void dns_ctx_free(struct dns_ctx *c)
 		c->ubq = q->next;
 		ubq_free(q);
 	}
+	while (c->wait_head) {
+		struct ub_query *q = c->wait_head;
+
+		c->wait_head = q->next;
+		ubq_free(q);
+	}
 	while (c->dq) {
 		struct direct_query *q = c->dq;
 
@@ -807,11 +823,74 @@ static void ub_done(void *mydata, int err, struct ub_result *result)
 	ubq_free(q);
 }
 
+/* Hands q to libunbound and links it in c->ubq. */
+static int ubq_start(struct dns_ctx *c, struct ub_query *q, struct mx_err *err)
+{
+	int r;
+
+	if (!c->ub_started) {
+		/* The first lookup sets the context up (see ub_setup_lock). */
+		pthread_mutex_lock(&ub_setup_lock);
+		r = ub_resolve_async(
+		    c->ub, q->qname, q->qtype, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
+		pthread_mutex_unlock(&ub_setup_lock);
+		c->ub_started = true;
+	} else {
+		r = ub_resolve_async(
+		    c->ub, q->qname, q->qtype, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
+	}
+	if (r != 0)
+		return mx_err_set(err, r == UB_SYNTAX ? MX_EINVAL : MX_EDNS,
+		    "cannot look up %s (type %u): %s", q->qname, (unsigned)q->qtype,
+		    ub_strerror(r));
+	q->prev = NULL;
+	q->next = c->ubq;
+	if (c->ubq)
+		c->ubq->prev = q;
+	c->ubq = q;
+	c->n_ub++;
+	return MX_OK;
+}
+
+/* The first waiting lookup, unlinked, or NULL. */
+static struct ub_query *wait_pop(struct dns_ctx *c)
+{
+	struct ub_query *q = c->wait_head;
+
+	if (!q)
+		return NULL;
+	c->wait_head = q->next;
+	if (!c->wait_head)
+		c->wait_tail = &c->wait_head;
+	c->n_wait--;
+	q->next = NULL;
+	return q;
+}
+
+/* A lookup libunbound never took: its caller gets a SERVFAIL answer (indeterminate), as
+ * for a lookup libunbound failed. */
+static void ubq_fail(struct dns_ctx *c, struct ub_query *q)
+{
+	enqueue_done(c, q->done, answer_from_ub(q, UB_SERVFAIL, NULL));
+	q->done = NULL;
+	ubq_free(q);
+}
+
+/* Hands waiting lookups to libunbound while fewer than DNS_UB_INFLIGHT are out. */
+static void ubq_pump(struct dns_ctx *c)
+{
+	struct ub_query *q;
+
+	while (c->n_ub < DNS_UB_INFLIGHT && (q = wait_pop(c)))
+		if (ubq_start(c, q, NULL))
+			ubq_fail(c, q);
+}
+
 int dns_resolve_async(
     struct dns_ctx *c, const char *name, uint16_t type, dns_cb *cb, void *arg, struct mx_err *err)
 {
 	struct ub_query *q;
-	int r, rc = MX_OK;
+	int rc = MX_OK;
 
 	q = calloc(1, sizeof(*q));
 	if (!q)
@@ -826,27 +905,13 @@ int dns_resolve_async(
 	}
 	q->done->cb = cb;
 	q->done->arg = arg;
-	if (!c->ub_started) {
-		/* The first lookup sets the context up (see ub_setup_lock). */
-		pthread_mutex_lock(&ub_setup_lock);
-		r = ub_resolve_async(
-		    c->ub, q->qname, type, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
-		pthread_mutex_unlock(&ub_setup_lock);
-		c->ub_started = true;
-	} else {
-		r = ub_resolve_async(
-		    c->ub, q->qname, type, LDNS_RR_CLASS_IN, q, ub_done, &q->async_id);
+	if (c->n_ub >= DNS_UB_INFLIGHT) {
+		*c->wait_tail = q;
+		c->wait_tail = &q->next;
+		c->n_wait++;
+		return MX_OK;
 	}
-	if (r != 0) {
-		rc = mx_err_set(err, r == UB_SYNTAX ? MX_EINVAL : MX_EDNS,
-		    "cannot look up %s (type %u): %s", name, (unsigned)type, ub_strerror(r));
-		goto out;
-	}
-	q->next = c->ubq;
-	if (c->ubq)
-		c->ubq->prev = q;
-	c->ubq = q;
-	c->n_ub++;
+	rc = ubq_start(c, q, err);
 out:
 	if (rc != MX_OK)
 		ubq_free(q);
@@ -863,6 +928,8 @@ static void ub_fail_all(struct dns_ctx *c)
 		ub_cancel(c->ub, q->async_id);
 		ub_done(q, UB_PIPE, NULL);
 	}
+	for (struct ub_query *q; (q = wait_pop(c));)
+		ubq_fail(c, q);
 }
 
 /* ---- direct queries ---- */
@@ -1213,6 +1280,7 @@ int dns_process(struct dns_ctx *c, struct mx_err *err)
 			ub_fail_all(c);
 		}
 	}
+	ubq_pump(c);
 	if (c->udp4 >= 0)
 		direct_read(c, c->udp4);
 	if (c->udp6 >= 0)
@@ -1224,7 +1292,7 @@ int dns_process(struct dns_ctx *c, struct mx_err *err)
 
 int dns_pending(const struct dns_ctx *c)
 {
-	return c->n_ub + c->n_direct + c->n_done;
+	return c->n_ub + c->n_wait + c->n_direct + c->n_done;
 }
 
 void dns_cancel(struct dns_ctx *c, const void *arg)
@@ -1241,6 +1309,21 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
 			ubq_free(q);
 		}
 	}
+	for (struct ub_query **pq = &c->wait_head; *pq;) {
+		struct ub_query *q = *pq;
+
+		if (!q->done || q->done->arg != arg) {
+			pq = &q->next;
+			continue;
+		}
+		*pq = q->next;
+		c->n_wait--;
+		ubq_free(q);
+	}
+	c->wait_tail = &c->wait_head;
+	while (*c->wait_tail)
+		c->wait_tail = &(*c->wait_tail)->next;
+	ubq_pump(c);
 	for (struct direct_query *q = c->dq, *next; q; q = next) {
 		next = q->next;
 		if (q->done && q->done->arg == arg)
