@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,29 @@ char *mx_time_rfc3339(time_t t, char *buf, unsigned len)
 	return buf;
 }
 
+void mx_budget_log(const char *path, const char *fmt, ...)
+{
+	char line[700];
+	va_list ap;
+	int n, m, fd;
+
+	if (!path || !*path)
+		return;
+	n = snprintf(line, sizeof(line), "pid %ld: ", (long)getpid());
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n += m > 0 ? m : 0;
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		(void)!write(fd, line, (size_t)n);
+		close(fd);
+	}
+}
+
 static _Thread_local bool in_engine_call;
 
 void mx_pause_forbid(bool on)
@@ -155,24 +179,14 @@ void mx_pause_forbid(bool on)
 void mx_pause(double seconds, const char *who)
 {
 	struct timespec ts;
-	const char *log = getenv("MXCUTOVER_ENGINE_BUDGET_LOG");
 
 	if (seconds <= 0)
 		return;
-	if (in_engine_call && log && *log) {
-		char line[300];
-		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		int n = snprintf(line, sizeof(line),
-		    "pid %ld: %s paused %.2f s on a worker inside an engine call (it must end "
-		    "the call and leave the wait to the engine)\n",
-		    (long)getpid(), who, seconds);
-
-		if (fd >= 0) {
-			(void)!write(
-			    fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
-			close(fd);
-		}
-	}
+	if (in_engine_call)
+		mx_budget_log(getenv("MXCUTOVER_ENGINE_BUDGET_LOG"),
+		    "%s paused %.2f s on a worker inside an engine call (it must end the call and "
+		    "leave the wait to the engine)",
+		    who, seconds);
 	ts.tv_sec = (time_t)seconds;
 	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

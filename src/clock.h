@@ -58,6 +58,11 @@ double mx_queued_ms(void);
 /* Milliseconds of CPU the calling thread has used (CLOCK_THREAD_CPUTIME_ID). */
 double mx_thread_cpu_ms(void);
 
+/* Appends one line ("pid N: " and the formatted text, newline added) to the engine budget
+ * log at path (MXCUTOVER_ENGINE_BUDGET_LOG), in one write so that concurrent writers do not
+ * interleave; nothing when path is NULL or empty or the file cannot be opened. */
+void mx_budget_log(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Pauses the calling thread for seconds (an interrupted sleep resumes): an adapter's or the
  * Exchange client's pause before a retry. A call the engine hands a worker never pauses —
  * its waits are the engine's deadlines — so a pause inside one (mx_pause_forbid) is a bug:

@@ -1309,20 +1309,18 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
 			ubq_free(q);
 		}
 	}
-	for (struct ub_query **pq = &c->wait_head; *pq;) {
-		struct ub_query *q = *pq;
+	/* Waiting ones; the list's tail is where the walk ends. */
+	for (c->wait_tail = &c->wait_head; *c->wait_tail;) {
+		struct ub_query *q = *c->wait_tail;
 
 		if (!q->done || q->done->arg != arg) {
-			pq = &q->next;
+			c->wait_tail = &q->next;
 			continue;
 		}
-		*pq = q->next;
+		*c->wait_tail = q->next;
 		c->n_wait--;
 		ubq_free(q);
 	}
-	c->wait_tail = &c->wait_head;
-	while (*c->wait_tail)
-		c->wait_tail = &(*c->wait_tail)->next;
 	ubq_pump(c);
 	for (struct direct_query *q = c->dq, *next; q; q = next) {
 		next = q->next;

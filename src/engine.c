@@ -21,7 +21,6 @@
 #include "engine.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,7 +29,6 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "dane.h"
@@ -2818,22 +2816,13 @@ static void unit_end(
 	if (ms <= budget)
 		return;
 	e->timing.over++;
-	if (e->budget_log[0]) {
-		char line[600];
-		int fd = open(e->budget_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		int n = snprintf(line, sizeof(line),
-		    "pid %ld: %s %s took %.1f ms of its own (%.1f ms on the CPU; %.1f ms wall, "
-		    "%.1f ms waiting for a CPU, %.1f ms in the journal; %ld page(s) read from "
-		    "disk), over the %d ms budget\n",
-		    (long)getpid(), domain[0] ? domain : "-", step, ms, mx_thread_cpu_ms() - c->cpu,
-		    wall, queued, jnl, thread_majflt() - c->majflt, budget);
-
-		if (fd >= 0) {
-			(void)!write(
-			    fd, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
-			close(fd);
-		}
-	}
+	if (e->budget_log[0])
+		mx_budget_log(e->budget_log,
+		    "%s %s took %.1f ms of its own (%.1f ms on the CPU; %.1f ms wall, %.1f ms "
+		    "waiting for a CPU, %.1f ms in the journal; %ld page(s) read from disk), over "
+		    "the %d ms budget",
+		    domain[0] ? domain : "-", step, ms, mx_thread_cpu_ms() - c->cpu, wall, queued,
+		    jnl, thread_majflt() - c->majflt, budget);
 }
 
 void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out)

@@ -153,16 +153,27 @@ static void exo_who(const struct exo_ctx *x, const struct http_request *req, cha
 	    api ? "" : "signing in for ", x->cmdlet ? x->cmdlet : "a cmdlet");
 }
 
+/* What an error's code and message say does not exist, whatever the HTTP status: the
+ * cmdlet, or the object it names (a domain, a connector). No retry changes either. */
+enum exo_missing { EXO_MISSING_NONE, EXO_MISSING_CMDLET, EXO_MISSING_OBJECT };
+
+static enum exo_missing exo_missing(const char *code, const char *msg)
+{
+	if ((code && strstr(code, "CommandNotFound")) || (msg && strstr(msg, "is not recognized")))
+		return EXO_MISSING_CMDLET;
+	if ((code && strstr(code, "NotFound")) || (msg && strstr(msg, "couldn't be found")))
+		return EXO_MISSING_OBJECT;
+	return EXO_MISSING_NONE;
+}
+
 /* A server error whose body is a cmdlet's own failure that no retry changes (the cmdlet or
  * the object does not exist): exo_status_error says what it is. */
 static bool exo_cmdlet_failure(const char *body)
 {
 	json_t *root = json_loads(body ? body : "", 0, NULL);
 	json_t *e = json_object_get(root, "error");
-	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *msg = json_string_value(json_object_get(e, "message"));
-	bool yes = (code && (strstr(code, "CommandNotFound") || strstr(code, "NotFound"))) ||
-		   (msg && (strstr(msg, "is not recognized") || strstr(msg, "couldn't be found")));
+	bool yes = exo_missing(json_string_value(json_object_get(e, "code")),
+		       json_string_value(json_object_get(e, "message"))) != EXO_MISSING_NONE;
 
 	json_decref(root);
 	return yes;
@@ -308,6 +319,7 @@ int exo_status_error(const char *tenant, const char *client_id, const char *cmdl
 	json_t *e = json_object_get(root, "error");
 	const char *code_s = json_string_value(json_object_get(e, "code"));
 	const char *msg_s = json_string_value(json_object_get(e, "message"));
+	enum exo_missing missing = exo_missing(code_s, msg_s);
 	char code[64], detail[80] = "", said[200];
 	int rc;
 
@@ -331,19 +343,18 @@ int exo_status_error(const char *tenant, const char *client_id, const char *cmdl
 		    "exchange: app %s may not run %s in tenant %s (HTTP 403%s); assign the app an "
 		    "Exchange role that holds %s (see docs/exchange.md)",
 		    client_id, cmdlet, tenant, detail, cmdlet);
-	else if (strstr(code, "CommandNotFound") || strstr(said, "is not recognized"))
+	else if (missing == EXO_MISSING_CMDLET)
 		rc = mx_err_set(err, MX_EINVAL,
 		    "exchange: cmdlet %s is not available in tenant %s (HTTP %ld%s); the feature "
 		    "has not reached this tenant or the app's Exchange role lacks it: run the step "
 		    "in PowerShell, or remove [exchange] to be shown the cmdlet",
 		    cmdlet, tenant, status, detail);
-	else if ((status == 404 || strstr(code, "NotFound") || strstr(said, "couldn't be found")) &&
-		 is_domain_cmdlet(cmdlet))
+	else if ((status == 404 || missing == EXO_MISSING_OBJECT) && is_domain_cmdlet(cmdlet))
 		rc = mx_err_set(err, MX_EINVAL,
 		    "exchange: %s is not an accepted domain of tenant %s (%s: HTTP %ld%s); add and "
 		    "verify it in the Microsoft 365 admin center, or check the domain name",
 		    subject, tenant, cmdlet, status, detail);
-	else if (status == 404 || strstr(code, "NotFound") || strstr(said, "couldn't be found"))
+	else if (status == 404 || missing == EXO_MISSING_OBJECT)
 		rc = mx_err_set(err, MX_EINVAL,
 		    "exchange: outbound connector \"%s\" was not found in tenant %s (%s: HTTP "
 		    "%ld%s); check its name with Get-OutboundConnector",
