@@ -460,7 +460,8 @@ STATE=
 
 # 7. Many domains at once: S starts every ready domain after one confirmation (a domain that
 # is not ready is counted and left alone), Y answers every waiting inbound-test question after
-# one confirmation naming the runs; every run ends as its own cutover.
+# one confirmation naming the runs; every run ends as its own cutover; the title counts the
+# domains by state all along.
 STATE=$workdir/batch.db
 : >"$workdir/batch"
 batch=()
@@ -486,6 +487,8 @@ cap m confirm-start-all
 keys m y
 wait_for m "3 run\(s\) started"
 for D in "${batch[@]}"; do wait_for m "^ $D .* asks at verify_target" 60; done
+# The title counts the list by what it waits for, a person's answer first.
+wait_for m "mxcutover — Domains \(4\): 3 asking, 1 no target "
 screen m | grep -q "^ fabrikam.test .* -$" || fail "fabrikam.test (not ready) has no run"
 keys m Y
 wait_for m "Answer yes for the 3 run\(s\) waiting at the inbound test"
@@ -493,6 +496,7 @@ screen m | grep -q "testconnectivity.microsoft.com" || fail "the dialog names th
 keys m y
 wait_for m "answered yes for 3 run\(s\)"
 for D in "${batch[@]}"; do wait_for m "^ $D .* done" 60; done
+wait_for m "mxcutover — Domains \(4\): 1 no target, 3 done "
 both_mx "${batch[0]}" "0 $BT1."
 both_mx "${batch[1]}" "0 $BT2."
 both_mx "${batch[2]}" "0 $BT3."

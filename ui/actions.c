@@ -261,7 +261,7 @@ void answer(struct tui *t, int k, bool yes)
 /* What S starts: a domain the one readiness verdict lets run, with a target (or, in tenant
  * mode, one Exchange has yet to provision: its run's first step does), and no run under way
  * or unfinished (that one is resumed or rolled back on its own). */
-static bool startable(const struct tui *t, const struct dom *d)
+bool startable(const struct tui *t, const struct dom *d)
 {
 	return !d->unsupported && d->checked && d->chk.verdict.runnable && !d->run.live &&
 	       !run_unfinished(&d->run) && (d->target[0] || unprovisioned(t, d)) &&

@@ -169,19 +169,84 @@ static void widths(const struct tui *t, int *wdom, int *wmx, int *wrun)
 	*wrun = avail - *wmx;
 }
 
+/* The list at a glance for the title: "(1000): 30 asking, 2 stopped, 612 running, 356 done".
+ * What waits for a person comes first; a count of nothing is left out. A domain without a
+ * run is "ready" when S would start it (startable), else by its checks' verdict. */
+static void summary(const struct tui *t, char *out, size_t len)
+{
+	enum {
+		ASK,
+		GATE,
+		FAILED,
+		STOPPED,
+		RUNNING,
+		CHECKING,
+		NOT_READY,
+		NO_TARGET,
+		READY,
+		DONE,
+		MIGRATED,
+		BACK,
+		NKIND
+	};
+	static const char *const name[NKIND] = {"asking", "at a gate", "failed", "stopped",
+	    "running", "checking", "not ready", "no target", "ready", "done", "migrated",
+	    "rolled back"};
+	size_t n[NKIND] = {0}, at;
+	const char *sep = ":";
+
+	for (size_t i = 0; i < t->ndoms; i++) {
+		const struct dom *d = &t->doms[i];
+		const struct ui_run *r = &d->run;
+		const struct chk_verdict_info *v = &d->chk.verdict;
+
+		if (d->unsupported)
+			continue;
+		if (r->exists && r->st == MX_RUN_DONE)
+			n[DONE]++;
+		else if (r->exists && r->st == MX_RUN_ROLLED_BACK)
+			n[BACK]++;
+		else if (run_unfinished(r))
+			n[r->question[0]	     ? ASK
+			    : r->st == MX_RUN_FAILED ? FAILED
+			    : r->st == MX_RUN_GATE   ? GATE
+			    : !r->live		     ? STOPPED
+						     : RUNNING]++;
+		else if (!d->checked)
+			n[d->checking ? CHECKING : NOT_READY]++;
+		else if (v->v == CHK_V_MIGRATED)
+			n[MIGRATED]++;
+		else if (startable(t, d))
+			n[READY]++;
+		else if (v->runnable && !d->target[0])
+			n[NO_TARGET]++;
+		else
+			n[NOT_READY]++;
+	}
+	at = (size_t)snprintf(out, len, " (%zu)", t->ndoms);
+	for (int k = 0; k < NKIND && at < len; k++) {
+		if (!n[k])
+			continue;
+		at += (size_t)snprintf(out + at, len - at, "%s %zu %s", sep, n[k], name[k]);
+		sep = ",";
+	}
+}
+
 static void draw_domains(struct tui *t)
 {
 	int y = 2, rows = LINES - 4 - 6, wdom, wsec = 11, wmx, wrun;
+	size_t at;
 	char b[300];
 	enum pair c;
 
 	widths(t, &wdom, &wmx, &wrun);
-	if (t->tenant && t->tenant_name[0]) {
-		snprintf(b, sizeof(b), "Domains of tenant %s", t->tenant_name);
-		draw_title(t, b);
-	} else {
-		draw_title(t, ui_scr_domains.title);
-	}
+	if (t->tenant && t->tenant_name[0])
+		at = (size_t)snprintf(b, sizeof(b), "Domains of tenant %s", t->tenant_name);
+	else
+		at = (size_t)snprintf(b, sizeof(b), "%s", ui_scr_domains.title);
+	if (t->ndoms > 1 && at < sizeof(b))
+		summary(t, b + at, sizeof(b) - at);
+	draw_title(t, b);
 	putf(1, 1, COLS - 2, A_BOLD, "%-*s %-*s %-*s %-8s %-7s %s", wdom - 1, "DOMAIN", wsec - 1,
 	    "DNSSEC", wmx - 1, "CURRENT MX", "MTA-STS", "TLSA", "RUN");
 	if (!t->ndoms)

@@ -271,6 +271,8 @@ void ask_start_run(struct tui *t, int k);
 /* Tenant mode: Exchange has answered for the domain and has not provisioned its endpoint
  * (no target, so no plan): the run's first step provisions it. */
 bool unprovisioned(const struct tui *t, const struct dom *d);
+/* What S starts (ui/actions.c); the domains list counts these as ready. */
+bool startable(const struct tui *t, const struct dom *d);
 /* Asks, then starts such a run without a plan (as `mxcutover run` without --target-mx). */
 void ask_start_provision(struct tui *t, int k);
 void resume_run(struct tui *t, int k);
