@@ -79,6 +79,18 @@ if command -v script >/dev/null; then
 	script -qec "$cmd --json check contoso.test fabrikam.test | cat >$J" /dev/null >"$E" 2>&1
 	grep -q "checked" "$E" && fail "progress drawn with --json into a pipe"
 	python3 -m json.tool "$J" >/dev/null || fail "--json through a pipe is not one document"
+	# A terminal 30 columns wide: the line is cut to one row (a wrapped one could not be
+	# redrawn in place), never inside a character.
+	script -qec "stty cols 30; $cmd check contoso.test fabrikam.test >$O" /dev/null >"$E" 2>&1
+	python3 - "$E" <<'PY' || fail "progress at 30 columns: $(od -c "$E" | head -5)"
+import sys
+raw = open(sys.argv[1], "rb").read()
+parts = [p.split(b"\r")[0] for p in raw.split(b"\x1b[K")[1:]]
+drawn = [p for p in parts if p.startswith(b"checked")]
+assert drawn, raw
+for p in drawn:
+    assert len(p.decode()) <= 29, p
+PY
 fi
 
 # ---- Ctrl-C: a domain whose name servers never answer keeps the check running; SIGINT then
