@@ -490,6 +490,26 @@ for D in "${batch[@]}"; do wait_for m "^ $D .* asks at verify_target" 60; done
 # The title counts the list by what it waits for, a person's answer first.
 wait_for m "mxcutover — Domains \(4\): 3 asking, 1 no target "
 screen m | grep -q "^ fabrikam.test .* -$" || fail "fabrikam.test (not ready) has no run"
+# ! selects the next domain that needs a person (after the selected one), / finds by part of
+# the name, n finds again; nothing found is said.
+keys m g
+keys m '!'
+wait_for m "^ ${batch[1]}: asking"
+screen m | grep -q "^ ${batch[1]} *\$" || fail "! selects ${batch[1]}"
+keys m /
+wait_for m "Find a domain"
+keys m -l "FABRIK"
+keys m Enter
+wait_for m "^ fabrikam.test *\$"
+keys m n
+wait_for m "^ fabrikam.test *\$"
+keys m /
+keys m -l "nowhere"
+keys m Enter
+wait_for m "no domain's name holds \"nowhere\""
+screen m | grep -q "^ fabrikam.test *\$" || fail "a search that finds nothing keeps the selection"
+keys m '!'
+wait_for m "^ ${batch[0]}: asking"
 keys m Y
 wait_for m "Answer yes for the 3 run\(s\) waiting at the inbound test"
 screen m | grep -q "testconnectivity.microsoft.com" || fail "the dialog names the inbound test"
@@ -497,6 +517,8 @@ keys m y
 wait_for m "answered yes for 3 run\(s\)"
 for D in "${batch[@]}"; do wait_for m "^ $D .* done" 60; done
 wait_for m "mxcutover — Domains \(4\): 1 no target, 3 done "
+keys m '!'
+wait_for m "no domain needs you now"
 both_mx "${batch[0]}" "0 $BT1."
 both_mx "${batch[1]}" "0 $BT2."
 both_mx "${batch[2]}" "0 $BT3."

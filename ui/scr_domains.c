@@ -169,65 +169,75 @@ static void widths(const struct tui *t, int *wdom, int *wmx, int *wrun)
 	*wrun = avail - *wmx;
 }
 
-/* The list at a glance for the title: "(1000): 30 asking, 2 stopped, 612 running, 356 done".
- * What waits for a person comes first; a count of nothing is left out. A domain without a
- * run is "ready" when S would start it (startable), else by its checks' verdict. */
+/* Where a domain stands, for the title's counts and for ! (the next that needs a person). What
+ * waits for a person comes first. A domain without a run is "ready" when S would start it
+ * (startable), else it stands by its checks' verdict. */
+enum dom_state {
+	DS_ASK,
+	DS_GATE,
+	DS_FAILED,
+	DS_STOPPED,
+	DS_RUNNING,
+	DS_CHECKING,
+	DS_NOT_READY,
+	DS_NO_TARGET,
+	DS_READY,
+	DS_DONE,
+	DS_MIGRATED,
+	DS_BACK,
+	DS_NONE, /* *.onmicrosoft.com: nothing to move */
+};
+
+static const char *const dom_state_name[DS_NONE] = {"asking", "at a gate", "failed", "stopped",
+    "running", "checking", "not ready", "no target", "ready", "done", "migrated", "rolled back"};
+
+static enum dom_state dom_state(const struct tui *t, const struct dom *d)
+{
+	const struct ui_run *r = &d->run;
+	const struct chk_verdict_info *v = &d->chk.verdict;
+
+	if (d->unsupported)
+		return DS_NONE;
+	if (r->exists && r->st == MX_RUN_DONE)
+		return DS_DONE;
+	if (r->exists && r->st == MX_RUN_ROLLED_BACK)
+		return DS_BACK;
+	if (run_unfinished(r))
+		return r->question[0]		? DS_ASK
+		       : r->st == MX_RUN_FAILED ? DS_FAILED
+		       : r->st == MX_RUN_GATE	? DS_GATE
+		       : !r->live		? DS_STOPPED
+						: DS_RUNNING;
+	if (!d->checked)
+		return d->checking ? DS_CHECKING : DS_NOT_READY;
+	if (v->v == CHK_V_MIGRATED)
+		return DS_MIGRATED;
+	if (startable(t, d))
+		return DS_READY;
+	return v->runnable && !d->target[0] ? DS_NO_TARGET : DS_NOT_READY;
+}
+
+/* A person is wanted: a question, a gate, a failure, a stopped run, a domain not ready. */
+static bool needs_you(enum dom_state s)
+{
+	return s <= DS_STOPPED || s == DS_NOT_READY;
+}
+
+/* The list at a glance for the title: "(1000): 30 asking, 2 stopped, 612 running, 356 done";
+ * a count of nothing is left out. */
 static void summary(const struct tui *t, char *out, size_t len)
 {
-	enum {
-		ASK,
-		GATE,
-		FAILED,
-		STOPPED,
-		RUNNING,
-		CHECKING,
-		NOT_READY,
-		NO_TARGET,
-		READY,
-		DONE,
-		MIGRATED,
-		BACK,
-		NKIND
-	};
-	static const char *const name[NKIND] = {"asking", "at a gate", "failed", "stopped",
-	    "running", "checking", "not ready", "no target", "ready", "done", "migrated",
-	    "rolled back"};
-	size_t n[NKIND] = {0}, at;
+	size_t n[DS_NONE + 1] = {0}, at;
 	const char *sep = ":";
 
-	for (size_t i = 0; i < t->ndoms; i++) {
-		const struct dom *d = &t->doms[i];
-		const struct ui_run *r = &d->run;
-		const struct chk_verdict_info *v = &d->chk.verdict;
-
-		if (d->unsupported)
-			continue;
-		if (r->exists && r->st == MX_RUN_DONE)
-			n[DONE]++;
-		else if (r->exists && r->st == MX_RUN_ROLLED_BACK)
-			n[BACK]++;
-		else if (run_unfinished(r))
-			n[r->question[0]	     ? ASK
-			    : r->st == MX_RUN_FAILED ? FAILED
-			    : r->st == MX_RUN_GATE   ? GATE
-			    : !r->live		     ? STOPPED
-						     : RUNNING]++;
-		else if (!d->checked)
-			n[d->checking ? CHECKING : NOT_READY]++;
-		else if (v->v == CHK_V_MIGRATED)
-			n[MIGRATED]++;
-		else if (startable(t, d))
-			n[READY]++;
-		else if (v->runnable && !d->target[0])
-			n[NO_TARGET]++;
-		else
-			n[NOT_READY]++;
-	}
+	for (size_t i = 0; i < t->ndoms; i++)
+		n[dom_state(t, &t->doms[i])]++;
 	at = (size_t)snprintf(out, len, " (%zu)", t->ndoms);
-	for (int k = 0; k < NKIND && at < len; k++) {
+	for (int k = 0; k < DS_NONE && at < len; k++) {
 		if (!n[k])
 			continue;
-		at += (size_t)snprintf(out + at, len - at, "%s %zu %s", sep, n[k], name[k]);
+		at +=
+		    (size_t)snprintf(out + at, len - at, "%s %zu %s", sep, n[k], dom_state_name[k]);
 		sep = ",";
 	}
 }
@@ -312,6 +322,58 @@ static bool opens_domain(int ch)
 	       ch == 'c' || ch == 't' || ch == 'p';
 }
 
+/* Selects the first domain from sel + from on (wrapping) whose name holds t->find, any case. */
+static void find_next(struct tui *t, int from)
+{
+	size_t n = t->ndoms;
+
+	if (!t->find[0]) {
+		message(t, CP_DIM, "nothing to find again yet: / finds a domain");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int k = (int)(((size_t)t->sel + (size_t)from + i) % n);
+
+		if (strcasestr(t->doms[k].name, t->find)) {
+			t->sel = k;
+			t->dirty = true;
+			return;
+		}
+	}
+	message(t, CP_WARN, "no domain's name holds \"%s\"", t->find);
+}
+
+static void find_done(struct tui *t, const struct modal *m, bool ok)
+{
+	size_t len = strlen(m->input);
+
+	if (!ok || !len)
+		return;
+	/* A name as typed, or as written with a trailing dot. */
+	snprintf(t->find, sizeof(t->find), "%.*s",
+	    (int)(len > 1 && m->input[len - 1] == '.' ? len - 1 : len), m->input);
+	find_next(t, 0);
+}
+
+/* Selects the next domain (after sel, wrapping) that a person has to look at. */
+static void next_needing_you(struct tui *t)
+{
+	for (size_t i = 1; i <= t->ndoms; i++) {
+		int k = (int)(((size_t)t->sel + i) % t->ndoms);
+		enum dom_state s = dom_state(t, &t->doms[k]);
+
+		if (needs_you(s)) {
+			t->sel = k;
+			t->dirty = true;
+			message(t, CP_DIM, "%s: %s", t->doms[k].name, dom_state_name[s]);
+			return;
+		}
+	}
+	message(t, CP_OK,
+	    "no domain needs you now: none asks, waits at a gate, failed, stopped or "
+	    "is not ready");
+}
+
 static void key_domains(struct tui *t, int ch)
 {
 	struct dom *d = t->ndoms ? &t->doms[t->sel] : NULL;
@@ -326,6 +388,13 @@ static void key_domains(struct tui *t, int ch)
 		ask_start_all(t);
 	else if (ch == 'Y')
 		ask_answer_all(t);
+	else if (ch == '/')
+		modal_open(t, MODAL_PROMPT, "Find a domain", -1, find_done,
+		    "Part of its name (n finds the next one):");
+	else if (ch == 'n')
+		find_next(t, 1);
+	else if (ch == '!')
+		next_needing_you(t);
 	else if (ch == 'R' || ch == KEY_F(5)) {
 		recheck(t, UI_CHECK_ALL);
 		/* Tenant mode: domains the tenant accepted since join the list. */

@@ -141,6 +141,7 @@ struct tui {
 	enum ui_scr scr;
 	enum ui_scr under; /* what an overlay screen is drawn over */
 	int sel, top;	   /* domains list */
+	char find[254];	   /* the domains list's last search (/), "" before the first */
 	int scroll;	   /* checks / plan */
 	int run_dom;	   /* the run screen's domain */
 	struct modal modals[MODAL_MAX];
