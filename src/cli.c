@@ -528,6 +528,11 @@ int mx_cli_domains(const char *file, char *const *operands, int noperands, const
 		    file);
 	if (!target)
 		return MX_OK;
+	if (!*n)
+		return mx_err_set(err, MX_EINVAL,
+		    "--target-mx %s names no domain: give the domain it is for, e.g. DOMAIN "
+		    "--target-mx %s",
+		    target, target);
 	if (*n != 1)
 		return mx_err_set(err, MX_EINVAL,
 		    "--target-mx applies to exactly one domain; with several, give each target "

@@ -66,6 +66,12 @@ expect_status 2 mx check --file "$workdir/dups" >"$O" 2>"$E"
 printf '# nothing yet\n\n' >"$workdir/none"
 expect_status 2 mx check --file "$workdir/none" >"$O" 2>"$E"
 grep -q "none lists no domain" "$E" || fail "an empty list: $(cat "$E")"
+# --target-mx without its domain: the error names what is missing, for check and for run
+for c in check run; do
+	expect_status 2 mx $c --target-mx x.o-v1.mx.microsoft.test --provider pdns >"$O" 2>"$E" </dev/null
+	[ "$(wc -l <"$E")" -eq 1 ] && grep -q "target-mx x.o-v1.mx.microsoft.test names no domain: give the domain it is for" "$E" ||
+		fail "$c --target-mx without a domain: $(cat "$E")"
+done
 
 # ---- progress: on a terminal (a pty from script(1)) the line is drawn and erased; not with -q
 if command -v script >/dev/null; then
