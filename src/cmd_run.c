@@ -317,6 +317,7 @@ static void say_why(struct front *f)
 static void say_summary(struct front *f, int status)
 {
 	const struct front_stop *s = NULL;
+	char all[64];
 	size_t n;
 
 	if (!status || !f->nstops || f->ntried < 2 || (f->nstops == 1 && !f->stops[0].at_start))
@@ -326,18 +327,21 @@ static void say_summary(struct front *f, int status)
 			s = &f->stops[i];
 	if (!s)
 		s = &f->stops[0];
+	/* Several stopped by Ctrl-C are all safe where they are: one command continues them. */
+	snprintf(all, sizeof(all), "%s",
+	    interrupted && f->nstops > 1 ? "; `mxcutover resume` continues them all" : "");
 	/* Reasons that begin with their domain are not prefixed twice. */
 	n = strlen(s->domain);
 	if (!strncmp(s->why, s->domain, n) && (s->why[n] == ':' || s->why[n] == ' '))
 		mx_cli_reason(status,
 		    "%d of %d domains did not finish (`mxcutover status` shows where each "
-		    "stands); %s",
-		    f->nstops, f->ntried, s->why);
+		    "stands%s); %s",
+		    f->nstops, f->ntried, all, s->why);
 	else
 		mx_cli_reason(status,
 		    "%d of %d domains did not finish (`mxcutover status` shows where each "
-		    "stands); %s: %s",
-		    f->nstops, f->ntried, s->domain, s->why);
+		    "stands%s); %s: %s",
+		    f->nstops, f->ntried, all, s->domain, s->why);
 }
 
 /* A question a run waits at is put to the person at the terminal; the answer is read from

@@ -201,6 +201,35 @@ expect_status 1 mx run --file "$workdir/mixed" --provider pdns --yes >"$workdir/
 grep -q 'fallback.test: stopped: .*preflight found blockers' "$workdir/mixed.log" ||
 	fail "the blocked domain says why: $(grep fallback "$workdir/mixed.log" | tail -2)"
 
+# 4c. Ctrl-C while several runs wait (real clock): exit 1, each is safe where it is, and the
+#     last line counts them and says that one `resume` continues them all; it does.
+: >"$workdir/intr"
+intr=()
+for i in 1 2; do
+	fresh --mtasts none
+	echo "$D $T" >>"$workdir/intr"
+	intr+=("$D")
+done
+(MXCUTOVER_CLOCK= exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/intr.db" run --file "$workdir/intr" \
+	--provider pdns --yes </dev/null >"$workdir/intr.out" 2>"$workdir/intr.err") &
+p=$!
+for _ in $(seq 1 200); do
+	[ "$(mx --state "$workdir/intr.db" --json status 2>/dev/null | grep -c '"state": "waiting"')" -eq 2 ] && break
+	sleep 0.1
+done
+kill -INT $p
+wait $p
+rc=$?
+[ $rc -eq 1 ] || fail "Ctrl-C of two waiting runs: exit $rc, want 1 ($(tail -1 "$workdir/intr.err"))"
+tail -1 "$workdir/intr.err" | grep -q "2 of 2 domains did not finish (.*; \`mxcutover resume\` continues them all); " ||
+	fail "Ctrl-C of two runs: last line: $(tail -1 "$workdir/intr.err")"
+expect_status 0 mx --state "$workdir/intr.db" resume --yes </dev/null >"$workdir/intr2.out" 2>&1
+for D in "${intr[@]}"; do
+	T=${D//./-}.o-v1.mx.microsoft.test
+	[ "$(mxline)" = "$(final_mx)" ] || fail "resumed after Ctrl-C: $D: $(mxline)"
+done
+
 # 5. The lock: a run waiting for the old TTL (real clock) holds it; a second process gets 4;
 #    after kill -9 the lock is taken over by resume.
 fresh --mtasts none
