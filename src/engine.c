@@ -68,6 +68,9 @@ struct run {
 	char question[1024];
 	char waiting_for[200];
 	char error[512]; /* why the run stopped, when it stopped on an error */
+	/* The MX the zone holds as far as this run knows (its snapshot, then each MX it wrote),
+	 * "" before it has read or written one: "0 host" (+ " +" when more than one). */
+	char mx_now[300];
 	/* What the journal last recorded of a wait: a poll that changes none of it (the checks
 	 * in flight, a name server still lagging) is not written again. */
 	char saved_wait[200];
@@ -728,6 +731,29 @@ static void pj_drop(struct run *r)
 }
 
 /* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
+/* r->mx_now from an MX RRset: its most preferred host, " +" when there are more. */
+static void note_mx(struct run *r, const struct mx_rrset *mx)
+{
+	unsigned pref, best = 0;
+	char host[MX_NAME_MAX + 2], pick[MX_NAME_MAX + 2] = "";
+	size_t len;
+
+	if (!mx->n) {
+		snprintf(r->mx_now, sizeof(r->mx_now), "none");
+		return;
+	}
+	for (size_t i = 0; i < mx->n; i++)
+		if (prov_mx_parse(mx->values[i], &pref, host, sizeof(host)) &&
+		    (!pick[0] || pref < best)) {
+			best = pref;
+			snprintf(pick, sizeof(pick), "%s", host);
+		}
+	len = strlen(pick);
+	if (len && pick[len - 1] == '.')
+		pick[len - 1] = '\0';
+	snprintf(r->mx_now, sizeof(r->mx_now), "%u %s%s", best, pick, mx->n > 1 ? " +" : "");
+}
+
 static enum res write_rrset(
     struct run *r, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
 {
@@ -924,6 +950,8 @@ replaced:
 	    want->type == DNS_T_MX ? "MX" : "TXT", t1 ? t1 : "");
 	free(t1);
 propagate:
+	if (want->type == DNS_T_MX)
+		note_mx(r, want);
 	switch (propagated(r, want, lag, sizeof(lag))) {
 	case PROP_PENDING:
 		/* Work in progress, not a wait: announced only once a server lags. */
@@ -1445,6 +1473,7 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	prov_rrset_clear(&r->snap_sts);
 	r->snap_mx = mx;
 	r->snap_sts = sts;
+	note_mx(r, &r->snap_mx);
 	memset(&mx, 0, sizeof(mx));
 	memset(&sts, 0, sizeof(sts));
 	if (r->v.policy_now && r->snap_sts.n) {
@@ -3016,6 +3045,7 @@ void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *ou
 	out->stopped = r->stopped;
 	out->exit = r->exit;
 	out->error = r->error;
+	out->mx = r->mx_now;
 }
 
 static void stop_run(struct mx_engine *e, struct run *r)

@@ -116,6 +116,9 @@ struct mx_run_info {
 	bool stopped;
 	int exit;	   /* exit status of a stopped run */
 	const char *error; /* why it stopped on an error or at a gate, "" otherwise */
+	/* The zone's MX as far as the run knows (its snapshot, then what it wrote): "0 host",
+	 * with " +" when there are more records; "" before the snapshot. */
+	const char *mx;
 };
 void mx_engine_run_info(const struct mx_engine *e, int i, struct mx_run_info *out);
 

@@ -487,6 +487,9 @@ cap m confirm-start-all
 keys m y
 wait_for m "3 run\(s\) started"
 for D in "${batch[@]}"; do wait_for m "^ $D .* asks at verify_target" 60; done
+# The current MX is what the run wrote (the target added at preference 20: "+"), not what the
+# check saw before the run.
+wait_for m "^ ${batch[0]} +secure +0 ${batch[0]//./-}\.mail\.protection\.outlook\.test \+ +none +ok +asks"
 # The title counts the list by what it waits for, a person's answer first.
 wait_for m "mxcutover — Domains \(4\): 3 asking, 1 no target "
 screen m | grep -q "^ fabrikam.test .* -$" || fail "fabrikam.test (not ready) has no run"

@@ -374,6 +374,7 @@ static void build_view(struct ui_core *c, struct pub *p, int eng, struct ui_run 
 	snprintf(out->waiting_for, sizeof(out->waiting_for), "%s",
 	    info.waiting_for ? info.waiting_for : "");
 	snprintf(out->gate, sizeof(out->gate), "%s", info.gate ? info.gate : "");
+	snprintf(out->mx_now, sizeof(out->mx_now), "%s", info.mx ? info.mx : "");
 	if (info.target)
 		snprintf(out->target, sizeof(out->target), "%s", info.target);
 	if (info.provider)

@@ -42,8 +42,9 @@ struct ui_run {
 	char error[512]; /* the last failure, "" when none */
 	/* each step's state in the journal, of the direction shown (forward or rollback) */
 	enum mx_step_state steps[UI_STEP_MAX];
-	/* The MX RRset the run last wrote (or found at the snapshot), "" when none: the domain's
-	 * MX as it is now, whatever a resolver's cache still holds. */
+	/* The MX the run last wrote (or found at its snapshot), "0 host" with " +" when there
+	 * are more, "" when the engine has none: the domain's MX as it is now, whatever a
+	 * resolver's cache still holds (the domains list shows it while the run is unfinished). */
 	char mx_now[300];
 };
 

@@ -18,7 +18,15 @@ static void badge_dnssec(const struct dom *d, char *out, size_t len, enum pair *
 static void badge_mx(const struct dom *d, char *out, size_t len, enum pair *c)
 {
 	const struct dns_answer *a = d->chk.facts.mx;
+	const char *host = strchr(d->run.mx_now, ' ');
 
+	/* While a run is under way, the MX it last wrote: the check's answer is from before.
+	 * The target alone is green; on the way there, the run's colour. */
+	if (run_unfinished(&d->run) && d->run.mx_now[0]) {
+		snprintf(out, len, "%s", d->run.mx_now);
+		*c = host && d->target[0] && !strcmp(host + 1, d->target) ? CP_OK : CP_ACCENT;
+		return;
+	}
 	*c = chk_color(d->chk.res[CHK_MX_CURRENT].status);
 	if (!a || !a->n) {
 		snprintf(out, len, "none");
