@@ -518,6 +518,10 @@ wait_for m "Answer yes for the 3 run\(s\) waiting at the inbound test"
 screen m | grep -q "testconnectivity.microsoft.com" || fail "the dialog names the inbound test"
 keys m y
 wait_for m "answered yes for 3 run\(s\)"
+# Below the list, the selected domain's run says where it is and what it waits for (the
+# checks' verdict is from before the run).
+wait_for m "^ the run waits at [a-z_]+ for .*; Enter opens it"
+screen m | grep -q "^ ready for the cutover" && fail "the verdict from before the run is shown during it"
 for D in "${batch[@]}"; do wait_for m "^ $D .* done" 60; done
 wait_for m "mxcutover — Domains \(4\): 1 no target, 3 done "
 keys m '!'

@@ -133,9 +133,29 @@ static void draw_selected(struct tui *t, const struct dom *d, int y)
 		: "",
 	    d->provider);
 	say(t, &y, last, A_NORMAL, text);
-	if (d->checked) {
+	/* The checks' verdict is from before a run; while one is under way, where it is. */
+	if (d->checked && !d->run.live && !run_unfinished(&d->run)) {
 		c = verdict(d, text, sizeof(text));
 		say(t, &y, last, role(t, c), text);
+	}
+	if (d->run.live && !d->run.question[0]) {
+		const char *who = d->run.rollback ? "the rollback" : "the run";
+		char cd[32] = "";
+
+		if (d->run.wake && d->run.waiting_for[0])
+			countdown(d->run.wake - ui_now(t), cd, sizeof(cd));
+		if (d->run.st == MX_RUN_GATE)
+			snprintf(text, sizeof(text),
+			    "%s waits at %s for you to act: Enter shows what to do", who,
+			    d->run.step_key);
+		else if (d->run.waiting_for[0])
+			snprintf(text, sizeof(text), "%s waits at %s for %s%s%s%s; Enter opens it",
+			    who, d->run.step_key, d->run.waiting_for, cd[0] ? " (" : "", cd,
+			    cd[0] ? " left)" : "");
+		else
+			snprintf(text, sizeof(text), "%s is at %s; Enter opens it", who,
+			    d->run.step_key);
+		say(t, &y, last, role(t, CP_ACCENT), text);
 	}
 	if (d->run.exists && d->run.error[0] && !d->run.live) {
 		say(t, &y, last, role(t, CP_WARN), d->run.error);
