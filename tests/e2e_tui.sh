@@ -9,7 +9,8 @@
 # rollback stopped at its DANE gate, the wizard quit and started again, resumed as the
 # rollback; tenant mode ([exchange]: the accepted domains and their targets from the local
 # stand-in of the Exchange Online admin API, a cutover that calls Exchange itself); many
-# domains started at once (S) and their inbound-test questions answered at once (Y).
+# domains started at once (S) and their inbound-test questions answered at once (Y); the
+# title's counts, / and !; a check's rows arriving one by one while a domain hangs.
 # Every step asserts what the screen shows and, for the runs,
 # the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
 # (docs/wizard.md is made from them).
@@ -534,6 +535,30 @@ keys m S
 wait_for m "no domain to start: every domain is either not ready"
 keys m q
 wait_for m "^EXIT=0$"
+STATE=
+
+# 8. A check's results reach the list as each domain completes: a domain whose name servers
+# never answer stays "checking…" while the others of its batch already show their badges.
+SLOW=slowtui$$.test
+BH=127.0.99.$((RANDOM % 200 + 20))
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+open(sys.argv[2], "w").close()
+while True:
+    s.recv(4096)' "$BH" "$workdir/bh.ready" &
+pids+=($!)
+for _ in $(seq 100); do [ -e "$workdir/bh.ready" ] && break; sleep 0.1; done
+"$MX_SANDBOX_TOOLS/mkzone" "$SLOW" --insecure --ns-ip "$BH" >/dev/null || fail "mkzone $SLOW"
+STATE=$workdir/slow.db
+start s -- "$SLOW" contoso.test fabrikam.test
+wait_for s "^ contoso.test +secure" 8
+wait_for s "^ fabrikam.test +insecure" 8
+screen s | grep -Eq "^ $SLOW +checking…" || fail "the black-holed domain is still being checked: $(screen s | head -6)"
+screen s | grep -q "mxcutover — Domains (3): 1 checking, " || fail "the title counts the one still checking"
+keys s q
+wait_for s "^EXIT=0$"
 STATE=
 
 tm kill-server 2>/dev/null

@@ -50,6 +50,8 @@ struct chk_task {
 	size_t exo_left;
 	struct mx_work *pw; /* a plan's provider reads in flight on the workers */
 	struct mx_workers *pool;
+	bool *posted;	      /* out[i] went to the terminal as soon as it was complete */
+	struct ui_core *core; /* for the checks' completion callback */
 	struct chk_task *next;
 };
 
@@ -594,6 +596,7 @@ static void task_free(struct chk_task *k)
 			exo_verdict_clear(&k->xv[i]);
 	}
 	free(k->xv);
+	free(k->posted);
 	free(k->domains);
 	free(k->targets);
 	free(k->out);
@@ -619,6 +622,32 @@ static void exo_result(
 	}
 }
 
+/* The message of one domain's finished check: its result moved out of the batch. */
+static void post_checked(struct ui_core *c, struct chk_task *k, size_t i)
+{
+	struct ui_msg *m = msg_new(UI_MSG_CHECK, k->domains[i]);
+
+	if (!m)
+		return;
+	m->chk = k->out[i];
+	memset(&k->out[i], 0, sizeof(k->out[i]));
+	k->posted[i] = true;
+	if (k->xv)
+		snprintf(m->exo_target, sizeof(m->exo_target), "%s", k->xv[i].target);
+	post(c, m);
+}
+
+/* chk_done_fn: a domain of a batch of checks is complete; the terminal has it at once, not
+ * when the whole batch is (10 000 domains take a minute or more). */
+static void task_domain_done(void *arg, struct chk_domain *d)
+{
+	struct chk_task *k = arg;
+	size_t i = (size_t)(d - k->out);
+
+	if (i < k->n && !k->posted[i])
+		post_checked(k->core, k, i);
+}
+
 static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
 {
 	struct chk_opts o;
@@ -634,8 +663,10 @@ static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
 			return rc;
 	}
 	k->out = calloc(k->n ? k->n : 1, sizeof(*k->out));
-	if (!k->out)
+	k->posted = calloc(k->n ? k->n : 1, sizeof(*k->posted));
+	if (!k->out || !k->posted)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
+	k->core = c;
 	memset(&o, 0, sizeof(o));
 	o.conf = c->app->conf;
 	o.dns = c->chk_dns;
@@ -643,6 +674,10 @@ static int task_start(struct ui_core *c, struct chk_task *k, struct mx_err *err)
 	if (k->xv) {
 		o.exchange = exo_result;
 		o.exchange_arg = k;
+	}
+	if (!k->plan) {
+		o.on_done = task_domain_done;
+		o.done_arg = k;
 	}
 	rc = chk_start(&o, (const char *const *)k->domains, (const char *const *)k->targets, k->n,
 	    k->out, &k->job, err);
@@ -1071,18 +1106,9 @@ static void advance_tasks(struct ui_core *c)
 		if (k->plan) {
 			finish_plan(c, k);
 		} else {
-			for (size_t i = 0; i < k->n; i++) {
-				struct ui_msg *m = msg_new(UI_MSG_CHECK, k->domains[i]);
-
-				if (!m)
-					continue;
-				m->chk = k->out[i];
-				memset(&k->out[i], 0, sizeof(k->out[i]));
-				if (k->xv)
-					snprintf(m->exo_target, sizeof(m->exo_target), "%s",
-					    k->xv[i].target);
-				post(c, m);
-			}
+			for (size_t i = 0; i < k->n; i++)
+				if (!k->posted[i])
+					post_checked(c, k, i);
 		}
 		task_free(k);
 	}
