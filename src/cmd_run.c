@@ -845,10 +845,10 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 	char norm[MX_NAME_MAX + 1];
 	struct jnl_run *runs = NULL;
 	struct jnl *j = NULL;
-	size_t n = 0, shown = 0;
+	size_t n = 0, shown = 0, by_state[MX_RUN_STATE_COUNT + 1] = {0}, idle = 0;
 	struct mx_err err;
 	json_t *doc = NULL, *arr;
-	int status = MX_EXIT_OK, idx = 0, opt;
+	int status = MX_EXIT_OK, idx = 0, opt, st;
 
 	mx_err_clear(&err);
 	while ((opt = mx_cli_getopt(app, argc, argv, "", NULL, &idx)) != -1) {
@@ -884,6 +884,10 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 			goto out;
 		}
 		json_array_append_new(arr, status_json(r, &x));
+		st = mx_run_state_parse(r->state);
+		by_state[st < 0 ? MX_RUN_STATE_COUNT : st]++;
+		if (!status_finished(r) && !(x.lock.pid && x.lock.live))
+			idle++;
 		if (!app->json)
 			/* The history of one named domain, or of every run with -v. */
 			status_text(app, r, &x, idx < argc || app->verbosity > 0);
@@ -893,6 +897,24 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 	}
 	if (app->json) {
 		json_dumpf(doc, app->out, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		fputc('\n', app->out);
+	} else if (shown > 1) {
+		/* Many runs at a glance: "1000 runs: 990 done, 8 waiting, 2 failed (3 with no
+		 * process: `mxcutover resume` continues them)". */
+		const char *sep = ":";
+
+		fprintf(app->out, "%zu runs", shown);
+		for (int k = 0; k <= MX_RUN_STATE_COUNT; k++) {
+			if (!by_state[k])
+				continue;
+			fprintf(app->out, "%s %zu %s", sep, by_state[k],
+			    k < MX_RUN_STATE_COUNT ? mx_run_state_name((enum mx_run_state)k)
+						   : "unknown");
+			sep = ",";
+		}
+		if (idle)
+			fprintf(app->out, " (%zu with no process: `mxcutover resume` continues %s)",
+			    idle, idle > 1 ? "them" : "it");
 		fputc('\n', app->out);
 	} else if (!shown) {
 		if (idx < argc)

@@ -4,7 +4,7 @@
 # runs and creates nothing; an unfinished run is either live (held by a running process,
 # named with pid, host and since) or stopped (with how to continue); the run's history comes
 # from the journal with every step's title, rollback steps included; a finished run reads
-# "done" once; the contract fields of `status --json` stay.
+# "done" once; the contract fields of `status --json` stay; several runs end with their counts.
 . "$(dirname "$0")/e2e_lib.sh"
 n=0
 fresh() { # fresh [mkzone options] → sets D (domain) and T (target)
@@ -79,5 +79,14 @@ mx status "$D" >"$workdir/rb.txt"
 grep -E "rb_[a-z_]+ *$" "$workdir/rb.txt" && fail "a rollback step without its title"
 grep -q "rb_readd_legacy .*Prefer the legacy MX again" "$workdir/rb.txt" ||
 	fail "rollback history: $(cat "$workdir/rb.txt")"
+
+# 5. Several runs: the last line counts them by state, and those no process runs.
+fresh --mtasts none
+MXCUTOVER_CLOCK=warp MXCUTOVER_CRASH_AT=add_target:done mx run "$D" --target-mx "$T" \
+	--provider pdns --yes >"$workdir/crash.log" 2>&1
+mx status >"$workdir/all2.txt" 2>&1
+tail -1 "$workdir/all2.txt" | grep -q "^2 runs: 1 running, 1 rolled_back (1 with no process: \`mxcutover resume\` continues it)$" ||
+	fail "status of two runs, last line: $(tail -1 "$workdir/all2.txt")"
+mx status "$D" | grep -q " runs: " && fail "status DOMAIN counts runs"
 
 finish
