@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "domain.h"
@@ -775,4 +776,18 @@ out:
 	free(app.default_state);
 	free(app.default_config);
 	return status;
+}
+
+int mx_cli_fit(char *line, int fd)
+{
+	struct winsize ws;
+	size_t n = strlen(line);
+
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && n >= ws.ws_col) {
+		n = ws.ws_col - 1u;
+		while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+			n--; /* not inside a character */
+		line[n] = '\0';
+	}
+	return (int)n;
 }

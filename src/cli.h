@@ -80,6 +80,10 @@ int mx_cli_getopt(struct mx_app *app, int argc, char **argv, const char *shortop
 /* Prints the usage and help text of a command (or the program when name is NULL). */
 void mx_cli_help(FILE *fp, const char *name);
 
+/* Cuts line (in place) to one row of the terminal on fd, never inside a UTF-8 character, so
+ * that a line redrawn in place (\r, erase) never wraps; returns its length. */
+int mx_cli_fit(char *line, int fd);
+
 /* Prints a one-line usage error naming the fix and returns MX_EXIT_USAGE. */
 int mx_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

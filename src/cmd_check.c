@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,8 +234,6 @@ static void progress_draw(struct stream *st)
 {
 	double t = now_s(), secs = t - st->t0, rate;
 	char eta[32] = "…", line[160];
-	struct winsize ws;
-	int n;
 
 	if (!st->progress || (st->drawn && t - st->last_draw < 0.1))
 		return;
@@ -246,16 +243,12 @@ static void progress_draw(struct stream *st)
 
 		snprintf(eta, sizeof(eta), "%ld:%02ld", left / 60, left % 60);
 	}
-	n = snprintf(line, sizeof(line), "checked %zu/%zu (%zu%%)  %.0f/s  ETA %s  not ready: %zu",
+	snprintf(line, sizeof(line), "checked %zu/%zu (%zu%%)  %.0f/s  ETA %s  not ready: %zu",
 	    st->done, st->total, st->total ? st->done * 100 / st->total : 0, rate, eta,
 	    st->not_ready);
 	/* One row, whatever the width: a line that wrapped could not be redrawn in place. */
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && n >= ws.ws_col) {
-		n = ws.ws_col - 1;
-		while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
-			n--; /* not inside the "…" */
-	}
-	fprintf(stderr, "\r\033[K%.*s", n < 0 ? 0 : n, line);
+	mx_cli_fit(line, STDERR_FILENO);
+	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
 	st->drawn = true;
 	st->last_draw = t;

@@ -106,11 +106,14 @@ static void countdown_draw(struct front *f)
 	struct mx_run_info info, best = {0};
 	time_t t = mx_now(&f->clock);
 	bool have = false;
+	int nruns = mx_engine_nruns(f->engine), ended = 0;
+	char line[600], head[64] = "";
 
 	if (!f->live || f->asked[0])
 		return;
-	for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
+	for (int i = 0; i < nruns; i++) {
 		mx_engine_run_info(f->engine, i, &info);
+		ended += info.stopped || mx_run_state_over(info.st);
 		/* Work in progress (the prerequisite checks) is not a wait to count down. */
 		if (info.stopped || !info.waiting_for[0] || info.wake <= t ||
 		    (info.step_flags & MX_STEPF_CHECKS))
@@ -125,8 +128,13 @@ static void countdown_draw(struct front *f)
 	{
 		long left = (long)(best.wake - t);
 
-		fprintf(stderr, "%s: %s — %ld:%02ld:%02ld left", best.domain, best.waiting_for,
-		    left / 3600, left / 60 % 60, left % 60);
+		/* With several runs, how many have ended, then the nearest wait. */
+		if (nruns > 1)
+			snprintf(head, sizeof(head), "[%d/%d ended] ", ended, nruns);
+		snprintf(line, sizeof(line), "%s%s: %s — %ld:%02ld:%02ld left", head, best.domain,
+		    best.waiting_for, left / 3600, left / 60 % 60, left % 60);
+		mx_cli_fit(line, STDERR_FILENO);
+		fputs(line, stderr);
 		f->countdown = true;
 		fflush(stderr);
 	}

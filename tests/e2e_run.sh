@@ -230,6 +230,28 @@ for D in "${intr[@]}"; do
 	[ "$(mxline)" = "$(final_mx)" ] || fail "resumed after Ctrl-C: $D: $(mxline)"
 done
 
+# 4d. On a terminal, several runs share one countdown line: how many have ended, then the
+#     nearest wait, cut to the terminal's width (60 columns here) so it redraws in place.
+: >"$workdir/tty"
+for i in 1 2; do
+	fresh --mtasts none
+	echo "$D $T" >>"$workdir/tty"
+done
+cmd="$MXCUTOVER --config $MX_CONFIG --resolver-conf $MX_RESOLVER_CONF --cacert $MX_CACERT"
+cmd="$cmd --state $workdir/state.db run --file $workdir/tty --provider pdns --yes"
+script -qec "stty cols 60; $cmd </dev/null >$workdir/tty.out" /dev/null >"$workdir/tty.err" 2>&1 ||
+	fail "run --file on a terminal: $(tail -3 "$workdir/tty.err")"
+python3 - "$workdir/tty.err" <<'PY' || fail "the countdown line of two runs: $(od -c "$workdir/tty.err" | head -8)"
+import re, sys
+raw = open(sys.argv[1], "rb").read().decode()
+lines = [p.split("\r")[0] for p in raw.split("\x1b[K")[1:]]
+drawn = [l for l in lines if l.startswith("[")]
+assert drawn, raw
+for l in drawn:
+    assert re.match(r"\[[0-2]/2 ended\] ", l), l
+    assert len(l) <= 59, l
+PY
+
 # 5. The lock: a run waiting for the old TTL (real clock) holds it; a second process gets 4;
 #    after kill -9 the lock is taken over by resume.
 fresh --mtasts none
