@@ -730,7 +730,6 @@ static void pj_drop(struct run *r)
 		r->prov = NULL;
 }
 
-/* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
 /* r->mx_now from an MX RRset: its most preferred host, " +" when there are more. */
 static void note_mx(struct run *r, const struct mx_rrset *mx)
 {
@@ -754,6 +753,7 @@ static void note_mx(struct run *r, const struct mx_rrset *mx)
 	snprintf(r->mx_now, sizeof(r->mx_now), "%u %s%s", best, pick, mx->n > 1 ? " +" : "");
 }
 
+/* The one way DNS is written. want->n > 0 always for MX (the RRset is never empty). */
 static enum res write_rrset(
     struct run *r, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
 {
