@@ -120,8 +120,9 @@ static const struct cmd commands[] = {
     {"status", "status [DOMAIN]",
 	"Shows each run's state, current step, next deadline and what it waits for, and whether\n"
 	"an unfinished run is live (a process drives it: pid, host, since) or stopped. With a\n"
-	"domain or -v, also the run's history from the journal. Only reads the state database:\n"
-	"without one there are no runs, and nothing is created.\n",
+	"domain or -v, also the run's history from the journal. With several runs, the last\n"
+	"line counts them by state. Only reads the state database: without one there are no\n"
+	"runs, and nothing is created.\n",
 	mx_cmd_status, NULL},
     {"outbound", "outbound DOMAIN... [--file FILE] [--connector NAME] [--apply CONNECTOR [--yes]]",
 	"Tells, for partner domains, which SmtpDaneMode (Mandatory, Opportunistic, None) and\n"
