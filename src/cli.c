@@ -102,17 +102,20 @@ static const struct cmd commands[] = {
 	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone, the settings\n"
 	"                    or the mxcutover version differ from the plan's\n",
 	mx_cmd_run, NULL},
-    {"resume", "resume [DOMAIN] [--provider NAME] [--yes]",
+    {"resume", "resume [DOMAIN...] [--file FILE] [--provider NAME] [--yes]",
 	"Continues unfinished runs (all of them when no domain is named) from their journal, in\n"
 	"their direction: a stopped rollback goes on rolling back.\n"
-	"  --provider NAME  switch the named domain's run to [provider.NAME] first\n"
+	"  --file FILE      the domains listed in FILE, one per line (a run's --file list)\n"
+	"  --provider NAME  switch the named domain's run to [provider.NAME] first (one domain)\n"
 	"  --yes            no prompts\n",
 	mx_cmd_resume, NULL},
-    {"rollback", "rollback DOMAIN [--yes] | rollback --outbound CONNECTOR [--yes]",
+    {"rollback", "rollback DOMAIN... [--file FILE] [--yes] | rollback --outbound CONNECTOR [--yes]",
 	"Restores the domain's MX exactly as it was before the run (values, preferences, TTL)\n"
 	"and its _mta-sts record, in a mail-safe order: inbound DANE off (its TLSA withdrawn),\n"
 	"an MTA-STS policy listing both hosts, the legacy host preferred again, wait for the\n"
-	"TTL, then the new host removed. Works from any step and after completion.\n"
+	"TTL, then the new host removed. Works from any step and after completion. Several\n"
+	"domains roll back at once, each on its own.\n"
+	"  --file FILE           the domains listed in FILE, one per line (a run's --file list)\n"
 	"  --yes                 no prompts\n"
 	"  --outbound CONNECTOR  instead: restore the modes outbound --apply found on the\n"
 	"                        connector ([exchange])\n",

@@ -633,10 +633,12 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 	static const struct option opts[] = {
 	    {"yes", no_argument, NULL, OPT_YES},
 	    {"provider", required_argument, NULL, OPT_PROVIDER},
+	    {"file", required_argument, NULL, OPT_FILE},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *provider = NULL;
-	char norm[MX_NAME_MAX + 1];
+	const char *provider = NULL, *file = NULL;
+	char **names = NULL, **targets = NULL;
+	size_t nnames = 0;
 	struct jnl_run *runs = NULL;
 	size_t nruns = 0;
 	bool yes = false;
@@ -655,39 +657,58 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 			yes = true;
 		else if (opt == OPT_PROVIDER && !rollback)
 			provider = optarg;
+		else if (opt == OPT_FILE)
+			file = optarg;
 		else
 			return MX_EXIT_USAGE;
 	}
 	if (app->json)
 		app->msg = stderr;
-	if (rollback && idx >= argc)
-		return mx_cli_usage_error(cmd, "name the domain to roll back");
-	if (idx + 1 < argc)
-		return mx_cli_usage_error(cmd, "name one domain");
-	if (idx < argc && mx_domain_normalize(argv[idx], "domain", norm, sizeof(norm), &err))
-		return mx_cli_usage_error(cmd, "%s", err.msg);
-	status = need_person(app, cmd, yes);
-	if (status)
-		return status;
-	if (front_open(&f, app, yes, &err)) {
-		status = mx_cli_fail(app, &err);
+	if (rollback && idx >= argc && !file)
+		return mx_cli_usage_error(cmd, "name the domain to roll back (or --file FILE)");
+	/* The domains named and listed (a run's --file list: its target hosts are not needed). */
+	if (mx_cli_domains(file, argv + idx, argc - idx, NULL, &names, &targets, &nnames, &err)) {
+		status = err.rc == MX_EINVAL ? mx_cli_usage_error(cmd, "%s", err.msg)
+					     : mx_cli_fail(app, &err);
 		goto out;
 	}
-	if (provider && idx >= argc) {
+	if (provider && nnames != 1) {
 		status = mx_cli_usage_error(cmd, "--provider applies to one domain; name it");
+		goto out;
+	}
+	status = need_person(app, cmd, yes);
+	if (status)
+		goto out;
+	if (front_open(&f, app, yes, &err)) {
+		status = mx_cli_fail(app, &err);
 		goto out;
 	}
 	if (provider && !mx_cli_provider(app, cmd, provider)) {
 		status = MX_EXIT_USAGE;
 		goto out;
 	}
-	if (idx < argc) {
-		if (rollback ? mx_engine_rollback(f.engine, norm, &err)
-			     : mx_engine_resume_provider(f.engine, norm, provider, &err)) {
+	if (nnames == 1) {
+		if (rollback ? mx_engine_rollback(f.engine, names[0], &err)
+			     : mx_engine_resume_provider(f.engine, names[0], provider, &err)) {
 			status = mx_cli_fail(app, &err);
 			goto out;
 		}
 		started++;
+	} else if (nnames) {
+		/* Each domain on its own: one that cannot start does not hold up the others. */
+		for (size_t i = 0; i < nnames; i++) {
+			f.ntried++;
+			if (rollback ? mx_engine_rollback(f.engine, names[i], &err)
+				     : mx_engine_resume(f.engine, names[i], &err)) {
+				int s = mx_cli_fail(app, &err);
+
+				note_stop(&f.stops, &f.nstops, names[i], s, true, err.msg);
+				if (s > status)
+					status = s;
+				continue;
+			}
+			started++;
+		}
 	} else {
 		if (jnl_run_list(f.jnl, &runs, &nruns, &err)) {
 			status = mx_cli_fail(app, &err);
@@ -725,6 +746,7 @@ out:
 	for (size_t i = 0; i < nruns; i++)
 		jnl_run_clear(&runs[i]);
 	free(runs);
+	mx_cli_list_free(names, targets, nnames);
 	front_close(&f);
 	return status;
 }

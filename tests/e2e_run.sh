@@ -202,7 +202,8 @@ grep -q 'fallback.test: stopped: .*preflight found blockers' "$workdir/mixed.log
 	fail "the blocked domain says why: $(grep fallback "$workdir/mixed.log" | tail -2)"
 
 # 4c. Ctrl-C while several runs wait (real clock): exit 1, each is safe where it is, and the
-#     last line counts them and says that one `resume` continues them all; it does.
+#     last line counts them and says that one `resume` continues them all; it does; then
+#     `rollback --file` of the same list rolls both back.
 : >"$workdir/intr"
 intr=()
 for i in 1 2; do
@@ -229,6 +230,22 @@ for D in "${intr[@]}"; do
 	T=${D//./-}.o-v1.mx.microsoft.test
 	[ "$(mxline)" = "$(final_mx)" ] || fail "resumed after Ctrl-C: $D: $(mxline)"
 done
+# The same list rolls back at once (`rollback --file`, the run's list, targets and all),
+# each domain through its own DANE gate (Microsoft has withdrawn both TLSA records).
+for D in "${intr[@]}"; do Z dane-off "${D//./-}.o-v1.mx.microsoft.test"; done
+expect_status 0 mx --state "$workdir/intr.db" rollback --file "$workdir/intr" --yes \
+	</dev/null >"$workdir/intr3.out" 2>&1
+for D in "${intr[@]}"; do
+	[ "$(mxline)" = "$D. MX 3600 0 ${D//./-}.mail.protection.outlook.test." ] ||
+		fail "rollback --file: $D: $(mxline)"
+done
+mx --state "$workdir/intr.db" status | tail -1 | grep -q "^2 runs: 2 rolled_back$" ||
+	fail "rollback --file: status: $(mx --state "$workdir/intr.db" status | tail -1)"
+# A list with nothing to roll back for one domain: that one says so, the other is not held up.
+expect_status 2 mx --state "$workdir/intr.db" rollback "${intr[0]}" nothing$$.test --yes \
+	</dev/null >"$workdir/intr4.out" 2>&1
+tail -1 "$workdir/intr4.out" | grep -q "2 of 2 domains did not finish" ||
+	fail "rollback of two with nothing to do: $(tail -2 "$workdir/intr4.out")"
 
 # 4d. On a terminal, several runs share one countdown line: how many have ended, then the
 #     nearest wait, cut to the terminal's width (60 columns here) so it redraws in place.
