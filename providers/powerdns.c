@@ -636,8 +636,9 @@ static int pdns_read_rrset(
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* rrset_name/rrset_type narrow the answer on PowerDNS 4.8+; 4.7 ignores them and sends
-	 * the whole zone, from which pdns_rrset_parse picks the RRset. */
+	/* rrset_name/rrset_type narrow the answer to the one RRset (the sandbox's PowerDNS 4.7.3
+	 * honours them); a server that does not know them sends the whole zone, from which
+	 * pdns_rrset_parse picks the RRset all the same. */
 	for (int round = 0; round < 2; round++) {
 		free(zpath);
 		http_response_free(resp);
