@@ -103,18 +103,9 @@ fi
 # stops it, and the domains already complete have been printed (text) or are in the closed
 # document (JSON).
 SLOW=slow$$.test
-BH=127.0.99.$((RANDOM % 200 + 20))
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 53))
-open(sys.argv[2], "w").close()
-while True:
-    s.recv(4096)' "$BH" "$workdir/bh.ready" &
-bh=$!
+blackhole_zone "$SLOW"
+bh=$BH_PID
 trap 'kill $bh 2>/dev/null; rm -rf "$workdir"' EXIT
-for _ in $(seq 100); do [ -e "$workdir/bh.ready" ] && break; sleep 0.1; done
-"$MKZONE" "$SLOW" --insecure --ns-ip "$BH" >/dev/null || fail "mkzone $SLOW failed"
 
 # The binary itself in the background (not a subshell running it), so that $! is its pid.
 mx_bg() {

@@ -49,6 +49,23 @@ if not ok:
 PY
 }
 
+# blackhole_zone NAME — a fresh unsigned zone NAME whose name servers never answer: a UDP
+# socket on a random 127.0.99.x:53 that reads every query and answers none. Sets BH_PID
+# (the caller kills it).
+blackhole_zone() {
+	local ip=127.0.99.$((RANDOM % 200 + 20))
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+open(sys.argv[2], "w").close()
+while True:
+    s.recv(4096)' "$ip" "$workdir/bh.$1.ready" &
+	BH_PID=$!
+	for _ in $(seq 100); do [ -e "$workdir/bh.$1.ready" ] && break; sleep 0.1; done
+	"$MX_SANDBOX_TOOLS/mkzone" "$1" --insecure --ns-ip "$ip" >/dev/null || fail "mkzone $1 failed"
+}
+
 finish() {
 	if [ "$fails" -gt 0 ]; then
 		echo "$fails assertion(s) failed"

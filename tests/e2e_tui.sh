@@ -540,17 +540,8 @@ STATE=
 # 8. A check's results reach the list as each domain completes: a domain whose name servers
 # never answer stays "checking…" while the others of its batch already show their badges.
 SLOW=slowtui$$.test
-BH=127.0.99.$((RANDOM % 200 + 20))
-python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 53))
-open(sys.argv[2], "w").close()
-while True:
-    s.recv(4096)' "$BH" "$workdir/bh.ready" &
-pids+=($!)
-for _ in $(seq 100); do [ -e "$workdir/bh.ready" ] && break; sleep 0.1; done
-"$MX_SANDBOX_TOOLS/mkzone" "$SLOW" --insecure --ns-ip "$BH" >/dev/null || fail "mkzone $SLOW"
+blackhole_zone "$SLOW"
+pids+=("$BH_PID")
 STATE=$workdir/slow.db
 start s -- "$SLOW" contoso.test fabrikam.test
 wait_for s "^ contoso.test +secure" 8
