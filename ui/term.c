@@ -284,13 +284,14 @@ int wrap(const char *text, int w, char out[][300], int max)
 
 void draw_title(struct tui *t, const char *title)
 {
-	char when[32];
+	char when[32], line[400];
 	time_t now = ui_now(t);
 	struct tm tm;
 
 	fill(0, role(t, CP_TITLE));
-	putf(0, 1, COLS - 30, role(t, CP_TITLE) | A_BOLD, "mxcutover %s %s", sym(t, "—", "-"),
-	    title);
+	/* A title longer than its room (the domains list's counts at 80 columns) ends in "…". */
+	snprintf(line, sizeof(line), "mxcutover %s %s", sym(t, "—", "-"), title);
+	put_cut(t, 0, 1, COLS - 30, role(t, CP_TITLE) | A_BOLD, line);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
 	putf(0, COLS - 24, 23, role(t, CP_TITLE), "%s%s", t->warps ? "warp " : "", when);
