@@ -399,9 +399,11 @@ static void engine_timing(struct front *f)
 	mx_engine_timing(f->engine, &t);
 	fprintf(stderr,
 	    "mxcutover: engine: %ld units of work, %ld over %d ms, the longest %.1f ms (%s); "
-	    "the longest in the journal %.1f ms\n",
+	    "the longest in the journal %.1f ms; calls: %ld on the engine's loop (at most %ld "
+	    "at once), %ld on workers\n",
 	    t.units, t.over, atoi(env) > 0 ? atoi(env) : MX_ENGINE_BUDGET_MS, t.max_ms,
-	    t.max_step[0] ? t.max_step : "-", t.max_jnl_ms);
+	    t.max_step[0] ? t.max_step : "-", t.max_jnl_ms, t.loop_calls, t.loop_most,
+	    t.worker_calls);
 	fflush(stderr);
 }
 

@@ -32,6 +32,7 @@
 
 #include "check.h"
 #include "dane.h"
+#include "fiber.h"
 #include "exo.h"
 #include "domain.h"
 #include "mtasts.h"
@@ -96,6 +97,7 @@ struct mx_engine {
 	struct dane_ctx *dane;	   /* the STARTTLS prober every run's verify_target shares */
 	struct mx_workers *pool;   /* the workers for blocking calls, made at the first call */
 	struct tgt_check *orphans; /* probes of runs that went away, still in flight */
+	struct pjob *fibers;	   /* HTTP provider calls on the loop (fiber_*), any state */
 };
 
 /* ---- small helpers ---- */
@@ -458,12 +460,12 @@ static const char *rr_type_name(int type)
 	return type == DNS_T_MX ? "MX" : "_mta-sts TXT";
 }
 
-/* ---- blocking calls on workers ---- */
+/* ---- calls that wait for the network: fibers and workers ---- */
 
-/* Every call that may block — a provider's read or write (HTTP APIs, RFC 2136 updates and
- * their reads from the primary, the manual provider's reads from each server), the admin API
- * of Exchange Online and the DANE gates' lookups through a short-memory resolver — runs on one of a
- * few worker threads (src/workers.c), each with its own HTTP context, resolver and admin API
+/* An HTTP provider's read or write runs in a fiber on the engine's loop (see fj_start below).
+ * Every other call that may block — the RFC 2136 updates and their reads from the primary,
+ * the manual provider's reads from each server, the admin API of Exchange Online and the DANE
+ * gates' lookups through a short-memory resolver — runs on one of a few worker threads (src/workers.c), each with its own HTTP context, resolver and admin API
  * context, so that no unit of the engine's work waits for the network and one slow provider
  * never holds up the others. The step starts the call (pj_start) and returns R_WAIT; it takes
  * the result (pj_take) once the worker is done (the pool's descriptor is among
@@ -497,6 +499,12 @@ struct pjob {
 	struct mx_err err;
 	char domain[254]; /* the run's, to keep a new run off a zone still being written */
 	struct mx_work *work;
+	/* An HTTP provider's call runs in a fiber on the engine's loop instead (fiber_start). */
+	struct mx_engine *e;
+	struct mx_fiber *fiber; /* NULL while it waits for room in its lane */
+	char lane[80];
+	bool orphan;	    /* its run let go of it: it ends on its own, then is freed */
+	struct pjob *fnext; /* in e->fibers */
 };
 
 static void pjob_free(struct pjob *j)
@@ -521,6 +529,22 @@ static void pjob_release(void *arg, bool orphan)
 	pjob_free(j);
 }
 
+/* The provider call itself, with the contexts already in place. */
+static int pj_prov_call(struct prov *p, struct pjob *j)
+{
+	switch (j->op) {
+	case PJ_READ:
+		return p->ops->read_rrset(p, j->name, j->type, &j->out, &j->err);
+	case PJ_READ_ZONE: {
+		int rc = p->ops->read_rrset(p, j->name, DNS_T_MX, &j->out, &j->err);
+
+		return rc ? rc : p->ops->read_rrset(p, j->name2, DNS_T_TXT, &j->out2, &j->err);
+	}
+	default:
+		return p->ops->replace_rrset(p, &j->cur, &j->want, &j->err);
+	}
+}
+
 /* A provider call with the worker's contexts in place of the run's. */
 static int pj_prov(struct mx_worker *w, struct pjob *j)
 {
@@ -539,19 +563,7 @@ static int pj_prov(struct mx_worker *w, struct pjob *j)
 	}
 	if (!use_dns)
 		p->dns = NULL;
-	switch (j->op) {
-	case PJ_READ:
-		rc = p->ops->read_rrset(p, j->name, j->type, &j->out, &j->err);
-		break;
-	case PJ_READ_ZONE:
-		rc = p->ops->read_rrset(p, j->name, DNS_T_MX, &j->out, &j->err);
-		if (!rc)
-			rc = p->ops->read_rrset(p, j->name2, DNS_T_TXT, &j->out2, &j->err);
-		break;
-	default:
-		rc = p->ops->replace_rrset(p, &j->cur, &j->want, &j->err);
-		break;
-	}
+	rc = pj_prov_call(p, j);
 	p->http = http;
 	p->dns = dns;
 	return rc;
@@ -607,6 +619,185 @@ static void pj_call(struct mx_worker *w, struct pjob *j)
 	j->rc = mx_err_set(err, MX_EINVAL, "unknown call");
 }
 
+/* ---- HTTP providers' calls in fibers on the engine's loop ---- */
+
+/* An adapter that reads and writes only through HTTP (PROV_CAP_HTTP: PowerDNS, Cloudflare,
+ * Route 53, Azure DNS, Google Cloud DNS) makes the engine's calls in a fiber (src/fiber.h) on
+ * the engine's own thread, not on a worker: each of its requests is a transfer on the
+ * engine's HTTP context (the libcurl multi handle the front end's loop drives, like the
+ * MTA-STS fetches), and the fiber is suspended while it is in flight. The engine resumes a
+ * fiber once its transfer has ended (fibers_advance, at the start of every engine call), so
+ * an adapter's request-by-request code runs as a state machine whose states are its waits:
+ * no thread waits for such a provider, and its calls never queue behind another provider's.
+ * At most FIBER_LANE calls of one provider section are under way at once; later ones wait
+ * their turn in order. The RFC 2136 and manual providers (DNS, not HTTP) and Exchange Online
+ * stay on the workers. */
+#define FIBER_LANE 16
+
+static enum res pj_wait(struct run *r);
+
+static bool fj_done(const struct pjob *j)
+{
+	/* A call not started has rc 0; one whose fiber could not be made has its error. */
+	return j->fiber ? mx_fiber_done(j->fiber) : j->rc != 0;
+}
+
+static void fj_main(void *arg)
+{
+	struct pjob *j = arg;
+	struct prov *p = j->prov;
+	struct http_ctx *http = p->http;
+	struct dns_ctx *dns = p->dns;
+
+	mx_err_clear(&j->err);
+	p->http = j->e->cfg.http;
+	p->dns = NULL;
+	j->rc = pj_prov_call(p, j);
+	p->http = http;
+	p->dns = dns;
+}
+
+/* Runs the fiber until its next wait; a pause inside it is a bug (mx_pause_forbid). */
+static void fj_resume(struct pjob *j)
+{
+	mx_pause_forbid(true);
+	mx_fiber_resume(j->fiber);
+	mx_pause_forbid(false);
+}
+
+/* Starts a queued call: a fiber, and its first requests. A fiber that cannot be made ends
+ * the call with that error (fj_done). */
+static void fj_begin(struct pjob *j)
+{
+	struct mx_err err;
+
+	mx_err_clear(&err);
+	if (mx_fiber_new(&j->fiber, fj_main, j, &err)) {
+		j->err = err;
+		j->rc = err.rc ? err.rc : MX_ENOMEM;
+		if (!j->err.rc)
+			j->err.rc = j->rc;
+		return;
+	}
+	fj_resume(j);
+}
+
+static int fj_lane_busy(const struct mx_engine *e, const char *lane)
+{
+	int n = 0;
+
+	for (const struct pjob *j = e->fibers; j; j = j->fnext)
+		n += j->fiber && !mx_fiber_done(j->fiber) && !strcmp(j->lane, lane);
+	return n;
+}
+
+static void fj_unlink(struct mx_engine *e, struct pjob *j)
+{
+	for (struct pjob **pp = &e->fibers; *pp; pp = &(*pp)->fnext)
+		if (*pp == j) {
+			*pp = j->fnext;
+			break;
+		}
+	j->fnext = NULL;
+}
+
+/* Frees a call off the list; an orphan's provider goes with it. */
+static void fj_free(struct pjob *j)
+{
+	mx_fiber_free(j->fiber);
+	if (j->orphan)
+		prov_close(j->prov);
+	pjob_free(j);
+}
+
+/* Resumes every fiber whose transfer has ended, starts queued calls that have room in their
+ * lane, and frees the calls of runs that went away once they have ended. */
+static void fibers_advance(struct mx_engine *e)
+{
+	struct pjob *j, *next;
+
+	for (j = e->fibers; j; j = j->fnext)
+		if (j->fiber && mx_fiber_ready(j->fiber))
+			fj_resume(j);
+	for (j = e->fibers; j; j = j->fnext)
+		if (!j->fiber && !fj_done(j) && fj_lane_busy(e, j->lane) < FIBER_LANE)
+			fj_begin(j);
+	for (j = e->fibers; j; j = next) {
+		next = j->fnext;
+		if (j->orphan && fj_done(j)) {
+			fj_unlink(e, j);
+			fj_free(j);
+		}
+	}
+}
+
+/* Queues the run's provider call as a fiber and starts it when its lane has room. */
+static enum res fj_start(struct run *r, struct pjob *j)
+{
+	struct mx_engine *e = r->e;
+	struct pjob **pp = &e->fibers;
+
+	j->e = e;
+	while (*pp)
+		pp = &(*pp)->fnext;
+	*pp = j;
+	r->pj = j;
+	if (fj_lane_busy(e, j->lane) < FIBER_LANE)
+		fj_begin(j);
+	e->timing.loop_calls++;
+	{
+		long busy = 0;
+
+		for (const struct pjob *k = e->fibers; k; k = k->fnext)
+			busy += k->fiber && !fj_done(k);
+		if (busy > e->timing.loop_most)
+			e->timing.loop_most = busy;
+	}
+	return pj_wait(r);
+}
+
+/* Lets go of a run's fiber call: one not started or ended is freed; one under way goes on
+ * with the run's provider and is freed when it ends (true: the run no longer has it). */
+static bool fj_drop(struct mx_engine *e, struct pjob *j)
+{
+	if (j->fiber && !mx_fiber_done(j->fiber)) {
+		j->orphan = true;
+		return true;
+	}
+	fj_unlink(e, j);
+	fj_free(j);
+	return false;
+}
+
+/* Waits, driving the engine's HTTP context, until every call still under way has ended
+ * (each within its provider's timeout); those still queued are dropped. */
+static void fibers_drain(struct mx_engine *e)
+{
+	time_t give_up = time(NULL) + 300;
+
+	for (struct pjob *j = e->fibers, *next; j; j = next) {
+		next = j->fnext;
+		if (!j->fiber || fj_done(j)) {
+			fj_unlink(e, j);
+			j->orphan = true;
+			fj_free(j);
+		}
+	}
+	while (e->fibers && time(NULL) < give_up) {
+		http_wait(e->cfg.http, NULL, 0, 200, NULL);
+		fibers_advance(e);
+	}
+	/* A transfer that never ended (a context that no longer advances): its fiber is never
+	 * resumed again, so its stack can go (what it had allocated stays allocated). */
+	while (e->fibers) {
+		struct pjob *j = e->fibers;
+
+		e->fibers = j->fnext;
+		j->orphan = true;
+		fj_free(j);
+	}
+}
+
 static bool pj_of_domain(const void *arg, const void *domain)
 {
 	return !strcmp(((const struct pjob *)arg)->domain, domain);
@@ -617,7 +808,11 @@ static bool pj_of_domain(const void *arg, const void *domain)
  * twice). */
 static int pool_busy(struct mx_engine *e, const char *domain, struct mx_err *err)
 {
-	if (mx_workers_orphan(e->pool, pj_of_domain, domain))
+	bool fiber = false;
+
+	for (const struct pjob *j = e->fibers; j && !fiber; j = j->fnext)
+		fiber = j->orphan && !fj_done(j) && !strcmp(j->domain, domain);
+	if (fiber || mx_workers_orphan(e->pool, pj_of_domain, domain))
 		return mx_err_set(err, MX_ELOCKED,
 		    "%s: a provider call of its stopped run is still under way (it ends within "
 		    "the provider's timeout); try again in a few seconds",
@@ -627,6 +822,8 @@ static int pool_busy(struct mx_engine *e, const char *domain, struct mx_err *err
 
 static bool pj_done(struct run *r)
 {
+	if (r->pj->e)
+		return fj_done(r->pj);
 	return mx_work_done(r->e->pool, r->pj->work);
 }
 
@@ -663,6 +860,14 @@ static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 	struct mx_engine *e = r->e;
 	char lane[80];
 
+	/* An HTTP provider's call: a fiber on the engine's loop (see fj_start). */
+	if ((j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE) && e->cfg.http &&
+	    r->prov && (r->prov->ops->caps & PROV_CAP_HTTP)) {
+		j->prov = r->prov;
+		snprintf(j->lane, sizeof(j->lane), "provider.%s", r->row.provider);
+		snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
+		return fj_start(r, j);
+	}
 	if (!e->pool &&
 	    mx_workers_new(&e->pool, POOL_WORKERS, e->cfg.conf, e->cfg.http, e->cfg.dns, err)) {
 		pjob_free(j);
@@ -681,6 +886,7 @@ static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 		pjob_free(j);
 		return R_FAIL;
 	}
+	e->timing.worker_calls++;
 	r->pj = j;
 	return pj_wait(r);
 }
@@ -700,6 +906,12 @@ static struct pjob *pj_take(struct run *r, enum pj_op op, enum res *res)
 		return NULL;
 	}
 	r->pj = NULL;
+	if (j->e) {
+		fj_unlink(r->e, j);
+		mx_fiber_free(j->fiber);
+		j->fiber = NULL;
+		return j;
+	}
 	mx_work_end(r->e->pool, j->work);
 	j->work = NULL;
 	return j;
@@ -726,6 +938,11 @@ static void pj_drop(struct run *r)
 		return;
 	r->pj = NULL;
 	has_prov = j->prov != NULL;
+	if (j->e) {
+		if (fj_drop(r->e, j))
+			r->prov = NULL;
+		return;
+	}
 	if (mx_work_abandon(r->e->pool, j->work) && has_prov)
 		r->prov = NULL;
 }
@@ -2239,6 +2456,7 @@ void mx_engine_free(struct mx_engine *e)
 	}
 	free(e->runs);
 	/* Calls under way end within their provider's timeouts; their runs are gone. */
+	fibers_drain(e);
 	mx_workers_free(e->pool);
 	/* The probes of runs that went away end with the prober. */
 	dane_ctx_free(e->dane);
@@ -2886,6 +3104,7 @@ static int engine_step(struct mx_engine *e, time_t *wake, char *domain, char *st
 	if (e->dane && dane_pending(e->dane))
 		dane_process_max(e->dane, DANE_EVENTS_PER_CALL, NULL);
 	mx_workers_drain(e->pool); /* which calls ended is read below */
+	fibers_advance(e);
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
 
@@ -3104,6 +3323,8 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 
 bool mx_engine_io_pending(const struct mx_engine *e)
 {
+	if (e->fibers)
+		return true;
 	for (int i = 0; i < e->nruns; i++)
 		if ((e->runs[i]->chk || (e->runs[i]->prop && e->runs[i]->prop->pending) ||
 			(e->runs[i]->fetch && !e->runs[i]->fetch->done) ||

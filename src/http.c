@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fiber.h"
+
 #define HTTP_DEFAULT_MAX_BODY	  (16u * 1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS	  30000L
 #define HTTP_MAX_IDLE_CONNECTIONS 16
@@ -630,6 +632,7 @@ int http_pending(const struct http_ctx *c)
 struct http_sync {
 	struct http_response *resp;
 	bool done;
+	struct mx_fiber *fiber; /* the fiber that waits, or NULL: http_perform drives c */
 };
 
 static void http_sync_done(void *arg, struct http_response *resp)
@@ -638,12 +641,13 @@ static void http_sync_done(void *arg, struct http_response *resp)
 
 	s->resp = resp;
 	s->done = true;
+	mx_fiber_wake(s->fiber);
 }
 
 int http_perform(struct http_ctx *c, const struct http_request *req, struct http_response **out,
     struct mx_err *err)
 {
-	struct http_sync sync = {0};
+	struct http_sync sync = {.fiber = mx_fiber_current()};
 	int rc;
 
 	*out = NULL;
@@ -651,6 +655,11 @@ int http_perform(struct http_ctx *c, const struct http_request *req, struct http
 	if (rc != MX_OK)
 		goto out;
 	while (!sync.done) {
+		/* In a fiber, the loop that owns c drives the transfer and resumes us. */
+		if (sync.fiber) {
+			mx_fiber_yield();
+			continue;
+		}
 		rc = http_wait(c, NULL, 0, 1000, err);
 		if (rc != MX_OK)
 			goto out;

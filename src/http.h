@@ -73,7 +73,10 @@ void http_ctx_free(struct http_ctx *c);
 int http_start(
     struct http_ctx *c, const struct http_request *req, http_cb *cb, void *arg, struct mx_err *err);
 
-/* Blocking form: runs until this transfer completes. *out is the caller's. */
+/* Blocking form: runs until this transfer completes. *out is the caller's. Inside a fiber
+ * (src/fiber.h) it does not block its thread: it starts the transfer on c and yields until
+ * the transfer has ended; whoever resumes the fiber drives c with http_wait (and must keep
+ * doing so, and keep c, until the fiber is done). */
 int http_perform(struct http_ctx *c, const struct http_request *req, struct http_response **out,
     struct mx_err *err);
 

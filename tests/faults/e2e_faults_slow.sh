@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 # tests/faults/e2e_faults_slow.sh — a slow provider never holds up the engine: every write to
 # PowerDNS is held by the fault proxy for seconds before it is forwarded and again before it
-# is answered, and 6 domains run in one process. The provider calls run on the engine's
-# workers, so no unit of the engine's work lasts as long as one write (the engine's own
-# timing, MXCUTOVER_ENGINE_BUDGET_MS), the runs' writes overlap at the proxy, and every zone
-# ends exactly as its plan says.
+# is answered, and 6 domains run in one process. The PowerDNS adapter's calls run in fibers on
+# the engine's own loop (no worker thread waits for them), so no unit of the engine's work
+# lasts as long as one write (the engine's own timing, MXCUTOVER_ENGINE_BUDGET_MS), the runs'
+# writes overlap at the proxy, and every zone ends exactly as its plan says.
 . "$(dirname "$0")/faults_lib.sh"
 N=6
 HOLD=3 # seconds each way: a write takes at least 6 s
@@ -20,6 +20,12 @@ rc=$?
 timing=$(grep "engine: .* units of work" "$workdir/slow.err")
 [[ $timing =~ ([0-9]+)\ units\ of\ work,\ ([0-9]+)\ over\ 1000\ ms,\ the\ longest\ ([0-9]+)\.[0-9]\ ms ]] ||
 	fail "no engine timing line: '$timing'"
+# Every provider call ran on the engine's loop, several at once (a run makes about 11).
+[[ $timing =~ calls:\ ([0-9]+)\ on\ the\ engine\'s\ loop\ \(at\ most\ ([0-9]+)\ at\ once\) ]] ||
+	fail "no count of the calls on the engine's loop: '$timing'"
+[ "${BASH_REMATCH[1]}" -ge $((N * 8)) ] && [ "${BASH_REMATCH[2]}" -ge 2 ] ||
+	fail "the provider's calls did not run on the engine's loop together: '$timing'"
+[[ $timing =~ ([0-9]+)\ units\ of\ work,\ ([0-9]+)\ over\ 1000\ ms,\ the\ longest\ ([0-9]+)\.[0-9]\ ms ]]
 # One write takes 2 x HOLD seconds; the engine never waits for one inside a unit.
 [ "${BASH_REMATCH[3]}" -lt $((HOLD * 1000)) ] ||
 	fail "a unit of the engine's work lasted ${BASH_REMATCH[3]} ms while a write takes $((2 * HOLD)) s: $timing"
