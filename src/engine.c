@@ -21,6 +21,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -710,18 +711,27 @@ static void fj_free(struct pjob *j)
 	pjob_free(j);
 }
 
-/* Resumes every fiber whose transfer has ended, starts queued calls that have room in their
- * lane, and frees the calls of runs that went away once they have ended. */
-static void fibers_advance(struct mx_engine *e)
+/* Resumes fibers whose transfer has ended and starts queued calls that have room in their
+ * lane, at most max of them (each runs an adapter until its next request: a response to
+ * parse, a request to sign), in the order the calls were made; frees the calls of runs that
+ * went away once they have ended. Returns how many ran; domain (254 bytes, or NULL) names
+ * the first one's. */
+static int fibers_advance(struct mx_engine *e, int max, char *domain)
 {
 	struct pjob *j, *next;
+	int ran = 0;
 
-	for (j = e->fibers; j; j = j->fnext)
-		if (j->fiber && mx_fiber_ready(j->fiber))
+	for (j = e->fibers; j && ran < max; j = j->fnext) {
+		if (j->fiber ? !mx_fiber_ready(j->fiber)
+			     : fj_done(j) || fj_lane_busy(e, j->lane) >= FIBER_LANE)
+			continue;
+		if (!ran++ && domain)
+			snprintf(domain, 254, "%s", j->domain);
+		if (j->fiber)
 			fj_resume(j);
-	for (j = e->fibers; j; j = j->fnext)
-		if (!j->fiber && !fj_done(j) && fj_lane_busy(e, j->lane) < FIBER_LANE)
+		else
 			fj_begin(j);
+	}
 	for (j = e->fibers; j; j = next) {
 		next = j->fnext;
 		if (j->orphan && fj_done(j)) {
@@ -729,6 +739,7 @@ static void fibers_advance(struct mx_engine *e)
 			fj_free(j);
 		}
 	}
+	return ran;
 }
 
 /* Queues the run's provider call as a fiber and starts it when its lane has room. */
@@ -785,7 +796,7 @@ static void fibers_drain(struct mx_engine *e)
 	}
 	while (e->fibers && time(NULL) < give_up) {
 		http_wait(e->cfg.http, NULL, 0, 200, NULL);
-		fibers_advance(e);
+		fibers_advance(e, INT_MAX, NULL);
 	}
 	/* A transfer that never ended (a context that no longer advances): its fiber is never
 	 * resumed again, so its stack can go (what it had allocated stays allocated). */
@@ -3090,6 +3101,8 @@ int mx_engine_calls_in_flight(struct mx_engine *e)
  * a TLS handshake (a certificate chain to decode and verify, a few ms); with hundreds of
  * verify_target probes at once, handling every ready one in one call took over 100 ms. */
 #define DANE_EVENTS_PER_CALL 4
+/* The provider calls (fibers) resumed per engine call at most, for the same reason. */
+#define FIBERS_PER_CALL 2
 
 /* One engine call: I/O completions, then the step of the run due first. The run whose step
  * ran is named in domain/step for the budget. */
@@ -3104,7 +3117,13 @@ static int engine_step(struct mx_engine *e, time_t *wake, char *domain, char *st
 	if (e->dane && dane_pending(e->dane))
 		dane_process_max(e->dane, DANE_EVENTS_PER_CALL, NULL);
 	mx_workers_drain(e->pool); /* which calls ended is read below */
-	fibers_advance(e);
+	/* Provider calls whose requests have been answered go on first, a few per engine call;
+	 * the runs' steps come in the calls after. */
+	if (fibers_advance(e, FIBERS_PER_CALL, domain)) {
+		snprintf(step, 64, "provider_call");
+		*ran = true;
+		return MX_OK;
+	}
 	for (int i = 0; i < e->nruns; i++) {
 		struct run *r = e->runs[i];
 
