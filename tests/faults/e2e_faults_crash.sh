@@ -32,7 +32,7 @@ for _ in range(600): print('%.2f' % r.uniform(0.05, 2.0))" >"$workdir/delays"
 kills=0 inflight=0 attempts=0 batches=0
 exec 3<"$workdir/delays"
 # Batches of N fresh zones, one after the other, until KILLS kills have landed.
-while [ "$kills" -lt "$KILLS" ] && [ "$batches" -lt 12 ]; do
+while [ "$kills" -lt "$KILLS" ] && [ "$batches" -lt 20 ]; do
 	batches=$((batches + 1))
 	B=crash$batches
 	STATE=$workdir/$B.db
