@@ -807,6 +807,7 @@ static void fibers_drain(struct mx_engine *e)
 		j->orphan = true;
 		fj_free(j);
 	}
+	mx_fiber_release_spares();
 }
 
 static bool pj_of_domain(const void *arg, const void *domain)

@@ -31,8 +31,11 @@ bool mx_fiber_ready(const struct mx_fiber *f);
 /* What the fiber waits for has happened: it is ready to be resumed. From the fiber's thread
  * (an I/O callback of its loop), never from inside the fiber itself. */
 void mx_fiber_wake(struct mx_fiber *f);
-/* Frees a fiber that is done or was never resumed. */
+/* Frees a fiber that is done or was never resumed. Its stack is kept for this thread's next
+ * fibers (a few at most) until mx_fiber_release_spares. */
 void mx_fiber_free(struct mx_fiber *f);
+/* Unmaps the stacks this thread keeps for its next fibers. */
+void mx_fiber_release_spares(void);
 
 /* The fiber running on this thread, or NULL outside every fiber. */
 struct mx_fiber *mx_fiber_current(void);
