@@ -88,6 +88,9 @@ struct run {
 	struct chk_domain chk_d;
 };
 
+/* Provider sections one engine keeps apart (more share the last count). */
+#define FJ_LANES 16
+
 struct mx_engine {
 	struct mx_engine_cfg cfg;
 	struct run **runs;
@@ -98,7 +101,13 @@ struct mx_engine {
 	struct dane_ctx *dane;	   /* the STARTTLS prober every run's verify_target shares */
 	struct mx_workers *pool;   /* the workers for blocking calls, made at the first call */
 	struct tgt_check *orphans; /* probes of runs that went away, still in flight */
-	struct pjob *fibers;	   /* HTTP provider calls on the loop (fiber_*), any state */
+	struct pjob *fibers;	   /* HTTP provider calls on the loop (fj_*), any state */
+	/* Fibers started and not ended, per lane and in all (fj_lane_busy). */
+	struct fj_lane {
+		char name[80];
+		int busy;
+	} lanes[FJ_LANES];
+	int nlanes, fibers_busy;
 };
 
 /* ---- small helpers ---- */
@@ -466,9 +475,10 @@ static const char *rr_type_name(int type)
 /* An HTTP provider's read or write runs in a fiber on the engine's loop (see fj_start below).
  * Every other call that may block — the RFC 2136 updates and their reads from the primary,
  * the manual provider's reads from each server, the admin API of Exchange Online and the DANE
- * gates' lookups through a short-memory resolver — runs on one of a few worker threads (src/workers.c), each with its own HTTP context, resolver and admin API
- * context, so that no unit of the engine's work waits for the network and one slow provider
- * never holds up the others. The step starts the call (pj_start) and returns R_WAIT; it takes
+ * gates' lookups through a short-memory resolver — runs on one of a few worker threads
+ * (src/workers.c), each with its own HTTP context, resolver and admin API context, so that
+ * no unit of the engine's work waits for the network and one slow provider never holds up
+ * the others. The step starts the call (pj_start) and returns R_WAIT; it takes
  * the result (pj_take) once the worker is done (the pool's descriptor is among
  * mx_engine_fds). One call at a time per run; the journal is written only on the engine's
  * thread, before and after. A run that goes away while its call runs hands its provider to
@@ -658,12 +668,19 @@ static void fj_main(void *arg)
 	p->dns = dns;
 }
 
-/* Runs the fiber until its next wait; a pause inside it is a bug (mx_pause_forbid). */
+static int *fj_lane(struct mx_engine *e, const char *lane);
+
+/* Runs the fiber until its next wait; a pause inside it is a bug (mx_pause_forbid). The
+ * call's lane counts it until it ends. */
 static void fj_resume(struct pjob *j)
 {
 	mx_pause_forbid(true);
 	mx_fiber_resume(j->fiber);
 	mx_pause_forbid(false);
+	if (mx_fiber_done(j->fiber)) {
+		(*fj_lane(j->e, j->lane))--;
+		j->e->fibers_busy--;
+	}
 }
 
 /* Starts a queued call: a fiber, and its first requests. A fiber that cannot be made ends
@@ -680,16 +697,28 @@ static void fj_begin(struct pjob *j)
 			j->err.rc = j->rc;
 		return;
 	}
+	(*fj_lane(j->e, j->lane))++;
+	if (++j->e->fibers_busy > j->e->timing.loop_most)
+		j->e->timing.loop_most = j->e->fibers_busy;
 	fj_resume(j);
 }
 
-static int fj_lane_busy(const struct mx_engine *e, const char *lane)
+/* The count of lane's fibers under way. */
+static int *fj_lane(struct mx_engine *e, const char *lane)
 {
-	int n = 0;
+	for (int i = 0; i < e->nlanes; i++)
+		if (!strcmp(e->lanes[i].name, lane))
+			return &e->lanes[i].busy;
+	if (e->nlanes == FJ_LANES)
+		return &e->lanes[FJ_LANES - 1].busy;
+	snprintf(e->lanes[e->nlanes].name, sizeof(e->lanes[0].name), "%s", lane);
+	e->lanes[e->nlanes].busy = 0;
+	return &e->lanes[e->nlanes++].busy;
+}
 
-	for (const struct pjob *j = e->fibers; j; j = j->fnext)
-		n += j->fiber && !mx_fiber_done(j->fiber) && !strcmp(j->lane, lane);
-	return n;
+static int fj_lane_busy(struct mx_engine *e, const char *lane)
+{
+	return *fj_lane(e, lane);
 }
 
 static void fj_unlink(struct mx_engine *e, struct pjob *j)
@@ -753,17 +782,9 @@ static enum res fj_start(struct run *r, struct pjob *j)
 		pp = &(*pp)->fnext;
 	*pp = j;
 	r->pj = j;
+	e->timing.loop_calls++;
 	if (fj_lane_busy(e, j->lane) < FIBER_LANE)
 		fj_begin(j);
-	e->timing.loop_calls++;
-	{
-		long busy = 0;
-
-		for (const struct pjob *k = e->fibers; k; k = k->fnext)
-			busy += k->fiber && !fj_done(k);
-		if (busy > e->timing.loop_most)
-			e->timing.loop_most = busy;
-	}
 	return pj_wait(r);
 }
 
