@@ -400,10 +400,10 @@ static void engine_timing(struct front *f)
 	fprintf(stderr,
 	    "mxcutover: engine: %ld units of work, %ld over %d ms, the longest %.1f ms (%s); "
 	    "the longest in the journal %.1f ms; calls: %ld on the engine's loop (at most %ld "
-	    "at once), %ld on workers\n",
+	    "at once; %ld to Exchange Online), %ld on workers\n",
 	    t.units, t.over, atoi(env) > 0 ? atoi(env) : MX_ENGINE_BUDGET_MS, t.max_ms,
 	    t.max_step[0] ? t.max_step : "-", t.max_jnl_ms, t.loop_calls, t.loop_most,
-	    t.worker_calls);
+	    t.loop_exo_calls, t.worker_calls);
 	fflush(stderr);
 }
 

@@ -89,7 +89,8 @@ struct run {
 };
 
 /* Provider sections one engine keeps apart (more share the last count). */
-#define FJ_LANES 16
+#define FJ_LANES     16
+#define FJ_EXO_SPARE 16
 
 struct mx_engine {
 	struct mx_engine_cfg cfg;
@@ -108,6 +109,10 @@ struct mx_engine {
 		int busy;
 	} lanes[FJ_LANES];
 	int nlanes, fibers_busy;
+	/* Admin API contexts of Exchange Online for the fibers, one per call under way, kept
+	 * for the next calls (a context is used by one call at a time). */
+	struct exo_ctx *exo_spare[FJ_EXO_SPARE];
+	int nexo_spare;
 };
 
 /* ---- small helpers ---- */
@@ -472,10 +477,10 @@ static const char *rr_type_name(int type)
 
 /* ---- calls that wait for the network: fibers and workers ---- */
 
-/* An HTTP provider's read or write runs in a fiber on the engine's loop (see fj_start below).
- * Every other call that may block — the RFC 2136 updates and their reads from the primary,
- * the manual provider's reads from each server, the admin API of Exchange Online and the DANE
- * gates' lookups through a short-memory resolver — runs on one of a few worker threads
+/* An HTTP provider's read or write and an admin API call of Exchange Online run in a fiber on
+ * the engine's loop (see fj_start below). Every other call that may block — the RFC 2136
+ * updates and their reads from the primary, the manual provider's reads from each server and
+ * the DANE gates' lookups through a short-memory resolver — runs on one of a few worker threads
  * (src/workers.c), each with its own HTTP context, resolver and admin API context, so that
  * no unit of the engine's work waits for the network and one slow provider never holds up
  * the others. The step starts the call (pj_start) and returns R_WAIT; it takes
@@ -582,6 +587,17 @@ static int pj_prov(struct mx_worker *w, struct pjob *j)
 
 static void pj_call(struct mx_worker *w, struct pjob *j);
 
+/* An admin API call of Exchange Online with x in place. */
+static int pj_exo_call(struct exo_ctx *x, struct pjob *j)
+{
+	exo_set_no_wait(x, true); /* a pause becomes a deadline of the run */
+	if (j->op == PJ_EXO_ENABLE)
+		return exo_enable_dnssec(x, j->domain, j->host, sizeof(j->host), &j->err);
+	if (j->op == PJ_EXO_STATUS)
+		return exo_dnssec_status(x, j->domain, &j->st, &j->err);
+	return exo_set_dane_inbound(x, j->domain, j->enable, &j->err);
+}
+
 /* mx_work_fn: the call, on a worker; it never pauses (mx_pause_forbid: a pause inside it is
  * reported to the suite's budget log). */
 static void pj_exec(struct mx_worker *w, void *arg)
@@ -618,13 +634,7 @@ static void pj_call(struct mx_worker *w, struct pjob *j)
 			j->rc = err->rc ? err->rc : MX_EIO;
 			return;
 		}
-		exo_set_no_wait(x, true); /* a pause becomes a deadline of the run */
-		if (j->op == PJ_EXO_ENABLE)
-			j->rc = exo_enable_dnssec(x, j->domain, j->host, sizeof(j->host), err);
-		else if (j->op == PJ_EXO_STATUS)
-			j->rc = exo_dnssec_status(x, j->domain, &j->st, err);
-		else
-			j->rc = exo_set_dane_inbound(x, j->domain, j->enable, err);
+		j->rc = pj_exo_call(x, j);
 		return;
 	}
 	j->rc = mx_err_set(err, MX_EINVAL, "unknown call");
@@ -640,9 +650,10 @@ static void pj_call(struct mx_worker *w, struct pjob *j)
  * fiber once its transfer has ended (fibers_advance, at the start of every engine call), so
  * an adapter's request-by-request code runs as a state machine whose states are its waits:
  * no thread waits for such a provider, and its calls never queue behind another provider's.
- * At most FIBER_LANE calls of one provider section are under way at once; later ones wait
- * their turn in order. The RFC 2136 and manual providers (DNS, not HTTP) and Exchange Online
- * stay on the workers. */
+ * Exchange Online's admin API calls run the same way (lane "exchange"), each with an admin
+ * API context of the engine's on its HTTP context (fj_exo_take). At most FIBER_LANE calls of
+ * one lane are under way at once; later ones wait their turn in order. The RFC 2136 and
+ * manual providers (DNS, not HTTP) stay on the workers. */
 #define FIBER_LANE 16
 
 static enum res pj_wait(struct run *r);
@@ -653,14 +664,47 @@ static bool fj_done(const struct pjob *j)
 	return j->fiber ? mx_fiber_done(j->fiber) : j->rc != 0;
 }
 
+/* An admin API context on the engine's HTTP context for an Exchange Online call in a fiber,
+ * NULL with err set; fj_exo_give takes it back. */
+static struct exo_ctx *fj_exo_take(struct mx_engine *e, struct mx_err *err)
+{
+	struct exo_ctx *x = NULL;
+
+	if (e->nexo_spare)
+		return e->exo_spare[--e->nexo_spare];
+	if (exo_open(e->cfg.conf, e->cfg.http, &x, err))
+		return NULL;
+	return x;
+}
+
+static void fj_exo_give(struct mx_engine *e, struct exo_ctx *x)
+{
+	if (x && e->nexo_spare < FJ_EXO_SPARE)
+		e->exo_spare[e->nexo_spare++] = x;
+	else
+		exo_close(x);
+}
+
 static void fj_main(void *arg)
 {
 	struct pjob *j = arg;
 	struct prov *p = j->prov;
-	struct http_ctx *http = p->http;
-	struct dns_ctx *dns = p->dns;
+	struct http_ctx *http;
+	struct dns_ctx *dns;
 
 	mx_err_clear(&j->err);
+	if (j->op >= PJ_EXO_ENABLE) {
+		struct exo_ctx *x = fj_exo_take(j->e, &j->err);
+
+		if (x)
+			j->rc = pj_exo_call(x, j);
+		else
+			j->rc = j->err.rc ? (int)j->err.rc : (int)MX_EIO;
+		fj_exo_give(j->e, x);
+		return;
+	}
+	http = p->http;
+	dns = p->dns;
 	p->http = j->e->cfg.http;
 	p->dns = NULL;
 	j->rc = pj_prov_call(p, j);
@@ -828,6 +872,8 @@ static void fibers_drain(struct mx_engine *e)
 		j->orphan = true;
 		fj_free(j);
 	}
+	while (e->nexo_spare)
+		exo_close(e->exo_spare[--e->nexo_spare]);
 	mx_fiber_release_spares();
 }
 
@@ -893,11 +939,18 @@ static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 	struct mx_engine *e = r->e;
 	char lane[80];
 
-	/* An HTTP provider's call: a fiber on the engine's loop (see fj_start). */
+	/* An HTTP provider's call or Exchange Online's: a fiber on the engine's loop (see
+	 * fj_start). */
 	if ((j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE) && e->cfg.http &&
 	    r->prov && (r->prov->ops->caps & PROV_CAP_HTTP)) {
 		j->prov = r->prov;
 		snprintf(j->lane, sizeof(j->lane), "provider.%s", r->row.provider);
+		snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
+		return fj_start(r, j);
+	}
+	if (j->op >= PJ_EXO_ENABLE && e->cfg.http && e->cfg.conf) {
+		e->timing.loop_exo_calls++;
+		snprintf(j->lane, sizeof(j->lane), "exchange");
 		snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
 		return fj_start(r, j);
 	}
@@ -972,7 +1025,7 @@ static void pj_drop(struct run *r)
 	r->pj = NULL;
 	has_prov = j->prov != NULL;
 	if (j->e) {
-		if (fj_drop(r->e, j))
+		if (fj_drop(r->e, j) && has_prov)
 			r->prov = NULL;
 		return;
 	}

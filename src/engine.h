@@ -92,10 +92,10 @@ struct mx_engine_timing {
 	double max_ms;	   /* the longest call, the journal's time left out */
 	char max_step[64]; /* its step key */
 	double max_jnl_ms; /* the longest time one call spent in the journal */
-	/* Provider calls made in fibers on the engine's loop (HTTP providers), the most of them
-	 * under way at once, and calls made on the workers (the others, Exchange Online, the
-	 * DANE gates' fresh lookups). */
-	long loop_calls, loop_most, worker_calls;
+	/* Calls made in fibers on the engine's loop (HTTP providers and Exchange Online), the
+	 * most of them under way at once, how many of them were Exchange Online's, and calls
+	 * made on the workers (RFC 2136 and manual providers, the DANE gates' fresh lookups). */
+	long loop_calls, loop_most, loop_exo_calls, worker_calls;
 };
 void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out);
 

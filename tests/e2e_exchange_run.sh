@@ -37,8 +37,12 @@ exo '{"clear_calls": true}' >/dev/null
 before=$(mxset "$D")
 [ "$before" = "0 $L." ] || fail "the zone starts on the legacy host: $before"
 [ -z "$(tlsa "$T")" ] || fail "no TLSA before Enable-SmtpDaneInbound"
-expect_status 0 mx run "$D" --provider pdns --yes >"$workdir/run.log" 2>&1
+MXCUTOVER_ENGINE_BUDGET_MS=1000 expect_status 0 mx run "$D" --provider pdns --yes >"$workdir/run.log" 2>&1
 [ "$(mxset "$D")" = "0 $T." ] || fail "after the run the MX is $(mxset "$D") ($(tail -3 "$workdir/run.log"))"
+# The admin API's calls ran on the engine's own loop, like the provider's (at least
+# Enable-DnssecForVerifiedDomain, one Get-DnssecStatusForVerifiedDomain, Enable-SmtpDaneInbound).
+grep -Eq "calls: [0-9]+ on the engine's loop \(at most [0-9]+ at once; ([3-9]|[1-9][0-9]+) to Exchange Online\)" \
+	"$workdir/run.log" || fail "the admin API's calls did not run on the engine's loop: $(grep 'engine:' "$workdir/run.log")"
 [ -n "$(tlsa "$T")" ] || fail "the TLSA appears after Enable-SmtpDaneInbound"
 mx --json status "$D" >"$workdir/st.json"
 python3 - "$workdir/st.json" "$T" <<'PY' || fail "status: $(cat "$workdir/st.json")"
