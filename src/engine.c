@@ -103,7 +103,7 @@ struct mx_engine {
 	struct mx_workers *pool;   /* the workers for blocking calls, made at the first call */
 	struct tgt_check *orphans; /* probes of runs that went away, still in flight */
 	struct pjob *fibers;	   /* HTTP provider calls on the loop (fj_*), any state */
-	/* Fibers started and not ended, per lane and in all (fj_lane_busy). */
+	/* Fibers started and not ended, per lane and in all (fj_lane). */
 	struct fj_lane {
 		char name[80];
 		int busy;
@@ -735,10 +735,8 @@ static void fj_begin(struct pjob *j)
 
 	mx_err_clear(&err);
 	if (mx_fiber_new(&j->fiber, fj_main, j, &err)) {
-		j->err = err;
-		j->rc = err.rc ? err.rc : MX_ENOMEM;
-		if (!j->err.rc)
-			j->err.rc = j->rc;
+		j->err = err; /* mx_err_set: err.rc is the error */
+		j->rc = err.rc;
 		return;
 	}
 	(*fj_lane(j->e, j->lane))++;
@@ -758,11 +756,6 @@ static int *fj_lane(struct mx_engine *e, const char *lane)
 	snprintf(e->lanes[e->nlanes].name, sizeof(e->lanes[0].name), "%s", lane);
 	e->lanes[e->nlanes].busy = 0;
 	return &e->lanes[e->nlanes++].busy;
-}
-
-static int fj_lane_busy(struct mx_engine *e, const char *lane)
-{
-	return *fj_lane(e, lane);
 }
 
 static void fj_unlink(struct mx_engine *e, struct pjob *j)
@@ -796,7 +789,7 @@ static int fibers_advance(struct mx_engine *e, int max, char *domain)
 
 	for (j = e->fibers; j && ran < max; j = j->fnext) {
 		if (j->fiber ? !mx_fiber_ready(j->fiber)
-			     : fj_done(j) || fj_lane_busy(e, j->lane) >= FIBER_LANE)
+			     : fj_done(j) || *fj_lane(e, j->lane) >= FIBER_LANE)
 			continue;
 		if (!ran++ && domain)
 			snprintf(domain, 254, "%s", j->domain);
@@ -827,7 +820,7 @@ static enum res fj_start(struct run *r, struct pjob *j)
 	*pp = j;
 	r->pj = j;
 	e->timing.loop_calls++;
-	if (fj_lane_busy(e, j->lane) < FIBER_LANE)
+	if (*fj_lane(e, j->lane) < FIBER_LANE)
 		fj_begin(j);
 	return pj_wait(r);
 }
