@@ -245,7 +245,6 @@ static int build_update(struct prov *p, const struct mx_rrset *expect, const str
 	if (!*out)
 		goto nomem;
 	ldns_pkt_set_rd(*out, false);
-	ldns_pkt_set_random_id(*out);
 	goto out;
 nomem:
 	rc = mx_err_set(err, MX_ENOMEM, "out of memory");
@@ -257,46 +256,61 @@ out:
 	return rc;
 }
 
-/* A resolver for the primary over TCP, carrying the TSIG key. Caller frees with
- * free_resolver (which wipes the secret copy). */
-static ldns_resolver *new_resolver(struct r2136 *d)
+/* Signs the UPDATE with the TSIG key (when there is one; a new random id first, which the
+ * signature covers), sends it to the primary over TCP (src/dns: in a fiber the call yields
+ * while it waits) and parses the reply. *st is LDNS_STATUS_CRYPTO_TSIG_BOGUS when the reply
+ * does not carry a valid signature of the key. *reply stays NULL, with why, when no reply
+ * came. Errors: the message cannot be signed or built. */
+static int send_update(struct prov *p, ldns_pkt *pkt, ldns_pkt **reply, ldns_status *st, char *why,
+    size_t whylen, struct mx_err *err)
 {
-	ldns_resolver *res = ldns_resolver_new();
-	ldns_rdf *ns;
+	struct r2136 *d = p->priv;
+	const ldns_rr *tsig;
+	ldns_buffer *wire = NULL;
+	unsigned char *rwire = NULL;
+	size_t rlen = 0;
+	struct mx_err net;
+	int rc = MX_OK;
 
-	if (!res)
-		return NULL;
-	ns = ldns_rdf_new_frm_str(d->ip6 ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, d->ip);
-	if (!ns || ldns_resolver_push_nameserver(res, ns) != LDNS_STATUS_OK) {
-		ldns_rdf_deep_free(ns);
-		ldns_resolver_deep_free(res);
-		return NULL;
-	}
-	ldns_rdf_deep_free(ns);
-	ldns_resolver_set_port(res, d->port);
-	ldns_resolver_set_usevc(res, true);
-	ldns_resolver_set_retry(res, 1);
-	ldns_resolver_set_timeout(res, (struct timeval){.tv_sec = 5});
-	ldns_resolver_set_recursive(res, false);
+	*reply = NULL;
+	*st = LDNS_STATUS_OK;
+	ldns_pkt_set_random_id(pkt);
 	if (d->tsig_name) {
-		ldns_resolver_set_tsig_keyname(res, d->tsig_name);
-		ldns_resolver_set_tsig_algorithm(res, d->tsig_alg);
-		ldns_resolver_set_tsig_keydata(res, d->tsig_secret);
+		*st = ldns_pkt_tsig_sign(pkt, d->tsig_name, d->tsig_secret, 300, d->tsig_alg, NULL);
+		if (*st != LDNS_STATUS_OK)
+			return mx_err_set(err, MX_EINVAL,
+			    "rfc2136: cannot sign with TSIG key %s (%s); check tsig_alg and that "
+			    "the "
+			    "secret is base64",
+			    d->key_label, ldns_get_errorstr_by_id(*st));
 	}
-	return res;
-}
-
-static void free_resolver(ldns_resolver *res)
-{
-	const char *key;
-
-	if (!res)
-		return;
-	key = ldns_resolver_tsig_keydata(res);
-	/* ldns keeps its own copy of the secret; wipe it before ldns frees it. */
-	if (key)
-		explicit_bzero((char *)(uintptr_t)key, strlen(key));
-	ldns_resolver_deep_free(res);
+	wire = ldns_buffer_new(LDNS_MIN_BUFLEN);
+	if (!wire || ldns_pkt2buffer_wire(wire, pkt) != LDNS_STATUS_OK) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+		goto out;
+	}
+	mx_err_clear(&net);
+	if (dns_send_tcp(p->dns, d->server, ldns_buffer_begin(wire), ldns_buffer_position(wire),
+		5000, &rwire, &rlen, &net)) {
+		snprintf(why, whylen, "%.250s", net.msg);
+		goto out;
+	}
+	if (ldns_wire2pkt(reply, rwire, rlen) != LDNS_STATUS_OK ||
+	    ldns_pkt_id(*reply) != ldns_pkt_id(pkt)) {
+		ldns_pkt_free(*reply);
+		*reply = NULL;
+		snprintf(
+		    why, whylen, "%s sent a reply that is not the answer to the update", d->server);
+		goto out;
+	}
+	tsig = ldns_pkt_tsig(pkt);
+	if (tsig && !ldns_pkt_tsig_verify(
+			*reply, rwire, rlen, d->tsig_name, d->tsig_secret, ldns_rr_rdf(tsig, 3)))
+		*st = LDNS_STATUS_CRYPTO_TSIG_BOGUS;
+out:
+	ldns_buffer_free(wire);
+	free(rwire);
+	return rc;
 }
 
 /* The TSIG error of an answer (RFC 8945 §4.3), 0 when none. */
@@ -317,7 +331,7 @@ static const char *tsig_error_name(unsigned e)
 }
 
 static int map_reply(struct prov *p, const struct mx_rrset *want, ldns_status st,
-    const ldns_pkt *reply, struct mx_err *err)
+    const ldns_pkt *reply, const char *why, struct mx_err *err)
 {
 	struct r2136 *d = p->priv;
 	const char *key = d->key_label ? d->key_label : "(none)";
@@ -329,7 +343,7 @@ static int map_reply(struct prov *p, const struct mx_rrset *want, ldns_status st
 		return mx_err_set(err, MX_EPROVIDER,
 		    "rfc2136: the update of %s could not be sent to %s (%s); check server in "
 		    "[provider.%s] and that the primary accepts TCP",
-		    want->name, d->server, ldns_get_errorstr_by_id(st), p->name);
+		    want->name, d->server, why, p->name);
 	rcode = ldns_pkt_get_rcode(reply);
 	te = tsig_error(reply);
 	switch (rcode) {
@@ -387,11 +401,10 @@ static int map_reply(struct prov *p, const struct mx_rrset *want, ldns_status st
 static int r2136_replace_rrset(
     struct prov *p, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
 {
-	struct r2136 *d = p->priv;
 	struct mx_rrset now = {0};
-	ldns_resolver *res = NULL;
 	ldns_pkt *pkt = NULL, *reply = NULL;
 	ldns_status st;
+	char why[300] = "";
 	int rc;
 
 	rc = prov_check_name(p, want->name, want->type, err);
@@ -409,31 +422,14 @@ static int r2136_replace_rrset(
 	if (prov_rrset_equal(&now, want, true))
 		goto out;
 	rc = build_update(p, expect, want, &pkt, err);
-	if (rc)
-		goto out;
-	res = new_resolver(d);
-	if (!res) {
-		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (d->tsig_name) {
-		st = ldns_update_pkt_tsig_add(pkt, res);
-		if (st != LDNS_STATUS_OK) {
-			rc = mx_err_set(err, MX_EINVAL,
-			    "rfc2136: cannot sign with TSIG key %s (%s); check tsig_alg and that "
-			    "the "
-			    "secret is base64",
-			    d->key_label, ldns_get_errorstr_by_id(st));
-			goto out;
-		}
-	}
-	st = ldns_send(&reply, res, pkt);
-	rc = map_reply(p, want, st, reply, err);
+	if (!rc)
+		rc = send_update(p, pkt, &reply, &st, why, sizeof(why), err);
+	if (!rc)
+		rc = map_reply(p, want, st, reply, why, err);
 out:
 	prov_rrset_clear(&now);
 	ldns_pkt_free(pkt);
 	ldns_pkt_free(reply);
-	free_resolver(res);
 	return rc;
 }
 
@@ -449,11 +445,10 @@ static int r2136_check_access(struct prov *p, struct prov_access *out, struct mx
 	const char *key = d->key_label ? d->key_label : "(none)";
 	ldns_rr_list *pre = ldns_rr_list_new(), *upd = ldns_rr_list_new();
 	ldns_rdf *owner = NULL, *zone = NULL;
-	ldns_resolver *res = NULL;
 	ldns_pkt *pkt = NULL, *reply = NULL;
 	struct mx_rrset probe = {0};
 	unsigned char rnd[6];
-	char fqdn[300];
+	char fqdn[300], why[300] = "";
 	ldns_status st;
 	int rc = MX_OK, rcode;
 
@@ -485,21 +480,14 @@ static int r2136_check_access(struct prov *p, struct prov_access *out, struct mx
 	}
 	pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, pre, upd, NULL);
 	zone = NULL;
-	res = pkt ? new_resolver(d) : NULL;
-	if (!res) {
+	if (!pkt) {
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
 	ldns_pkt_set_rd(pkt, false);
-	ldns_pkt_set_random_id(pkt);
-	if (d->tsig_name && (st = ldns_update_pkt_tsig_add(pkt, res)) != LDNS_STATUS_OK) {
-		rc = mx_err_set(err, MX_EINVAL,
-		    "rfc2136: cannot sign with TSIG key %s (%s); check tsig_alg and that the "
-		    "secret is base64",
-		    key, ldns_get_errorstr_by_id(st));
+	rc = send_update(p, pkt, &reply, &st, why, sizeof(why), err);
+	if (rc)
 		goto out;
-	}
-	st = ldns_send(&reply, res, pkt);
 	rcode = reply ? (int)ldns_pkt_get_rcode(reply) : -1;
 	if ((rcode == LDNS_RCODE_NXDOMAIN || rcode == LDNS_RCODE_NOERROR) &&
 	    st != LDNS_STATUS_CRYPTO_TSIG_BOGUS) {
@@ -514,7 +502,7 @@ static int r2136_check_access(struct prov *p, struct prov_access *out, struct mx
 		    "prerequisites");
 		goto out;
 	}
-	rc = map_reply(p, &probe, st, reply, err);
+	rc = map_reply(p, &probe, st, reply, why, err);
 	if (!rc) /* NOERROR without a valid signature */
 		rc = mx_err_set(err, MX_EAUTH,
 		    "rfc2136: %s answered without a valid signature of TSIG key %s; check tsig_alg "
@@ -527,7 +515,6 @@ out:
 	ldns_rdf_deep_free(zone);
 	ldns_pkt_free(pkt);
 	ldns_pkt_free(reply);
-	free_resolver(res);
 	return rc;
 }
 

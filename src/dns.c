@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* src/dns.c — validating resolution through libunbound, direct queries to authoritative
- * servers with ldns (shared non-blocking UDP sockets, TCP on truncation), and the conversion
- * of wire-format answers into struct dns_answer. The only file that includes unbound.h. */
+ * servers with ldns (shared non-blocking UDP sockets, TCP on truncation), DNS messages over
+ * non-blocking TCP (dynamic updates), and the conversion of wire-format answers into struct
+ * dns_answer. The only file that includes unbound.h. Inside a fiber (src/fiber.h) the
+ * blocking forms yield until their answer is in: the loop that owns the context drives it. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -20,6 +24,7 @@
 #include <unbound.h>
 
 #include "dns.h"
+#include "fiber.h"
 
 #define DIRECT_RETRANSMIT_MS	  400
 #define DIRECT_SEND_RETRY_MS	  10 /* the socket buffer was full: try again soon */
@@ -61,7 +66,28 @@ struct direct_query {
 	uint8_t *wire;
 	size_t wlen;
 	int64_t deadline, next_tx;
+	bool in_tcp; /* truncated over UDP: asked again over TCP (tcp_xfer with arg q) */
 	struct dns_done *done;
+};
+
+/* One DNS message sent over TCP and its one reply (RFC 1035 §4.2.2: each with a two-byte
+ * length), without blocking: the socket is registered with the context's epoll descriptor
+ * (tcp_ep, among dns_fds) for writing while it connects and sends, for reading after. */
+struct tcp_xfer {
+	struct tcp_xfer *next;
+	int fd;
+	char *server;	    /* "ip@port" */
+	unsigned char *out; /* length + message */
+	size_t olen, ooff;
+	unsigned char lenbuf[2];
+	size_t loff;
+	unsigned char *in;
+	size_t ilen, ioff;
+	bool connected, reading;
+	int64_t deadline;
+	const char *why; /* set when it failed */
+	dns_msg_cb *cb;
+	void *arg;
 };
 
 struct dns_ctx {
@@ -73,6 +99,9 @@ struct dns_ctx {
 	int n_wait;
 	struct direct_query *dq;
 	int n_direct;
+	struct tcp_xfer *tx; /* DNS messages over TCP in flight */
+	int n_tcp;
+	int tcp_ep; /* epoll descriptor of their sockets, -1 until the first */
 	struct dns_done *done_head, **done_tail;
 	int n_done;
 	unsigned char *rxbuf;		    /* one datagram or TCP message */
@@ -82,6 +111,8 @@ struct dns_ctx {
 };
 
 enum { RXBUF_SIZE = 65535 };
+
+static void tcp_free_all(struct dns_ctx *c);
 
 /* Lookups handed to libunbound at once per context; the rest wait their turn in order.
  * Each one in libunbound holds its own query state until it is answered, and a check of
@@ -620,6 +651,7 @@ static int dns_ctx_make(
 	if (!c)
 		return mx_err_set(err, MX_ENOMEM, "out of memory creating the DNS resolver");
 	c->udp4 = c->udp6 = -1;
+	c->tcp_ep = -1;
 	c->done_tail = &c->done_head;
 	c->wait_tail = &c->wait_head;
 	c->rxbuf = malloc(RXBUF_SIZE);
@@ -741,6 +773,7 @@ void dns_ctx_free(struct dns_ctx *c)
 		c->wait_head = q->next;
 		ubq_free(q);
 	}
+	tcp_free_all(c);
 	while (c->dq) {
 		struct direct_query *q = c->dq;
 
@@ -823,11 +856,41 @@ static void ub_done(void *mydata, int err, struct ub_result *result)
 	ubq_free(q);
 }
 
+static void ub_discard(void *mydata, int err, struct ub_result *result)
+{
+	(void)mydata;
+	(void)err;
+	ub_resolve_free(result);
+}
+
+int dns_ctx_setup(struct dns_ctx *c, struct mx_err *err)
+{
+	int r, id;
+
+	if (c->ub_started)
+		return MX_OK;
+	/* libunbound sets a context up at its first lookup: one that is dropped at once. */
+	pthread_mutex_lock(&ub_setup_lock);
+	r = ub_resolve_async(c->ub, ".", DNS_T_NS, LDNS_RR_CLASS_IN, NULL, ub_discard, &id);
+	pthread_mutex_unlock(&ub_setup_lock);
+	if (r != 0)
+		return mx_err_set(err, r == UB_SYNTAX ? MX_EINVAL : MX_EDNS,
+		    "the DNS resolver cannot start: %s", ub_strerror(r));
+	c->ub_started = true;
+	ub_cancel(c->ub, id);
+	return MX_OK;
+}
+
 /* Hands q to libunbound and links it in c->ubq. */
 static int ubq_start(struct dns_ctx *c, struct ub_query *q, struct mx_err *err)
 {
 	int r;
 
+	if (!c->ub_started && mx_fiber_current())
+		return mx_err_set(err, MX_EDNS,
+		    "cannot look up %s: the resolver was not set up (dns_ctx_setup) before its "
+		    "first lookup in a fiber",
+		    q->qname);
 	if (!c->ub_started) {
 		/* The first lookup sets the context up (see ub_setup_lock). */
 		pthread_mutex_lock(&ub_setup_lock);
@@ -1143,37 +1206,216 @@ static void direct_timeout(struct dns_ctx *c, struct direct_query *q)
 	direct_finish(c, q, answer_empty(q->qname, q->qtype, -1));
 }
 
-/* The UDP answer was truncated: ask again over TCP, blocking for at most the time left. */
-static void direct_tcp(struct dns_ctx *c, struct direct_query *q)
-{
-	int64_t left = q->deadline - now_ms();
-	struct timeval tv;
-	ldns_buffer *qbin = NULL;
-	uint8_t *reply = NULL;
-	size_t rlen = 0;
-	ldns_pkt *pkt = NULL;
-	struct dns_answer *a = NULL;
+/* ---- DNS messages over TCP ---- */
 
-	if (left <= 0)
-		goto out;
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	qbin = ldns_buffer_new(q->wlen);
-	if (!qbin)
-		goto out;
-	ldns_buffer_write(qbin, q->wire, q->wlen);
-	if (ldns_tcp_send(&reply, qbin, &q->to, q->tolen, tv, &rlen) != LDNS_STATUS_OK)
-		goto out;
-	if (parse_reply(&pkt, reply, rlen) != LDNS_STATUS_OK || ldns_pkt_id(pkt) != q->id)
-		goto out;
-	a = answer_from_pkt(pkt, q->qname, q->qtype);
-out:
-	if (!a)
-		a = answer_empty(q->qname, q->qtype, -1);
-	ldns_pkt_free(pkt);
-	free(reply);
-	ldns_buffer_free(qbin);
-	direct_finish(c, q, a);
+static void tcp_xfer_free(struct tcp_xfer *x)
+{
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x->server);
+	free(x->out);
+	free(x->in);
+	free(x);
+}
+
+/* Wants the socket to be writable (connecting, sending) or readable (the reply). */
+static int tcp_watch(struct dns_ctx *c, struct tcp_xfer *x, bool add)
+{
+	struct epoll_event ev = {.events = x->reading ? EPOLLIN : EPOLLOUT, .data.ptr = x};
+
+	return epoll_ctl(c->tcp_ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, x->fd, &ev);
+}
+
+int dns_send_tcp_async(struct dns_ctx *c, const char *server, const unsigned char *wire, size_t len,
+    int timeout_ms, dns_msg_cb *cb, void *arg, struct mx_err *err)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	struct tcp_xfer *x;
+	int rc;
+
+	if (len < 12 || len > 65535)
+		return mx_err_set(err, MX_EINVAL, "a DNS message of %zu bytes cannot be sent", len);
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return mx_err_set(err, MX_ENOMEM, "out of memory sending to %s", server);
+	x->fd = -1;
+	rc = parse_server(server, &to, &tolen, &x->server, err);
+	if (rc != MX_OK)
+		goto fail;
+	if (c->tcp_ep < 0 && (c->tcp_ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		rc = mx_err_set(err, MX_EIO, "cannot watch TCP connections: %s", strerror(errno));
+		goto fail;
+	}
+	x->olen = len + 2;
+	x->out = malloc(x->olen);
+	if (!x->out) {
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory sending to %s", x->server);
+		goto fail;
+	}
+	x->out[0] = (unsigned char)(len >> 8);
+	x->out[1] = (unsigned char)(len & 0xff);
+	memcpy(x->out + 2, wire, len);
+	x->fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (x->fd < 0) {
+		rc = mx_err_set(
+		    err, MX_EIO, "cannot open a TCP socket to %s: %s", x->server, strerror(errno));
+		goto fail;
+	}
+	if (connect(x->fd, (const struct sockaddr *)&to, tolen) == 0)
+		x->connected = true;
+	else if (errno != EINPROGRESS)
+		x->why = errno == ECONNREFUSED ? "connection refused" : "cannot connect";
+	if (!x->why && tcp_watch(c, x, true) != 0) {
+		rc = mx_err_set(err, MX_EIO, "cannot watch the TCP connection to %s: %s", x->server,
+		    strerror(errno));
+		goto fail;
+	}
+	x->deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : DIRECT_DEFAULT_TIMEOUT_MS);
+	x->cb = cb;
+	x->arg = arg;
+	x->next = c->tx;
+	c->tx = x;
+	c->n_tcp++;
+	return MX_OK;
+fail:
+	tcp_xfer_free(x);
+	return rc;
+}
+
+/* Moves x on as far as it goes without blocking; true once it has ended (x->why says why
+ * when no reply came). */
+static bool tcp_step(struct dns_ctx *c, struct tcp_xfer *x, int64_t now)
+{
+	ssize_t r;
+
+	if (x->why)
+		return true;
+	if (!x->connected) {
+		struct pollfd pfd = {x->fd, POLLOUT, 0};
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (poll(&pfd, 1, 0) <= 0)
+			goto wait;
+		if (getsockopt(x->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
+			x->why = soerr == ECONNREFUSED ? "connection refused" : "cannot connect";
+			return true;
+		}
+		x->connected = true;
+	}
+	while (!x->reading) {
+		r = send(x->fd, x->out + x->ooff, x->olen - x->ooff, MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				goto wait;
+			x->why = "the connection broke while sending";
+			return true;
+		}
+		x->ooff += (size_t)r;
+		if (x->ooff == x->olen) {
+			x->reading = true;
+			if (tcp_watch(c, x, false) != 0) {
+				x->why = "cannot watch the connection";
+				return true;
+			}
+		}
+	}
+	for (;;) {
+		unsigned char *dst = x->in ? x->in + x->ioff : x->lenbuf + x->loff;
+		size_t want = x->in ? x->ilen - x->ioff : 2 - x->loff;
+
+		r = recv(x->fd, dst, want, 0);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				goto wait;
+			x->why = "the connection broke while reading";
+			return true;
+		}
+		if (r == 0) {
+			x->why = "the server closed the connection without a reply";
+			return true;
+		}
+		if (x->in) {
+			x->ioff += (size_t)r;
+			if (x->ioff == x->ilen)
+				return true;
+			continue;
+		}
+		x->loff += (size_t)r;
+		if (x->loff < 2)
+			continue;
+		x->ilen = (size_t)x->lenbuf[0] << 8 | x->lenbuf[1];
+		if (x->ilen < 12) {
+			x->why = "the reply is not a DNS message";
+			return true;
+		}
+		if (!(x->in = malloc(x->ilen))) {
+			x->why = "out of memory";
+			return true;
+		}
+	}
+wait:
+	if (now >= x->deadline) {
+		x->why = "no reply in time";
+		return true;
+	}
+	return false;
+}
+
+/* Ends what can end, then runs their callbacks (a callback may start new transfers or run a
+ * blocking call: the ended ones are off the list first). */
+static void tcp_process(struct dns_ctx *c)
+{
+	struct tcp_xfer **pp = &c->tx, *ended = NULL, *x;
+	int64_t now = now_ms();
+
+	while ((x = *pp)) {
+		if (!tcp_step(c, x, now)) {
+			pp = &x->next;
+			continue;
+		}
+		*pp = x->next;
+		c->n_tcp--;
+		x->next = ended;
+		ended = x;
+	}
+	while ((x = ended)) {
+		ended = x->next;
+		if (x->why)
+			x->cb(x->arg, NULL, 0, x->why);
+		else
+			x->cb(x->arg, x->in, x->ilen, NULL);
+		tcp_xfer_free(x);
+	}
+}
+
+/* Drops the transfers whose callback argument is arg, without their callbacks. */
+static void tcp_cancel(struct dns_ctx *c, const void *arg)
+{
+	for (struct tcp_xfer **pp = &c->tx, *x; (x = *pp);) {
+		if (x->arg != arg) {
+			pp = &x->next;
+			continue;
+		}
+		*pp = x->next;
+		c->n_tcp--;
+		tcp_xfer_free(x);
+	}
+}
+
+static void tcp_free_all(struct dns_ctx *c)
+{
+	while (c->tx) {
+		struct tcp_xfer *x = c->tx;
+
+		c->tx = x->next;
+		tcp_xfer_free(x);
+	}
+	c->n_tcp = 0;
+	if (c->tcp_ep >= 0)
+		close(c->tcp_ep);
+	c->tcp_ep = -1;
 }
 
 static bool question_matches(const ldns_pkt *pkt, const struct direct_query *q)
@@ -1186,6 +1428,34 @@ static bool question_matches(const ldns_pkt *pkt, const struct direct_query *q)
 	qr = ldns_rr_list_rr(qs, 0);
 	return ldns_rr_get_type(qr) == q->qtype && ldns_rr_get_class(qr) == LDNS_RR_CLASS_IN &&
 	       ldns_dname_compare(ldns_rr_owner(qr), q->qdname) == 0;
+}
+
+/* The TCP reply to a truncated direct query (arg: the query). */
+static void direct_tcp_done(void *arg, const unsigned char *reply, size_t len, const char *why)
+{
+	struct direct_query *q = arg;
+	struct dns_answer *a = NULL;
+	ldns_pkt *pkt = NULL;
+
+	(void)why;
+	if (reply && parse_reply(&pkt, reply, len) == LDNS_STATUS_OK && ldns_pkt_id(pkt) == q->id &&
+	    question_matches(pkt, q))
+		a = answer_from_pkt(pkt, q->qname, q->qtype);
+	ldns_pkt_free(pkt);
+	direct_finish(q->c, q, a ? a : answer_empty(q->qname, q->qtype, -1));
+}
+
+/* The UDP answer was truncated: ask again over TCP for the time left, without blocking. */
+static void direct_tcp(struct dns_ctx *c, struct direct_query *q)
+{
+	int64_t left = q->deadline - now_ms();
+
+	if (left > 0 && dns_send_tcp_async(c, q->server, q->wire, q->wlen, (int)left,
+			    direct_tcp_done, q, NULL) == MX_OK) {
+		q->in_tcp = true;
+		return;
+	}
+	direct_timeout(c, q);
 }
 
 static void direct_read(struct dns_ctx *c, int fd)
@@ -1225,6 +1495,8 @@ static void direct_timers(struct dns_ctx *c)
 
 	for (q = c->dq; q; q = next) {
 		next = q->next;
+		if (q->in_tcp)
+			continue; /* the TCP transfer has the deadline */
 		if (now >= q->deadline)
 			direct_timeout(c, q);
 		else if (now >= q->next_tx)
@@ -1244,6 +1516,8 @@ int dns_fds(struct dns_ctx *c, int *fds, int max)
 		fds[n++] = c->udp4;
 	if (n < max && c->udp6 >= 0)
 		fds[n++] = c->udp6;
+	if (n < max && c->tx)
+		fds[n++] = c->tcp_ep;
 	return n;
 }
 
@@ -1253,15 +1527,20 @@ int dns_timeout_ms(struct dns_ctx *c)
 
 	if (c->n_done > 0)
 		return 0;
-	if (!c->dq)
+	if (!c->dq && !c->tx)
 		return -1;
 	now = now_ms();
 	for (const struct direct_query *q = c->dq; q; q = q->next) {
 		int64_t t = q->next_tx < q->deadline ? q->next_tx : q->deadline;
 
-		if (best < 0 || t < best)
+		if (!q->in_tcp && (best < 0 || t < best))
 			best = t;
 	}
+	for (const struct tcp_xfer *x = c->tx; x; x = x->next)
+		if (best < 0 || x->deadline < best)
+			best = x->deadline;
+	if (best < 0)
+		return -1;
 	best -= now;
 	if (best < 0)
 		best = 0;
@@ -1286,13 +1565,15 @@ int dns_process(struct dns_ctx *c, struct mx_err *err)
 	if (c->udp6 >= 0)
 		direct_read(c, c->udp6);
 	direct_timers(c);
+	if (c->tx)
+		tcp_process(c);
 	deliver(c);
 	return rc;
 }
 
 int dns_pending(const struct dns_ctx *c)
 {
-	return c->n_ub + c->n_wait + c->n_direct + c->n_done;
+	return c->n_ub + c->n_wait + c->n_direct + c->n_done + c->n_tcp;
 }
 
 void dns_cancel(struct dns_ctx *c, const void *arg)
@@ -1324,9 +1605,13 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
 	ubq_pump(c);
 	for (struct direct_query *q = c->dq, *next; q; q = next) {
 		next = q->next;
-		if (q->done && q->done->arg == arg)
+		if (q->done && q->done->arg == arg) {
+			if (q->in_tcp)
+				tcp_cancel(c, q);
 			direct_drop(c, q);
+		}
 	}
+	tcp_cancel(c, arg);
 	/* Finished, callback not run yet. */
 	for (pd = &c->done_head; *pd;) {
 		struct dns_done *d = *pd;
@@ -1347,14 +1632,22 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
 
 /* Polls and processes until *count drops to zero (count NULL: until nothing is pending).
  * Every query always completes (resolver failures fail their lookups, direct queries have
- * deadlines), so this ends; the first error is reported after the wait. */
+ * deadlines), so this ends; the first error is reported after the wait. In a fiber (count
+ * given) it yields instead: the loop that owns c processes it, and the callback that brings
+ * *count to zero wakes the fiber. */
 static int run_until(struct dns_ctx *c, const int *count, struct mx_err *err)
 {
 	int rc = MX_OK;
 
+	if (count && mx_fiber_current()) {
+		while (*count > 0)
+			mx_fiber_yield();
+		return MX_OK;
+	}
+
 	while (count ? *count > 0 : dns_pending(c) > 0) {
-		struct pollfd pfd[3];
-		int fds[3], n = dns_fds(c, fds, 3), r;
+		struct pollfd pfd[4];
+		int fds[4], n = dns_fds(c, fds, 4), r;
 
 		for (int i = 0; i < n; i++) {
 			pfd[i].fd = fds[i];
@@ -1380,6 +1673,7 @@ int dns_wait(struct dns_ctx *c, struct mx_err *err)
 struct blocking {
 	int pending;
 	struct dns_answer *ans;
+	struct mx_fiber *fiber; /* the fiber that waits (run_until), or NULL */
 };
 
 static void blocking_cb(void *arg, struct dns_answer *ans)
@@ -1388,6 +1682,8 @@ static void blocking_cb(void *arg, struct dns_answer *ans)
 
 	b->ans = ans;
 	b->pending = 0;
+	if (b->fiber)
+		mx_fiber_wake(b->fiber);
 }
 
 static int blocking_finish(struct dns_ctx *c, struct blocking *b, const char *name,
@@ -1408,7 +1704,7 @@ static int blocking_finish(struct dns_ctx *c, struct blocking *b, const char *na
 int dns_resolve(
     struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out, struct mx_err *err)
 {
-	struct blocking b = {1, NULL};
+	struct blocking b = {1, NULL, mx_fiber_current()};
 	int rc;
 
 	*out = NULL;
@@ -1421,7 +1717,7 @@ int dns_resolve(
 int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
     int timeout_ms, struct dns_answer **out, struct mx_err *err)
 {
-	struct blocking b = {1, NULL};
+	struct blocking b = {1, NULL, mx_fiber_current()};
 	int rc;
 
 	*out = NULL;
@@ -1429,6 +1725,51 @@ int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, ui
 	if (rc != MX_OK)
 		return rc;
 	return blocking_finish(c, &b, name, out, err);
+}
+
+struct blocking_msg {
+	int pending;
+	unsigned char *reply;
+	size_t len;
+	char why[80];
+	struct mx_fiber *fiber;
+};
+
+static void blocking_msg_cb(void *arg, const unsigned char *reply, size_t len, const char *why)
+{
+	struct blocking_msg *b = arg;
+
+	b->pending = 0;
+	if (reply && (b->reply = malloc(len))) {
+		memcpy(b->reply, reply, len);
+		b->len = len;
+	} else {
+		snprintf(b->why, sizeof(b->why), "%s", reply ? "out of memory" : why);
+	}
+	if (b->fiber)
+		mx_fiber_wake(b->fiber);
+}
+
+int dns_send_tcp(struct dns_ctx *c, const char *server, const unsigned char *wire, size_t len,
+    int timeout_ms, unsigned char **reply, size_t *rlen, struct mx_err *err)
+{
+	struct blocking_msg b = {.pending = 1, .fiber = mx_fiber_current()};
+	int rc;
+
+	*reply = NULL;
+	*rlen = 0;
+	rc = dns_send_tcp_async(c, server, wire, len, timeout_ms, blocking_msg_cb, &b, err);
+	if (rc == MX_OK)
+		rc = run_until(c, &b.pending, err);
+	if (rc == MX_OK && !b.reply)
+		rc = mx_err_set(err, MX_EDNS, "%s over TCP: %s", server, b.why);
+	if (rc != MX_OK) {
+		free(b.reply);
+		return rc;
+	}
+	*reply = b.reply;
+	*rlen = b.len;
+	return MX_OK;
 }
 
 /* ---- can this machine resolve? ---- */
@@ -1479,8 +1820,8 @@ int dns_probe_root(struct dns_ctx *c, const char *resolver_conf, int timeout_ms,
 		return rc;
 	}
 	while (!p->done && now_ms() < deadline) {
-		struct pollfd pfd[3];
-		int fds[3], n = dns_fds(c, fds, 3), wait = (int)(deadline - now_ms()),
+		struct pollfd pfd[4];
+		int fds[4], n = dns_fds(c, fds, 4), wait = (int)(deadline - now_ms()),
 			    t = dns_timeout_ms(c);
 
 		if (t >= 0 && t < wait)
@@ -1534,13 +1875,15 @@ struct zone_addrs {
 	bool enomem;
 	char **v;
 	size_t n, cap;
+	struct mx_fiber *fiber; /* the fiber that waits (run_until), or NULL */
 };
 
 static void zone_addr_cb(void *arg, struct dns_answer *ans)
 {
 	struct zone_addrs *z = arg;
 
-	z->pending--;
+	if (--z->pending == 0 && z->fiber)
+		mx_fiber_wake(z->fiber);
 	if (!ans) {
 		z->enomem = true;
 		return;
@@ -1581,7 +1924,7 @@ int dns_zone_servers(
     struct dns_ctx *c, const char *zone, char ***out_addrs, size_t *out_n, struct mx_err *err)
 {
 	struct dns_answer *ns = NULL;
-	struct zone_addrs z = {0};
+	struct zone_addrs z = {.fiber = mx_fiber_current()};
 	int rc, wrc;
 	size_t k = 0;
 

@@ -128,6 +128,11 @@ int dns_ctx_like(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err
  * validated chain. Long-lived: one per thread, not one per lookup. */
 int dns_ctx_fresh(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err);
 
+/* Sets the resolver up now rather than at its first lookup (libunbound reads its
+ * configuration and starts its thread then, deeper than a fiber's stack goes): needed before
+ * a context's first lookup from inside a fiber. */
+int dns_ctx_setup(struct dns_ctx *c, struct mx_err *err);
+
 /* Frees the resolver; queries still in flight are dropped without their callbacks. NULL is
  * fine. */
 void dns_ctx_free(struct dns_ctx *c);
@@ -138,11 +143,23 @@ int dns_resolve_async(
 
 /* Starts a direct query (RD=0, EDNS0 DO, 1232-byte buffer) to one server, "ip" or "ip@port"
  * (default 53; IPv4 or IPv6). Retransmits over UDP every 400 ms until timeout_ms (<= 0: 5000),
- * falls back to a blocking TCP query for the time left when truncated. The answer's sec is
+ * asks again over TCP (dns_send_tcp_async) for the time left when truncated. The answer's sec is
  * INDETERMINATE, server is "ip@port", and rcode -1 on timeout or when the TCP retry fails.
  * MX_EINVAL for a bad server or name. */
 int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
     int timeout_ms, dns_cb *cb, void *arg, struct mx_err *err);
+
+/* The reply to a message of dns_send_tcp_async: its wire, len bytes, valid during the call;
+ * NULL with why ("connection refused", "no reply in time", …) when none came. */
+typedef void dns_msg_cb(void *arg, const unsigned char *reply, size_t len, const char *why);
+
+/* Sends one DNS message in wire format (a TSIG-signed UPDATE, built and signed with ldns) to
+ * server ("ip" or "ip@port", default 53) over TCP and reads its one reply, without blocking:
+ * a new connection per message, timeout_ms (<= 0: 5000) for all of it. Nothing is checked in
+ * the reply (its id, its signature): that is the caller's. The callback runs from
+ * dns_process. MX_EINVAL for a bad server or a message that is not 12–65535 bytes. */
+int dns_send_tcp_async(struct dns_ctx *c, const char *server, const unsigned char *wire, size_t len,
+    int timeout_ms, dns_msg_cb *cb, void *arg, struct mx_err *err);
 
 /* Can this machine resolve at all? Asks the resolver for the root's NS RRset once and waits
  * at most timeout_ms: MX_OK when a validated answer came; otherwise MX_EDNS ("this machine
@@ -153,15 +170,22 @@ int dns_query_direct_async(struct dns_ctx *c, const char *server, const char *na
 int dns_probe_root(
     struct dns_ctx *c, const char *resolver_conf, int timeout_ms, struct mx_err *err);
 
-/* Blocking forms of the two calls above (they run the loop until their answer arrives).
+/* Blocking forms of the calls above (they run the loop until their answer arrives; in a
+ * fiber they yield until it has, while the loop that owns c drives it: the owner's thread
+ * only, never dns_wait).
  * *out is the caller's; free with dns_answer_free. */
 int dns_resolve(struct dns_ctx *c, const char *name, uint16_t type, struct dns_answer **out,
     struct mx_err *err);
 int dns_query_direct(struct dns_ctx *c, const char *server, const char *name, uint16_t type,
     int timeout_ms, struct dns_answer **out, struct mx_err *err);
+/* *reply (the caller's, free) and *rlen; MX_EDNS naming the server and why when no reply
+ * came. */
+int dns_send_tcp(struct dns_ctx *c, const char *server, const unsigned char *wire, size_t len,
+    int timeout_ms, unsigned char **reply, size_t *rlen, struct mx_err *err);
 
-/* Event-loop integration: the descriptors to poll for reading (libunbound's fd and the direct
- * query socket), at most `max`; returns how many were written. */
+/* Event-loop integration: the descriptors to poll for reading (libunbound's fd, the direct
+ * query sockets and the epoll descriptor of the TCP connections), at most `max` (4 is all);
+ * returns how many were written. */
 int dns_fds(struct dns_ctx *c, int *fds, int max);
 
 /* Milliseconds until the next direct-query retransmission or timeout, -1 when none. */

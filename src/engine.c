@@ -36,6 +36,7 @@
 #include "fiber.h"
 #include "exo.h"
 #include "domain.h"
+#include "loop.h"
 #include "mtasts.h"
 #include "mtasts_fetch.h"
 #include "plan.h"
@@ -113,6 +114,9 @@ struct mx_engine {
 	 * for the next calls (a context is used by one call at a time). */
 	struct exo_ctx *exo_spare[FJ_EXO_SPARE];
 	int nexo_spare;
+	/* The DANE gates' resolver with a short memory (dns_ctx_fresh), on the engine's loop:
+	 * made at the first gate; its descriptor is among mx_engine_fds. */
+	struct dns_ctx *fresh;
 };
 
 /* ---- small helpers ---- */
@@ -477,24 +481,22 @@ static const char *rr_type_name(int type)
 
 /* ---- calls that wait for the network: fibers and workers ---- */
 
-/* An HTTP provider's read or write and an admin API call of Exchange Online run in a fiber on
- * the engine's loop (see fj_start below). Every other call that may block — the RFC 2136
- * updates and their reads from the primary, the manual provider's reads from each server and
- * the DANE gates' lookups through a short-memory resolver — runs on one of a few worker threads
- * (src/workers.c), each with its own HTTP context, resolver and admin API context, so that
- * no unit of the engine's work waits for the network and one slow provider never holds up
- * the others. The step starts the call (pj_start) and returns R_WAIT; it takes
- * the result (pj_take) once the worker is done (the pool's descriptor is among
- * mx_engine_fds). One call at a time per run; the journal is written only on the engine's
- * thread, before and after. A run that goes away while its call runs hands its provider to
- * the call, which closes it when done. */
+/* A provider's read or write, an admin API call of Exchange Online and a DANE gate's lookup
+ * run in a fiber on the engine's loop (see fj_start below), so that no unit of the engine's
+ * work waits for the network and one slow provider never holds up the others. Only an engine
+ * made without an HTTP context or a resolver hands them to one of a few worker threads
+ * (src/workers.c) instead, each with its own HTTP context, resolver and admin API context.
+ * The step starts the call (pj_start) and returns R_WAIT; it takes the result (pj_take) once
+ * the call has ended. One call at a time per run; the journal is written only on the
+ * engine's thread, before and after. A run that goes away while its call runs hands its
+ * provider to the call, which closes it when done. */
 #define POOL_WORKERS 12
 
 enum pj_op {
 	PJ_READ,       /* name/type through the provider into out */
 	PJ_READ_ZONE,  /* the apex MX into out and _mta-sts TXT into out2 */
 	PJ_REPLACE,    /* cur (expected) to want */
-	PJ_FRESH,      /* name/type through the worker's dns_ctx_fresh into ans */
+	PJ_FRESH,      /* name/type through a dns_ctx_fresh resolver into ans */
 	PJ_EXO_ENABLE, /* Enable-DnssecForVerifiedDomain: the host into host */
 	PJ_EXO_STATUS, /* Get-DnssecStatusForVerifiedDomain into st */
 	PJ_EXO_DANE,   /* Enable- or Disable-SmtpDaneInbound (enable) */
@@ -640,20 +642,21 @@ static void pj_call(struct mx_worker *w, struct pjob *j)
 	j->rc = mx_err_set(err, MX_EINVAL, "unknown call");
 }
 
-/* ---- HTTP providers' calls in fibers on the engine's loop ---- */
+/* ---- provider calls in fibers on the engine's loop ---- */
 
-/* An adapter that reads and writes only through HTTP (PROV_CAP_HTTP: PowerDNS, Cloudflare,
- * Route 53, Azure DNS, Google Cloud DNS) makes the engine's calls in a fiber (src/fiber.h) on
- * the engine's own thread, not on a worker: each of its requests is a transfer on the
- * engine's HTTP context (the libcurl multi handle the front end's loop drives, like the
- * MTA-STS fetches), and the fiber is suspended while it is in flight. The engine resumes a
- * fiber once its transfer has ended (fibers_advance, at the start of every engine call), so
- * an adapter's request-by-request code runs as a state machine whose states are its waits:
- * no thread waits for such a provider, and its calls never queue behind another provider's.
- * Exchange Online's admin API calls run the same way (lane "exchange"), each with an admin
- * API context of the engine's on its HTTP context (fj_exo_take). At most FIBER_LANE calls of
- * one lane are under way at once; later ones wait their turn in order. The RFC 2136 and
- * manual providers (DNS, not HTTP) stay on the workers. */
+/* A provider adapter makes the engine's calls in a fiber (src/fiber.h) on the engine's own
+ * thread, not on a worker: each of its requests is a transfer on the engine's HTTP context
+ * (the libcurl multi handle the front end's loop drives, like the MTA-STS fetches) or a
+ * query or TCP message on the engine's resolver (src/dns.c: the RFC 2136 updates and reads,
+ * the manual provider's reads from each server), and the fiber is suspended while it is in
+ * flight. The engine resumes a fiber once its answer is in (fibers_advance, at the start of
+ * every engine call), so an adapter's request-by-request code runs as a state machine whose
+ * states are its waits: no thread waits for a provider, and its calls never queue behind
+ * another provider's. Exchange Online's admin API calls run the same way (lane "exchange"),
+ * each with an admin API context of the engine's on its HTTP context (fj_exo_take), and so
+ * do the DANE gates' lookups (lane "dns", through the engine's short-memory resolver
+ * e->fresh). At most FIBER_LANE calls of one lane are under way at once; later ones wait
+ * their turn in order. */
 #define FIBER_LANE 16
 
 static enum res pj_wait(struct run *r);
@@ -693,6 +696,10 @@ static void fj_main(void *arg)
 	struct dns_ctx *dns;
 
 	mx_err_clear(&j->err);
+	if (j->op == PJ_FRESH) {
+		j->rc = dns_resolve(j->e->fresh, j->name, j->type, &j->ans, &j->err);
+		return;
+	}
 	if (j->op >= PJ_EXO_ENABLE) {
 		struct exo_ctx *x = fj_exo_take(j->e, &j->err);
 
@@ -706,7 +713,8 @@ static void fj_main(void *arg)
 	http = p->http;
 	dns = p->dns;
 	p->http = j->e->cfg.http;
-	p->dns = NULL;
+	/* An HTTP adapter reads and writes only through p->http (PROV_CAP_HTTP). */
+	p->dns = (p->ops->caps & PROV_CAP_HTTP) ? NULL : j->e->cfg.dns;
 	j->rc = pj_prov_call(p, j);
 	p->http = http;
 	p->dns = dns;
@@ -853,7 +861,15 @@ static void fibers_drain(struct mx_engine *e)
 		}
 	}
 	while (e->fibers && time(NULL) < give_up) {
-		http_wait(e->cfg.http, NULL, 0, 200, NULL);
+		struct mx_loop loop = {e->cfg.dns, e->cfg.http};
+		int fds[4], n = e->fresh ? dns_fds(e->fresh, fds, 4) : 0;
+
+		if (e->cfg.dns)
+			mx_loop_once(&loop, fds, n, 200, NULL);
+		else
+			http_wait(e->cfg.http, NULL, 0, 200, NULL);
+		if (e->fresh)
+			dns_process(e->fresh, NULL);
 		fibers_advance(e, INT_MAX, NULL);
 	}
 	/* A transfer that never ended (a context that no longer advances): its fiber is never
@@ -925,6 +941,18 @@ static struct pjob *pj_new(enum pj_op op, struct mx_err *err)
 	return j;
 }
 
+/* The engine's resolver for the DANE gates' lookups, made and set up at the first one (here,
+ * not in the fiber: dns_ctx_setup); NULL with err set. */
+static struct dns_ctx *engine_fresh(struct mx_engine *e, struct mx_err *err)
+{
+	if (!e->fresh && !dns_ctx_fresh(&e->fresh, e->cfg.dns, err) &&
+	    dns_ctx_setup(e->fresh, err)) {
+		dns_ctx_free(e->fresh);
+		e->fresh = NULL;
+	}
+	return e->fresh;
+}
+
 /* Hands the call to a worker; the run waits (R_WAIT) and comes back when it is done, or
  * R_FAIL with err. j is the pool's from here on. */
 static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
@@ -932,14 +960,23 @@ static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 	struct mx_engine *e = r->e;
 	char lane[80];
 
-	/* An HTTP provider's call or Exchange Online's: a fiber on the engine's loop (see
-	 * fj_start). */
+	/* A provider's call, a DANE gate's lookup or Exchange Online's call: a fiber on the
+	 * engine's loop (see fj_start). */
 	if ((j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE) && e->cfg.http &&
-	    r->prov && (r->prov->ops->caps & PROV_CAP_HTTP)) {
+	    r->prov && ((r->prov->ops->caps & PROV_CAP_HTTP) || e->cfg.dns)) {
 		j->prov = r->prov;
 		snprintf(j->lane, sizeof(j->lane), "provider.%s", r->row.provider);
 		snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
 		return fj_start(r, j);
+	}
+	if (j->op == PJ_FRESH && e->cfg.dns && engine_fresh(e, err)) {
+		snprintf(j->lane, sizeof(j->lane), "dns");
+		snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
+		return fj_start(r, j);
+	}
+	if (j->op == PJ_FRESH && e->cfg.dns) {
+		pjob_free(j);
+		return R_FAIL;
 	}
 	if (j->op >= PJ_EXO_ENABLE && e->cfg.http && e->cfg.conf) {
 		e->timing.loop_exo_calls++;
@@ -2536,6 +2573,7 @@ void mx_engine_free(struct mx_engine *e)
 	free(e->runs);
 	/* Calls under way end within their provider's timeouts; their runs are gone. */
 	fibers_drain(e);
+	dns_ctx_free(e->fresh);
 	mx_workers_free(e->pool);
 	/* The probes of runs that went away end with the prober. */
 	dane_ctx_free(e->dane);
@@ -3185,6 +3223,8 @@ static int engine_step(struct mx_engine *e, time_t *wake, char *domain, char *st
 	if (e->dane && dane_pending(e->dane))
 		dane_process_max(e->dane, DANE_EVENTS_PER_CALL, NULL);
 	mx_workers_drain(e->pool); /* which calls ended is read below */
+	if (e->fresh && dns_pending(e->fresh))
+		dns_process(e->fresh, NULL); /* wakes the DANE gates' lookups that are answered */
 	/* Provider calls whose requests have been answered go on first, a few per engine call;
 	 * the runs' steps come in the calls after. */
 	if (fibers_advance(e, FIBERS_PER_CALL, domain)) {
@@ -3399,6 +3439,8 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 
 	if (e->pool && n < max)
 		fds[n++] = mx_workers_fd(e->pool);
+	if (e->fresh && dns_pending(e->fresh))
+		n += dns_fds(e->fresh, fds + n, max - n);
 	if (e->dane && dane_pending(e->dane) && n < max)
 		fds[n++] = dane_fd(e->dane);
 

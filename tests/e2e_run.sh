@@ -116,6 +116,12 @@ timing=$(grep "engine: .* units of work" "$workdir/nw.err")
 [ "${BASH_REMATCH[1]}" -gt 10 ] || fail "engine timing counted ${BASH_REMATCH[1]} units"
 [ "${BASH_REMATCH[2]}" -le "${BASH_REMATCH[1]}" ] || fail "engine timing: $timing"
 tail -1 "$workdir/nw.err" | grep -q "engine:" && fail "the timing line is the last stderr line"
+# Every call of the RFC 2136 adapter (its reads from the primary, its TSIG-signed UPDATEs over
+# TCP) and the DANE gate's lookup ran in fibers on the engine's loop, none on a worker thread.
+[[ $timing =~ calls:\ ([0-9]+)\ on\ the\ engine.s\ loop.*,\ ([0-9]+)\ on\ workers ]] ||
+	fail "no count of where the calls ran: '$timing'"
+[ "${BASH_REMATCH[1]}" -ge 5 ] && [ "${BASH_REMATCH[2]}" -eq 0 ] ||
+	fail "the RFC 2136 run's calls did not all run on the engine's loop: '$timing'"
 for s in 127.0.4.2 127.0.4.3; do
 	got=$(dig +short +norec @$s $NW MX)
 	[ "$got" = "0 $NWT." ] || fail "northwind on $s: $got ($(tail -3 "$workdir/nw.log"))"
@@ -134,9 +140,9 @@ Z set mx.microsoft.test "_25._tcp.$NWT." TLSA "${nwtlsa%% *}" "${nwtlsa#* }"
 # 3. manual: the test applies each record set the run asks for, as a person would.
 fresh --mtasts none
 printf '[cutover]\nendpoint_suffix = mx.microsoft.test\nlegacy_suffixes = mail.protection.outlook.test\nspf_include = spf.protection.outlook.test\ngate_timeout = 100000\n[provider.hand]\ntype = manual\n' >"$workdir/manual.conf"
-"$MXCUTOVER" --config "$workdir/manual.conf" --resolver-conf "$MX_RESOLVER_CONF" \
-	--cacert "$MX_CACERT" --state "$workdir/state.db" run "$D" --target-mx "$T" \
-	--provider hand --yes >"$workdir/manual.log" 2>&1 &
+MXCUTOVER_ENGINE_BUDGET_MS=20 "$MXCUTOVER" --config "$workdir/manual.conf" \
+	--resolver-conf "$MX_RESOLVER_CONF" --cacert "$MX_CACERT" --state "$workdir/state.db" \
+	run "$D" --target-mx "$T" --provider hand --yes >"$workdir/manual.log" 2>&1 &
 runpid=$!
 applied=0
 for _ in $(seq 1 600); do
@@ -163,6 +169,11 @@ wait $runpid
 rc=$?
 [ "$rc" -eq 0 ] || fail "manual run exit $rc: $(tail -5 "$workdir/manual.log")"
 [ "$applied" -ge 4 ] || fail "manual run asked for $applied changes, want ≥ 4"
+# The manual provider's reads from each authoritative server ran on the engine's loop.
+timing=$(grep "engine: .* units of work" "$workdir/manual.log")
+[[ $timing =~ calls:\ ([0-9]+)\ on\ the\ engine.s\ loop.*,\ ([0-9]+)\ on\ workers ]] &&
+	[ "${BASH_REMATCH[1]}" -ge 4 ] && [ "${BASH_REMATCH[2]}" -eq 0 ] ||
+	fail "the manual run's reads did not all run on the engine's loop: '$timing'"
 [ "$(mxline)" = "$(final_mx)" ] || fail "manual final MX: $(mxline)"
 # One intent per change asked for, each completed (the run polls every few seconds).
 q="SELECT COUNT(*), COUNT(done_at) FROM intents WHERE run_id = (SELECT MAX(id) FROM runs WHERE domain = '$D')"

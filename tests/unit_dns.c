@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/unit_dns.c — the DNS module without network: answer conversion from wire packets
- * built with ldns, and direct queries against an in-process UDP/TCP responder on 127.0.0.1
- * (plain answer, dropped first query, truncation to TCP, forged id, timeout, 500 at once). */
+ * built with ldns, direct queries against an in-process UDP/TCP responder on 127.0.0.1
+ * (plain answer, dropped first query, truncation to TCP, forged id, timeout, 500 at once),
+ * and DNS messages over non-blocking TCP, blocking and from fibers that yield to the loop
+ * (answer, refused connection, a server that never replies, cancelling). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,6 +21,7 @@
 
 #include "check.h"
 #include "dns.h"
+#include "fiber.h"
 
 /* ---- building responses ---- */
 
@@ -696,6 +699,185 @@ static void test_ctx_errors(void)
 	unlink(path);
 }
 
+/* ---- DNS messages over TCP ---- */
+
+/* The wire of a query as the direct queries send it (the responder checks the flags). */
+static size_t query_wire(const char *name, uint16_t type, uint16_t id, uint8_t *buf, size_t max)
+{
+	ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN, 0);
+	uint8_t *w = NULL;
+	size_t len = 0;
+
+	ldns_pkt_set_id(q, id);
+	ldns_pkt_set_rd(q, false);
+	ldns_pkt_set_edns_udp_size(q, 1232);
+	ldns_pkt_set_edns_do(q, true);
+	if (ldns_pkt2wire(&w, q, &len) != LDNS_STATUS_OK || len > max)
+		len = 0;
+	else
+		memcpy(buf, w, len);
+	free(w);
+	ldns_pkt_free(q);
+	return len;
+}
+
+/* The A record of a reply, "" when there is none. */
+static void reply_addr(const unsigned char *wire, size_t len, uint16_t id, char *out, size_t max)
+{
+	ldns_pkt *p = NULL;
+
+	snprintf(out, max, "%s", "");
+	if (!wire || ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
+		return;
+	if (ldns_pkt_id(p) == id && ldns_rr_list_rr_count(ldns_pkt_answer(p)) == 1) {
+		char *a = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0));
+
+		snprintf(out, max, "%s", a ? a : "");
+		free(a);
+	}
+	ldns_pkt_free(p);
+}
+
+struct tcp_fiber {
+	struct dns_ctx *c;
+	const char *srv;
+	uint16_t id;
+	int rc;
+	char addr[64];
+};
+
+static void tcp_fiber_main(void *arg)
+{
+	struct tcp_fiber *t = arg;
+	uint8_t q[512];
+	size_t qlen = query_wire("ok.test.", DNS_T_A, t->id, q, sizeof(q));
+	unsigned char *reply = NULL;
+	size_t rlen = 0;
+	struct mx_err err = {0};
+
+	t->rc = dns_send_tcp(t->c, t->srv, q, qlen, 2000, &reply, &rlen, &err);
+	reply_addr(reply, rlen, t->id, t->addr, sizeof(t->addr));
+	free(reply);
+}
+
+static void msg_flag_cb(void *arg, const unsigned char *reply, size_t len, const char *why)
+{
+	(void)reply;
+	(void)len;
+	(void)why;
+	*(int *)arg += 1;
+}
+
+static void test_tcp_messages(void)
+{
+	enum { FIBERS = 4 };
+	struct responder r;
+	struct dns_ctx *c = NULL;
+	struct mx_err err = {0};
+	struct mx_fiber *f[FIBERS] = {NULL};
+	struct tcp_fiber tf[FIBERS];
+	unsigned char *reply = NULL;
+	uint8_t q[512];
+	size_t qlen, rlen = 0;
+	char srv[64], addr[64], mute_srv[64];
+	int fds[4], nfd, called = 0, mute, left;
+	uint16_t mute_port = 0;
+	int64_t t0;
+
+	if (responder_start(&r) < 0 || dns_ctx_new(&c, NULL, &err) != MX_OK) {
+		fprintf(stderr, "cannot start the test responder or resolver: %s\n", err.msg);
+		check_failures++;
+		return;
+	}
+	snprintf(srv, sizeof(srv), "127.0.0.1@%u", r.port);
+	nfd = dns_fds(c, fds, 4);
+
+	/* Blocking: the reply's wire, as sent. */
+	qlen = query_wire("ok.test.", DNS_T_A, 4711, q, sizeof(q));
+	CHECK(qlen > 12);
+	CHECK_INT(dns_send_tcp(c, srv, q, qlen, 2000, &reply, &rlen, &err), MX_OK);
+	reply_addr(reply, rlen, 4711, addr, sizeof(addr));
+	CHECK_STR(addr, "192.0.2.1");
+	free(reply);
+	reply = NULL;
+	CHECK_INT(dns_pending(c), 0);
+
+	/* From fibers: each yields at once, and the loop (poll on dns_fds, dns_process) brings
+	 * every reply in and wakes its fiber. */
+	for (int i = 0; i < FIBERS; i++) {
+		tf[i] = (struct tcp_fiber){.c = c, .srv = srv, .id = (uint16_t)(100 + i), .rc = -1};
+		CHECK_INT(mx_fiber_new(&f[i], tcp_fiber_main, &tf[i], &err), MX_OK);
+		if (f[i]) {
+			mx_fiber_resume(f[i]);
+			CHECK(!mx_fiber_done(f[i])); /* it waits: dns_send_tcp did not block */
+		}
+	}
+	CHECK_INT(dns_pending(c), FIBERS);
+	CHECK(dns_fds(c, fds, 4) == nfd + 1); /* the TCP connections' epoll descriptor */
+	t0 = ms();
+	for (left = FIBERS; left > 0 && ms() - t0 < 5000;) {
+		struct pollfd pfd[4];
+		int n = dns_fds(c, fds, 4);
+
+		for (int i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){fds[i], POLLIN, 0};
+		poll(pfd, (nfds_t)n, dns_timeout_ms(c));
+		dns_process(c, NULL);
+		left = 0;
+		for (int i = 0; i < FIBERS; i++) {
+			if (f[i] && !mx_fiber_done(f[i]) && mx_fiber_ready(f[i]))
+				mx_fiber_resume(f[i]);
+			left += f[i] && !mx_fiber_done(f[i]);
+		}
+	}
+	for (int i = 0; i < FIBERS; i++) {
+		CHECK(f[i] && mx_fiber_done(f[i]));
+		CHECK_INT(tf[i].rc, MX_OK);
+		CHECK_STR(tf[i].addr, "192.0.2.1");
+		mx_fiber_free(f[i]);
+	}
+	CHECK_INT(dns_pending(c), 0);
+
+	/* Nothing listens: the connection is refused, said so. */
+	mute = bind_port(SOCK_STREAM, AF_INET, 0, &mute_port);
+	close(mute);
+	snprintf(mute_srv, sizeof(mute_srv), "127.0.0.1@%u", mute_port);
+	CHECK_INT(dns_send_tcp(c, mute_srv, q, qlen, 2000, &reply, &rlen, &err), MX_EDNS);
+	CHECK(strstr(err.msg, "connection refused") != NULL);
+	CHECK(strstr(err.msg, mute_srv) != NULL);
+	CHECK(reply == NULL);
+
+	/* A server that takes the connection and never replies: its deadline. */
+	mute = bind_port(SOCK_STREAM, AF_INET, 0, &mute_port);
+	snprintf(mute_srv, sizeof(mute_srv), "127.0.0.1@%u", mute_port);
+	t0 = ms();
+	CHECK_INT(dns_send_tcp(c, mute_srv, q, qlen, 400, &reply, &rlen, &err), MX_EDNS);
+	CHECK(ms() - t0 >= 350 && ms() - t0 < 2000);
+	CHECK(strstr(err.msg, "no reply in time") != NULL);
+
+	/* Cancelled: no callback, nothing left. */
+	CHECK_INT(
+	    dns_send_tcp_async(c, mute_srv, q, qlen, 2000, msg_flag_cb, &called, &err), MX_OK);
+	CHECK_INT(dns_pending(c), 1);
+	dns_cancel(c, &called);
+	CHECK_INT(dns_pending(c), 0);
+	CHECK_INT(called, 0);
+
+	/* Bad input is refused at once. */
+	CHECK_INT(dns_send_tcp(c, "ns1.test", q, qlen, 100, &reply, &rlen, &err), MX_EINVAL);
+	CHECK_INT(dns_send_tcp(c, srv, q, 5, 100, &reply, &rlen, &err), MX_EINVAL);
+
+	/* Freeing with a message in flight. */
+	CHECK_INT(
+	    dns_send_tcp_async(c, mute_srv, q, qlen, 2000, msg_flag_cb, &called, &err), MX_OK);
+	dns_ctx_free(c);
+	CHECK_INT(called, 0);
+	close(mute);
+	mx_fiber_release_spares();
+	responder_stop(&r);
+	CHECK_INT(atomic_load(&r.bad_query), 0);
+}
+
 int main(void)
 {
 	test_names();
@@ -708,5 +890,6 @@ int main(void)
 	test_negative();
 	test_ctx_errors();
 	test_direct();
+	test_tcp_messages();
 	return CHECK_DONE();
 }

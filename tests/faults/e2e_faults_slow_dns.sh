@@ -4,9 +4,10 @@
 # fault proxy in --dns mode sits in front of the BIND primary and holds every UPDATE message
 # HOLD seconds before forwarding it and HOLD seconds before answering. The sandbox's BIND zone
 # that takes updates (northwind.test) is cut over and rolled back through it. The adapter's
-# calls run on the engine's workers, so no unit of the engine's work lasts as long as one
-# UPDATE (the engine's own timing, MXCUTOVER_ENGINE_BUDGET_MS), and the zone ends exactly as
-# the plan says, then exactly as it was.
+# calls run in fibers on the engine's loop (each UPDATE a non-blocking TCP exchange), so no
+# unit of the engine's work lasts as long as one UPDATE (the engine's own timing,
+# MXCUTOVER_ENGINE_BUDGET_MS), none runs on a worker, and the zone ends exactly as the plan
+# says, then exactly as it was.
 . "$(dirname "$0")/faults_lib.sh"
 HOLD=1.5 # seconds each way: an UPDATE takes at least 3 s (the adapter's timeout is 5 s)
 HOLD_MS=1500
@@ -27,6 +28,9 @@ timed() {
 	[ "${BASH_REMATCH[1]}" -lt "$HOLD_MS" ] ||
 		fail "$n ($*): a unit of the engine's work lasted ${BASH_REMATCH[1]} ms while an UPDATE takes at least $((2 * HOLD_MS)) ms: $line"
 	[ "${BASH_REMATCH[1]}" -gt "$LONGEST" ] && LONGEST=${BASH_REMATCH[1]}
+	[[ $line =~ calls:\ ([0-9]+)\ on\ the\ engine.s\ loop.*,\ ([0-9]+)\ on\ workers ]] &&
+		[ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[2]}" -eq 0 ] ||
+		fail "$n ($*): the adapter's calls did not all run on the engine's loop: '$line'"
 	return 0
 }
 
