@@ -80,12 +80,12 @@ struct prov_ops {
 };
 
 /* Everything an adapter may use; borrowed from the caller for the adapter's lifetime. The
- * engine makes one call at a time per adapter: a PROV_CAP_HTTP adapter's in a fiber on its
- * own thread with its loop's http context in place (http_perform yields there until the
- * transfer has ended, so other adapters' calls interleave at every request: hold no lock
- * across a request), any other's on one of its worker threads with that worker's own dns and
- * http contexts. An adapter keeps no thread-bound state and no pointer to p->dns or p->http
- * between calls. */
+ * engine makes one call at a time per adapter, in a fiber on its own thread with its loop's
+ * http context and resolver in place (http_perform and the blocking calls of dns.h yield
+ * there until the answer is in, so other adapters' calls interleave at every request: hold
+ * no lock across a request, open no socket of your own); check and plan make the same calls
+ * on worker threads, where they block. An adapter keeps no thread-bound state and no pointer
+ * to p->dns or p->http between calls. */
 struct prov {
 	const struct prov_ops *ops;
 	char *name;	       /* the [provider.NAME] the user chose */

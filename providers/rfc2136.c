@@ -339,11 +339,17 @@ static int map_reply(struct prov *p, const struct mx_rrset *want, ldns_status st
 	int rcode, rc;
 	unsigned te;
 
-	if (!reply)
-		return mx_err_set(err, MX_EPROVIDER,
-		    "rfc2136: the update of %s could not be sent to %s (%s); check server in "
-		    "[provider.%s] and that the primary accepts TCP",
-		    want->name, d->server, why, p->name);
+	if (!reply) {
+		/* Sent or not, applied or not: a passing failure. The engine's next try reads
+		 * the zone first, and the prerequisites keep a second UPDATE from applying twice. */
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "rfc2136: the update of %s got no answer (%s); check server in [provider.%s] "
+		    "and that the primary accepts TCP",
+		    want->name, why, p->name);
+		if (err)
+			err->transient = true;
+		return rc;
+	}
 	rcode = ldns_pkt_get_rcode(reply);
 	te = tsig_error(reply);
 	switch (rcode) {
@@ -391,6 +397,9 @@ static int map_reply(struct prov *p, const struct mx_rrset *want, ldns_status st
 		rc = mx_err_set(err, MX_EPROVIDER,
 		    "rfc2136: %s answered the update of %s with %s; check the server's log",
 		    d->server, want->name, dns_rcode_name(rcode));
+		/* The server failed (its journal, a reload), like an HTTP 5xx. */
+		if (err && rcode == LDNS_RCODE_SERVFAIL)
+			err->transient = true;
 		break;
 	}
 	if (rc && err)

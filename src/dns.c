@@ -1762,7 +1762,7 @@ int dns_send_tcp(struct dns_ctx *c, const char *server, const unsigned char *wir
 	if (rc == MX_OK)
 		rc = run_until(c, &b.pending, err);
 	if (rc == MX_OK && !b.reply)
-		rc = mx_err_set(err, MX_EDNS, "%s over TCP: %s", server, b.why);
+		rc = mx_err_set(err, MX_EDNS, "no reply from %s over TCP: %s", server, b.why);
 	if (rc != MX_OK) {
 		free(b.reply);
 		return rc;
