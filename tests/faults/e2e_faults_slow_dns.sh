@@ -34,10 +34,33 @@ timed() {
 	return 0
 }
 
-# The cutover: the run waits at the final MTA-STS policy (exit 1 with --yes), which is then
-# published as a person would, and resume finishes it.
-timed run run $NW --target-mx $NWT --provider binds --yes
-[ "$RC" -eq 0 ] || [ "$RC" -eq 1 ] || fail "run through a slow primary: exit $RC ($(tail -1 "$workdir/trun.err"))"
+# Ctrl-C while an UPDATE is held: the process says it lets the call end (its fiber goes on
+# while the engine drives the resolver), stops with exit 1 and says how to continue.
+# exec: $! is then the binary itself, not a subshell around it.
+(exec "$MXCUTOVER" --config "$workdir/binds.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" run $NW --target-mx $NWT --provider binds --yes \
+	>"$workdir/int.out" 2>"$workdir/int.err") &
+p=$!
+for _ in $(seq 1 300); do
+	grep -q "Lower the MX TTL" "$workdir/int.out" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 1
+t0=$(date +%s%N)
+kill -INT $p
+wait $p
+rc=$?
+int_ms=$((($(date +%s%N) - t0) / 1000000))
+[ $rc -eq 1 ] || fail "Ctrl-C during an UPDATE: exit $rc, want 1 ($(tail -1 "$workdir/int.err"))"
+grep -q "provider call(s) under way; letting them end" "$workdir/int.err" ||
+	fail "Ctrl-C during an UPDATE: not said that a call is under way: $(cat "$workdir/int.err")"
+tail -1 "$workdir/int.err" | grep -q "continue with \`mxcutover resume $NW\`" ||
+	fail "Ctrl-C during an UPDATE: last line: $(tail -1 "$workdir/int.err")"
+
+# The cutover goes on: the run waits at the final MTA-STS policy (exit 1 with --yes), which is
+# then published as a person would, and resume finishes it.
+timed run resume $NW --yes
+[ "$RC" -eq 0 ] || [ "$RC" -eq 1 ] || fail "resume through a slow primary: exit $RC ($(tail -1 "$workdir/trun.err"))"
 cp "$workdir/final" "$POLICY"
 if [ "$RC" -eq 1 ]; then
 	timed resume resume $NW --yes
@@ -56,5 +79,5 @@ restore
 [ "$rb_rc" -eq 0 ] || fail "rollback through a slow primary: exit $rb_rc ($(tail -1 "$workdir/trollback.err"))"
 nw_served "$mx_before" rollback before:
 total=$(grep -c '"update": true' "$workdir/bind.plog")
-figure "slow RFC 2136 primary: every UPDATE held $((2 * HOLD_MS)) ms, $total UPDATE messages; the longest unit of the engine's work ${LONGEST} ms; the zone exactly as planned, then exactly as before"
+figure "slow RFC 2136 primary: every UPDATE held $((2 * HOLD_MS)) ms, $total UPDATE messages; the longest unit of the engine's work ${LONGEST} ms; Ctrl-C during an UPDATE: exit 1 after ${int_ms} ms, once the call ended; the zone exactly as planned, then exactly as before"
 finish
