@@ -1536,9 +1536,10 @@ int dns_timeout_ms(struct dns_ctx *c)
 		if (!q->in_tcp && (best < 0 || t < best))
 			best = t;
 	}
+	/* One whose connection was refused at once ends at the next dns_process. */
 	for (const struct tcp_xfer *x = c->tx; x; x = x->next)
-		if (best < 0 || x->deadline < best)
-			best = x->deadline;
+		if (best < 0 || (x->why ? now : x->deadline) < best)
+			best = x->why ? now : x->deadline;
 	if (best < 0)
 		return -1;
 	best -= now;
