@@ -52,16 +52,8 @@ read -r d t <"$workdir/slowint.list"
 (exec "$MXCUTOVER" --config "$workdir/slow.conf" --resolver-conf "$MX_RESOLVER_CONF" \
 	--cacert "$MX_CACERT" --state "$STATE" run "$d" --target-mx "$t" --provider slow --yes \
 	>"$workdir/int.out" 2>"$workdir/int.err") &
-p=$!
-for _ in $(seq 1 300); do
-	grep -q "Lower the MX TTL" "$workdir/int.out" 2>/dev/null && break
-	sleep 0.1
-done
-sleep 1
-kill -INT $p
-wait $p
-rc=$?
-[ $rc -eq 1 ] || fail "Ctrl-C during a write: exit $rc, want 1 ($(tail -1 "$workdir/int.err"))"
+ctrl_c $! "$workdir/int.out" "Lower the MX TTL"
+[ $RC -eq 1 ] || fail "Ctrl-C during a write: exit $RC, want 1 ($(tail -1 "$workdir/int.err"))"
 grep -q "provider call(s) under way; letting them end" "$workdir/int.err" ||
 	fail "Ctrl-C during a write: not said that a call is under way: $(cat "$workdir/int.err")"
 tail -1 "$workdir/int.err" | grep -q "continue with \`mxcutover resume $d\`" ||

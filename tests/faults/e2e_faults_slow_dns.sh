@@ -40,18 +40,9 @@ timed() {
 (exec "$MXCUTOVER" --config "$workdir/binds.conf" --resolver-conf "$MX_RESOLVER_CONF" \
 	--cacert "$MX_CACERT" --state "$STATE" run $NW --target-mx $NWT --provider binds --yes \
 	>"$workdir/int.out" 2>"$workdir/int.err") &
-p=$!
-for _ in $(seq 1 300); do
-	grep -q "Lower the MX TTL" "$workdir/int.out" 2>/dev/null && break
-	sleep 0.1
-done
-sleep 1
-t0=$(date +%s%N)
-kill -INT $p
-wait $p
-rc=$?
-int_ms=$((($(date +%s%N) - t0) / 1000000))
-[ $rc -eq 1 ] || fail "Ctrl-C during an UPDATE: exit $rc, want 1 ($(tail -1 "$workdir/int.err"))"
+ctrl_c $! "$workdir/int.out" "Lower the MX TTL"
+int_ms=$INT_MS
+[ $RC -eq 1 ] || fail "Ctrl-C during an UPDATE: exit $RC, want 1 ($(tail -1 "$workdir/int.err"))"
 grep -q "provider call(s) under way; letting them end" "$workdir/int.err" ||
 	fail "Ctrl-C during an UPDATE: not said that a call is under way: $(cat "$workdir/int.err")"
 tail -1 "$workdir/int.err" | grep -q "continue with \`mxcutover resume $NW\`" ||

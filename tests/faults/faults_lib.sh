@@ -17,6 +17,23 @@ known() {
 }
 figure() { echo "FIGURE: $*" | tee -a "$workdir/figures" >&2; }
 
+# ctrl_c PID OUT TEXT — Ctrl-C while a provider call is under way: waits (at most 30 s) until
+# the file OUT shows TEXT (the step whose write is held), a second more, then sends SIGINT to
+# PID and waits for it. Sets RC (its exit status) and INT_MS (from the signal to its end).
+ctrl_c() {
+	local pid=$1 out=$2 text=$3 t0
+	for _ in $(seq 1 300); do
+		grep -q "$text" "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
+	t0=$(date +%s%N)
+	kill -INT "$pid"
+	wait "$pid"
+	RC=$?
+	INT_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # wait_port FILE — waits for a server to write its port.
 wait_port() {
 	for _ in $(seq 1 200); do
