@@ -34,6 +34,11 @@ enum {
 	PROV_CAP_HUMAN = 1 << 2,  /* a person applies changes (manual) */
 	/* Reads and writes only through p->http (p->dns is not used). */
 	PROV_CAP_HTTP = 1 << 3,
+	/* Its reads never use the credential its writes need (RFC 2136: plain queries; the TSIG
+	 * key signs only the UPDATEs), so a wrong key would first show at a run's first write:
+	 * a run's preflight proves write access instead (check_access). The other adapters' reads
+	 * use the same credential as their writes and fail on a wrong one at the snapshot. */
+	PROV_CAP_KEYED_WRITES = 1 << 4,
 };
 
 struct prov;

@@ -511,6 +511,16 @@ static int r2136_check_access(struct prov *p, struct prov_access *out, struct mx
 		    "prerequisites");
 		goto out;
 	}
+	if (!reply) {
+		rc = mx_err_set(err, MX_EPROVIDER,
+		    "rfc2136: the access probe (an UPDATE that changes nothing) got no answer "
+		    "(%s); "
+		    "check server in [provider.%s] and that the primary accepts TCP",
+		    why, p->name);
+		if (err)
+			err->transient = true;
+		goto out;
+	}
 	rc = map_reply(p, &probe, st, reply, why, err);
 	if (!rc) /* NOERROR without a valid signature */
 		rc = mx_err_set(err, MX_EAUTH,
@@ -681,7 +691,7 @@ out:
 
 const struct prov_ops prov_rfc2136_ops = {
     .name = "rfc2136",
-    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC,
+    .caps = PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_KEYED_WRITES,
     .min_ttl = 1,
     .open = r2136_open,
     .read_rrset = r2136_read_rrset,

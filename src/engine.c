@@ -84,7 +84,8 @@ struct run {
 	struct prop_probe *prop; /* propagation queries in flight or answered, NULL otherwise */
 	struct sts_fetch *fetch; /* the MTA-STS gate's fetch, NULL otherwise */
 	struct tgt_check *tgt;	 /* verify_target's lookups and probe, NULL otherwise */
-	struct pjob *pj;	 /* a provider call on a worker, NULL otherwise */
+	struct pjob *pj;	 /* a provider call in a fiber (or on a worker), NULL otherwise */
+	bool access_proved;	 /* preflight: the provider proved it can write the zone */
 	int transient;		 /* server errors (5xx) met in a row by this step */
 	struct chk_domain chk_d;
 };
@@ -496,6 +497,7 @@ enum pj_op {
 	PJ_READ,       /* name/type through the provider into out */
 	PJ_READ_ZONE,  /* the apex MX into out and _mta-sts TXT into out2 */
 	PJ_REPLACE,    /* cur (expected) to want */
+	PJ_ACCESS,     /* name's MX read, then the adapter's proof of write access into access */
 	PJ_FRESH,      /* name/type through a dns_ctx_fresh resolver into ans */
 	PJ_EXO_ENABLE, /* Enable-DnssecForVerifiedDomain: the host into host */
 	PJ_EXO_STATUS, /* Get-DnssecStatusForVerifiedDomain into st */
@@ -510,6 +512,8 @@ struct pjob {
 	struct mx_rrset cur, want, out, out2;
 	struct dns_answer *ans;
 	struct exo_dnssec_status st;
+	struct prov_access access;
+	bool proving; /* PJ_ACCESS: the read passed, check_access was called */
 	char host[EXO_HOST_MAX];
 	bool enable;
 	long long intent; /* replace: the journaled intent it carries out */
@@ -557,6 +561,13 @@ static int pj_prov_call(struct prov *p, struct pjob *j)
 		int rc = p->ops->read_rrset(p, j->name, DNS_T_MX, &j->out, &j->err);
 
 		return rc ? rc : p->ops->read_rrset(p, j->name2, DNS_T_TXT, &j->out2, &j->err);
+	}
+	case PJ_ACCESS: {
+		/* As check --provider: a zone the provider does not hold is said first. */
+		int rc = p->ops->read_rrset(p, j->name, DNS_T_MX, &j->out, &j->err);
+
+		j->proving = !rc && p->ops->check_access;
+		return j->proving ? p->ops->check_access(p, &j->access, &j->err) : rc;
 	}
 	default:
 		return p->ops->replace_rrset(p, &j->cur, &j->want, &j->err);
@@ -620,6 +631,7 @@ static void pj_call(struct mx_worker *w, struct pjob *j)
 	case PJ_READ:
 	case PJ_READ_ZONE:
 	case PJ_REPLACE:
+	case PJ_ACCESS:
 		j->rc = pj_prov(w, j);
 		return;
 	case PJ_FRESH:
@@ -962,8 +974,8 @@ static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 
 	/* A provider's call, a DANE gate's lookup or Exchange Online's call: a fiber on the
 	 * engine's loop (see fj_start). */
-	if ((j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE) && e->cfg.http &&
-	    r->prov && ((r->prov->ops->caps & PROV_CAP_HTTP) || e->cfg.dns)) {
+	if (j->op <= PJ_ACCESS && e->cfg.http && r->prov &&
+	    ((r->prov->ops->caps & PROV_CAP_HTTP) || e->cfg.dns)) {
 		j->prov = r->prov;
 		snprintf(j->lane, sizeof(j->lane), "provider.%s", r->row.provider);
 		snprintf(j->domain, sizeof(j->domain), "%s", r->row.domain);
@@ -991,7 +1003,7 @@ static enum res pj_start(struct run *r, struct pjob *j, struct mx_err *err)
 	}
 	/* Each provider section is a lane of the pool, and so are the lookups and Exchange
 	 * Online: a provider that hangs holds up its own domains' calls, never the others'. */
-	if (j->op == PJ_READ || j->op == PJ_READ_ZONE || j->op == PJ_REPLACE) {
+	if (j->op <= PJ_ACCESS) {
 		j->prov = r->prov;
 		snprintf(lane, sizeof(lane), "provider.%s", r->row.provider);
 	} else {
@@ -1552,6 +1564,62 @@ static enum res mtasts_gate(struct run *r, const char *text, struct mx_err *err)
 
 /* ---- forward executors ---- */
 
+/* provider.access, as `check --provider` has it, for an adapter whose reads never use the
+ * credential its writes need (PROV_CAP_KEYED_WRITES: RFC 2136's TSIG key): the MX read, then
+ * the adapter's proof of write access without changing the zone (a TSIG-signed UPDATE whose
+ * prerequisite fails). A wrong secret then stops the run at preflight — nothing written, no
+ * run left behind, nobody asked to publish a policy first — instead of at its first write.
+ * (The other adapters' snapshot read uses their one credential and fails on a wrong one
+ * before anything is written or asked.) R_DONE once proved. */
+static enum res preflight_access(struct run *r, struct mx_err *err)
+{
+	struct pjob *j;
+	enum res res;
+
+	if (r->access_proved)
+		return R_DONE;
+	if (!(j = pj_take(r, PJ_ACCESS, &res))) {
+		if (res == R_WAIT)
+			return res;
+		if (!r->prov || !(r->prov->ops->caps & PROV_CAP_KEYED_WRITES)) {
+			r->access_proved = true;
+			return R_DONE;
+		}
+		if (!(j = pj_new(PJ_ACCESS, err)))
+			return R_FAIL;
+		snprintf(j->name, sizeof(j->name), "%s", r->row.domain);
+		return pj_start(r, j, err);
+	}
+	if (j->rc) {
+		bool proving = j->proving;
+
+		pj_failed(j, err);
+		/* A refused credential or permission, a zone the provider does not hold: the run
+		 * stops here. A passing failure or a rate limit: the step runs again after a
+		 * deadline, like any provider call. Anything else (an answer that does not parse)
+		 * proves nothing either way: said, and the run's reads and writes will tell. */
+		if (err->rc != MX_EAUTH && err->rc != MX_ENOZONE && err->rc != MX_ERATELIMIT &&
+		    !transient_error(err)) {
+			say(r, MX_EV_LOG, MX_SEV_WARN,
+			    "provider.access: could not be proved (%s); the run goes on", err->msg);
+			mx_err_clear(err);
+			r->access_proved = true;
+			return R_DONE;
+		}
+		if (proving)
+			mx_err_prefix(err, "preflight refused (provider.access)");
+		return R_FAIL;
+	}
+	r->access_proved = true;
+	if (j->access.proved[0])
+		say(r, MX_EV_LOG, MX_SEV_INFO, "provider.access: %s", j->access.proved);
+	if (j->access.unproved[0])
+		say(r, MX_EV_LOG, MX_SEV_WARN, "provider.access: not proved: %s",
+		    j->access.unproved);
+	pjob_free(j);
+	return R_DONE;
+}
+
 static enum res do_preflight(struct run *r, struct mx_err *err)
 {
 	struct chk_domain *d = &r->chk_d;
@@ -1560,6 +1628,9 @@ static enum res do_preflight(struct run *r, struct mx_err *err)
 	size_t used = 0;
 	enum res res = R_FAIL;
 
+	if (!r->chk && (res = preflight_access(r, err)) != R_DONE)
+		return res;
+	res = R_FAIL;
 	if (!r->chk) {
 		struct chk_opts o;
 		const char *domains[1] = {r->row.domain}, *targets[1] = {r->row.target};

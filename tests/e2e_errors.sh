@@ -115,6 +115,28 @@ run mx check "$D" --target-mx "$T" --provider bind
 expect 1 - "1 of 1 domain is not ready \($D\)" "check with a provider that does not hold the zone"
 grep -q "provider.access .*does not hold zone $D" "$workdir/out" || fail "check names the provider that does not hold the zone: $(cat "$workdir/out")"
 
+# A wrong TSIG secret: the RFC 2136 adapter reads without its key, so the run's preflight
+# proves write access first (provider.access) and stops with exit 3 — before any gate asks
+# for anything, nothing written, no run left behind, the secret nowhere.
+bad_secret=$(printf 'not-the-sandbox-secret-but-32-bytes!' | base64)
+{
+	cat "$MX_CONFIG"
+	printf '[provider.bindbad]\ntype = rfc2136\nserver = 127.0.4.2@53\ntsig_name = %s\n' \
+		"$(sed -n 's/^tsig_name = //p' "$MX_CONFIG" | head -1)"
+	printf 'tsig_alg = hmac-sha256\ntsig_secret_env = MX_TEST_BAD_TSIG\n'
+} >"$workdir/tsig.conf"
+MX_TEST_BAD_TSIG=$bad_secret run "$MXCUTOVER" --config "$workdir/tsig.conf" \
+	--resolver-conf "$MX_RESOLVER_CONF" --cacert "$MX_CACERT" --state "$workdir/tsig.db" \
+	run northwind.test --target-mx northwind-test.o-v1.mx.microsoft.test --provider bindbad --yes
+expect 3 - "northwind.test: preflight refused \(provider.access\): rfc2136: .*(BADSIG|BADKEY)" \
+	"run with a wrong TSIG secret"
+! grep -q "MTA-STS\|mta-sts" "$workdir/err" "$workdir/out" ||
+	fail "a wrong TSIG secret: a gate asked something first: $(cat "$workdir/out" "$workdir/err")"
+[ "$(sqlite3 "$workdir/tsig.db" "SELECT COUNT(*) FROM runs")" = 0 ] ||
+	fail "a wrong TSIG secret left a run behind"
+! grep -aq "$bad_secret" "$workdir/tsig.db" "$workdir/out" "$workdir/err" ||
+	fail "the TSIG secret reached the state database or the output"
+
 # --json: one document on stdout for every command that has one.
 run mx --json plan "$D" --target-mx "$T" --provider pdns
 [ "$rc" = 0 ] || fail "plan --json: exit $rc ($(cat "$workdir/err"))"

@@ -392,7 +392,7 @@ static void test_rfc2136(void)
 		return;
 	}
 	CHECK_STR(p->ops->name, "rfc2136");
-	CHECK_INT(p->ops->caps, PROV_CAP_CAS | PROV_CAP_ATOMIC);
+	CHECK_INT(p->ops->caps, PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_KEYED_WRITES);
 	exercise(p, zone, "northwind-test.o-v1.mx.microsoft.test", true);
 	prov_close(p);
 

@@ -356,7 +356,7 @@ static void test_open(void)
 	CHECK(prov_find("nope") == NULL);
 	CHECK_INT(prov_powerdns_ops.caps, PROV_CAP_ATOMIC | PROV_CAP_HTTP);
 	CHECK(!(prov_manual_ops.caps & PROV_CAP_HTTP));
-	CHECK_INT(prov_rfc2136_ops.caps, PROV_CAP_CAS | PROV_CAP_ATOMIC);
+	CHECK_INT(prov_rfc2136_ops.caps, PROV_CAP_CAS | PROV_CAP_ATOMIC | PROV_CAP_KEYED_WRITES);
 	CHECK_INT(prov_powerdns_ops.min_ttl, 1);
 	CHECK_INT(prov_rfc2136_ops.min_ttl, 1);
 
