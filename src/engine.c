@@ -1594,19 +1594,11 @@ static enum res preflight_access(struct run *r, struct mx_err *err)
 		bool proving = j->proving;
 
 		pj_failed(j, err);
-		/* A refused credential or permission, a zone the provider does not hold: the run
-		 * stops here. A passing failure or a rate limit: the step runs again after a
-		 * deadline, like any provider call. Anything else (an answer that does not parse)
-		 * proves nothing either way: said, and the run's reads and writes will tell. */
-		if (err->rc != MX_EAUTH && err->rc != MX_ENOZONE && err->rc != MX_ERATELIMIT &&
-		    !transient_error(err)) {
-			say(r, MX_EV_LOG, MX_SEV_WARN,
-			    "provider.access: could not be proved (%s); the run goes on", err->msg);
-			mx_err_clear(err);
-			r->access_proved = true;
-			return R_DONE;
-		}
-		if (proving)
+		/* A lost answer or SERVFAIL: the step runs again after a deadline, like any
+		 * provider call (the R_FAIL path). Anything else — a refused key, a secret that
+		 * cannot sign, a zone the primary does not hold, a server that does not take
+		 * updates — stops the run here. */
+		if (proving && !transient_error(err) && err->rc != MX_ERATELIMIT)
 			mx_err_prefix(err, "preflight refused (provider.access)");
 		return R_FAIL;
 	}
