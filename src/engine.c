@@ -3502,8 +3502,10 @@ int mx_engine_fds(const struct mx_engine *e, int *fds, int max)
 
 	if (e->pool && n < max)
 		fds[n++] = mx_workers_fd(e->pool);
-	if (e->fresh && dns_pending(e->fresh))
-		n += dns_fds(e->fresh, fds + n, max - n);
+	/* The DANE gates' resolver only resolves: libunbound's descriptor (dns_fds gives it
+	 * first) is all it needs, and the front ends' arrays are small. */
+	if (e->fresh && dns_pending(e->fresh) && n < max)
+		n += dns_fds(e->fresh, fds + n, 1);
 	if (e->dane && dane_pending(e->dane) && n < max)
 		fds[n++] = dane_fd(e->dane);
 
