@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -1253,8 +1252,7 @@ int dns_send_tcp_async(struct dns_ctx *c, const char *server, const unsigned cha
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory sending to %s", x->server);
 		goto fail;
 	}
-	x->out[0] = (unsigned char)(len >> 8);
-	x->out[1] = (unsigned char)(len & 0xff);
+	ldns_write_uint16(x->out, (uint16_t)len);
 	memcpy(x->out + 2, wire, len);
 	x->fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (x->fd < 0) {
@@ -1345,7 +1343,7 @@ static bool tcp_step(struct dns_ctx *c, struct tcp_xfer *x, int64_t now)
 		x->loff += (size_t)r;
 		if (x->loff < 2)
 			continue;
-		x->ilen = (size_t)x->lenbuf[0] << 8 | x->lenbuf[1];
+		x->ilen = ldns_read_uint16(x->lenbuf);
 		if (x->ilen < 12) {
 			x->why = "the reply is not a DNS message";
 			return true;
