@@ -2,6 +2,8 @@
 /* src/clock.c — the injected clock. */
 #include "clock.h"
 
+#include "fiber.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -182,6 +184,11 @@ void mx_pause(double seconds, const char *who)
 
 	if (seconds <= 0)
 		return;
+	/* A call of a fiber pool (src/workers.h) waits without holding its loop's thread. */
+	if (!in_engine_call && mx_fiber_current()) {
+		mx_fiber_sleep(seconds);
+		return;
+	}
 	if (in_engine_call)
 		mx_budget_log(getenv("MXCUTOVER_ENGINE_BUDGET_LOG"),
 		    "%s paused %.2f s on a worker inside an engine call (it must end the call and "

@@ -64,9 +64,10 @@ double mx_thread_cpu_ms(void);
 void mx_budget_log(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Pauses the calling thread for seconds (an interrupted sleep resumes): an adapter's or the
- * Exchange client's pause before a retry. A call the engine hands a worker never pauses —
- * its waits are the engine's deadlines — so a pause inside one (mx_pause_forbid) is a bug:
- * it is still made, and with MXCUTOVER_ENGINE_BUDGET_LOG set a line naming who paused and
+ * Exchange client's pause before a retry. Inside a call of a fiber pool (src/workers.h) the
+ * fiber sleeps instead (mx_fiber_sleep) and its loop goes on. A call of the engine never
+ * pauses — its waits are the engine's deadlines — so a pause inside one (mx_pause_forbid)
+ * is a bug: it is still made, and with MXCUTOVER_ENGINE_BUDGET_LOG set a line naming who paused and
  * how long goes to that log, on which the test suite fails (tests/engine_budget.sh). */
 void mx_pause(double seconds, const char *who);
 /* Marks the calling thread as running a call of the engine (on) or not (off). */

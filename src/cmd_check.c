@@ -16,7 +16,8 @@
 #include "workers.h"
 
 /* Threads for the domains' provider reads (check --provider). */
-#define CHECK_PROVIDER_THREADS 8
+/* provider.access reads under way at once (fibers on the loop: src/workers.h) */
+#define CHECK_PROVIDER_CALLS 8
 
 struct prov_env {
 	const struct mx_conf *conf;
@@ -40,7 +41,7 @@ static int read_mx(void *arg, struct mx_worker *w, const char *domain, json_t **
 
 	memset(&set, 0, sizeof(set));
 	memset(&acc, 0, sizeof(acc));
-	/* On a pool thread: that thread's own contexts (a context serves one thread). */
+	/* In a fiber of the pool: the loop's own contexts, which its requests yield on. */
 	if (w && (!(dns = mx_worker_dns(w, err)) || !(http = mx_worker_http(w, err))))
 		return err->rc ? err->rc : MX_EIO;
 	rc = prov_open(env->conf, env->name, domain, dns, http, &p, err);
@@ -415,9 +416,10 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 		o.provider_name = provider;
 		o.provider_read = read_mx;
 		o.provider_arg = &penv;
-		/* The domains' provider reads overlap on threads of their own: with a provider
-		 * API 100 ms away, 1000 domains one after another would take minutes. */
-		if (mx_workers_new(&pool, CHECK_PROVIDER_THREADS, app->conf, http, dns, &err)) {
+		/* The domains' provider reads overlap, each in a fiber on this loop: with a
+		 * provider API 100 ms away, 1000 domains one after another would take minutes. */
+		if (mx_workers_new_fibers(
+			&pool, CHECK_PROVIDER_CALLS, app->conf, http, dns, &err)) {
 			status = mx_cli_fail(app, &err);
 			goto out;
 		}

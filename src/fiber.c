@@ -4,6 +4,8 @@
  * other memory. Under AddressSanitizer every switch is announced to it. */
 #include "fiber.h"
 
+#include "clock.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ struct mx_fiber {
 	mx_fiber_fn *fn;
 	void *arg;
 	bool started, done, ready;
+	double wake_at; /* mx_fiber_sleep: when it is due (mx_mono_ms), or 0 */
 #ifdef FIBER_ASAN
 	void *fake_caller, *fake_fiber; /* each side's fake stack while switched away */
 	const void *caller_bottom;	/* the resumer's stack, for switching back */
@@ -196,6 +199,24 @@ void mx_fiber_wake(struct mx_fiber *f)
 {
 	if (f)
 		f->ready = true;
+}
+
+void mx_fiber_sleep(double seconds)
+{
+	struct mx_fiber *f = current;
+
+	if (!f || seconds <= 0)
+		return;
+	f->wake_at = mx_mono_ms() + seconds * 1000.0;
+	/* A wake for something else (none is expected) does not cut the pause short. */
+	while (mx_mono_ms() < f->wake_at)
+		mx_fiber_yield();
+	f->wake_at = 0;
+}
+
+double mx_fiber_wake_at(const struct mx_fiber *f)
+{
+	return f && !f->done ? f->wake_at : 0;
 }
 
 void mx_fiber_free(struct mx_fiber *f)

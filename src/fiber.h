@@ -43,4 +43,11 @@ struct mx_fiber *mx_fiber_current(void);
  * caller loops until what it waits for is there (a wake may come for a wait already over). */
 void mx_fiber_yield(void);
 
+/* Inside a fiber: waits seconds without holding the thread (an adapter's or the Exchange
+ * client's pause before a retry, in a call of a fiber pool: src/workers.h). Whoever resumes
+ * the fiber wakes it once mx_fiber_wake_at has passed; outside a fiber, returns at once. */
+void mx_fiber_sleep(double seconds);
+/* When a sleeping fiber is due (mx_mono_ms), or 0 when it is not sleeping. */
+double mx_fiber_wake_at(const struct mx_fiber *f);
+
 #endif

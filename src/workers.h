@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* src/workers.h — a few threads for the calls that may block (a provider's API, an RFC 2136
- * update, Exchange Online's admin API, a lookup through a fresh resolver), so that an event
- * loop never waits for the network: the engine's runs and the wizard's checks and plans hand
- * such calls here and go on. Each thread has its own HTTP context, resolver and admin API
- * context, made when a call first asks for them (a context is used by one thread at a time).
- * The loop learns that calls ended through one descriptor (mx_workers_fd). */
+/* src/workers.h — a pool for the calls that wait for the network (a provider's API, an RFC
+ * 2136 update, Exchange Online's admin API), so that an event loop never waits for them:
+ * `check --provider` and the wizard's plans, Exchange checks and tenant reads hand such calls
+ * here and go on. Two kinds of pool behind one interface:
+ * - on fibers (mx_workers_new_fibers): each call runs in a fiber on the owner's thread, its
+ *   requests are transfers and queries of the owner's loop, its pauses deadlines of the
+ *   pool's timer; no thread is started.
+ * - on threads (mx_workers_new): each thread has its own HTTP context, resolver and admin
+ *   API context, made when a call first asks for them (a context is used by one thread at a
+ *   time); only an engine made without a loop uses it.
+ * The loop learns that calls can go on or ended through one descriptor (mx_workers_fd). */
 #ifndef MX_WORKERS_H
 #define MX_WORKERS_H
 
@@ -33,12 +38,22 @@ typedef void mx_work_free_fn(void *arg, bool orphan);
  * outlive the pool; dns_like and conf may be NULL (calls asking for them then fail). */
 int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
     const struct http_ctx *http_like, const struct dns_ctx *dns_like, struct mx_err *err);
+/* The same pool without threads: at most n calls (at most 16) at once, each in a fiber
+ * (src/fiber.h) on the owner's thread, with the owner's own HTTP context and resolver
+ * (borrowed; the owner's loop drives them: mx_loop_once over both, with mx_workers_fd among
+ * its descriptors, and mx_workers_drain after every turn). A call's request or lookup yields
+ * until its answer is in, and its pauses (mx_pause) are deadlines of the pool's timer, so no
+ * call holds the loop and no thread waits for the network. A call's worker has no
+ * short-memory resolver (mx_worker_dns_fresh fails). dns is set up now (dns_ctx_setup). */
+int mx_workers_new_fibers(struct mx_workers **out, int n, const struct mx_conf *conf,
+    struct http_ctx *http, struct dns_ctx *dns, struct mx_err *err);
 /* Stops the threads once the calls under way have ended (within their timeouts). Calls still
  * queued are dropped (free_arg, orphan false). Every call the owner still holds must have
  * been let go of (mx_work_abandon) first. NULL is fine. */
 void mx_workers_free(struct mx_workers *p);
 
-/* Readable when a call has ended; mx_workers_drain empties it. */
+/* Readable when a call has ended (a fiber pool's: when a pause ends or a call was queued);
+ * mx_workers_drain empties it (a fiber pool's also runs its calls to their next wait). */
 int mx_workers_fd(const struct mx_workers *p);
 void mx_workers_drain(struct mx_workers *p);
 

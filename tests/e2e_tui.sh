@@ -62,6 +62,16 @@ start() {
 # -J joins lines the terminal wrapped (what is printed after the wizard exits wraps at 100
 # columns, and domain names differ in length from run to run).
 screen() { tm capture-pane -p -J -t "$1"; }
+# on_loop SESSION WHAT: the wizard made WHAT (its checks', plans' and Exchange Online's calls)
+# in fibers on its one loop, so it has no thread of a worker pool (named mx-worker).
+on_loop() {
+	local pid t
+	pid=$(cat "$workdir/$1.pid") || fail "no pid of the wizard in session $1"
+	for t in /proc/"$pid"/task/*/comm; do
+		[ "$(cat "$t" 2>/dev/null)" != mx-worker ] ||
+			fail "$2 started a thread of a worker pool in the wizard: they belong on its loop"
+	done
+}
 # wait_for SESSION REGEX [SECONDS]: until the screen matches; a timeout fails with the screen.
 wait_for() {
 	local s=$1 re=$2 limit=${3:-20} i
@@ -134,6 +144,7 @@ keys a Enter
 wait_for a "mxcutover — Plan review"
 wait_for a "\+ 20 $AT" 20
 screen a | grep -q "TTL 3600 → 30" || fail "the plan shows the TTL change"
+on_loop a "the checks and the plan's provider reads"
 cap a plan
 keys a G
 wait_for a "Enable-SmtpDaneInbound -DomainName $A"
@@ -396,6 +407,7 @@ keys g Enter
 wait_for g "From Exchange Online: tenant tenant-e2e.onmicrosoft.com assigned this host"
 wait_for g "^  > $GT"
 wait_for g "✓ the host Exchange Online assigned"
+on_loop g "the tenant's accepted domains and the Exchange checks"
 cap g tenant-target
 # Another host is refused; ^U brings Exchange's back.
 keys g BSpace

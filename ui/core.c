@@ -42,21 +42,22 @@ struct chk_task {
 	const char *provider_type;
 	int provider_min_ttl;
 	struct mx_rrset mx, sts;
-	/* [exchange]: each domain's exchange.access / exchange.dnssec and target, read on the
-	 * workers (xw[i] in flight, exo_left still to come) before the DNS checks start (job
-	 * still NULL) */
+	/* [exchange]: each domain's exchange.access / exchange.dnssec and target, read in
+	 * fibers of the pool (xw[i] in flight, exo_left still to come) before the DNS checks
+	 * start (job still NULL) */
 	struct exo_verdict *xv;
 	struct mx_work **xw;
 	size_t exo_left;
-	struct mx_work *pw; /* a plan's provider reads in flight on the workers */
+	struct mx_work *pw; /* a plan's provider reads in flight in the pool */
 	struct mx_workers *pool;
 	bool *posted;	      /* out[i] went to the terminal as soon as it was complete */
 	struct ui_core *core; /* for the checks' completion callback */
 	struct chk_task *next;
 };
 
-/* The calls that may block, made on the workers (src/workers.c) so that the loop — every
- * run's progress — never waits for a provider or Exchange Online. */
+/* The calls that wait for the network, made in fibers of a pool on this loop
+ * (mx_workers_new_fibers, src/workers.h), so that the loop — every run's progress — never
+ * waits for a provider or Exchange Online. */
 struct xcall { /* one domain's Exchange Online checks */
 	char domain[254];
 	struct exo_verdict v;
@@ -111,7 +112,7 @@ struct ui_core {
 	struct chk_task *tasks;
 	struct chk_task *exo_tasks;  /* [exchange]: still reading Exchange, oldest first */
 	struct chk_task *read_tasks; /* plans whose provider reads are in flight */
-	struct mx_workers *workers;  /* for the calls that may block */
+	struct mx_workers *workers;  /* fibers on this loop for the calls that wait */
 	struct mx_work *tenant_work; /* the accepted domains being read */
 	struct ui_msg *tenant_msg;   /* its message, posted when it ends */
 	struct pub *pubs;
@@ -695,7 +696,7 @@ static void post_plan_failure(struct ui_core *c, struct chk_task *k, const struc
 static struct mx_workers *core_workers(struct ui_core *c, struct mx_err *err)
 {
 	if (!c->workers)
-		mx_workers_new(&c->workers, 8, c->app->conf, c->http, c->dns, err);
+		mx_workers_new_fibers(&c->workers, 8, c->app->conf, c->http, c->dns, err);
 	return c->workers;
 }
 
@@ -720,7 +721,7 @@ static void xcall_free(void *arg, bool orphan)
 	free(x);
 }
 
-/* [exchange]: the batch's Exchange checks start on the workers, one call per domain; once
+/* [exchange]: the batch's Exchange checks start in the pool, one call per domain; once
  * every domain is read (advance_exo), its DNS checks start. */
 static void exo_queue(struct ui_core *c, struct chk_task *k)
 {
@@ -944,7 +945,7 @@ static void pcall_free(void *arg, bool orphan)
 	free(pc);
 }
 
-/* A plan reads the provider's RRsets first (on the workers); the checks follow on the
+/* A plan reads the provider's RRsets first (in the pool); the checks follow on the
  * loop, then the plan is built from both (finish_plan). */
 static void plan_checks(struct ui_core *c, struct chk_task *k)
 {
@@ -1134,7 +1135,7 @@ static void tenant_free(void *arg, bool orphan)
 	ui_msg_free(arg);
 }
 
-/* [exchange]: the tenant's accepted domains for the domain list, read on the workers. */
+/* [exchange]: the tenant's accepted domains for the domain list, read in the pool. */
 static void read_tenant(struct ui_core *c)
 {
 	struct ui_msg *m;
@@ -1261,7 +1262,7 @@ static void *core_main(void *arg)
 	bool quit = false;
 
 	/* The screen's thread comes first when the machine is busy: this thread, and every
-	 * thread it starts (the workers, the resolvers'), runs a few steps nicer, so that the
+	 * thread it starts (the resolvers'), runs a few steps nicer, so that the
 	 * drawing of a key's answer waits for no burst of checks or journal writes. */
 	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), UI_CORE_NICE);
 	/* Every domain with a run in the journal, for the terminal's list. */
@@ -1334,7 +1335,7 @@ static void *core_main(void *arg)
 			dns_process(c->chk_dns, NULL);
 	}
 	/* The way out: every run stops where it is, and the terminal learns so. The calls on
-	 * the workers are let go of and end within their timeouts (ui_core_stop waits a few
+	 * the pool are let go of and end within their timeouts (ui_core_stop waits a few
 	 * seconds for this thread, then leaves it to end with the process). */
 	if (c->engine)
 		mx_engine_stop(c->engine);

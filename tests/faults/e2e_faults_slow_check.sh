@@ -3,8 +3,9 @@
 # tests/faults/e2e_faults_slow_check.sh — `check --provider` of many domains against a slow
 # provider API: every request to PowerDNS is held 1 s by the fault proxy. Each domain's
 # provider.access needs at least 3 requests (the zone, its MX RRset, the write probe), so 12
-# domains read one after another take 36 s or more; the reads run on threads of their own
-# and overlap, and every domain still gets its provider.access verdict.
+# domains read one after another take 36 s or more; the reads run in fibers on the check's
+# one loop (no thread of a worker pool) and overlap, and every domain still gets its
+# provider.access verdict.
 . "$(dirname "$0")/faults_lib.sh"
 N=12
 start_rules_proxy slowck http://127.0.0.1:8081
@@ -13,7 +14,16 @@ pdns_conf slowck "$PROXY_PORT" >"$workdir/slowck.conf"
 make_zones slowck "$N"
 t0=$(date +%s.%N)
 mxc "$workdir/slowck.conf" --json check --file "$workdir/slowck.list" --provider slowck \
-	>"$workdir/check.json" 2>"$workdir/check.err"
+	>"$workdir/check.json" 2>"$workdir/check.err" &
+ck=$!
+# While the reads wait for the held requests, the process has no thread of a worker pool.
+sleep 2
+for t in /proc/$ck/task/*/comm $(for c in $(pgrep -P $ck); do echo /proc/$c/task/*/comm; done); do
+	[ "$(cat "$t" 2>/dev/null)" != mx-worker ] ||
+		fail "check --provider read on a thread of a worker pool: the reads belong on its loop"
+done
+[ -d /proc/$ck ] || fail "check --provider ended within 2 s with every request held 1 s"
+wait $ck
 rc=$?
 took=$(echo "$(date +%s.%N) - $t0" | bc)
 # Not ready (no MTA-STS policy and more) is exit 1; the provider's verdicts are what counts.
