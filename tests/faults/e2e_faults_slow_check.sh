@@ -5,7 +5,8 @@
 # provider.access needs at least 3 requests (the zone, its MX RRset, the write probe), so 12
 # domains read one after another take 36 s or more; the reads run in fibers on the check's
 # one loop (no thread of a worker pool) and overlap, and every domain still gets its
-# provider.access verdict.
+# provider.access verdict. Then every read's first request meets a 503: each adapter pauses
+# before it tries again, and the pauses, deadlines of the loop, overlap too.
 . "$(dirname "$0")/faults_lib.sh"
 N=12
 start_rules_proxy slowck http://127.0.0.1:8081
@@ -44,4 +45,27 @@ requests=$(grep -c . "$workdir/slowck.plog")
 (($(echo "$took < 18" | bc))) ||
 	fail "check --provider of $N domains took $took s with every request held 1 s ($requests requests): the reads did not overlap"
 figure "check --provider, $N domains, every request to the provider held 1 s ($requests requests): ${took%??????} s, $n_pass/$N provider.access pass"
+
+# 8 domains; the first 8 requests (one per domain's read, all at once) meet a 503, so every
+# adapter pauses 0.5 s before its second try. One after another the pauses alone would take
+# 4 s; as deadlines of the loop they take 0.5 s together.
+make_zones retry 8
+rules '[{"method": "GET", "path": "", "kind": "503", "times": 8}]'
+t0=$(date +%s.%N)
+mxc "$workdir/slowck.conf" --json check --file "$workdir/retry.list" --provider slowck \
+	>"$workdir/retry.json" 2>"$workdir/retry.err"
+rc=$?
+took=$(echo "$(date +%s.%N) - $t0" | bc)
+[ "$rc" -le 1 ] || fail "check --provider after a 503 each: exit $rc ($(tail -1 "$workdir/retry.err"))"
+n_pass=$(python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+print(sum(1 for d in doc["domains"] for c in d["checks"]
+          if c["id"] == "provider.access" and c["status"] == "pass"))' "$workdir/retry.json")
+[ "$n_pass" -eq 8 ] || fail "provider.access after a 503 each: $n_pass of 8 pass"
+n503=$(grep -c '"fault": "503"' "$workdir/slowck.plog")
+[ "$n503" -eq 8 ] || fail "the proxy answered $n503 requests with 503, want 8"
+(($(echo "$took < 3" | bc))) ||
+	fail "check --provider of 8 domains whose first request met a 503 took $took s: the adapters' pauses did not overlap"
+figure "check --provider, 8 domains, each read's first request answered 503 (the adapter pauses 0.5 s): ${took%??????} s, 8/8 provider.access pass"
 finish
