@@ -1634,13 +1634,18 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
  * deadlines), so this ends; the first error is reported after the wait. In a fiber (count
  * given) it yields instead: the loop that owns c processes it, and the callback that brings
  * *count to zero wakes the fiber. */
-static int run_until(struct dns_ctx *c, const int *count, struct mx_err *err)
+static int run_until(struct dns_ctx *c, const int *count, const void *arg, struct mx_err *err)
 {
 	int rc = MX_OK;
 
 	if (count && mx_fiber_current()) {
-		while (*count > 0)
+		while (*count > 0 && !mx_fiber_cancelled())
 			mx_fiber_yield();
+		if (*count > 0) { /* cancelled: its queries go, their callbacks never run */
+			dns_cancel(c, arg);
+			return mx_err_set(
+			    err, MX_EDNS, "the lookup was stopped: the call was stopped");
+		}
 		return MX_OK;
 	}
 
@@ -1666,7 +1671,7 @@ static int run_until(struct dns_ctx *c, const int *count, struct mx_err *err)
 
 int dns_wait(struct dns_ctx *c, struct mx_err *err)
 {
-	return run_until(c, NULL, err);
+	return run_until(c, NULL, NULL, err);
 }
 
 struct blocking {
@@ -1688,7 +1693,7 @@ static void blocking_cb(void *arg, struct dns_answer *ans)
 static int blocking_finish(struct dns_ctx *c, struct blocking *b, const char *name,
     struct dns_answer **out, struct mx_err *err)
 {
-	int rc = run_until(c, &b->pending, err);
+	int rc = run_until(c, &b->pending, b, err);
 
 	if (rc == MX_OK && !b->ans)
 		rc = mx_err_set(err, MX_ENOMEM, "out of memory looking up %s", name);
@@ -1759,7 +1764,7 @@ int dns_send_tcp(struct dns_ctx *c, const char *server, const unsigned char *wir
 	*rlen = 0;
 	rc = dns_send_tcp_async(c, server, wire, len, timeout_ms, blocking_msg_cb, &b, err);
 	if (rc == MX_OK)
-		rc = run_until(c, &b.pending, err);
+		rc = run_until(c, &b.pending, &b, err);
 	if (rc == MX_OK && !b.reply)
 		rc = mx_err_set(err, MX_EDNS, "no reply from %s over TCP: %s", server, b.why);
 	if (rc != MX_OK) {
@@ -1958,7 +1963,7 @@ int dns_zone_servers(
 		}
 	}
 	/* Wait even after a failed start: started lookups point at z on this stack. */
-	wrc = run_until(c, &z.pending, rc == MX_OK ? err : NULL);
+	wrc = run_until(c, &z.pending, &z, rc == MX_OK ? err : NULL);
 	if (rc == MX_OK)
 		rc = wrc;
 	if (rc == MX_OK && z.enomem)

@@ -40,7 +40,7 @@ struct mx_fiber {
 	size_t map_len;
 	mx_fiber_fn *fn;
 	void *arg;
-	bool started, done, ready;
+	bool started, done, ready, cancelled;
 	double wake_at; /* mx_fiber_sleep: when it is due (mx_mono_ms), or 0 */
 #ifdef FIBER_ASAN
 	void *fake_caller, *fake_fiber; /* each side's fake stack while switched away */
@@ -209,9 +209,22 @@ void mx_fiber_sleep(double seconds)
 		return;
 	f->wake_at = mx_mono_ms() + seconds * 1000.0;
 	/* A wake for something else (none is expected) does not cut the pause short. */
-	while (mx_mono_ms() < f->wake_at)
+	while (mx_mono_ms() < f->wake_at && !f->cancelled)
 		mx_fiber_yield();
 	f->wake_at = 0;
+}
+
+void mx_fiber_cancel(struct mx_fiber *f)
+{
+	if (f && !f->done) {
+		f->cancelled = true;
+		f->ready = true;
+	}
+}
+
+bool mx_fiber_cancelled(void)
+{
+	return current && current->cancelled;
 }
 
 double mx_fiber_wake_at(const struct mx_fiber *f)

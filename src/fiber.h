@@ -49,5 +49,12 @@ void mx_fiber_yield(void);
 void mx_fiber_sleep(double seconds);
 /* When a sleeping fiber is due (mx_mono_ms), or 0 when it is not sleeping. */
 double mx_fiber_wake_at(const struct mx_fiber *f);
+/* Nobody wants the fiber's result any more (its pool is being freed, its owner let go of
+ * it): it is woken, and from then on every wait inside it ends at once — the request or
+ * lookup in flight is dropped and fails, later ones fail without being sent, a pause is cut
+ * short — so its function runs to its end within a few turns of its loop. */
+void mx_fiber_cancel(struct mx_fiber *f);
+/* Inside a fiber: has it been cancelled? False outside every fiber. */
+bool mx_fiber_cancelled(void);
 
 #endif

@@ -651,11 +651,21 @@ int http_perform(struct http_ctx *c, const struct http_request *req, struct http
 	int rc;
 
 	*out = NULL;
+	if (mx_fiber_cancelled())
+		return mx_err_set(err, MX_EIO,
+		    "the request to %.200s was not sent: the call was stopped",
+		    req && req->url ? req->url : "-");
 	rc = http_start(c, req, http_sync_done, &sync, err);
 	if (rc != MX_OK)
 		goto out;
 	while (!sync.done) {
 		/* In a fiber, the loop that owns c drives the transfer and resumes us. */
+		if (sync.fiber && mx_fiber_cancelled()) {
+			http_cancel(c, &sync);
+			rc = mx_err_set(err, MX_EIO,
+			    "the request to %.200s was stopped: the call was stopped", req->url);
+			goto out;
+		}
 		if (sync.fiber) {
 			mx_fiber_yield();
 			continue;

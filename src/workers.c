@@ -305,9 +305,8 @@ static void fiber_step(struct mx_workers *p, int i)
 
 		if (ms > MX_ENGINE_BUDGET_MS)
 			mx_budget_log(p->budget_log,
-			    "- pool-call:%s took %.1f ms of its own in a fiber on its loop, over "
-			    "the "
-			    "%d ms budget",
+			    "- pool-call:%s took %.1f ms of its own in a fiber on its loop, "
+			    "over the %d ms budget",
 			    k->lane[0] ? k->lane : "-", ms, MX_ENGINE_BUDGET_MS);
 	}
 	if (!mx_fiber_done(p->fib[i]))
@@ -429,8 +428,9 @@ int mx_workers_new_fibers(struct mx_workers **out, int n, const struct mx_conf *
 	return MX_OK;
 }
 
-/* Drops the queued calls and drives the loop until the calls under way have ended (within
- * their timeouts), as the threads' pool joins its threads. */
+/* Drops the queued calls, stops the calls under way (mx_fiber_cancel: their requests and
+ * lookups in flight are dropped, the rest fail at once) and drives the loop until they have
+ * ended, a turn or two: a Ctrl-C or the wizard's quit does not wait for a slow provider. */
 static void fibers_free(struct mx_workers *p)
 {
 	bool busy = true;
@@ -444,6 +444,8 @@ static void fibers_free(struct mx_workers *p)
 		free(k);
 	}
 	p->tail = &p->head;
+	for (int i = 0; i < p->nth; i++)
+		mx_fiber_cancel(p->fib[i]);
 	while (busy && !mx_fiber_current()) {
 		busy = false;
 		for (int i = 0; i < p->nth; i++)
@@ -539,7 +541,13 @@ bool mx_work_abandon(struct mx_workers *p, struct mx_work *w)
 		w->orphan = true;
 		w->next = p->orphans;
 		p->orphans = w;
+		/* A fiber pool's call is stopped: nobody reads what it would bring. */
+		for (int i = 0; p->fibers && i < p->nth; i++)
+			if (p->busy[i] == w)
+				mx_fiber_cancel(p->fib[i]);
 		pthread_mutex_unlock(&p->mu);
+		if (p->fibers)
+			fibers_arm(p, mx_mono_ms()); /* it ends at the loop's next turn */
 		return true;
 	}
 	if (w->state == W_QUEUED) {

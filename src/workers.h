@@ -47,9 +47,11 @@ int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
  * short-memory resolver (mx_worker_dns_fresh fails). dns is set up now (dns_ctx_setup). */
 int mx_workers_new_fibers(struct mx_workers **out, int n, const struct mx_conf *conf,
     struct http_ctx *http, struct dns_ctx *dns, struct mx_err *err);
-/* Stops the threads once the calls under way have ended (within their timeouts). Calls still
- * queued are dropped (free_arg, orphan false). Every call the owner still holds must have
- * been let go of (mx_work_abandon) first. NULL is fine. */
+/* Stops the threads once the calls under way have ended (within their timeouts); a fiber
+ * pool's calls under way are stopped (mx_fiber_cancel) and end within a turn or two of its
+ * loop, which this drives. Calls still queued are dropped (free_arg, orphan false). Every
+ * call the owner still holds must have been let go of (mx_work_abandon) first. NULL is
+ * fine. */
 void mx_workers_free(struct mx_workers *p);
 
 /* Readable when a call has ended (a fiber pool's: when a pause ends or a call was queued);
@@ -72,7 +74,9 @@ void mx_work_end(struct mx_workers *p, struct mx_work *w);
 /* The owner lets go of the call (its run or task goes away): a queued or finished one is
  * freed now (free_arg, orphan false) and false returned; a running one goes on to its end
  * and is freed then (free_arg, orphan true) — true is returned, and whatever it borrowed
- * from the owner must be left to it. */
+ * from the owner must be left to it. A fiber pool's running call is stopped
+ * (mx_fiber_cancel: its request in flight is dropped, later ones fail unsent), so it ends
+ * at the loop's next turns; its calls are reads, which nobody needs once let go of. */
 bool mx_work_abandon(struct mx_workers *p, struct mx_work *w);
 /* Is a call that was let go of while running still under way with an arg that match says is
  * key's? (A new run of a domain waits until its stopped run's write has ended.) */

@@ -3,7 +3,7 @@
  * built with ldns, direct queries against an in-process UDP/TCP responder on 127.0.0.1
  * (plain answer, dropped first query, truncation to TCP, forged id, timeout, 500 at once),
  * and DNS messages over non-blocking TCP, blocking and from fibers that yield to the loop
- * (answer, refused connection, a server that never replies, cancelling). */
+ * (answer, refused connection, a server that never replies, cancelling, a cancelled fiber). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -856,6 +856,26 @@ static void test_tcp_messages(void)
 	CHECK_INT(dns_send_tcp(c, mute_srv, q, qlen, 400, &reply, &rlen, &err), MX_EDNS);
 	CHECK(ms() - t0 >= 350 && ms() - t0 < 2000);
 	CHECK(strstr(err.msg, "no reply in time") != NULL);
+
+	/* A fiber waiting for that server is cancelled (mx_fiber_cancel): its message is
+	 * dropped, dns_send_tcp fails at its next resume, saying it was stopped, and nothing is
+	 * left in flight; the fiber's next exchange fails unsent. */
+	tf[0] = (struct tcp_fiber){.c = c, .srv = mute_srv, .id = 7, .rc = -1};
+	CHECK_INT(mx_fiber_new(&f[0], tcp_fiber_main, &tf[0], &err), MX_OK);
+	if (f[0]) {
+		mx_fiber_resume(f[0]);
+		CHECK(!mx_fiber_done(f[0]));
+		CHECK_INT(dns_pending(c), 1);
+		mx_fiber_cancel(f[0]);
+		CHECK(mx_fiber_ready(f[0]));
+		t0 = ms();
+		mx_fiber_resume(f[0]);
+		CHECK(mx_fiber_done(f[0]));
+		CHECK(ms() - t0 < 100);
+		CHECK_INT(tf[0].rc, MX_EDNS);
+		CHECK_INT(dns_pending(c), 0);
+		mx_fiber_free(f[0]);
+	}
 
 	/* Cancelled: no callback, nothing left. */
 	CHECK_INT(

@@ -472,6 +472,63 @@ static void two_requests(void *arg)
 	}
 }
 
+/* A request to /slow (3 s), then another: the fiber is cancelled while the first is out. */
+struct cancel_arg {
+	struct http_ctx *c;
+	int rc1, rc2;
+	char msg1[600], msg2[600];
+};
+
+static void slow_then_more(void *arg)
+{
+	struct cancel_arg *a = arg;
+	struct http_request req = {0};
+	struct http_response *r = NULL;
+	struct mx_err err;
+	char url[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", server_port);
+	req.url = url;
+	mx_err_clear(&err);
+	a->rc1 = http_perform(a->c, &req, &r, &err);
+	snprintf(a->msg1, sizeof(a->msg1), "%s", err.msg);
+	http_response_free(r);
+	r = NULL;
+	mx_err_clear(&err);
+	a->rc2 = http_perform(a->c, &req, &r, &err);
+	snprintf(a->msg2, sizeof(a->msg2), "%s", err.msg);
+	http_response_free(r);
+}
+
+static void test_fiber_cancel(void)
+{
+	struct cancel_arg a = {0};
+	struct mx_fiber *f = NULL;
+	struct mx_err err;
+	double t0;
+
+	mx_err_clear(&err);
+	CHECK_INT(http_ctx_new(&a.c, NULL, &err), MX_OK);
+	CHECK_INT(mx_fiber_new(&f, slow_then_more, &a, &err), MX_OK);
+	if (!f || !a.c)
+		return;
+	mx_fiber_resume(f);
+	CHECK(!mx_fiber_done(f));
+	CHECK_INT(http_pending(a.c), 1);
+	/* The transfer goes, the request fails saying it was stopped, and the next one is
+	 * never sent: the fiber ends at this resume, not 3 s later. */
+	mx_fiber_cancel(f);
+	t0 = now_s();
+	mx_fiber_resume(f);
+	CHECK(mx_fiber_done(f));
+	CHECK(now_s() - t0 < 0.1);
+	CHECK(a.rc1 != MX_OK && strstr(a.msg1, "stopped") != NULL);
+	CHECK(a.rc2 != MX_OK && strstr(a.msg2, "not sent") != NULL);
+	CHECK_INT(http_pending(a.c), 0);
+	mx_fiber_free(f);
+	http_ctx_free(a.c);
+}
+
 static void test_fibers(void)
 {
 	struct http_ctx *c = NULL;
@@ -566,6 +623,7 @@ int main(void)
 	test_bad_cacert();
 	test_escape();
 	test_fibers();
+	test_fiber_cancel();
 	test_concurrent(c);
 
 	http_ctx_free(c);

@@ -5,8 +5,9 @@
  * then), one let go of after it ended is freed at once; calls still queued when the pool is
  * freed are freed unrun; a context the pool was not given is refused with a reason. The same
  * pool on fibers (mx_workers_new_fibers): its calls run on the owner's thread, their pauses
- * hold neither that thread nor each other, a lane holds at most half the calls, and the
- * descriptor wakes the loop when a pause ends. */
+ * hold neither that thread nor each other, a lane holds at most half the calls, the
+ * descriptor wakes the loop when a pause ends, and a call let go of or still running when
+ * the pool is freed is stopped at once. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -262,8 +263,23 @@ static void test_fibers(void)
 		free(c[i]);
 	}
 
-	/* Freeing the pool lets the calls under way end (an abandoned one is freed as an
-	 * orphan) and drops the queued ones unrun. */
+	/* A call let go of in the middle of a 10 s pause is stopped: it ends at the loop's next
+	 * turns, not 10 s later. */
+	f_freed_orphan = 0;
+	c[0] = calloc(1, sizeof(*c[0]));
+	c[0]->pauses = 50;
+	w[0] = mx_work_start(p, NULL, frun, c[0], frelease, &err);
+	mx_workers_drain(p);
+	CHECK(!mx_work_done(p, w[0]));
+	t0 = mx_mono_ms();
+	CHECK(mx_work_abandon(p, w[0]));
+	want = 1;
+	fturns(p, forphans_freed, &want, 5000, &turns);
+	CHECK_INT(f_freed_orphan, 1);
+	CHECK(mx_mono_ms() - t0 < 200);
+
+	/* Freeing the pool stops the calls under way (they end within a turn or two; an
+	 * abandoned one is freed as an orphan) and drops the queued ones unrun. */
 	f_freed = f_freed_orphan = 0;
 	for (int i = 0; i < 6; i++) {
 		c[i] = calloc(1, sizeof(*c[i]));
@@ -277,7 +293,7 @@ static void test_fibers(void)
 	t0 = mx_mono_ms();
 	mx_workers_free(p);
 	CHECK_INT(f_freed_orphan, 4);
-	CHECK(mx_mono_ms() - t0 >= 150);
+	CHECK(mx_mono_ms() - t0 < 150); /* their pauses were cut short */
 
 	/* A fiber pool's calls have no short-memory resolver, nor contexts it was not given. */
 	CHECK_INT(mx_workers_new_fibers(&p, 1, NULL, NULL, NULL, &err), MX_OK);

@@ -6,7 +6,8 @@
 # domains read one after another take 36 s or more; the reads run in fibers on the check's
 # one loop (no thread of a worker pool) and overlap, and every domain still gets its
 # provider.access verdict. Then every read's first request meets a 503: each adapter pauses
-# before it tries again, and the pauses, deadlines of the loop, overlap too.
+# before it tries again, and the pauses, deadlines of the loop, overlap too. Last, Ctrl-C
+# while every request is held 20 s: the reads are stopped, not waited for.
 . "$(dirname "$0")/faults_lib.sh"
 N=12
 start_rules_proxy slowck http://127.0.0.1:8081
@@ -68,4 +69,24 @@ n503=$(grep -c '"fault": "503"' "$workdir/slowck.plog")
 (($(echo "$took < 3" | bc))) ||
 	fail "check --provider of 8 domains whose first request met a 503 took $took s: the adapters' pauses did not overlap"
 figure "check --provider, 8 domains, each read's first request answered 503 (the adapter pauses 0.5 s): ${took%??????} s, 8/8 provider.access pass"
+
+# Ctrl-C while the reads wait for requests held 20 s: they are stopped at once (their
+# transfers dropped), the check says it was interrupted, exit 1.
+rules '[{"method": "*", "path": "", "kind": "delay", "seconds": 20, "times": 1000000}]'
+(exec "$MXCUTOVER" --config "$workdir/slowck.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" check --file "$workdir/retry.list" \
+	--provider slowck >"$workdir/int.out" 2>"$workdir/int.err") &
+ck=$!
+sleep 2
+t0=$(date +%s%N)
+kill -INT $ck
+wait $ck
+rc=$?
+int_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$rc" -eq 1 ] || fail "Ctrl-C during check --provider: exit $rc, want 1 ($(tail -1 "$workdir/int.err"))"
+tail -1 "$workdir/int.err" | grep -q "check interrupted after" ||
+	fail "Ctrl-C during check --provider: last line '$(tail -1 "$workdir/int.err")'"
+((int_ms < 2000)) ||
+	fail "Ctrl-C during check --provider with every request held 20 s took $int_ms ms to exit: the reads were waited for"
+figure "Ctrl-C during check --provider, every request held 20 s: exit 1 after $int_ms ms"
 finish
