@@ -120,10 +120,11 @@ struct chk_provider_proof {
 /* Optional provider access for provider.access: returns the MX values the provider holds
  * and, in *proof, what the adapter proved about write permission without changing the zone;
  * or fails with a message. Set by the caller (the provider registry lives outside
- * src/check). With a pool (chk_opts.pool) it runs on one of its threads, w being that
- * thread (its own HTTP context and resolver: mx_worker_http, mx_worker_dns), so that a slow
- * provider API never holds up the other domains' checks and many domains' reads overlap;
- * without one it runs on the check's own loop and w is NULL. */
+ * src/check). With a pool (chk_opts.pool) it runs as one of the pool's calls, w being its
+ * worker (mx_worker_http, mx_worker_dns: for a pool of fibers, mx_workers_new_fibers, the
+ * check's own contexts, which its requests yield on), so that a slow provider API never holds
+ * up the other domains' checks and many domains' reads overlap; without one it runs on the
+ * check's own loop, blocking it, and w is NULL. */
 typedef int chk_provider_read_fn(void *arg, struct mx_worker *w, const char *domain,
     json_t **mx_values, struct chk_provider_proof *proof, struct mx_err *err);
 
@@ -142,7 +143,8 @@ struct chk_opts {
 	chk_provider_read_fn *provider_read; /* with provider_name */
 	void *provider_arg;
 	/* Where provider_read runs (borrowed; NULL: on the loop). The caller polls its
-	 * descriptor (mx_workers_fd) beside chk_fd and frees it after chk_finish. */
+	 * descriptor (mx_workers_fd) beside chk_fd and frees it after chk_finish (a pool of
+	 * fibers on the loop's contexts is driven by chk_advance: mx_workers_drain). */
 	struct mx_workers *pool;
 	chk_exchange_fn *exchange; /* with [exchange], else NULL */
 	void *exchange_arg;
