@@ -10,7 +10,8 @@
 # rollback; tenant mode ([exchange]: the accepted domains and their targets from the local
 # stand-in of the Exchange Online admin API, a cutover that calls Exchange itself); many
 # domains started at once (S) and their inbound-test questions answered at once (Y); the
-# title's counts, / and !; a check's rows arriving one by one while a domain hangs.
+# title's counts, / and !; a check's rows arriving one by one while a domain hangs; a run
+# another process drives, shown as such and taken over once that process has ended.
 # Every step asserts what the screen shows and, for the runs,
 # the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
 # (docs/wizard.md is made from them).
@@ -562,6 +563,47 @@ screen s | grep -Eq "^ $SLOW +checking…" || fail "the black-holed domain is st
 screen s | grep -q "mxcutover — Domains (3): 1 checking, " || fail "the title counts the one still checking"
 keys s q
 wait_for s "^EXIT=0$"
+STATE=
+
+# 9. A run another process drives (here `mxcutover run`, waiting out the old TTL) is shown
+# from the journal as run elsewhere, never as stopped: Enter and r refuse, naming that
+# process. Once it has ended (SIGTERM: resumable), the wizard sees it stopped within a few
+# seconds and Enter takes it over.
+fresh
+H=$D HT=$T
+STATE=$workdir/held.db
+mxh() { "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" "$@"; }
+MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" run "$H" --target-mx "$HT" --provider pdns --yes \
+	>"$workdir/h.log" 2>&1 &
+hpid=$!
+end=$((SECONDS + 60))
+while ((SECONDS < end)); do
+	mxh --json status "$H" 2>/dev/null | grep -q '"step": "wait_old_ttl"' && break
+	sleep 0.5
+done
+start h MXCUTOVER_CLOCK=warp:3 -- "$H" --provider pdns
+wait_for h "Run by another mxcutover \(pid $hpid on .* since [0-9:]+ UTC\)" 30
+wait_for h "waiting \(another process\)"
+screen h | grep -q "Stopped, resumable" && fail "a run another process drives is shown as stopped"
+cap h held
+keys h Enter
+wait_for h "$H: run by another mxcutover \(pid $hpid\); resume it here once it has ended"
+keys h r
+wait_for h "$H: run by another mxcutover \(pid $hpid\); roll it back here once it has ended"
+mxh --json status "$H" | grep -q '"step": "wait_old_ttl"' || fail "the wizard left the other process's run alone"
+kill -TERM $hpid
+wait $hpid
+wait_for h "Stopped, resumable: Enter resumes here; later: mxcutover resume $H" 10
+keys h Enter
+wait_for h "Did it pass\?" 60
+keys h y
+wait_for h "Cutover complete: $H receives mail at $HT" 60
+both_mx "$H" "0 $HT."
+keys h Escape
+keys h q
+wait_for h "^EXIT=0$"
 STATE=
 
 tm kill-server 2>/dev/null

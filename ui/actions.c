@@ -207,12 +207,24 @@ void ask_start_provision(struct tui *t, int k)
 	    d->name, d->provider);
 }
 
+bool held_elsewhere(struct tui *t, int k, const char *what)
+{
+	struct dom *d = &t->doms[k];
+
+	if (!run_held(&d->run))
+		return false;
+	message(t, CP_WARN, "%s: run by another mxcutover (pid %lld); %s here once it has ended",
+	    d->name, d->run.held_pid, what);
+	return true;
+}
+
 /* A stopped run continues as what it was: a rollback resumes as a rollback. */
 void resume_run(struct tui *t, int k)
 {
 	struct dom *d = &t->doms[k];
 
-	if (d->run.live || !send_cmd(t, UI_CMD_RESUME, k, false))
+	if (d->run.live || held_elsewhere(t, k, "resume it") ||
+	    !send_cmd(t, UI_CMD_RESUME, k, false))
 		return;
 	ui_log(t, k, MX_SEV_INFO, "%s resumed", d->run.rollback ? "rollback" : "run");
 	message(t, 0, "%s: %s resumed", d->name, d->run.rollback ? "rollback" : "run");
@@ -235,6 +247,8 @@ void ask_rollback(struct tui *t, int k)
 		message(t, CP_WARN, "%s has no run to roll back", d->name);
 		return;
 	}
+	if (held_elsewhere(t, k, "roll it back"))
+		return;
 	modal_open(t, MODAL_CONFIRM, "Roll back", k, rollback_done,
 	    "Roll %s back to its snapshot?\n\n%sThe legacy MX is preferred again first, then "
 	    "the TTL wait, then the new MX is removed and the original TTL and MTA-STS record "

@@ -120,6 +120,7 @@ struct ui_core {
 	struct nameidx pub_idx; /* pubs by domain */
 	unsigned round;		/* publish rounds */
 	double published_ms;	/* mx_mono_ms of the last publish */
+	double held_next;	/* mx_mono_ms of the next look at runs another process drives */
 	bool changed;		/* something may have changed a view since */
 	/* this turn's engine events, posted after the views of their runs (flush_events) */
 	struct ui_msg *evq, **evq_tail;
@@ -305,6 +306,33 @@ static struct pub *pub_find(struct ui_core *c, const char *domain, bool add)
 	return p;
 }
 
+/* Who drives domain's unfinished run when it is not this process: another wizard, a `run` or
+ * a `resume` holds its lock (jnl_lock) while it lives. */
+static void read_holder(struct ui_core *c, const char *domain, struct ui_run *h)
+{
+	struct jnl_lock_info l;
+	struct mx_err err;
+	char me[256] = "", since[32] = "";
+	time_t t;
+	struct tm tm;
+
+	memset(&l, 0, sizeof(l));
+	if (jnl_lock_get(c->jnl, domain, &l, &err) || !l.pid || !l.live) {
+		jnl_lock_info_clear(&l);
+		return;
+	}
+	gethostname(me, sizeof(me) - 1);
+	if (l.pid != (long long)getpid() || (l.host && strcmp(l.host, me))) {
+		t = (time_t)l.since;
+		if (gmtime_r(&t, &tm))
+			strftime(since, sizeof(since), " since %H:%M:%S UTC", &tm);
+		h->held_pid = l.pid;
+		snprintf(h->held_by, sizeof(h->held_by), "pid %lld on %.60s%s", l.pid,
+		    l.host ? l.host : "?", since);
+	}
+	jnl_lock_info_clear(&l);
+}
+
 /* The domain's newest run as the journal holds it. Its direction is the journal's own
  * (run variables), never guessed from the state or the step's name: a rollback stopped
  * anywhere, at a gate or by a failure, is shown and resumed as a rollback. */
@@ -339,6 +367,8 @@ static void read_history(struct ui_core *c, struct pub *p)
 	snprintf(
 	    h->waiting_for, sizeof(h->waiting_for), "%s", row.waiting_for ? row.waiting_for : "");
 	h->wake = (time_t)row.next_at;
+	if (!mx_run_state_over(h->st))
+		read_holder(c, p->domain, h);
 	/* Each step's state in the journal, of the direction shown. */
 	for (int i = 0; i < count && i < UI_STEP_MAX; i++) {
 		char *name = jnl_step_state(c->jnl, row.id, mx_prog_step(h->rollback, i)->key);
@@ -367,6 +397,8 @@ static void build_view(struct ui_core *c, struct pub *p, int eng, struct ui_run 
 	mx_engine_run_info(c->engine, eng, &info);
 	out->exists = true;
 	out->live = !info.stopped;
+	out->held_pid = 0; /* this process drives it */
+	out->held_by[0] = '\0';
 	out->rollback = info.rollback;
 	out->step = info.step;
 	out->st = info.st;
@@ -423,6 +455,32 @@ static void send_view(struct ui_core *c, struct pub *p, unsigned round, struct u
 
 /* Sends every run view that changed since it was sent: one pass over the engine's runs, one
  * over the pubs, a message only for a view that differs. */
+/* Runs another process drives (ui_run.held_pid) change without an event here: every
+ * HELD_REFRESH_MS their journal is read again, so that the wizard shows their progress and
+ * learns when that process has let them go (then they are stopped, resumable here). Returns
+ * the milliseconds until the next look, -1 when no run is held elsewhere. */
+#define HELD_REFRESH_MS 2000
+
+static int refresh_held(struct ui_core *c)
+{
+	double now = mx_mono_ms();
+	bool any = false;
+
+	for (size_t i = 0; i < c->npubs; i++)
+		any |= c->pubs[i].hist.held_pid != 0;
+	if (!any)
+		return -1;
+	if (now < c->held_next)
+		return (int)(c->held_next - now) + 1;
+	for (size_t i = 0; i < c->npubs; i++)
+		if (c->pubs[i].hist.held_pid) {
+			c->pubs[i].stale = true;
+			c->changed = true;
+		}
+	c->held_next = now + HELD_REFRESH_MS;
+	return HELD_REFRESH_MS;
+}
+
 static void publish(struct ui_core *c)
 {
 	struct ui_run *v = malloc(sizeof(*v));
@@ -1296,7 +1354,10 @@ static void *core_main(void *arg)
 		advance_tenant(c);
 		advance_tasks(c);
 		flush_events(c);
+		ms = refresh_held(c);
 		due = publish_due(c);
+		if (ms >= 0 && (due < 0 || ms < due))
+			due = ms;
 
 		if (c->engine_ready)
 			timeout = 0;

@@ -46,6 +46,11 @@ struct ui_run {
 	 * are more, "" when the engine has none: the domain's MX as it is now, whatever a
 	 * resolver's cache still holds (the domains list shows it while the run is unfinished). */
 	char mx_now[300];
+	/* Another mxcutover process (another wizard, a `run` or `resume`) holds the run's lock
+	 * and drives it: its pid (0 when none) and "pid N on HOST since HH:MM:SS UTC". This
+	 * wizard only shows the journal's view of such a run, refreshed every few seconds. */
+	long long held_pid;
+	char held_by[160];
 };
 
 enum ui_cmd_kind {

@@ -84,6 +84,11 @@ int add_domain(struct tui *t, const char *name, const char *target)
 	return (int)t->ndoms++;
 }
 
+bool run_held(const struct ui_run *r)
+{
+	return r->exists && !r->live && r->held_pid != 0 && run_unfinished(r);
+}
+
 bool run_unfinished(const struct ui_run *r)
 {
 	return r->exists && r->st != MX_RUN_DONE && r->st != MX_RUN_ROLLED_BACK &&

@@ -85,7 +85,9 @@ static void badge_run(const struct dom *d, char *out, size_t len, enum pair *c)
 		snprintf(out, len, "asks at %s", r->step_key);
 	} else {
 		snprintf(out, len, "%s %s%s", mx_run_state_name(r->st), r->step_key,
-		    r->live ? "" : " (stopped)");
+		    r->live	  ? ""
+		    : run_held(r) ? " (elsewhere)"
+				  : " (stopped)");
 	}
 }
 
@@ -231,11 +233,11 @@ static enum dom_state dom_state(const struct tui *t, const struct dom *d)
 	if (r->exists && r->st == MX_RUN_ROLLED_BACK)
 		return DS_BACK;
 	if (run_unfinished(r))
-		return r->question[0]		? DS_ASK
-		       : r->st == MX_RUN_FAILED ? DS_FAILED
-		       : r->st == MX_RUN_GATE	? DS_GATE
-		       : !r->live		? DS_STOPPED
-						: DS_RUNNING;
+		return r->question[0]		  ? DS_ASK
+		       : r->st == MX_RUN_FAILED	  ? DS_FAILED
+		       : r->st == MX_RUN_GATE	  ? DS_GATE
+		       : !r->live && !run_held(r) ? DS_STOPPED
+						  : DS_RUNNING;
 	if (!d->checked)
 		return d->checking ? DS_CHECKING : DS_NOT_READY;
 	if (v->v == CHK_V_MIGRATED)

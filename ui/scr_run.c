@@ -114,7 +114,9 @@ static void draw_run(struct tui *t)
 	draw_title(t, r->rollback ? "Rollback" : "Run");
 	/* The state on the right, never run into by the names on the left. */
 	snprintf(state, sizeof(state), "%s%s", r->exists ? mx_run_state_name(r->st) : "no run",
-	    r->live || !unfinished ? "" : " (stopped)");
+	    r->live || !unfinished ? ""
+	    : run_held(r)	   ? " (another process)"
+				   : " (stopped)");
 	wstate = (int)strlen(state);
 	putf(1, 1, COLS - wstate - 4, A_BOLD, "%s %s %s", d->name, sym(t, "→", "->"),
 	    d->target[0] ? d->target : "?");
@@ -142,6 +144,11 @@ static void draw_run(struct tui *t)
 	} else if (r->st == MX_RUN_ROLLED_BACK) {
 		putf(y++, 2, COLS - 4, role(t, CP_OK) | A_BOLD,
 		    "Rolled back: the MX of %s is exactly as it was before the run.", d->name);
+	} else if (run_held(r)) {
+		putf(y++, 2, COLS - 4, role(t, CP_ACCENT) | A_BOLD, "Run by another mxcutover (%s)",
+		    r->held_by);
+		putf(y++, 2, COLS - 4, A_NORMAL,
+		    "Shown from its journal; Enter takes it over once that process has ended");
 	} else if (unfinished) {
 		putf(y++, 2, COLS - 4, role(t, CP_WARN) | A_BOLD,
 		    "Stopped, resumable: Enter resumes %s; later: mxcutover resume %s",

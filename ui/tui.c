@@ -65,8 +65,8 @@ static void say_resume(struct tui *t)
 	for (size_t i = 0; i < t->ndoms; i++) {
 		struct dom *d = &t->doms[i];
 
-		if (!run_unfinished(&d->run))
-			continue;
+		if (!run_unfinished(&d->run) || run_held(&d->run))
+			continue; /* finished, or another process's to finish */
 		t->exit_status = mx_cli_reason(MX_EXIT_BLOCKED,
 		    "%s stopped at %s (%s) and is safe where it is; continue with `mxcutover "
 		    "resume %s` or `mxcutover tui`",

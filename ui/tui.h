@@ -221,6 +221,11 @@ int find_dom(const struct tui *t, const char *name);
 int add_domain(struct tui *t, const char *name, const char *target);
 /* The run exists and is neither done, rolled back nor abandoned. */
 bool run_unfinished(const struct ui_run *r);
+/* Another mxcutover process drives the run (ui_run.held_pid): this wizard only shows it. */
+bool run_held(const struct ui_run *r);
+/* Says (status line) that another process drives d's run, and what to do; true when it does
+ * (the action asked for is then not taken). */
+bool held_elsewhere(struct tui *t, int k, const char *what);
 /* Some run is driven by the engine now. */
 bool any_live(const struct tui *t);
 /* Applies the messages the engine loop sent, for at most about 30 ms; true when some are
