@@ -191,25 +191,47 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* What both kinds of pool start with; the descriptor (pipe) is the caller's to make. */
+static struct mx_workers *pool_new(
+    const struct mx_conf *conf, const struct http_ctx *http_like, const struct dns_ctx *dns_like)
+{
+	struct mx_workers *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->tail = &p->head;
+	p->pipe[0] = p->pipe[1] = -1;
+	p->conf = conf;
+	p->http_like = http_like;
+	p->dns_like = dns_like;
+	return p;
+}
+
+static void pool_release(struct mx_workers *p)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->pipe[i] >= 0)
+			close(p->pipe[i]);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
 int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
     const struct http_ctx *http_like, const struct dns_ctx *dns_like, struct mx_err *err)
 {
-	struct mx_workers *p = calloc(1, sizeof(*p));
+	struct mx_workers *p = pool_new(conf, http_like, dns_like);
 
 	*out = NULL;
 	if (!p)
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK)) {
-		free(p);
+		pool_release(p);
 		return mx_err_set(
 		    err, MX_EIO, "cannot make a pipe for the worker threads: %s", strerror(errno));
 	}
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	p->tail = &p->head;
-	p->conf = conf;
-	p->http_like = http_like;
-	p->dns_like = dns_like;
 	if (n > WORKERS_MAX)
 		n = WORKERS_MAX;
 	/* The threads start once nth and lane_cap are set (they read both under mu). */
@@ -266,11 +288,7 @@ void mx_workers_free(struct mx_workers *p)
 	/* A call under way ends within its timeouts. */
 	for (int i = 0; i < p->nth; i++)
 		pthread_join(p->th[i], NULL);
-	close(p->pipe[0]);
-	close(p->pipe[1]);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	pool_release(p);
 }
 
 /* ---- a fiber pool: the calls on the owner's loop ---- */
@@ -400,22 +418,15 @@ int mx_workers_new_fibers(struct mx_workers **out, int n, const struct mx_conf *
 	/* libunbound's setup goes deeper than a fiber's stack: done here, on the owner's. */
 	if (dns && dns_ctx_setup(dns, err))
 		return err ? err->rc : MX_EDNS;
-	if (!(p = calloc(1, sizeof(*p))))
+	if (!(p = pool_new(conf, http, dns)))
 		return mx_err_set(err, MX_ENOMEM, "out of memory");
 	p->pipe[0] = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	p->pipe[1] = -1;
 	if (p->pipe[0] < 0) {
-		free(p);
+		pool_release(p);
 		return mx_err_set(
 		    err, MX_EIO, "cannot make a timer for the calls: %s", strerror(errno));
 	}
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	p->tail = &p->head;
 	p->fibers = true;
-	p->conf = conf;
-	p->http_like = http;
-	p->dns_like = dns;
 	p->loop_http = http;
 	p->loop_dns = dns;
 	snprintf(p->budget_log, sizeof(p->budget_log), "%s", log ? log : "");
@@ -465,10 +476,7 @@ static void fibers_free(struct mx_workers *p)
 	}
 	for (int i = 0; i < p->nth; i++)
 		exo_close(p->slot[i].exo);
-	close(p->pipe[0]);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	pool_release(p);
 }
 
 int mx_workers_fd(const struct mx_workers *p)

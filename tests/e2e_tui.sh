@@ -84,6 +84,16 @@ wait_for() {
 	screen "$s" >&2
 	return 1
 }
+# at_step CMD DOMAIN STEP SECONDS: waits until `CMD --json status DOMAIN` (a function running
+# the binary on some state database) shows the run at STEP, at most SECONDS.
+at_step() {
+	local end=$((SECONDS + $4))
+	while ((SECONDS < end)); do
+		"$1" --json status "$2" 2>/dev/null | grep -q "\"step\": \"$3\"" && return 0
+		sleep 0.5
+	done
+	return 1
+}
 keys() {
 	tm send-keys -t "$1" "${@:2}"
 	sleep 0.15
@@ -290,11 +300,7 @@ MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX
 	--cacert "$MX_CACERT" --state "$demo_db" run "$E" --target-mx "$ET" --provider pdns --yes \
 	>"$workdir/e.log" 2>&1 &
 epid=$!
-end=$((SECONDS + 120))
-while ((SECONDS < end)); do
-	mxd --json status "$E" 2>/dev/null | grep -q '"step": "wait_old_ttl"' && break
-	sleep 0.5
-done
+at_step mxd "$E" wait_old_ttl 120
 kill -TERM $epid
 for ((i = 0; i < 60 && $(kill -0 $epid 2>/dev/null && echo 1 || echo 0); i++)); do
 	sleep 0.5
@@ -578,20 +584,16 @@ MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX
 	--cacert "$MX_CACERT" --state "$STATE" run "$H" --target-mx "$HT" --provider pdns --yes \
 	>"$workdir/h.log" 2>&1 &
 hpid=$!
-end=$((SECONDS + 60))
-while ((SECONDS < end)); do
-	mxh --json status "$H" 2>/dev/null | grep -q '"step": "wait_old_ttl"' && break
-	sleep 0.5
-done
+at_step mxh "$H" wait_old_ttl 60
 start h MXCUTOVER_CLOCK=warp:3 -- "$H" --provider pdns
 wait_for h "Run by another mxcutover \(pid $hpid on .* since [0-9:]+ UTC\)" 30
 wait_for h "waiting \(another process\)"
 screen h | grep -q "Stopped, resumable" && fail "a run another process drives is shown as stopped"
 cap h held
 keys h Enter
-wait_for h "$H: run by another mxcutover \(pid $hpid\); resume it here once it has ended"
+wait_for h "$H: another mxcutover \(pid $hpid\) runs it; resume it once it has ended"
 keys h r
-wait_for h "$H: run by another mxcutover \(pid $hpid\); roll it back here once it has ended"
+wait_for h "$H: another mxcutover \(pid $hpid\) runs it; roll it back once it has ended"
 mxh --json status "$H" | grep -q '"step": "wait_old_ttl"' || fail "the wizard left the other process's run alone"
 kill -TERM $hpid
 wait $hpid

@@ -213,7 +213,7 @@ bool held_elsewhere(struct tui *t, int k, const char *what)
 
 	if (!run_held(&d->run))
 		return false;
-	message(t, CP_WARN, "%s: run by another mxcutover (pid %lld); %s here once it has ended",
+	message(t, CP_WARN, "%s: another mxcutover (pid %lld) runs it; %s once it has ended",
 	    d->name, d->run.held_pid, what);
 	return true;
 }
