@@ -15,8 +15,8 @@
 #include "provider.h"
 #include "workers.h"
 
-/* Threads for the domains' provider reads (check --provider). */
-/* provider.access reads under way at once (fibers on the loop: src/workers.h) */
+/* provider.access reads under way at once (check --provider; fibers on the loop:
+ * src/workers.h) */
 #define CHECK_PROVIDER_CALLS 8
 
 struct prov_env {

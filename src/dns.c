@@ -1633,7 +1633,8 @@ void dns_cancel(struct dns_ctx *c, const void *arg)
  * Every query always completes (resolver failures fail their lookups, direct queries have
  * deadlines), so this ends; the first error is reported after the wait. In a fiber (count
  * given) it yields instead: the loop that owns c processes it, and the callback that brings
- * *count to zero wakes the fiber. */
+ * *count to zero wakes the fiber; a fiber that is cancelled (mx_fiber_cancel) stops waiting,
+ * its queries (those whose callback argument is arg) are dropped and the wait fails. */
 static int run_until(struct dns_ctx *c, const int *count, const void *arg, struct mx_err *err)
 {
 	int rc = MX_OK;

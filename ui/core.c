@@ -453,8 +453,6 @@ static void send_view(struct ui_core *c, struct pub *p, unsigned round, struct u
 	post(c, m);
 }
 
-/* Sends every run view that changed since it was sent: one pass over the engine's runs, one
- * over the pubs, a message only for a view that differs. */
 /* Runs another process drives (ui_run.held_pid) change without an event here: every
  * HELD_REFRESH_MS their journal is read again, so that the wizard shows their progress and
  * learns when that process has let them go (then they are stopped, resumable here). Returns
@@ -481,6 +479,8 @@ static int refresh_held(struct ui_core *c)
 	return HELD_REFRESH_MS;
 }
 
+/* Sends every run view that changed since it was sent: one pass over the engine's runs, one
+ * over the pubs, a message only for a view that differs. */
 static void publish(struct ui_core *c)
 {
 	struct ui_run *v = malloc(sizeof(*v));
