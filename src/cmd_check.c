@@ -73,6 +73,76 @@ struct exo_env {
 	size_t n;
 };
 
+/* One domain's Exchange checks (exo_check_domain, which changes nothing in the tenant), a call
+ * of a pool of fibers with an admin API context of its own (mx_worker_exo) on the check's
+ * HTTP context. filled: *v holds the verdicts. */
+struct exo_call {
+	const char *domain;
+	struct exo_verdict *v;
+	bool filled;
+};
+
+static void exo_call_run(struct mx_worker *w, void *arg)
+{
+	struct exo_call *x = arg;
+	struct exo_ctx *exo;
+	struct mx_err err;
+
+	mx_err_clear(&err);
+	if ((exo = mx_worker_exo(w, &err)))
+		x->filled = exo_check_domain(exo, x->domain, x->v, &err) == MX_OK;
+}
+
+/* The Exchange checks of every domain, at most CHECK_EXO_CALLS at once (Exchange answers in
+ * a few hundred milliseconds a call, two calls a domain: a tenant of 500 domains one after
+ * another takes minutes), each domain's verdicts in verdicts[i]. A domain whose call could
+ * not run (no admin API context) is checked through exo afterwards, as before. */
+#define CHECK_EXO_CALLS 8
+
+static int exo_checks(const struct mx_app *app, struct exo_ctx *exo, struct http_ctx *http,
+    struct dns_ctx *dns, char **domains, size_t n, struct exo_verdict *verdicts, struct mx_err *err)
+{
+	struct exo_call *calls = calloc(n ? n : 1, sizeof(*calls));
+	struct mx_work **work = calloc(n ? n : 1, sizeof(*work));
+	struct mx_workers *pool = NULL;
+	size_t left = 0;
+	int rc = MX_OK;
+
+	if (!calls || !work)
+		rc = mx_err_set(err, MX_ENOMEM, "out of memory");
+	if (!rc)
+		rc = mx_workers_new_fibers(&pool, CHECK_EXO_CALLS, app->conf, http, dns, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		calls[i] = (struct exo_call){domains[i], &verdicts[i], false};
+		if (!(work[i] = mx_work_start(pool, NULL, exo_call_run, &calls[i], NULL, err)))
+			rc = err->rc ? err->rc : MX_ENOMEM;
+		else
+			left++;
+	}
+	while (!rc && left) {
+		struct mx_loop loop = {dns, http};
+		int fd = mx_workers_fd(pool);
+
+		rc = mx_loop_once(&loop, &fd, 1, 1000, err);
+		mx_workers_drain(pool);
+		left = 0;
+		for (size_t i = 0; i < n; i++)
+			left += work[i] && !mx_work_done(pool, work[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (work[i] && mx_work_abandon(pool, work[i]))
+			work[i] = NULL; /* still running (an error above): the pool stops it */
+	mx_workers_free(pool);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!calls[i].filled) {
+			exo_verdict_clear(&verdicts[i]);
+			exo_check_domain(exo, domains[i], &verdicts[i], err);
+		}
+	free(calls);
+	free(work);
+	return rc;
+}
+
 static void exo_result(
     void *arg, const char *domain, struct chk_result *access, struct chk_result *dnssec)
 {
@@ -384,8 +454,11 @@ int mx_cmd_check(struct mx_app *app, int argc, char **argv)
 			status = mx_cli_reason(MX_EXIT_RUNTIME, "out of memory");
 			goto out;
 		}
+		if (exo_checks(app, exo, http, dns, domains, n, verdicts, &err)) {
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
 		for (size_t i = 0; i < n; i++) {
-			exo_check_domain(exo, domains[i], &verdicts[i], &err);
 			if (!verdicts[i].target[0])
 				continue;
 			if (targets[i] && strcmp(targets[i], verdicts[i].target)) {

@@ -173,7 +173,20 @@ expect_status 2 mx outbound --apply "$C" --yes dane-ok.test >/dev/null 2>"$workd
 tail -1 "$workdir/plainapply.log" | grep -q "needs an \[exchange\] section" || fail "--apply without [exchange]: $(tail -1 "$workdir/plainapply.log")"
 MX_CONFIG=$workdir/secret.conf
 
-# 7. Secrets and tokens: in no output, no message, not in the state database.
+# 7. A slow admin API: every InvokeCommand held 0.5 s. check --tenant's Exchange checks (two
+#    calls a domain) overlap, at most 8 at once: for 10 domains one after another they alone
+#    would take 10 s or more.
+for i in 1 2 3 4 5 6 7 8; do exo "{\"domain\": \"slowexo$$x$i.test\"}" >/dev/null; done
+exo '{"inject": [{"method": "POST", "path": "InvokeCommand", "delay": 0.5, "times": 1000}]}' >/dev/null
+t0=$(date +%s%N)
+expect_status 1 mx --json check --tenant >"$workdir/slowtenant.json" 2>"$workdir/slowtenant.err"
+took=$((($(date +%s%N) - t0) / 1000000))
+exo '{"clear_inject": true}' >/dev/null
+json_check "$workdir/slowtenant.json" "len(doc['domains']) >= 10 and all(st(d['domain'], 'exchange.access') == 'pass' for d in doc['domains'])"
+((took < 6000)) || fail "check --tenant of 10 domains with every admin API call held 0.5 s took $took ms: the Exchange checks did not overlap"
+echo "check --tenant, 10 domains, every InvokeCommand held 0.5 s: $took ms"
+
+# 8. Secrets and tokens: in no output, no message, not in the state database.
 sqlite3 "$workdir/state.db" .dump >"$workdir/dump.sql"
 exo '{"list_tokens": true}' | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))' >"$workdir/tokens.txt"
 [ -s "$workdir/tokens.txt" ] || fail "the fake issued tokens"

@@ -102,7 +102,8 @@ def txt_unquote(content):
 class Faults:
     """Failure injection: rules {"method": "GET"|"*", "path": substring, "status": N,
     "retry_after": S, "times": N, "body": {...}} consumed in order ("clear_inject" drops
-    them); stale reads."""
+    them); a rule with "delay": S and no status holds the request S seconds, then answers it
+    as usual (a slow API); stale reads."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -163,6 +164,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.faults.log = []
             return self.reply(200, self.ctl(doc) or {})
         rule = self.faults.take(method, self.path)
+        if rule and "status" not in rule:
+            time.sleep(float(rule.get("delay", 0)))
+            rule = None
         if rule:
             hdrs = {}
             if "retry_after" in rule:
