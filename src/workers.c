@@ -264,6 +264,20 @@ int mx_workers_new(struct mx_workers **out, int n, const struct mx_conf *conf,
 
 static void fibers_free(struct mx_workers *p);
 
+/* The calls still queued, freed unrun (free_arg, orphan false). */
+static void drop_queued(struct mx_workers *p)
+{
+	while (p->head) {
+		struct mx_work *k = p->head;
+
+		p->head = k->next;
+		if (k->free_arg)
+			k->free_arg(k->arg, false);
+		free(k);
+	}
+	p->tail = &p->head;
+}
+
 void mx_workers_free(struct mx_workers *p)
 {
 	if (!p)
@@ -274,15 +288,7 @@ void mx_workers_free(struct mx_workers *p)
 	}
 	pthread_mutex_lock(&p->mu);
 	p->stop = true;
-	while (p->head) {
-		struct mx_work *k = p->head;
-
-		p->head = k->next;
-		if (k->free_arg)
-			k->free_arg(k->arg, false);
-		free(k);
-	}
-	p->tail = &p->head;
+	drop_queued(p);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	/* A call under way ends within its timeouts. */
@@ -446,15 +452,7 @@ static void fibers_free(struct mx_workers *p)
 {
 	bool busy = true;
 
-	while (p->head) {
-		struct mx_work *k = p->head;
-
-		p->head = k->next;
-		if (k->free_arg)
-			k->free_arg(k->arg, false);
-		free(k);
-	}
-	p->tail = &p->head;
+	drop_queued(p);
 	for (int i = 0; i < p->nth; i++)
 		mx_fiber_cancel(p->fib[i]);
 	while (busy && !mx_fiber_current()) {
