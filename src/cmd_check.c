@@ -85,12 +85,10 @@ struct exo_call {
 static void exo_call_run(struct mx_worker *w, void *arg)
 {
 	struct exo_call *x = arg;
-	struct exo_ctx *exo;
 	struct mx_err err;
 
 	mx_err_clear(&err);
-	if ((exo = mx_worker_exo(w, &err)))
-		x->filled = exo_check_domain(exo, x->domain, x->v, &err) == MX_OK;
+	x->filled = mx_worker_exo_check(w, x->domain, x->v, &err);
 }
 
 /* The Exchange checks of every domain, at most CHECK_EXO_CALLS at once (Exchange answers in

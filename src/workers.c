@@ -109,6 +109,14 @@ struct dns_ctx *mx_worker_dns_fresh(struct mx_worker *w, struct mx_err *err)
 	return worker_resolver(w, &w->fresh, dns_ctx_fresh, err);
 }
 
+bool mx_worker_exo_check(
+    struct mx_worker *w, const char *domain, struct exo_verdict *v, struct mx_err *err)
+{
+	struct exo_ctx *exo = mx_worker_exo(w, err);
+
+	return exo && exo_check_domain(exo, domain, v, err) == MX_OK;
+}
+
 const struct mx_conf *mx_worker_conf(const struct mx_worker *w)
 {
 	return w->p->conf;

@@ -93,6 +93,11 @@ struct dns_ctx *mx_worker_dns_fresh(struct mx_worker *w, struct mx_err *err);
 /* The worker's admin API context (made at first use), or NULL with err set. Its calls
  * retry with pauses unless the caller sets exo_set_no_wait (the engine does, for its calls). */
 struct exo_ctx *mx_worker_exo(struct mx_worker *w, struct mx_err *err);
+/* One domain's Exchange checks (exo_check_domain, which never changes the tenant) through
+ * the worker's admin API context: true when *v holds the verdicts, false with err set when
+ * no context could be made. */
+bool mx_worker_exo_check(
+    struct mx_worker *w, const char *domain, struct exo_verdict *v, struct mx_err *err);
 /* The configuration the pool was made with. */
 const struct mx_conf *mx_worker_conf(const struct mx_worker *w);
 

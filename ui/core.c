@@ -763,11 +763,9 @@ static struct mx_workers *core_workers(struct ui_core *c, struct mx_err *err)
 static void xcall_run(struct mx_worker *w, void *arg)
 {
 	struct xcall *x = arg;
-	struct exo_ctx *exo;
 
 	mx_err_clear(&x->err);
-	if ((exo = mx_worker_exo(w, &x->err)))
-		x->filled = exo_check_domain(exo, x->domain, &x->v, &x->err) == MX_OK;
+	x->filled = mx_worker_exo_check(w, x->domain, &x->v, &x->err);
 }
 
 static void xcall_free(void *arg, bool orphan)
