@@ -1326,19 +1326,26 @@ static void boot_id(char *buf, size_t len)
 	fclose(fp);
 }
 
+/* me and now_boot: this machine's name and boot id, read once by the caller. */
+static bool owner_alive_on(
+    long long pid, const char *host, const char *boot, const char *me, const char *now_boot)
+{
+	if (strcmp(host, me) != 0)
+		return true; /* another machine: we cannot tell, so it holds the lock */
+	/* Taken before this machine last started: that process is gone, whatever now runs
+	 * under its pid. */
+	if (boot && boot[0] && now_boot[0] && strcmp(boot, now_boot))
+		return false;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 static bool owner_alive(long long pid, const char *host, const char *boot)
 {
 	char me[256] = "", now_boot[64];
 
 	gethostname(me, sizeof(me) - 1);
-	if (strcmp(host, me) != 0)
-		return true; /* another machine: we cannot tell, so it holds the lock */
-	/* Taken before this machine last started: that process is gone, whatever now runs
-	 * under its pid. */
 	boot_id(now_boot, sizeof(now_boot));
-	if (boot && boot[0] && now_boot[0] && strcmp(boot, now_boot))
-		return false;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	return owner_alive_on(pid, host, boot, me, now_boot);
 }
 
 int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now, struct mx_err *err)
@@ -1585,6 +1592,38 @@ int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, s
 	}
 	unprep(j, st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_fail(j, "reading the locks", err);
+	return MX_OK;
+}
+
+int jnl_lock_each(struct jnl *j,
+    void (*fn)(const char *domain, const struct jnl_lock_info *l, void *arg), void *arg,
+    struct mx_err *err)
+{
+	sqlite3_stmt *st;
+	char me[256] = "", now_boot[64];
+	long long self = (long long)getpid();
+	int rc = prep(j, "SELECT domain, pid, host, acquired_at, boot_id FROM locks", &st, err);
+
+	if (rc)
+		return rc;
+	gethostname(me, sizeof(me) - 1);
+	boot_id(now_boot, sizeof(now_boot));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *domain = (const char *)sqlite3_column_text(st, 0);
+		const char *boot = (const char *)sqlite3_column_text(st, 4);
+		struct jnl_lock_info l = {.pid = sqlite3_column_int64(st, 1),
+		    .host = col_dup(st, 2),
+		    .since = sqlite3_column_int64(st, 3)};
+
+		if (domain && l.host && l.pid && (l.pid != self || strcmp(l.host, me))) {
+			l.live = owner_alive_on(l.pid, l.host, boot, me, now_boot);
+			fn(domain, &l, arg);
+		}
+		free(l.host);
+	}
+	unprep(j, st);
+	if (rc != SQLITE_DONE)
 		return sql_fail(j, "reading the locks", err);
 	return MX_OK;
 }

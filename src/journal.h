@@ -208,6 +208,13 @@ struct jnl_lock_info {
 int jnl_lock_get(struct jnl *j, const char *domain, struct jnl_lock_info *out, struct mx_err *err);
 void jnl_lock_info_clear(struct jnl_lock_info *l);
 
+/* Calls fn for every run lock that another process holds (this process's own locks are
+ * skipped), live or not; l and domain live until fn returns. For a front end that shows runs
+ * driven elsewhere: one query, the owners' liveness checked without a file read per lock. */
+int jnl_lock_each(struct jnl *j,
+    void (*fn)(const char *domain, const struct jnl_lock_info *l, void *arg), void *arg,
+    struct mx_err *err);
+
 /* A run's steps in the order they started, with their states (pending|active|done|skipped|
  * undone) and times (0 when unset). Caller frees with jnl_step_list_free. */
 struct jnl_step {

@@ -11,7 +11,8 @@
 # stand-in of the Exchange Online admin API, a cutover that calls Exchange itself); many
 # domains started at once (S) and their inbound-test questions answered at once (Y); the
 # title's counts, / and !; a check's rows arriving one by one while a domain hangs; a run
-# another process drives, shown as such and taken over once that process has ended.
+# another process drives, shown as such and taken over once that process has ended; a run
+# another process starts while the wizard is open, listed within seconds.
 # Every step asserts what the screen shows and, for the runs,
 # the MX records the zone's servers serve. MX_TUI_CAPTURES=DIR keeps a capture per screen
 # (docs/wizard.md is made from them).
@@ -606,6 +607,35 @@ both_mx "$H" "0 $HT."
 keys h Escape
 keys h q
 wait_for h "^EXIT=0$"
+STATE=
+
+# 10. A run another process starts while the wizard is open, on a domain the wizard was not
+# given: within a few seconds the wizard lists it as run elsewhere (the run locks are read
+# every 2 s), and once that process has ended it shows the run stopped, resumable here.
+fresh
+G=$D GT=$T
+STATE=$workdir/later.db
+start l MXCUTOVER_CLOCK=warp:3 -- contoso.test
+wait_for l "^ contoso.test +secure" 8
+MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" run "$G" --target-mx "$GT" --provider pdns --yes \
+	>"$workdir/g.log" 2>&1 &
+gpid=$!
+at_step mxh "$G" wait_old_ttl 60 || fail "the run of $G never reached wait_old_ttl: $(cat "$workdir/g.log")"
+wait_for l "^ $G .* elsewhere wait_" 8
+screen l | grep -q "mxcutover — Domains (2): 1 running" || fail "the title does not count the run started elsewhere: $(screen l | head -2)"
+keys l Down
+keys l Enter
+wait_for l "Run by another mxcutover \(pid $gpid on .* since [0-9:]+ UTC\)" 8
+kill -TERM $gpid
+wait $gpid
+wait_for l "Stopped, resumable: Enter resumes here; later: mxcutover resume $G" 10
+mxh --json status "$G" | grep -q '"step": "wait_old_ttl"' || fail "the wizard touched the run it only watched"
+keys l Escape
+wait_for l "^ $G .* stopped wait_" 4
+keys l q
+wait_for l "^mxcutover: $G stopped at wait_old_ttl \(waiting\) and is safe where it is"
+wait_for l "^EXIT=1$"
 STATE=
 
 tm kill-server 2>/dev/null

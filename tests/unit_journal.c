@@ -10,6 +10,26 @@
 #include "check.h"
 #include "journal.h"
 
+struct seen_locks {
+	int n, held_live, reboot_live, ours;
+	long long held_pid;
+};
+
+static void note_lock(const char *domain, const struct jnl_lock_info *l, void *arg)
+{
+	struct seen_locks *sl = arg;
+
+	sl->n++;
+	if (!strcmp(domain, "held.example")) {
+		sl->held_live = l->live;
+		sl->held_pid = l->pid;
+	} else if (!strcmp(domain, "reboot.example")) {
+		sl->reboot_live = l->live;
+	} else {
+		sl->ours++;
+	}
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/mxjnl.XXXXXX", path[256], cmd[600];
@@ -193,6 +213,18 @@ int main(void)
 		CHECK_INT(jnl_lock(j, "held.example", 0, 1030, &err), MX_ELOCKED);
 		CHECK(strstr(err.msg, "pid 1 ") != NULL);
 		CHECK_INT(jnl_lock(j, "dead.example", 0, 1031, &err), MX_OK);
+		/* The locks of other processes, each once; ours (dead.example, taken over) not. */
+		{
+			struct seen_locks sl = {0};
+
+			CHECK_INT(jnl_lock_each(j, note_lock, &sl, &err), MX_OK);
+			CHECK_INT(sl.n, 2);
+			CHECK_INT(sl.held_live, 1);
+			CHECK_INT(sl.held_pid, 1);
+			CHECK_INT(sl.ours, 0);
+			if (access("/proc/sys/kernel/random/boot_id", R_OK) == 0)
+				CHECK_INT(sl.reboot_live, 0);
+		}
 		if (access("/proc/sys/kernel/random/boot_id", R_OK) == 0) {
 			struct jnl_lock_info li;
 

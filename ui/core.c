@@ -395,6 +395,8 @@ static void build_view(struct ui_core *c, struct pub *p, int eng, struct ui_run 
 	if (eng < 0)
 		return;
 	mx_engine_run_info(c->engine, eng, &info);
+	if (info.stopped && out->held_pid)
+		return; /* stopped here, and another process has taken it over since */
 	out->exists = true;
 	out->live = !info.stopped;
 	out->held_pid = 0; /* this process drives it */
@@ -454,20 +456,29 @@ static void send_view(struct ui_core *c, struct pub *p, unsigned round, struct u
 }
 
 /* Runs another process drives (ui_run.held_pid) change without an event here: every
- * HELD_REFRESH_MS their journal is read again, so that the wizard shows their progress and
- * learns when that process has let them go (then they are stopped, resumable here). Returns
- * the milliseconds until the next look, -1 when no run is held elsewhere. */
+ * HELD_REFRESH_MS the run locks are read (one query) and the journal of every run held
+ * elsewhere is read again, so that the wizard shows their progress, lists a run another
+ * process started after the wizard opened (a domain it did not know is added to the list),
+ * and learns when that process has let a run go (then it is stopped, resumable here).
+ * Returns the milliseconds until the next look. */
 #define HELD_REFRESH_MS 2000
+
+static void mark_held(const char *domain, const struct jnl_lock_info *l, void *arg)
+{
+	struct ui_core *c = arg;
+	struct pub *p;
+
+	if (l->live && (p = pub_find(c, domain, true)) && !p->hist.held_pid) {
+		p->stale = true;
+		c->changed = true;
+	}
+}
 
 static int refresh_held(struct ui_core *c)
 {
 	double now = mx_mono_ms();
-	bool any = false;
+	struct mx_err err;
 
-	for (size_t i = 0; i < c->npubs; i++)
-		any |= c->pubs[i].hist.held_pid != 0;
-	if (!any)
-		return -1;
 	if (now < c->held_next)
 		return (int)(c->held_next - now) + 1;
 	for (size_t i = 0; i < c->npubs; i++)
@@ -475,6 +486,7 @@ static int refresh_held(struct ui_core *c)
 			c->pubs[i].stale = true;
 			c->changed = true;
 		}
+	(void)jnl_lock_each(c->jnl, mark_held, c, &err);
 	c->held_next = now + HELD_REFRESH_MS;
 	return HELD_REFRESH_MS;
 }

@@ -84,10 +84,12 @@ static void badge_run(const struct dom *d, char *out, size_t len, enum pair *c)
 	} else if (r->question[0]) {
 		snprintf(out, len, "asks at %s", r->step_key);
 	} else {
-		snprintf(out, len, "%s %s%s", mx_run_state_name(r->st), r->step_key,
-		    r->live	  ? ""
-		    : run_held(r) ? " (elsewhere)"
-				  : " (stopped)");
+		/* The column is narrow: who drives the run comes before its step. */
+		snprintf(out, len, "%s %s",
+		    r->live	  ? mx_run_state_name(r->st)
+		    : run_held(r) ? "elsewhere"
+				  : "stopped",
+		    r->step_key);
 	}
 }
 
