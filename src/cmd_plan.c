@@ -3,6 +3,7 @@
  * RRsets), writes nothing to DNS, starts no run, and renders the plan for a change board. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,8 +14,10 @@
 #include "cli.h"
 #include "domain.h"
 #include "exo.h"
+#include "loop.h"
 #include "plan.h"
 #include "provider.h"
+#include "workers.h"
 
 enum { OPT_TARGET = 256, OPT_PROVIDER, OPT_FORMAT };
 
@@ -25,6 +28,97 @@ static const struct option plan_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {NULL, 0, NULL, 0},
 };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+/* What plan asks of Exchange Online and of the provider. Each ask is a call in a fiber on the
+ * plan's own loop (a pool of one, mx_workers_new_fibers): a request yields until the loop has
+ * its answer and a pause before a retry is a deadline, so Ctrl-C stops a read under way at
+ * once (the transfer in flight is dropped) instead of after the provider's timeout. */
+struct plan_reads {
+	const char *domain;
+	struct exo_ctx *exo;
+	struct exo_verdict xv;
+	struct prov *prov;
+	struct mx_rrset mx, sts;
+	int rc;
+	struct mx_err err;
+};
+
+static void read_exchange(struct mx_worker *w, void *arg)
+{
+	struct plan_reads *r = arg;
+
+	(void)w;
+	exo_check_domain(r->exo, r->domain, &r->xv, &r->err);
+	mx_err_clear(&r->err);
+}
+
+static void read_provider(struct mx_worker *w, void *arg)
+{
+	struct plan_reads *r = arg;
+	char name[300];
+
+	(void)w;
+	r->rc = r->prov->ops->read_rrset(r->prov, r->domain, DNS_T_MX, &r->mx, &r->err);
+	snprintf(name, sizeof(name), "_mta-sts.%s", r->domain);
+	if (!r->rc)
+		r->rc = r->prov->ops->read_rrset(r->prov, name, DNS_T_TXT, &r->sts, &r->err);
+}
+
+/* Runs fn in the pool and drives the loop until it has ended (MX_OK) or a signal came
+ * (MX_EAGAIN: the call is let go of, and mx_workers_free stops it). */
+static int in_fiber(struct mx_workers *pool, struct dns_ctx *dns, struct http_ctx *http,
+    mx_work_fn *fn, struct plan_reads *r, struct mx_err *err)
+{
+	struct mx_loop loop = {dns, http};
+	struct mx_work *w = mx_work_start(pool, NULL, fn, r, NULL, err);
+	int rc = w ? MX_OK : (err->rc ? err->rc : MX_ENOMEM);
+
+	while (!rc && !interrupted && !mx_work_done(pool, w)) {
+		int fd = mx_workers_fd(pool);
+
+		rc = mx_loop_once(&loop, &fd, 1, 1000, err);
+		mx_workers_drain(pool);
+	}
+	if (!rc && interrupted)
+		rc = MX_EAGAIN;
+	if (w && !rc)
+		mx_work_end(pool, w);
+	else if (w)
+		mx_work_abandon(pool, w);
+	return rc;
+}
+
+/* The checks of the domain (chk_run's loop, stopped by a signal: MX_EAGAIN). */
+static int plan_checks(const struct chk_opts *o, const char *const *domains,
+    const char *const *targets, struct chk_domain *out, struct mx_err *err)
+{
+	struct mx_loop loop = {o->dns, o->http};
+	struct chk_job *job = NULL;
+	int rc = o->skip_dns_probe ? MX_OK : chk_probe_dns(o, err);
+
+	if (!rc)
+		rc = chk_start(o, domains, targets, 1, out, &job, err);
+	while (!rc && !interrupted && !chk_advance(job)) {
+		int dfd = chk_fd(job);
+
+		rc =
+		    mx_loop_once(&loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, chk_timeout_ms(job), err);
+	}
+	if (!rc && interrupted)
+		rc = MX_EAGAIN;
+	if (!rc)
+		return chk_finish(job, err);
+	if (job)
+		chk_finish(job, NULL);
+	return rc;
+}
 
 /* Writes through a temporary file renamed into place: a plan file is whole or absent. */
 static int write_plan(
@@ -70,7 +164,7 @@ static int write_plan(
 int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 {
 	const char *target_arg = NULL, *provider = NULL, *output = NULL, *domain_arg = NULL;
-	char domain[MX_NAME_MAX + 1], target[MX_NAME_MAX + 1], name[300];
+	char domain[MX_NAME_MAX + 1], target[MX_NAME_MAX + 1];
 	const char *domains[1], *targets[1];
 	enum mx_plan_format fmt = PLAN_TEXT;
 	const char *fmt_name = NULL; /* --format as given */
@@ -79,9 +173,11 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	struct chk_opts o;
 	struct dns_ctx *dns = NULL;
 	struct http_ctx *http = NULL;
-	struct prov *prov = NULL;
 	struct exo_ctx *exo = NULL;
-	struct mx_rrset mx, sts;
+	struct mx_workers *pool = NULL;
+	struct plan_reads r;
+	struct sigaction sa, old_int, old_term;
+	bool signals = false;
 	struct mx_plan_in in;
 	json_t *plan = NULL, *blockers = json_array();
 	struct mx_err err;
@@ -89,8 +185,7 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 
 	mx_err_clear(&err);
 	memset(&res, 0, sizeof(res));
-	memset(&mx, 0, sizeof(mx));
-	memset(&sts, 0, sizeof(sts));
+	memset(&r, 0, sizeof(r));
 	while ((opt = mx_cli_getopt(app, argc, argv, "o:", plan_opts, &idx)) != -1) {
 		switch (opt) {
 		case 'h':
@@ -172,23 +267,30 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	rc = dns_ctx_new(&dns, app->resolver_conf, &err);
 	if (!rc)
 		rc = http_ctx_new(&http, app->cacert, &err);
+	if (!rc)
+		rc = mx_workers_new_fibers(&pool, 1, app->conf, http, dns, &err);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	signals = true;
+	r.domain = domain;
 	/* [exchange]: the target is the host Exchange assigned; plan never changes the tenant,
 	 * so an endpoint not provisioned yet has no host to plan with. */
 	if (!rc && exo_configured(app->conf)) {
-		struct exo_verdict xv;
-
 		rc = exo_open(app->conf, http, &exo, &err);
+		r.exo = exo;
+		if (!rc)
+			rc = in_fiber(pool, dns, http, read_exchange, &r, &err);
 		if (!rc) {
-			memset(&xv, 0, sizeof(xv));
-			exo_check_domain(exo, domain, &xv, &err);
-			mx_err_clear(&err);
-			if (xv.access.status == CHK_FAIL) {
+			struct exo_verdict *xv = &r.xv;
+
+			if (xv->access.status == CHK_FAIL) {
 				status = mx_cli_domain_reason(
-				    MX_EXIT_RUNTIME, domain, xv.access.summary);
-				exo_verdict_clear(&xv);
+				    MX_EXIT_RUNTIME, domain, xv->access.summary);
 				goto out;
 			}
-			if (!xv.target[0]) {
+			if (!xv->target[0]) {
 				status = mx_cli_domain_reason(MX_EXIT_BLOCKED, domain,
 				    "Exchange Online has not provisioned the DNSSEC endpoint yet, "
 				    "so the "
@@ -196,34 +298,37 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 				    "(Enable-DnssecForVerifiedDomain), or run that cmdlet, then "
 				    "plan "
 				    "again");
-				exo_verdict_clear(&xv);
 				goto out;
 			}
-			if (target[0] && strcasecmp(target, xv.target)) {
+			if (target[0] && strcasecmp(target, xv->target)) {
 				status = mx_cli_usage_error("plan",
 				    "the target %s differs from %s, the host Exchange Online "
 				    "assigned "
 				    "to %s (DnssecMxValue); drop --target-mx or correct it",
-				    target, xv.target, domain);
-				exo_verdict_clear(&xv);
+				    target, xv->target, domain);
 				goto out;
 			}
-			snprintf(target, sizeof(target), "%s", xv.target);
-			exo_verdict_clear(&xv);
+			snprintf(target, sizeof(target), "%s", xv->target);
 		}
 	}
 	if (!rc)
-		rc = prov_open(app->conf, provider, domain, dns, http, &prov, &err);
+		rc = prov_open(app->conf, provider, domain, dns, http, &r.prov, &err);
 	if (!rc)
-		rc = prov->ops->read_rrset(prov, domain, DNS_T_MX, &mx, &err);
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-	if (!rc)
-		rc = prov->ops->read_rrset(prov, name, DNS_T_TXT, &sts, &err);
+		rc = in_fiber(pool, dns, http, read_provider, &r, &err);
+	if (!rc && r.rc) {
+		rc = r.rc;
+		err = r.err;
+	}
+	if (rc == MX_EAGAIN && interrupted) {
+		status = mx_cli_reason(MX_EXIT_BLOCKED,
+		    "plan of %s interrupted; nothing was changed — run plan again", domain);
+		goto out;
+	}
 	if (rc) {
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
-	if (mx.n == 0) {
+	if (r.mx.n == 0) {
 		mx_err_set(
 		    &err, MX_EINVAL, "%s has no MX RRset at %s; nothing to move", domain, provider);
 		status = mx_cli_fail(app, &err);
@@ -236,7 +341,12 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	o.http = http;
 	domains[0] = domain;
 	targets[0] = target;
-	rc = chk_run(&o, domains, targets, 1, &res, &err);
+	rc = plan_checks(&o, domains, targets, &res, &err);
+	if (rc == MX_EAGAIN && interrupted) {
+		status = mx_cli_reason(MX_EXIT_BLOCKED,
+		    "plan of %s interrupted; nothing was changed — run plan again", domain);
+		goto out;
+	}
 	if (rc) {
 		status = mx_cli_fail(app, &err);
 		goto out;
@@ -267,10 +377,10 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	in.domain = domain;
 	in.target = target;
 	in.provider = provider;
-	in.provider_type = prov->ops->name;
-	in.provider_min_ttl = prov->ops->min_ttl;
-	in.mx = &mx;
-	in.sts_txt = &sts;
+	in.provider_type = r.prov->ops->name;
+	in.provider_min_ttl = r.prov->ops->min_ttl;
+	in.mx = &r.mx;
+	in.sts_txt = &r.sts;
 	in.observed_ttl = res.facts.mx_ttl_max;
 	in.policy = mx_plan_policy_now(&res.facts);
 	in.blockers = blockers;
@@ -298,10 +408,17 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 out:
 	json_decref(plan);
 	json_decref(blockers);
-	prov_rrset_clear(&mx);
-	prov_rrset_clear(&sts);
+	if (signals) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	/* A call let go of (a signal) is stopped here, before what it reads into goes. */
+	mx_workers_free(pool);
+	prov_rrset_clear(&r.mx);
+	prov_rrset_clear(&r.sts);
+	exo_verdict_clear(&r.xv);
 	chk_domain_clear(&res);
-	prov_close(prov);
+	prov_close(r.prov);
 	exo_close(exo);
 	http_ctx_free(http);
 	dns_ctx_free(dns);
