@@ -529,6 +529,13 @@ struct pjob {
 	struct pjob *fnext; /* in e->fibers */
 };
 
+/* Does the call change the zone or the tenant? (A write under way is let end, so that its
+ * outcome is known; a read can be stopped at any time.) */
+static bool pj_writes(enum pj_op op)
+{
+	return op == PJ_REPLACE || op == PJ_EXO_ENABLE || op == PJ_EXO_DANE;
+}
+
 static void pjob_free(struct pjob *j)
 {
 	prov_rrset_clear(&j->cur);
@@ -870,6 +877,10 @@ static void fibers_drain(struct mx_engine *e)
 			fj_unlink(e, j);
 			j->orphan = true;
 			fj_free(j);
+		} else if (!pj_writes(j->op)) {
+			/* A read changes nothing and nobody will take its answer: it is stopped
+			 * (its transfer or lookup dropped) and ends at its next resume. */
+			mx_fiber_cancel(j->fiber);
 		}
 	}
 	while (e->fibers && time(NULL) < give_up) {
@@ -2628,14 +2639,29 @@ void mx_engine_free(struct mx_engine *e)
 {
 	if (!e)
 		return;
+	/* The domains stay locked until the writes under way have ended: no other process
+	 * starts on a zone this one may still be changing. */
+	char **locked = calloc((size_t)e->nruns + 1, sizeof(*locked));
+	int nlocked = 0;
+
 	for (int i = 0; i < e->nruns; i++) {
-		if (!e->runs[i]->stopped)
-			jnl_unlock(e->cfg.jnl, e->runs[i]->row.domain);
+		if (!e->runs[i]->stopped) {
+			if (locked && (locked[nlocked] = strdup(e->runs[i]->row.domain)))
+				nlocked++;
+			else
+				jnl_unlock(e->cfg.jnl, e->runs[i]->row.domain);
+		}
 		run_free(e->runs[i]);
 	}
 	free(e->runs);
-	/* Calls under way end within their provider's timeouts; their runs are gone. */
+	/* Writes under way end within their provider's timeouts, reads are stopped; their runs
+	 * are gone. */
 	fibers_drain(e);
+	for (int i = 0; i < nlocked; i++) {
+		jnl_unlock(e->cfg.jnl, locked[i]);
+		free(locked[i]);
+	}
+	free(locked);
 	dns_ctx_free(e->fresh);
 	mx_workers_free(e->pool);
 	/* The probes of runs that went away end with the prober. */
@@ -3262,7 +3288,7 @@ int mx_engine_calls_in_flight(struct mx_engine *e)
 	int n = 0;
 
 	for (int i = 0; i < e->nruns; i++)
-		n += e->runs[i]->pj && !pj_done(e->runs[i]);
+		n += e->runs[i]->pj && !pj_done(e->runs[i]) && pj_writes(e->runs[i]->pj->op);
 	return n;
 }
 

@@ -99,8 +99,10 @@ struct mx_engine_timing {
 };
 void mx_engine_timing(const struct mx_engine *e, struct mx_engine_timing *out);
 
-/* Provider calls under way on the engine's workers. mx_engine_free waits for them (each ends
- * within its provider's timeouts): a front end that stops says so first. */
+/* Writes under way (a provider's change of the zone, an Exchange Online cmdlet that changes
+ * the tenant). mx_engine_free waits for them, each within its provider's timeouts, so that
+ * their outcome is journaled and no other process takes the domain while one may still land:
+ * a front end that stops says so first. Reads under way are stopped at once instead. */
 int mx_engine_calls_in_flight(struct mx_engine *e);
 
 /* What a front end shows of run i. Strings are borrowed until the next mx_engine_step. */

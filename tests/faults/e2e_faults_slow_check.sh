@@ -7,7 +7,8 @@
 # one loop (no thread of a worker pool) and overlap, and every domain still gets its
 # provider.access verdict. Then every read's first request meets a 503: each adapter pauses
 # before it tries again, and the pauses, deadlines of the loop, overlap too. Last, Ctrl-C
-# while every request is held 20 s: the reads are stopped, not waited for.
+# while every request is held 20 s: the reads are stopped, not waited for, in check, plan and
+# run alike.
 . "$(dirname "$0")/faults_lib.sh"
 N=12
 start_rules_proxy slowck http://127.0.0.1:8081
@@ -89,4 +90,45 @@ tail -1 "$workdir/int.err" | grep -q "check interrupted after" ||
 ((int_ms < 2000)) ||
 	fail "Ctrl-C during check --provider with every request held 20 s took $int_ms ms to exit: the reads were waited for"
 figure "Ctrl-C during check --provider, every request held 20 s: exit 1 after $int_ms ms"
+
+# The same for `plan` (its reads of the provider) and for `run` (a run's reads: none of them
+# changes the zone, so Ctrl-C stops them at once; only a write under way is let end, see
+# e2e_faults_slow). The run is stopped where it is and nothing was written.
+read -r d t <"$workdir/retry.list"
+# intr NAME ARGS...: Ctrl-C 3 s after the start; INT_MS, RC, and the last line in LAST.
+intr() {
+	local name=$1 pid t0
+	shift
+	(exec "$MXCUTOVER" --config "$workdir/slowck.conf" --resolver-conf "$MX_RESOLVER_CONF" \
+		--cacert "$MX_CACERT" --state "$STATE" "$@" </dev/null >"$workdir/$name.out" \
+		2>"$workdir/$name.err") &
+	pid=$!
+	sleep 3
+	[ -d /proc/$pid ] || fail "$name ended within 3 s with every request held 20 s: $(tail -1 "$workdir/$name.err")"
+	t0=$(date +%s%N)
+	kill -INT $pid
+	wait $pid
+	RC=$?
+	INT_MS=$((($(date +%s%N) - t0) / 1000000))
+	LAST=$(tail -1 "$workdir/$name.err")
+}
+intr plan plan "$d" --target-mx "$t" --provider slowck
+[ "$RC" -eq 1 ] || fail "Ctrl-C during plan: exit $RC, want 1 ($LAST)"
+[[ $LAST == "mxcutover: plan of $d interrupted; nothing was changed — run plan again" ]] ||
+	fail "Ctrl-C during plan: last line '$LAST'"
+((INT_MS < 2000)) || fail "Ctrl-C during plan with every request held 20 s took $INT_MS ms: the reads were waited for"
+plan_ms=$INT_MS
+before=$(dig +short +norec @127.0.3.1 "$d" MX)
+intr run run "$d" --target-mx "$t" --provider slowck --yes
+[ "$RC" -eq 1 ] || fail "Ctrl-C during a run's reads: exit $RC, want 1 ($LAST)"
+[[ $LAST == *"$d is safe where it is — continue with \`mxcutover resume $d\`" ]] ||
+	fail "Ctrl-C during a run's reads: last line '$LAST'"
+grep -q "letting them end" "$workdir/run.err" &&
+	fail "Ctrl-C during a run's reads said it lets calls end: only writes are waited for"
+((INT_MS < 2000)) || fail "Ctrl-C during a run's reads with every request held 20 s took $INT_MS ms: they were waited for"
+[ "$(dig +short +norec @127.0.3.1 "$d" MX)" = "$before" ] || fail "the interrupted run changed the MX of $d"
+mxc "$workdir/slowck.conf" --json status "$d" >"$workdir/run.status" 2>&1
+grep -q '"state": "running"\|"state": "waiting"' "$workdir/run.status" ||
+	fail "the interrupted run is not left resumable: $(cat "$workdir/run.status")"
+figure "Ctrl-C with every request held 20 s: plan exit 1 after $plan_ms ms, run (its reads) exit 1 after $INT_MS ms"
 finish
