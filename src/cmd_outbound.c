@@ -5,6 +5,7 @@
  * CONNECTOR` sets those modes on the connector (read first, journaled) and `rollback
  * --outbound CONNECTOR` restores the modes it found. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,13 @@ static const char *jstr(json_t *obj, const char *key)
 static json_t *modes_json(const char *dane, const char *sts)
 {
 	return json_pack("{s:s,s:s}", "SmtpDaneMode", dane, "MtaStsMode", sts);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
 }
 
 static bool confirm(const char *question)
@@ -305,7 +313,7 @@ int mx_cmd_outbound_rollback(struct mx_app *app, int argc, char **argv)
 			snprintf(q, sizeof(q),
 			    "Restore connector \"%s\" to SmtpDaneMode %s, MtaStsMode %s?",
 			    cur.identity, dane, sts);
-			if (!confirm(q)) {
+			if (!confirm(q) || interrupted) {
 				mx_err_set(&err, MX_ECANCELED,
 				    "rollback --outbound: not confirmed; "
 				    "nothing changed");
@@ -455,7 +463,10 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 	struct dns_ctx *dns = NULL;
 	struct http_ctx *http = NULL;
 	struct mx_err err;
+	struct sigaction sa, old_int, old_term;
+	bool signals = false;
 	long port = 25;
+	size_t checked = 0;
 	int status = MX_EXIT_OK, idx = 0, opt, rc;
 
 	mx_err_clear(&err);
@@ -549,7 +560,23 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 	o.dane.port = (int)port;
 	o.dane.pkix = true;
 	o.dane.cafile = app->cacert;
+	/* Ctrl-C or SIGTERM stops the partners' checks at once, and at the confirmation; a
+	 * change of the connector under way is let end, so that its outcome is journaled. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	signals = true;
+	o.stop = &interrupted;
+	o.stopped_after = &checked;
 	rc = ob_run(&o, (const char *const *)domains, n, results, &err);
+	if (rc == MX_EAGAIN && interrupted) {
+		status = mx_cli_reason(MX_EXIT_BLOCKED,
+		    "outbound interrupted after %zu of %zu partner domains; nothing was changed — "
+		    "run outbound again",
+		    checked, n);
+		goto out;
+	}
 	if (rc) {
 		status = mx_cli_fail(app, &err);
 		goto out;
@@ -614,6 +641,10 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 			    results[i].dane_mode == OB_DANE_NONE ? results[i].dane_reason
 								 : results[i].sts_reason);
 out:
+	if (signals) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 	json_decref(applied);
 	for (size_t i = 0; results && i < n; i++)
 		ob_domain_clear(&results[i]);

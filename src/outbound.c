@@ -362,11 +362,14 @@ struct ob_host_work {
 	struct dns_answer *a, *aaaa, *tlsa;
 };
 
+struct ob_query;
+
 struct ob_job {
 	const struct ob_opts *o;
 	struct dane_ctx *dane;
 	struct mx_err err;
 	size_t done;
+	struct ob_query *asked; /* the lookups in flight, dropped when the job is stopped */
 };
 
 struct ob_work {
@@ -388,7 +391,15 @@ struct ob_query {
 	struct ob_work *w;
 	enum qkind kind;
 	size_t host;
+	struct ob_query *next, **prevp; /* in job->asked */
 };
+
+static void query_unlink(struct ob_query *q)
+{
+	*q->prevp = q->next;
+	if (q->next)
+		q->next->prevp = q->prevp;
+}
 
 static void strv_free(char **v, size_t n)
 {
@@ -455,9 +466,15 @@ static void ask(struct ob_work *w, enum qkind kind, size_t host, const char *nam
 	q->w = w;
 	q->kind = kind;
 	q->host = host;
+	q->next = w->job->asked;
+	q->prevp = &w->job->asked;
+	if (q->next)
+		q->next->prevp = &q->next;
+	w->job->asked = q;
 	w->pending++;
 	if (dns_resolve_async(w->job->o->dns, name, type, on_answer, q, &err)) {
 		/* Left unanswered: the facts say "no answer". */
+		query_unlink(q);
 		free(q);
 		w->pending--;
 	}
@@ -569,6 +586,7 @@ static void on_answer(void *arg, struct dns_answer *ans)
 	struct ob_query *q = arg;
 	struct ob_work *w = q->w;
 
+	query_unlink(q);
 	if (!ans) {
 		w->job->err.rc = MX_ENOMEM;
 	} else {
@@ -879,6 +897,20 @@ int ob_run(const struct ob_opts *o, const char *const *domains, size_t n, struct
 	for (size_t i = 0; i < n; i++)
 		snprintf(out[i].domain, sizeof(out[i].domain), "%s", domains[i]);
 	while (job.done < n) {
+		if (o->stop && *o->stop) {
+			if (o->stopped_after)
+				*o->stopped_after = job.done;
+			rc = mx_err_set(err, MX_EAGAIN, "interrupted");
+			/* No answer of theirs is read any more: the lookups go now. */
+			while (job.asked) {
+				struct ob_query *q = job.asked;
+
+				query_unlink(q);
+				dns_cancel(o->dns, q);
+				free(q);
+			}
+			break;
+		}
 		while (next < n && next - job.done < max_active)
 			start_domain(&job, &out[next++]);
 		if (job.err.rc) {

@@ -8,6 +8,7 @@
 #define MX_OUTBOUND_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -124,10 +125,15 @@ struct ob_opts {
 	int max_active;	       /* domains in flight at once; 0 = 100 */
 	int timeout_ms;	       /* per HTTPS fetch; 0 = 10000 */
 	size_t max_hosts;      /* MX hosts looked at per domain; 0 = 16 */
+	/* Set by a signal handler: ob_run stops at the loop's next turn with MX_EAGAIN and
+	 * *stopped_after the partners complete by then (NULL: never stops). */
+	const volatile sig_atomic_t *stop;
+	size_t *stopped_after;
 };
 
 /* Looks at n partner domains concurrently and fills out[i] (caller-allocated, zeroed; clear
- * each with ob_domain_clear), verdict included. DNS and wire failures are facts; the return
+ * each with ob_domain_clear), verdict included. Stopped (o->stop), the partners under way are
+ * left to the caller's freeing of the DNS and HTTP contexts, which run no callback. DNS and wire failures are facts; the return
  * value is an error only when the work could not run at all (no memory, a broken loop, a TLS
  * context that cannot be made). */
 int ob_run(const struct ob_opts *o, const char *const *domains, size_t n, struct ob_domain *out,

@@ -153,4 +153,25 @@ expect_status 1 mx --config "$workdir/noprobe.conf" --json check contoso.test \
 	--target-mx badtlsa-test.o-v1.mx.microsoft.test >"$C"
 json_check "$C" 'st("contoso.test","mx.target.dane")=="skip" and "smtp_probe" in check("contoso.test","mx.target.dane")["summary"]'
 
+# Ctrl-C while outbound waits for a partner whose name servers never answer: it stops at
+# once, exit 1, its last line says so and that nothing was changed.
+BH=obhole$$.test
+blackhole_zone "$BH"
+(exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/state.db" outbound dane-ok.test "$BH" \
+	>"$workdir/obint.out" 2>"$workdir/obint.err") &
+ob=$!
+sleep 3
+[ -d /proc/$ob ] || fail "outbound ended within 3 s with a partner that never answers: $(tail -1 "$workdir/obint.err")"
+t0=$(date +%s%N)
+kill -INT $ob
+wait $ob
+rc=$?
+int_ms=$((($(date +%s%N) - t0) / 1000000))
+kill "$BH_PID" 2>/dev/null
+[ "$rc" -eq 1 ] || fail "Ctrl-C during outbound: exit $rc, want 1"
+tail -1 "$workdir/obint.err" | grep -Eq "^mxcutover: outbound interrupted after [01] of 2 partner domains; nothing was changed" ||
+	fail "Ctrl-C during outbound: last line '$(tail -1 "$workdir/obint.err")'"
+((int_ms < 2000)) || fail "Ctrl-C during outbound took $int_ms ms"
+
 finish
