@@ -627,6 +627,30 @@ screen l | grep -q "mxcutover — Domains (2): 1 running" || fail "the title doe
 keys l Down
 keys l Enter
 wait_for l "Run by another mxcutover \(pid $gpid on .* since [0-9:]+ UTC\)" 8
+# A second run elsewhere, on the warped clock (each wait about 6 s): the wizard follows it
+# from its journal, step by step, to its end.
+fresh
+G2=$D G2T=$T
+MXCUTOVER_CLOCK=warp:6 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$STATE" run "$G2" --target-mx "$G2T" --provider pdns --yes \
+	>"$workdir/g2.log" 2>&1 &
+g2pid=$!
+keys l Escape
+wait_for l "^ $G2 .* elsewhere wait_" 30
+keys l G
+keys l Enter
+wait_for l "^ $G2 → $G2T +waiting \(another process\)"
+wait_for l "▸ Wait for the old TTL to expire"
+wait_for l "▸ Wait for the low TTL to expire" 30
+wait_for l "Cutover complete: $G2 receives mail at $G2T" 40
+wait $g2pid || fail "the run of $G2 elsewhere: $(tail -1 "$workdir/g2.log")"
+both_mx "$G2" "0 $G2T."
+keys l Escape
+wait_for l "^ $G2 .* done"
+keys l g
+keys l j
+keys l Enter
+wait_for l "Run by another mxcutover \(pid $gpid on .* since [0-9:]+ UTC\)" 8
 kill -TERM $gpid
 wait $gpid
 wait_for l "Stopped, resumable: Enter resumes here; later: mxcutover resume $G" 10

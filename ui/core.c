@@ -83,6 +83,10 @@ struct pub {
 	int eng;	    /* the engine's run index in publish round eng_round */
 	unsigned eng_round;
 	bool touched; /* in touched[]: an event of this turn is about it */
+	/* The journal's row hist was read from: its id and updated_at (seconds), and when it
+	 * was read (time(NULL)); a run held elsewhere is read again only when these differ. */
+	long long hist_id, hist_updated, hist_read;
+	unsigned held_seen; /* the refresh round that last found its lock held elsewhere */
 };
 
 /* How often the run views are sent at most while runs change (the terminal redraws on
@@ -121,6 +125,7 @@ struct ui_core {
 	unsigned round;		/* publish rounds */
 	double published_ms;	/* mx_mono_ms of the last publish */
 	double held_next;	/* mx_mono_ms of the next look at runs another process drives */
+	unsigned held_round;	/* counts those looks (pub.held_seen) */
 	bool changed;		/* something may have changed a view since */
 	/* this turn's engine events, posted after the views of their runs (flush_events) */
 	struct ui_msg *evq, **evq_tail;
@@ -348,8 +353,12 @@ static void read_history(struct ui_core *c, struct pub *p)
 	h->step = -1;
 	memset(&row, 0, sizeof(row));
 	memset(&vars, 0, sizeof(vars));
+	p->hist_id = p->hist_updated = 0;
+	p->hist_read = (long long)time(NULL);
 	if (jnl_run_latest(c->jnl, p->domain, &row, &err) || !row.id)
 		goto out;
+	p->hist_id = row.id;
+	p->hist_updated = row.updated_at;
 	h->exists = true;
 	st = mx_run_state_parse(row.state);
 	h->st = st < 0 ? MX_RUN_FAILED : (enum mx_run_state)st;
@@ -456,11 +465,12 @@ static void send_view(struct ui_core *c, struct pub *p, unsigned round, struct u
 }
 
 /* Runs another process drives (ui_run.held_pid) change without an event here: every
- * HELD_REFRESH_MS the run locks are read (one query) and the journal of every run held
- * elsewhere is read again, so that the wizard shows their progress, lists a run another
- * process started after the wizard opened (a domain it did not know is added to the list),
- * and learns when that process has let a run go (then it is stopped, resumable here).
- * Returns the milliseconds until the next look. */
+ * HELD_REFRESH_MS the run locks are read (one query), and a run held elsewhere is read again
+ * from the journal when its row has changed (one query to tell) or its lock is gone. So the
+ * wizard shows their progress, lists a run another process started after the wizard opened
+ * (a domain it did not know is added to the list), and learns when that process has let a
+ * run go (then it is stopped, resumable here). Returns the milliseconds until the next
+ * look. */
 #define HELD_REFRESH_MS 2000
 
 static void mark_held(const char *domain, const struct jnl_lock_info *l, void *arg)
@@ -468,10 +478,30 @@ static void mark_held(const char *domain, const struct jnl_lock_info *l, void *a
 	struct ui_core *c = arg;
 	struct pub *p;
 
-	if (l->live && (p = pub_find(c, domain, true)) && !p->hist.held_pid) {
-		p->stale = true;
+	if (!l->live || !(p = pub_find(c, domain, true)))
+		return;
+	p->held_seen = c->held_round;
+	if (!p->hist.held_pid) {
+		p->stale = true; /* started elsewhere since it was read */
 		c->changed = true;
 	}
+}
+
+/* Has the journal's row of p's run changed since it was read? One query. updated_at has a
+ * resolution of a second: a row read within a second of its last change is read again. */
+static bool held_changed(struct ui_core *c, const struct pub *p)
+{
+	struct jnl_run row;
+	struct mx_err err;
+	bool changed;
+
+	memset(&row, 0, sizeof(row));
+	if (jnl_run_latest(c->jnl, p->domain, &row, &err))
+		return true;
+	changed = row.id != p->hist_id || row.updated_at != p->hist_updated ||
+		  p->hist_read <= row.updated_at + 1;
+	jnl_run_clear(&row);
+	return changed;
 }
 
 static int refresh_held(struct ui_core *c)
@@ -481,12 +511,19 @@ static int refresh_held(struct ui_core *c)
 
 	if (now < c->held_next)
 		return (int)(c->held_next - now) + 1;
-	for (size_t i = 0; i < c->npubs; i++)
-		if (c->pubs[i].hist.held_pid) {
-			c->pubs[i].stale = true;
+	c->held_round++;
+	(void)jnl_lock_each(c->jnl, mark_held, c, &err);
+	/* A run held elsewhere is read again when its lock is gone (that process has ended or
+	 * let it go) or its row has changed. */
+	for (size_t i = 0; i < c->npubs; i++) {
+		struct pub *p = &c->pubs[i];
+
+		if (p->hist.held_pid && !p->stale &&
+		    (p->held_seen != c->held_round || held_changed(c, p))) {
+			p->stale = true;
 			c->changed = true;
 		}
-	(void)jnl_lock_each(c->jnl, mark_held, c, &err);
+	}
 	c->held_next = now + HELD_REFRESH_MS;
 	return HELD_REFRESH_MS;
 }
