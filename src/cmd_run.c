@@ -500,13 +500,19 @@ static char *read_file(const char *path, struct mx_err *err)
 	size_t len = 0;
 
 	if (!fp) {
-		mx_err_set(err, MX_EINVAL, "--plan %s: %s", path, strerror(errno));
+		mx_err_set(err, MX_EINVAL,
+		    "--plan %s: %s; give the file `mxcutover plan DOMAIN --format json -o FILE` "
+		    "wrote",
+		    path, strerror(errno));
 		return NULL;
 	}
 	if (getdelim(&buf, &len, '\0', fp) < 0) {
 		free(buf);
 		buf = NULL;
-		mx_err_set(err, MX_EINVAL, "--plan %s: empty or unreadable", path);
+		mx_err_set(err, MX_EINVAL,
+		    "--plan %s: empty or unreadable; give the file `mxcutover plan DOMAIN --format "
+		    "json -o FILE` wrote",
+		    path);
 	}
 	fclose(fp);
 	return buf;

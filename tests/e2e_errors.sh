@@ -72,6 +72,9 @@ for json in "" --json; do
 		run mx $json $cmd "$workdir/dir"
 		expect 3 1 "--file $workdir/dir: read error" "${cmd%% *} $json runtime"
 	done
+	run mx $json run "$D" --target-mx "$T" --provider pdns --yes --plan "$workdir/no-such-plan.json"
+	expect 2 1 "^mxcutover: --plan $workdir/no-such-plan.json: No such file or directory; give the file \`mxcutover plan DOMAIN --format json -o FILE\` wrote$" \
+		"run $json --plan missing"
 	for cmd in status "resume --yes" "rollback $D --yes"; do
 		# shellcheck disable=SC2086
 		run "$MXCUTOVER" $json --config "$MX_CONFIG" --state "$workdir/dir" $cmd
