@@ -1839,6 +1839,21 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 	return rc;
 }
 
+void chk_domain_slim(struct chk_domain *d)
+{
+	for (int i = 0; i < CHK_COUNT; i++) {
+		json_decref(d->res[i].detail);
+		d->res[i].detail = NULL;
+	}
+	for (size_t i = 0; i < d->facts.nns; i++)
+		free(d->facts.ns_addrs[i]);
+	free(d->facts.ns_addrs);
+	d->facts.ns_addrs = NULL;
+	d->facts.nns = 0;
+	free(d->facts.mtasts_policy);
+	d->facts.mtasts_policy = NULL;
+}
+
 void chk_domain_clear(struct chk_domain *d)
 {
 	for (int i = 0; i < CHK_COUNT; i++) {

@@ -173,6 +173,11 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 int chk_probe_dns(const struct chk_opts *o, struct mx_err *err);
 
 void chk_domain_clear(struct chk_domain *d);
+/* Frees what only a report of the checks needs (each check's detail, the name servers'
+ * addresses, the policy text) and keeps what a front end shows of a domain: the verdict,
+ * each check's status and summary, and the other facts. For a front end that holds the
+ * results of many domains (the wizard). The domain must be evaluated (d->work NULL). */
+void chk_domain_slim(struct chk_domain *d);
 
 /* The same, without blocking, for callers that own the event loop (the engine, the wizard):
  * chk_start begins (out[] must stay alive until chk_finish). With out == NULL the job streams:

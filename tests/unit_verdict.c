@@ -156,6 +156,32 @@ int main(void)
 	CHECK(!v.runnable);
 	CHECK_STR(v.text, "not checked yet");
 
+	/* Slimmed for a front end: the details, addresses and policy go; the verdict, every
+	 * status and summary and the MX stay, and the verdict is the same (one truth). */
+	make(&d, target, legacy, 1);
+	fail_check(&d, CHK_SPF, "no include");
+	d.res[CHK_SPF].detail = json_pack("{s:s}", "record", "v=spf1 -all");
+	d.res[CHK_ZONE_DNSSEC].detail = json_pack("{s:[s,s]}", "ns", "a", "b");
+	d.facts.ns_addrs = calloc(2, sizeof(char *));
+	d.facts.ns_addrs[0] = strdup("192.0.2.1");
+	d.facts.ns_addrs[1] = strdup("192.0.2.2");
+	d.facts.nns = 2;
+	d.facts.mtasts_policy = strdup("version: STSv1\nmode: enforce\n");
+	d.facts.mtasts_mode = 2;
+	chk_verdict(&d, conf, &d.verdict);
+	chk_domain_slim(&d);
+	CHECK(d.res[CHK_SPF].detail == NULL && d.res[CHK_ZONE_DNSSEC].detail == NULL);
+	CHECK(d.facts.ns_addrs == NULL && d.facts.nns == 0 && d.facts.mtasts_policy == NULL);
+	CHECK_INT(d.res[CHK_SPF].status, CHK_FAIL);
+	CHECK_STR(d.res[CHK_SPF].summary, "no include");
+	CHECK_INT(d.facts.mtasts_mode, 2);
+	CHECK(d.facts.mx && d.facts.mx->n == 1);
+	chk_verdict(&d, conf, &v);
+	CHECK_INT(v.v, d.verdict.v);
+	CHECK_STR(v.text, d.verdict.text);
+	chk_domain_slim(&d); /* twice is harmless */
+	chk_domain_clear(&d);
+
 	mx_conf_free(conf);
 	return CHECK_DONE();
 }

@@ -739,6 +739,9 @@ static void post_checked(struct ui_core *c, struct chk_task *k, size_t i)
 		return;
 	m->chk = k->out[i];
 	memset(&k->out[i], 0, sizeof(k->out[i]));
+	/* The terminal shows verdicts, summaries and badges: the rest stays here (a thousand
+	 * domains' details would stay in memory for nothing). */
+	chk_domain_slim(&m->chk);
 	k->posted[i] = true;
 	if (k->xv)
 		snprintf(m->exo_target, sizeof(m->exo_target), "%s", k->xv[i].target);
