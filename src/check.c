@@ -1758,8 +1758,10 @@ bool chk_advance(struct chk_job *job)
 	    job->o->max_active > 0 ? (size_t)job->o->max_active : CHK_DEFAULT_ACTIVE;
 	struct chk_domain *d;
 
-	/* SMTP probes move on their own descriptor; nothing here blocks. */
-	if (job->dane && !job->err.rc)
+	/* SMTP probes move on their own descriptor; nothing here blocks. Without a probe in
+	 * flight there is nothing to read there: a caller that advances hundreds of jobs per
+	 * turn of its loop (the engine's preflights) makes no system call for them. */
+	if (job->dane && dane_pending(job->dane) && !job->err.rc)
 		dane_process(job->dane, &job->err);
 	provider_reads_done(job);
 	/* Keep at most max_active domains in flight: memory stays bounded. */
