@@ -853,11 +853,15 @@ static enum res fj_start(struct run *r, struct pjob *j)
 }
 
 /* Lets go of a run's fiber call: one not started or ended is freed; one under way goes on
- * with the run's provider and is freed when it ends (true: the run no longer has it). */
+ * with the run's provider and is freed when it ends (true: the run no longer has it). A read
+ * under way is stopped (it ends at its next resume): nobody takes its answer, and the domain
+ * is free again for a resume at once instead of after the provider's timeout. */
 static bool fj_drop(struct mx_engine *e, struct pjob *j)
 {
 	if (j->fiber && !mx_fiber_done(j->fiber)) {
 		j->orphan = true;
+		if (!pj_writes(j->op))
+			mx_fiber_cancel(j->fiber);
 		return true;
 	}
 	fj_unlink(e, j);
