@@ -313,7 +313,7 @@ int mx_cmd_outbound_rollback(struct mx_app *app, int argc, char **argv)
 			snprintf(q, sizeof(q),
 			    "Restore connector \"%s\" to SmtpDaneMode %s, MtaStsMode %s?",
 			    cur.identity, dane, sts);
-			if (!confirm(q) || interrupted) {
+			if (!confirm(q)) {
 				mx_err_set(&err, MX_ECANCELED,
 				    "rollback --outbound: not confirmed; "
 				    "nothing changed");
@@ -592,7 +592,8 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 		connector_modes(results, n, &dane, &sts);
 		snprintf(q, sizeof(q), "Set connector \"%s\" to SmtpDaneMode %s, MtaStsMode %s?",
 		    apply_to, ob_dane_mode_name(dane), ob_sts_mode_name(sts));
-		if (!confirm(q)) {
+		/* Ctrl-C at the prompt ends the read (no SA_RESTART): not confirmed. */
+		if (!confirm(q) || interrupted) {
 			mx_err_set(&err, MX_ECANCELED,
 			    "outbound --apply: not confirmed; nothing "
 			    "changed");
