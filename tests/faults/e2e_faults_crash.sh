@@ -52,6 +52,16 @@ while [ "$kills" -lt "$KILLS" ] && [ "$batches" -lt 20 ]; do
 			--cacert "$MX_CACERT" --state "$STATE" "$@" \
 			>>"$workdir/crash.out" 2>>"$workdir/crash.err") &
 		pid=$!
+		# The storm is about kills inside the runs: the first attempt of a batch is killed
+		# only once `run --file` has journaled every listed domain's run (a kill before
+		# leaves domains without a run, which `resume` cannot know of; `run` starts those).
+		if [ "$1" = run ]; then
+			for _ in $(seq 1 100); do
+				[ "$(sqlite3 "$STATE" "SELECT count(*) FROM runs" 2>/dev/null)" = "$N" ] && break
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+		fi
 		sleep "$delay"
 		if kill -0 "$pid" 2>/dev/null; then
 			kill -KILL "$pid"
