@@ -1829,12 +1829,14 @@ int chk_run(const struct chk_opts *o, const char *const *domains, const char *co
 	}
 	rc = chk_start(o, domains, targets, n, out, &job, err);
 
-	while (!rc && !chk_advance(job)) {
+	while (!rc && !(o->stop && *o->stop) && !chk_advance(job)) {
 		int dfd = chk_fd(job);
 
 		rc =
 		    mx_loop_once(&loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, chk_timeout_ms(job), err);
 	}
+	if (!rc && o->stop && *o->stop)
+		rc = mx_err_set(err, MX_EAGAIN, "the checks were interrupted");
 	if (!rc)
 		return chk_finish(job, err);
 	chk_finish(job, NULL);

@@ -5,6 +5,7 @@
 #ifndef MX_CHECK_H
 #define MX_CHECK_H
 
+#include <signal.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -156,6 +157,9 @@ struct chk_opts {
 	 * NULL); skip_dns_probe leaves the probe out (the caller made it). */
 	const char *resolver_conf;
 	bool skip_dns_probe;
+	/* chk_run only: set by a signal handler, it stops the checks at the loop's next turn
+	 * (MX_EAGAIN); NULL: never stops. */
+	const volatile sig_atomic_t *stop;
 };
 
 /* Checks n domains (targets[i] may be NULL) concurrently and fills out[i] (an array of n

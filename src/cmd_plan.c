@@ -95,31 +95,6 @@ static int in_fiber(struct mx_workers *pool, struct dns_ctx *dns, struct http_ct
 	return rc;
 }
 
-/* The checks of the domain (chk_run's loop, stopped by a signal: MX_EAGAIN). */
-static int plan_checks(const struct chk_opts *o, const char *const *domains,
-    const char *const *targets, struct chk_domain *out, struct mx_err *err)
-{
-	struct mx_loop loop = {o->dns, o->http};
-	struct chk_job *job = NULL;
-	int rc = o->skip_dns_probe ? MX_OK : chk_probe_dns(o, err);
-
-	if (!rc)
-		rc = chk_start(o, domains, targets, 1, out, &job, err);
-	while (!rc && !interrupted && !chk_advance(job)) {
-		int dfd = chk_fd(job);
-
-		rc =
-		    mx_loop_once(&loop, dfd >= 0 ? &dfd : NULL, dfd >= 0, chk_timeout_ms(job), err);
-	}
-	if (!rc && interrupted)
-		rc = MX_EAGAIN;
-	if (!rc)
-		return chk_finish(job, err);
-	if (job)
-		chk_finish(job, NULL);
-	return rc;
-}
-
 /* Writes through a temporary file renamed into place: a plan file is whole or absent. */
 static int write_plan(
     json_t *plan, enum mx_plan_format fmt, const char *server, const char *path, struct mx_err *err)
@@ -341,7 +316,8 @@ int mx_cmd_plan(struct mx_app *app, int argc, char **argv)
 	o.http = http;
 	domains[0] = domain;
 	targets[0] = target;
-	rc = plan_checks(&o, domains, targets, &res, &err);
+	o.stop = &interrupted;
+	rc = chk_run(&o, domains, targets, 1, &res, &err);
 	if (rc == MX_EAGAIN && interrupted) {
 		status = mx_cli_reason(MX_EXIT_BLOCKED,
 		    "plan of %s interrupted; nothing was changed — run plan again", domain);

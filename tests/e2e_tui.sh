@@ -95,6 +95,13 @@ at_step() {
 	done
 	return 1
 }
+# elsewhere CLOCK DOMAIN TARGET LOG: `mxcutover run DOMAIN` in another process, in the
+# background, on the state database $STATE ($! is that process, not a subshell around it).
+elsewhere() {
+	MXCUTOVER_CLOCK=$1 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+		--cacert "$MX_CACERT" --state "$STATE" run "$2" --target-mx "$3" --provider pdns --yes \
+		>"$4" 2>&1 &
+}
 keys() {
 	tm send-keys -t "$1" "${@:2}"
 	sleep 0.15
@@ -581,9 +588,7 @@ H=$D HT=$T
 STATE=$workdir/held.db
 mxh() { "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
 	--cacert "$MX_CACERT" --state "$STATE" "$@"; }
-MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
-	--cacert "$MX_CACERT" --state "$STATE" run "$H" --target-mx "$HT" --provider pdns --yes \
-	>"$workdir/h.log" 2>&1 &
+elsewhere warp:600 "$H" "$HT" "$workdir/h.log"
 hpid=$!
 at_step mxh "$H" wait_old_ttl 60
 start h MXCUTOVER_CLOCK=warp:3 -- "$H" --provider pdns
@@ -617,9 +622,7 @@ G=$D GT=$T
 STATE=$workdir/later.db
 start l MXCUTOVER_CLOCK=warp:3 -- contoso.test
 wait_for l "^ contoso.test +secure" 8
-MXCUTOVER_CLOCK=warp:600 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
-	--cacert "$MX_CACERT" --state "$STATE" run "$G" --target-mx "$GT" --provider pdns --yes \
-	>"$workdir/g.log" 2>&1 &
+elsewhere warp:600 "$G" "$GT" "$workdir/g.log"
 gpid=$!
 at_step mxh "$G" wait_old_ttl 60 || fail "the run of $G never reached wait_old_ttl: $(cat "$workdir/g.log")"
 wait_for l "^ $G .* elsewhere wait_" 8
@@ -631,9 +634,7 @@ wait_for l "Run by another mxcutover \(pid $gpid on .* since [0-9:]+ UTC\)" 8
 # from its journal, step by step, to its end.
 fresh
 G2=$D G2T=$T
-MXCUTOVER_CLOCK=warp:6 "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
-	--cacert "$MX_CACERT" --state "$STATE" run "$G2" --target-mx "$G2T" --provider pdns --yes \
-	>"$workdir/g2.log" 2>&1 &
+elsewhere warp:6 "$G2" "$G2T" "$workdir/g2.log"
 g2pid=$!
 keys l Escape
 wait_for l "^ $G2 .* elsewhere wait_" 30
