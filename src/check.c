@@ -73,6 +73,7 @@ struct chk_work {
 	struct ns_server *srv;
 	size_t nsrv;
 	struct http_response *policy;
+	bool fetching; /* the policy's transfer is under way */
 	char policy_addr[64];
 	char policy_url[300];
 	/* provider.access on a thread of the pool (opts.pool), awaited like a query */
@@ -1397,12 +1398,18 @@ static void work_free(struct chk_work *w)
 	} else if (w->pcall) {
 		prov_call_free(w->pcall, false);
 	}
+	/* A work freed before its answers are in (its job stopped early): its lookups and its
+	 * policy's transfer are dropped, or their callbacks would find it gone while the loop
+	 * goes on for others (a stopped run's preflight in the engine). */
 	while (w->queries) {
 		struct query_ctx *q = w->queries;
 
 		w->queries = q->next;
+		dns_cancel(w->job->o->dns, q);
 		free(q);
 	}
+	if (w->fetching)
+		http_cancel(w->job->o->http, w);
 	for (int i = 0; i < Q_COUNT; i++)
 		dns_answer_free(w->a[i]);
 	for (size_t i = 0; i < w->nsrv; i++) {
@@ -1518,6 +1525,7 @@ static void on_policy(void *arg, struct http_response *resp)
 {
 	struct chk_work *w = arg;
 
+	w->fetching = false;
 	w->policy = resp;
 	finish_one(w);
 }
@@ -1530,7 +1538,9 @@ static void fetch_policy(struct chk_work *w)
 	mtasts_fetch_request(w->d->domain, w->policy_addr, w->job->o->timeout_ms, w->policy_url,
 	    sizeof(w->policy_url), &req);
 	w->pending++;
+	w->fetching = true;
 	if (http_start(w->job->o->http, &req, on_policy, w, &err)) {
+		w->fetching = false;
 		w->pending--;
 		if (!w->job->err.rc)
 			w->job->err = err;
@@ -1798,6 +1808,12 @@ int chk_finish(struct chk_job *job, struct mx_err *err)
 		rc = mx_err_set(err, MX_ECANCELED, "the checks were stopped before they finished");
 	/* The probes hold their domains' work: they go first. */
 	dane_ctx_free(job->dane);
+	/* The works still in flight need their job to drop what they asked. */
+	for (size_t i = 0; job->out && i < job->next; i++)
+		if (job->out[i].work) {
+			work_free(job->out[i].work);
+			job->out[i].work = NULL;
+		}
 	if (job->slots) {
 		for (size_t i = 0; i < job->nslots; i++)
 			chk_domain_clear(&job->slots[i]);

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +27,33 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig)
 {
 	interrupted = sig;
+}
+
+/* Ctrl-C and SIGTERM are caught from before the first run is started or taken up: a signal
+ * then stops the starting, and the runs already started stay where they are. */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* A start is never cut in two: the signals wait until its run is journaled or refused. */
+static void hold_signals(bool hold, sigset_t *old)
+{
+	sigset_t set;
+
+	if (!hold) {
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
 /* A domain that did not finish: why, and the exit status it called for. */
@@ -352,6 +380,27 @@ static void say_summary(struct front *f, int status)
 		    f->nstops, f->ntried, all, s->domain, s->why);
 }
 
+/* The last line of a command stopped by a signal before it had started (or taken up) every
+ * run. No step ran: the signal is seen before the first, so no zone was changed. */
+static void say_not_reached(
+    struct front *f, const char *cmd, size_t left, size_t total, const char *first)
+{
+	int runs = mx_engine_nruns(f->engine);
+
+	if (runs)
+		mx_cli_reason(MX_EXIT_BLOCKED,
+		    "%s interrupted: %zu of %zu domains were not reached (the first: %s) and %d "
+		    "run%s stopped before %s first step; nothing was changed — run the same "
+		    "command again",
+		    cmd, left, total, first, runs, runs == 1 ? "" : "s",
+		    runs == 1 ? "its" : "their");
+	else
+		mx_cli_reason(MX_EXIT_BLOCKED,
+		    "%s interrupted before any run started (%zu domains not reached, the first: "
+		    "%s); nothing was changed — run the same command again",
+		    cmd, left, first);
+}
+
 /* A question a run waits at is put to the person at the terminal; the answer is read from
  * stdin when it arrives, while the other runs go on. */
 static void ask_pending(struct front *f, int *fds, int *n)
@@ -415,15 +464,11 @@ static int drive(struct front *f)
 {
 	struct mx_loop loop = {f->dns, f->http};
 	double polled = mx_mono_ms();
-	struct sigaction sa;
 	struct mx_err err;
 	time_t wake;
 	int rc, status;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_signals();
 	mx_err_clear(&err);
 	while (!mx_engine_idle(f->engine) && !interrupted) {
 		rc = mx_engine_step(f->engine, &wake, &err);
@@ -531,7 +576,7 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 {
 	const char *target = NULL, *provider = NULL, *file = NULL, *plan_path = NULL;
 	char **domains = NULL, **targets = NULL, *plan = NULL;
-	size_t n = 0;
+	size_t n = 0, i = 0;
 	bool yes = false;
 	struct front f;
 	struct mx_err err;
@@ -587,6 +632,7 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		status = mx_cli_fail(app, &err);
 		goto out;
 	}
+	catch_signals();
 	if (front_open(&f, app, yes, &err)) {
 		status = mx_cli_fail(app, &err);
 		goto out;
@@ -597,7 +643,7 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 	}
 	/* Without [exchange] the target is the person's to give; with it, Exchange assigns it
 	 * (the run's exo_provision step) and a given one must be that host. */
-	for (size_t i = 0; !f.exo && i < n; i++)
+	for (i = 0; !f.exo && i < n; i++)
 		if (!targets[i]) {
 			status = mx_cli_usage_error("run",
 			    "%s has no target host; pass --target-mx (the DnssecMxValue) or put it "
@@ -605,24 +651,36 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			    domains[i]);
 			goto out;
 		}
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n && !interrupted; i++) {
 		char q[700];
+		sigset_t old;
+		int rc;
 
 		if (!yes) {
+			bool go;
+
 			snprintf(q, sizeof(q),
 			    "Start the cutover of %s to %s through [provider.%s]? (`mxcutover "
 			    "plan` "
 			    "shows every step first)",
 			    domains[i],
 			    targets[i] ? targets[i] : "the host Exchange Online assigns", provider);
-			if (!ask(NULL, domains[i], q)) {
+			go = ask(NULL, domains[i], q);
+			if (interrupted) {
+				fputc('\n', stderr);
+				break;
+			}
+			if (!go) {
 				fprintf(app->msg, "%s: not started\n", domains[i]);
 				continue;
 			}
 		}
 		/* One domain's refusal (a lock, an unfinished run) does not stop the others. */
 		f.ntried++;
-		if (mx_engine_start(f.engine, domains[i], targets[i], provider, plan, &err)) {
+		hold_signals(true, &old);
+		rc = mx_engine_start(f.engine, domains[i], targets[i], provider, plan, &err);
+		hold_signals(false, &old);
+		if (rc) {
 			int s = mx_cli_fail(app, &err);
 
 			note_stop(&f.stops, &f.nstops, domains[i], s, true, err.msg);
@@ -640,7 +698,13 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 	} else if (app->json) {
 		print_runs_json(&f);
 	}
-	say_summary(&f, status);
+	if (interrupted && i < n) {
+		if (!status)
+			status = MX_EXIT_BLOCKED;
+		say_not_reached(&f, "run", n - i, n, domains[i]);
+	} else {
+		say_summary(&f, status);
+	}
 out:
 	front_close(&f);
 	free(plan);
@@ -662,6 +726,8 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 	size_t nnames = 0;
 	struct jnl_run *runs = NULL;
 	size_t nruns = 0;
+	size_t reached = 0, unreached = 0, total = 0;
+	char first[254] = "";
 	bool yes = false;
 	struct front f;
 	struct mx_err err;
@@ -700,6 +766,7 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 	status = need_person(app, cmd, yes);
 	if (status)
 		goto out;
+	catch_signals();
 	if (front_open(&f, app, yes, &err)) {
 		status = mx_cli_fail(app, &err);
 		goto out;
@@ -715,43 +782,55 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 			goto out;
 		}
 		started++;
-	} else if (nnames) {
-		/* Each domain on its own: one that cannot start does not hold up the others. */
-		for (size_t i = 0; i < nnames; i++) {
-			f.ntried++;
-			if (rollback ? mx_engine_rollback(f.engine, names[i], &err)
-				     : mx_engine_resume(f.engine, names[i], &err)) {
-				int s = mx_cli_fail(app, &err);
-
-				note_stop(&f.stops, &f.nstops, names[i], s, true, err.msg);
-				if (s > status)
-					status = s;
-				continue;
-			}
-			started++;
-		}
 	} else {
-		if (jnl_run_list(f.jnl, &runs, &nruns, &err)) {
+		/* The domains named or listed, else every unfinished run's; each on its own: one
+		 * that cannot start does not hold up the others. */
+		const char **take = NULL;
+		size_t ntake = 0;
+
+		if (!nnames && jnl_run_list(f.jnl, &runs, &nruns, &err)) {
 			status = mx_cli_fail(app, &err);
 			goto out;
 		}
+		take = calloc(nnames + nruns + 1, sizeof(*take));
+		if (!take) {
+			mx_err_set(&err, MX_ENOMEM, "out of memory");
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
+		for (size_t i = 0; i < nnames; i++)
+			take[ntake++] = names[i];
 		for (size_t i = 0; i < nruns; i++) {
 			int st = mx_run_state_parse(runs[i].state);
 
-			if (st >= 0 && mx_run_state_over((enum mx_run_state)st))
-				continue;
+			if (!(st >= 0 && mx_run_state_over((enum mx_run_state)st)))
+				take[ntake++] = runs[i].domain;
+		}
+		for (reached = 0; reached < ntake && !interrupted; reached++) {
+			sigset_t old;
+			int rc;
+
 			f.ntried++;
-			if (mx_engine_resume(f.engine, runs[i].domain, &err)) {
+			hold_signals(true, &old);
+			rc = rollback ? mx_engine_rollback(f.engine, take[reached], &err)
+				      : mx_engine_resume(f.engine, take[reached], &err);
+			hold_signals(false, &old);
+			if (rc) {
 				int s = mx_cli_fail(app, &err);
 
-				note_stop(&f.stops, &f.nstops, runs[i].domain, s, true, err.msg);
+				note_stop(&f.stops, &f.nstops, take[reached], s, true, err.msg);
 				if (s > status)
 					status = s;
 				continue;
 			}
 			started++;
 		}
-		if (!started && !status)
+		if (interrupted && reached < ntake)
+			snprintf(first, sizeof(first), "%s", take[reached]);
+		unreached = interrupted ? ntake - reached : 0;
+		total = ntake;
+		free(take);
+		if (!ntake && !nnames)
 			fprintf(app->msg, "mxcutover: no unfinished runs\n");
 	}
 	if (started) {
@@ -762,7 +841,13 @@ static int resume_or_rollback(struct mx_app *app, int argc, char **argv, bool ro
 	} else if (app->json) {
 		print_runs_json(&f);
 	}
-	say_summary(&f, status);
+	if (unreached) {
+		if (!status)
+			status = MX_EXIT_BLOCKED;
+		say_not_reached(&f, cmd, unreached, total, first);
+	} else {
+		say_summary(&f, status);
+	}
 out:
 	for (size_t i = 0; i < nruns; i++)
 		jnl_run_clear(&runs[i]);

@@ -280,6 +280,85 @@ for l in drawn:
     assert len(l) <= 59, l
 PY
 
+# 4e. Ctrl-C while runs are still being started: on a terminal without --yes, the first run
+#     is started and Ctrl-C comes at the second domain's question. Exit 1, the last line
+#     counts what was not reached, no zone changed; the same command started again
+#     completes both (the first run, which changed nothing, is superseded).
+: >"$workdir/half"
+half=() half_mx=()
+for i in 1 2; do
+	fresh --mtasts none
+	echo "$D $T" >>"$workdir/half"
+	half+=("$D")
+	half_mx+=("$(mxline)")
+done
+python3 - "$workdir/half.out" "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf \
+	"$MX_RESOLVER_CONF" --cacert "$MX_CACERT" --state "$workdir/half.db" run --file \
+	"$workdir/half" --provider pdns <<'PY' || fail "Ctrl-C at the second start question: $(tail -c 600 "$workdir/half.out")"
+import os, pty, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+os.environ["MXCUTOVER_CLOCK"] = ""
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+buf = b""
+def until(pat, secs=30):
+    global buf
+    end = time.time() + secs
+    while pat not in buf and time.time() < end:
+        try:
+            buf += os.read(fd, 4096)
+        except OSError:
+            break
+    return pat in buf
+assert until(b"[y/N] "), "no first question"
+os.write(fd, b"y\n")
+buf = buf.replace(b"[y/N] ", b"[answered] ", 1)
+assert until(b"[y/N] "), "no second question"
+os.write(fd, b"\x03")
+until(b"\0", 20)
+_, st = os.waitpid(pid, 0)
+open(out, "wb").write(buf)
+text = buf.decode(errors="replace").replace("\r", "")
+last = [l for l in text.split("\n") if l.strip()][-1]
+assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 1, ("status", st, last)
+assert "run interrupted: 1 of 2 domains were not reached (the first: %s) and 1 run stopped before its first step; nothing was changed — run the same command again" % open(sys.argv[-3]).read().split()[2] in last, last
+PY
+for i in 0 1; do
+	D=${half[$i]}
+	[ "$(mxline)" = "${half_mx[$i]}" ] || fail "Ctrl-C while starting changed $D: $(mxline)"
+done
+[ "$(mx --state "$workdir/half.db" --json status | grep -c '"domain"')" -eq 1 ] ||
+	fail "Ctrl-C while starting: one run journaled: $(mx --state "$workdir/half.db" status)"
+expect_status 0 mx --state "$workdir/half.db" run --file "$workdir/half" --provider pdns --yes \
+	</dev/null >"$workdir/half2.out" 2>&1
+for D in "${half[@]}"; do
+	T=${D//./-}.o-v1.mx.microsoft.test
+	[ "$(mxline)" = "$(final_mx)" ] || fail "the same command after Ctrl-C: $D: $(mxline)"
+done
+
+# 4f. Ctrl-C while 60 runs are in preflight, their lookups in flight (real clock), at seven
+#     moments: never a crash (a stopped run's lookups used to be answered
+#     into freed memory), exit 1, the last line says why.
+bulk=$("$MX_SANDBOX_TOOLS/mkzone" --bulk 420 "pf$$x" --mtasts none --mx-ttl 30 |
+	awk '{ t = $1; gsub(/\./, "-", t); print $1, t ".o-v1.mx.microsoft.test" }')
+k=0
+for delay in 0.5 0.6 0.7 0.8 0.9 1.0 1.2; do
+	k=$((k + 1))
+	echo "$bulk" | sed -n "$((k * 60 - 59)),$((k * 60))p" >"$workdir/pf$k"
+	(MXCUTOVER_CLOCK= exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+		--cacert "$MX_CACERT" --state "$workdir/pf$k.db" run --file "$workdir/pf$k" \
+		--provider pdns --yes </dev/null >"$workdir/pf$k.out" 2>"$workdir/pf$k.err") &
+	p=$!
+	sleep "$delay"
+	kill -INT $p
+	wait $p
+	rc=$?
+	[ $rc -eq 1 ] || fail "Ctrl-C after ${delay} s of 60 runs: exit $rc, want 1 ($(tail -1 "$workdir/pf$k.err"))"
+	tail -1 "$workdir/pf$k.err" | grep -q -E "(did not finish|interrupted).*(resume|run the same command again)" ||
+		fail "Ctrl-C after ${delay} s of 60 runs: last line: $(tail -1 "$workdir/pf$k.err")"
+done
+
 # 5. The lock: a run waiting for the old TTL (real clock) holds it; a second process gets 4;
 #    after kill -9 the lock is taken over by resume.
 fresh --mtasts none
