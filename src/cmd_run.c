@@ -60,7 +60,8 @@ static void hold_signals(bool hold, sigset_t *old)
 struct front_stop {
 	char domain[254];
 	int exit;
-	bool at_start; /* it could not even start (or resume): other lines may follow */
+	bool at_start;	/* it could not even start (or resume): other lines may follow */
+	bool by_signal; /* stopped where it was by Ctrl-C or SIGTERM: resume continues it */
 	char why[512];
 };
 
@@ -87,9 +88,9 @@ struct front {
 	int nerrs;
 };
 
-/* Records (or updates) domain's entry in *list; best effort, as the domain's own line is
- * printed anyway. */
-static void note_stop(
+/* Records (or updates) domain's entry in *list and returns it; best effort (NULL when out of
+ * memory), as the domain's own line is printed anyway. */
+static struct front_stop *note_stop(
     struct front_stop **list, int *n, const char *domain, int exit, bool at_start, const char *why)
 {
 	struct front_stop *s = NULL;
@@ -101,14 +102,16 @@ static void note_stop(
 		struct front_stop *grown = realloc(*list, (size_t)(*n + 1) * sizeof(**list));
 
 		if (!grown)
-			return;
+			return NULL;
 		*list = grown;
 		s = &grown[(*n)++];
 	}
 	snprintf(s->domain, sizeof(s->domain), "%s", domain);
 	s->exit = exit;
 	s->at_start = at_start;
+	s->by_signal = false;
 	snprintf(s->why, sizeof(s->why), "%s", why ? why : "");
+	return s;
 }
 
 static const struct front_stop *find_stop(const struct front_stop *list, int n, const char *domain)
@@ -353,19 +356,27 @@ static void say_why(struct front *f)
 static void say_summary(struct front *f, int status)
 {
 	const struct front_stop *s = NULL;
-	char all[64];
+	char all[96] = "";
+	int nsig = 0;
 	size_t n;
 
 	if (!status || !f->nstops || f->ntried < 2 || (f->nstops == 1 && !f->stops[0].at_start))
 		return;
+	for (int i = 0; i < f->nstops; i++)
+		nsig += f->stops[i].by_signal;
+	/* Exit 1 after Ctrl-C is the signal's doing: its line is the one that explains it. */
 	for (int i = 0; i < f->nstops && !s; i++)
-		if (f->stops[i].exit == status)
+		if (f->stops[i].exit == status &&
+		    (f->stops[i].by_signal || !nsig || status != MX_EXIT_BLOCKED))
 			s = &f->stops[i];
 	if (!s)
 		s = &f->stops[0];
 	/* Several stopped by Ctrl-C are all safe where they are: one command continues them. */
-	snprintf(all, sizeof(all), "%s",
-	    interrupted && f->nstops > 1 ? "; `mxcutover resume` continues them all" : "");
+	if (nsig > 1 && nsig == f->nstops)
+		snprintf(all, sizeof(all), "; `mxcutover resume` continues them all");
+	else if (nsig > 1)
+		snprintf(all, sizeof(all),
+		    "; `mxcutover resume` continues the %d stopped by the signal", nsig);
 	/* Reasons that begin with their domain are not prefixed twice. */
 	n = strlen(s->domain);
 	if (!strncmp(s->why, s->domain, n) && (s->why[n] == ':' || s->why[n] == ' '))
@@ -510,17 +521,29 @@ static int drive(struct front *f)
 			    busy);
 			fflush(stderr);
 		}
+		/* The runs that had ended before the signal keep their own outcome: done, or
+		 * stopped for a reason of their own (a refused preflight has nothing to resume). */
+		if (status)
+			say_why(f);
 		for (int i = 0; i < mx_engine_nruns(f->engine); i++) {
-			const char *d = mx_engine_run_domain(f->engine, i);
+			struct mx_run_info info;
+			struct front_stop *st;
 			char why[600];
 
+			mx_engine_run_info(f->engine, i, &info);
+			if (info.stopped)
+				continue;
 			snprintf(why, sizeof(why),
 			    "stopped; %s is safe where it is — continue with `mxcutover resume %s`",
-			    d, d);
+			    info.domain, info.domain);
 			mx_cli_reason(MX_EXIT_BLOCKED, "%s", why);
-			note_stop(&f->stops, &f->nstops, d, MX_EXIT_BLOCKED, false, why);
+			st = note_stop(
+			    &f->stops, &f->nstops, info.domain, MX_EXIT_BLOCKED, false, why);
+			if (st)
+				st->by_signal = true;
+			if (!status)
+				status = MX_EXIT_BLOCKED;
 		}
-		status = MX_EXIT_BLOCKED;
 	} else if (status) {
 		say_why(f);
 	}

@@ -258,6 +258,34 @@ expect_status 2 mx --state "$workdir/intr.db" rollback "${intr[0]}" nothing$$.te
 tail -1 "$workdir/intr4.out" | grep -q "2 of 2 domains did not finish" ||
 	fail "rollback of two with nothing to do: $(tail -2 "$workdir/intr4.out")"
 
+# 4c'. Ctrl-C next to a run that had already stopped for its own reason (a blocked preflight):
+#      that one keeps its reason (it has no run to resume), only the two waiting ones are
+#      "safe where it is", and the last line counts those two.
+: >"$workdir/intr5"
+for i in 1 2; do
+	fresh --mtasts none
+	echo "$D $T" >>"$workdir/intr5"
+done
+echo "fallback.test fallback-test.o-v1.mx.microsoft.test" >>"$workdir/intr5"
+(MXCUTOVER_CLOCK= exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
+	--cacert "$MX_CACERT" --state "$workdir/intr5.db" run --file "$workdir/intr5" \
+	--provider pdns --yes </dev/null >"$workdir/intr5.out" 2>"$workdir/intr5.err") &
+p=$!
+for _ in $(seq 1 200); do
+	[ "$(mx --state "$workdir/intr5.db" --json status 2>/dev/null | grep -c '"state": "waiting"')" -eq 2 ] && break
+	sleep 0.1
+done
+kill -INT $p
+wait $p
+rc=$?
+[ $rc -eq 1 ] || fail "Ctrl-C next to a blocked run: exit $rc, want 1 ($(tail -1 "$workdir/intr5.err"))"
+grep -q 'safe where it is.*fallback.test' "$workdir/intr5.err" &&
+	fail "the blocked run is not called resumable: $(grep fallback "$workdir/intr5.err")"
+grep -q 'fallback.test: .*preflight found blockers' "$workdir/intr5.err" ||
+	fail "the blocked run keeps its reason: $(cat "$workdir/intr5.err")"
+tail -1 "$workdir/intr5.err" | grep -q "3 of 3 domains did not finish (.*; \`mxcutover resume\` continues the 2 stopped by the signal); .*safe where it is" ||
+	fail "Ctrl-C next to a blocked run: last line: $(tail -1 "$workdir/intr5.err")"
+
 # 4d. On a terminal, several runs share one countdown line: how many have ended, then the
 #     nearest wait, cut to the terminal's width (60 columns here) so it redraws in place.
 : >"$workdir/tty"
