@@ -542,6 +542,10 @@ int mx_cmd_outbound(struct mx_app *app, int argc, char **argv)
 	}
 	if (!rc)
 		rc = dns_ctx_new(&dns, app->resolver_conf, &err);
+	/* A batch: more lookups out for far servers; a moment's wait at a busy resolver
+	 * thread holds up nothing else (src/dns.h). */
+	if (!rc)
+		dns_set_inflight(dns, DNS_INFLIGHT_BATCH);
 	if (!rc)
 		rc = http_ctx_new(&http, app->cacert, &err);
 	if (rc) {

@@ -94,7 +94,8 @@ struct dns_ctx {
 	int udp4, udp6;
 	struct ub_query *ubq; /* handed to libunbound */
 	int n_ub;
-	struct ub_query *wait_head, **wait_tail; /* not yet: DNS_UB_INFLIGHT are out */
+	struct ub_query *wait_head, **wait_tail; /* not yet: ub_max are out */
+	int ub_max;
 	int n_wait;
 	struct direct_query *dq;
 	int n_direct;
@@ -113,17 +114,8 @@ enum { RXBUF_SIZE = 65535 };
 
 static void tcp_free_all(struct dns_ctx *c);
 
-/* Lookups handed to libunbound at once per context; the rest wait their turn in order.
- * Each one in libunbound holds its own query state until it is answered, and a check of
- * 128 domains at a time had up to 1010 out (libunbound's own limit is 1024 a thread, past
- * which it drops queries): the peak memory then followed how slowly the servers answered
- * (docs/performance.md). The bound also keeps the caller from blocking: a lookup reaches
- * libunbound's thread as two writes into a local socket, which blocks once about 100
- * lookups (139 of 55 bytes, 104 of the longest names, with Linux's default 208 KiB socket
- * buffer) wait there unread while that thread validates. With at most 96 out, no more
- * than 96 can wait unread; with 256 a burst of them held the engine's loop for up to
- * 180 ms. */
-enum { DNS_UB_INFLIGHT = 96 };
+/* How many lookups a context hands libunbound at once: DNS_INFLIGHT_LOOP unless the caller
+ * says otherwise (dns_set_inflight, src/dns.h). */
 
 static int64_t now_ms(void)
 {
@@ -658,6 +650,7 @@ static int dns_ctx_make(
 	c->tcp_ep = -1;
 	c->done_tail = &c->done_head;
 	c->wait_tail = &c->wait_head;
+	c->ub_max = DNS_INFLIGHT_LOOP;
 	c->rxbuf = malloc(RXBUF_SIZE);
 	pthread_mutex_lock(&ub_setup_lock);
 	c->ub = ub_ctx_create();
@@ -755,6 +748,12 @@ int dns_ctx_like(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err
 int dns_ctx_fresh(struct dns_ctx **out, const struct dns_ctx *like, struct mx_err *err)
 {
 	return dns_ctx_make(out, like ? like->conf : NULL, true, err);
+}
+
+void dns_set_inflight(struct dns_ctx *c, int n)
+{
+	if (c && n > 0)
+		c->ub_max = n;
 }
 
 void dns_ctx_free(struct dns_ctx *c)
@@ -943,12 +942,12 @@ static void ubq_fail(struct dns_ctx *c, struct ub_query *q)
 	ubq_free(q);
 }
 
-/* Hands waiting lookups to libunbound while fewer than DNS_UB_INFLIGHT are out. */
+/* Hands waiting lookups to libunbound while fewer than ub_max are out. */
 static void ubq_pump(struct dns_ctx *c)
 {
 	struct ub_query *q;
 
-	while (c->n_ub < DNS_UB_INFLIGHT && (q = wait_pop(c)))
+	while (c->n_ub < c->ub_max && (q = wait_pop(c)))
 		if (ubq_start(c, q, NULL))
 			ubq_fail(c, q);
 }
@@ -972,7 +971,7 @@ int dns_resolve_async(
 	}
 	q->done->cb = cb;
 	q->done->arg = arg;
-	if (c->n_ub >= DNS_UB_INFLIGHT) {
+	if (c->n_ub >= c->ub_max) {
 		*c->wait_tail = q;
 		c->wait_tail = &q->next;
 		c->n_wait++;

@@ -198,6 +198,22 @@ int dns_process(struct dns_ctx *c, struct mx_err *err);
 /* Number of queries in flight (resolver + direct). */
 int dns_pending(const struct dns_ctx *c);
 
+/* How many lookups a context hands libunbound at once; the others wait their turn in order,
+ * at about 100 bytes each. Each one in libunbound holds its query state until answered (a
+ * check of 128 domains at a time had up to 1010 out, near libunbound's own limit of 1024 a
+ * thread, past which it drops queries; docs/performance.md). A lookup reaches libunbound's
+ * thread as two blocking writes into a local socket, which is full once about 100 wait
+ * there unread (139 of 55 bytes, 104 of the longest names, with Linux's default 208 KiB
+ * buffer) while that thread is busy validating:
+ * - DNS_INFLIGHT_LOOP (the default): no more than 96 can wait unread, so the caller never
+ *   blocks. For a loop that must not stop (the engine's, the wizard's): with 256 a burst
+ *   of 60 preflights held the engine's loop for up to 180 ms.
+ * - DNS_INFLIGHT_BATCH: more lookups out for servers far away, where libunbound's thread
+ *   waits on the network and reads its socket at once; when it is busy instead, a write
+ *   may wait for it, which only delays a batch (check, outbound). */
+enum { DNS_INFLIGHT_LOOP = 96, DNS_INFLIGHT_BATCH = 256 };
+void dns_set_inflight(struct dns_ctx *c, int n);
+
 /* Drops every query whose callback argument is arg, in flight or finished, without running
  * its callback: the owner of arg is going away. */
 void dns_cancel(struct dns_ctx *c, const void *arg);
