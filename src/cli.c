@@ -450,6 +450,9 @@ int mx_cli_read_list(
 		lineno++;
 		if (hash)
 			*hash = '\0';
+		/* A list saved by a Windows editor may begin with a UTF-8 byte order mark. */
+		if (lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3))
+			memmove(line, line + 3, strlen(line + 3) + 1);
 		tok = strtok_r(line, " \t\r\n,", &save);
 		if (!tok)
 			continue;

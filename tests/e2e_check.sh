@@ -173,6 +173,10 @@ printf '# tenant\ncontoso.test %s\nfabrikam.test  # no target\n' "$T" >"$workdir
 expect_status 1 mx --json check --file "$workdir/list" >"$J"
 json_check "$J" 'sorted(d["domain"] for d in doc["domains"])==["contoso.test","fabrikam.test"]'
 json_check "$J" 'st("contoso.test","mx.target")=="pass" and st("fabrikam.test","mx.target")=="skip"'
+# The same list as a Windows editor saves it: a byte order mark and CRLF line ends.
+printf '\xef\xbb\xbf# tenant\r\ncontoso.test %s\r\nfabrikam.test\r\n' "$T" >"$workdir/list.win"
+expect_status 1 mx --json check --file "$workdir/list.win" >"$J"
+json_check "$J" 'sorted(d["domain"] for d in doc["domains"])==["contoso.test","fabrikam.test"]'
 expect_status 2 mx check contoso.test fabrikam.test --target-mx "$T" 2>/dev/null
 expect_status 2 mx check 'bad..name' 2>/dev/null
 expect_status 2 mx check 2>/dev/null
