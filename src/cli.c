@@ -57,7 +57,6 @@ struct cmd {
 	const char *usage;
 	const char *help;
 	int (*fn)(struct mx_app *app, int argc, char **argv);
-	const char *pending; /* not in this build yet: what will bring it */
 };
 
 static const struct cmd commands[] = {
@@ -70,7 +69,7 @@ static const struct cmd commands[] = {
 	"  --provider NAME   also check that [provider.NAME] can read the zone's MX\n"
 	"  --file FILE       domains, one per line, optionally followed by the target host\n"
 	"  --tenant          every accepted domain of the [exchange] tenant\n",
-	mx_cmd_check, NULL},
+	mx_cmd_check},
     {"plan",
 	"plan DOMAIN [--target-mx HOST] --provider NAME [--format "
 	"text|json|markdown|nsupdate|powershell] [-o FILE]",
@@ -87,7 +86,7 @@ static const struct cmd commands[] = {
 	"  -o, --output FILE write the plan to FILE (whole or not at all) instead of stdout;\n"
 	"                    with nsupdate, a folder (DIR/) gets one file per step, in order,\n"
 	"                    and a README with the waits between them\n",
-	mx_cmd_plan, NULL},
+	mx_cmd_plan},
     {"run",
 	"run DOMAIN [--target-mx HOST] --provider NAME [--yes] [--plan FILE]\n"
 	"       mxcutover run --file FILE --provider NAME [--yes]",
@@ -101,14 +100,14 @@ static const struct cmd commands[] = {
 	"                    other gate is verified, polled until gate_timeout\n"
 	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone, the settings\n"
 	"                    or the mxcutover version differ from the plan's\n",
-	mx_cmd_run, NULL},
+	mx_cmd_run},
     {"resume", "resume [DOMAIN...] [--file FILE] [--provider NAME] [--yes]",
 	"Continues unfinished runs (all of them when no domain is named) from their journal, in\n"
 	"their direction: a stopped rollback goes on rolling back.\n"
 	"  --file FILE      the domains listed in FILE, one per line (a run's --file list)\n"
 	"  --provider NAME  switch the named domain's run to [provider.NAME] first (one domain)\n"
 	"  --yes            no prompts\n",
-	mx_cmd_resume, NULL},
+	mx_cmd_resume},
     {"rollback", "rollback DOMAIN... [--file FILE] [--yes] | rollback --outbound CONNECTOR [--yes]",
 	"Restores the domain's MX exactly as it was before the run (values, preferences, TTL)\n"
 	"and its _mta-sts record, in a mail-safe order: inbound DANE off (its TLSA withdrawn),\n"
@@ -119,14 +118,14 @@ static const struct cmd commands[] = {
 	"  --yes                 no prompts\n"
 	"  --outbound CONNECTOR  instead: restore the modes outbound --apply found on the\n"
 	"                        connector ([exchange])\n",
-	mx_cmd_rollback, NULL},
+	mx_cmd_rollback},
     {"status", "status [DOMAIN]",
 	"Shows each run's state, current step, next deadline and what it waits for, and whether\n"
 	"an unfinished run is live (a process drives it: pid, host, since) or stopped. With a\n"
 	"domain or -v, also the run's history from the journal. With several runs, the last\n"
 	"line counts them by state. Only reads the state database: without one there are no\n"
 	"runs, and nothing is created.\n",
-	mx_cmd_status, NULL},
+	mx_cmd_status},
     {"outbound", "outbound DOMAIN... [--file FILE] [--connector NAME] [--apply CONNECTOR [--yes]]",
 	"Tells, for partner domains, which SmtpDaneMode (Mandatory, Opportunistic, None) and\n"
 	"MtaStsMode (Opportunistic, None) an Exchange Online outbound connector can safely use,\n"
@@ -141,7 +140,7 @@ static const struct cmd commands[] = {
 	"  --apply CONNECTOR set the modes all these partners can take on the connector\n"
 	"                    ([exchange]; read first, journaled; undo: rollback --outbound)\n"
 	"  --yes             no prompt before --apply changes the connector\n",
-	mx_cmd_outbound, NULL},
+	mx_cmd_outbound},
     {"tui", "tui [DOMAIN...] [--file FILE] [--provider NAME]",
 	"Opens the terminal wizard (also what a bare `mxcutover` does on a terminal): the\n"
 	"domains with live badges, their checks and how to fix them, the target host, the plan\n"
@@ -149,7 +148,7 @@ static const struct cmd commands[] = {
 	"arguments, --file and the state database. See docs/wizard.md.\n"
 	"  --file FILE       domains, one per line, optionally followed by the target host\n"
 	"  --provider NAME   the [provider.NAME] preselected for new runs (default: the first)\n",
-	mx_cmd_tui, NULL},
+	mx_cmd_tui},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -168,9 +167,6 @@ void mx_cli_help(FILE *fp, const char *name)
 
 	if (c) {
 		fprintf(fp, "Usage: mxcutover [global options] %s\n\n%s", c->usage, c->help);
-		if (c->pending)
-			fprintf(fp, "\nNot available in this build yet: it arrives with %s.\n",
-			    c->pending);
 		fprintf(fp, "\n" GLOBAL_USAGE);
 		return;
 	}
@@ -553,26 +549,6 @@ int mx_cli_domains(const char *file, char *const *operands, int noperands, const
 	return (*targets)[0] ? MX_OK : mx_err_set(err, MX_ENOMEM, "out of memory");
 }
 
-/* A command that later work brings: parses the options it will take so --help works, then
- * says what is missing. */
-static int cmd_pending(struct mx_app *app, const struct cmd *c, int argc, char **argv)
-{
-	int idx, opt;
-
-	while ((opt = mx_cli_getopt(app, argc, argv, "", NULL, &idx)) != -1) {
-		if (opt == 'h') {
-			mx_cli_help(stdout, c->name);
-			return MX_EXIT_OK;
-		}
-		if (opt == '?')
-			break;
-	}
-	return mx_cli_reason(MX_EXIT_USAGE,
-	    "%s is not available in this build yet; it arrives with %s. Use `mxcutover check` "
-	    "meanwhile.",
-	    c->name, c->pending);
-}
-
 /* Prints a long option once (seen holds those printed). */
 static void complete_flag(const char *p, size_t n, char *seen, size_t seenlen)
 {
@@ -767,10 +743,8 @@ int mx_cli_main(int argc, char **argv)
 			status = mx_cli_usage_error("tui",
 			    "the wizard draws on the terminal and has no --json; use check, "
 			    "plan, run or status with --json in scripts");
-		else if (c->fn)
-			status = c->fn(&app, cargc, cargv);
 		else
-			status = cmd_pending(&app, c, cargc, cargv);
+			status = c->fn(&app, cargc, cargv);
 	}
 	/* The contract: a command that ends non-zero says why on its last stderr line. */
 	if (status != MX_EXIT_OK && !reason_given)
