@@ -674,6 +674,13 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			    domains[i]);
 			goto out;
 		}
+	/* With --yes nobody is asked between two starts: the list's runs are journaled in one
+	 * transaction, so a kill or a power loss while they start leaves all of them or none
+	 * (and one durable write instead of two per domain). */
+	if (yes && n > 1 && jnl_batch_begin(f.jnl, &err)) {
+		status = mx_cli_fail(app, &err);
+		goto out;
+	}
 	for (i = 0; i < n && !interrupted; i++) {
 		char q[700];
 		sigset_t old;
@@ -712,6 +719,14 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			continue;
 		}
 		started++;
+	}
+	if (jnl_batch_commit(f.jnl, &err)) {
+		status = mx_cli_reason(MX_EXIT_RUNTIME,
+		    "the %d runs started could not be written to the state database (%s); none "
+		    "was started and nothing was changed — fix the state database and run the "
+		    "same command again",
+		    started, err.msg);
+		goto out;
 	}
 	if (started) {
 		int s = drive(&f);

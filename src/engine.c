@@ -2809,16 +2809,18 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 	if (r->prov->ops->min_ttl > c->low_ttl)
 		r->v.low_ttl = r->prov->ops->min_ttl;
 	rc = jnl_begin(e->cfg.jnl, err);
-	if (!rc)
-		rc = jnl_run_create(e->cfg.jnl, domain, target, provider,
-		    mx_prog_step(false, r->step)->key, "{}", (long long)mx_now(e->cfg.clock),
-		    &r->row.id, err);
+	if (rc)
+		goto unlock;
+	rc = jnl_run_create(e->cfg.jnl, domain, target, provider, mx_prog_step(false, r->step)->key,
+	    "{}", (long long)mx_now(e->cfg.clock), &r->row.id, err);
 	if (!rc)
 		rc = save_vars(r, err);
 	if (!rc)
 		rc = jnl_audit(e->cfg.jnl, r->row.id, domain, "start", target,
 		    (long long)mx_now(e->cfg.clock), err);
-	if (!rc)
+	if (rc)
+		jnl_abort(e->cfg.jnl); /* none of the run lands */
+	else
 		rc = jnl_commit(e->cfg.jnl, err);
 	if (!rc)
 		rc = run_attach(e, r, err);
@@ -2826,6 +2828,7 @@ int mx_engine_start(struct mx_engine *e, const char *domain, const char *target,
 		goto unlock;
 	r->st = MX_RUN_RUNNING;
 	r->wake = mx_now(e->cfg.clock);
+	crash_point("start", domain);
 	return MX_OK;
 unlock:
 	jnl_unlock(e->cfg.jnl, domain);

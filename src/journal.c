@@ -36,6 +36,7 @@ struct jnl {
 	char *path;
 	_Atomic long long busy_ns; /* wall time SQLite spent in statements (jnl_busy_ms) */
 	pthread_mutex_t cache_mu;  /* the connection may be shared by threads (FULLMUTEX) */
+	bool batch; /* jnl_batch_begin: transactions are savepoints inside one transaction */
 	struct stmt_slot cache[STMT_CACHE_MAX];
 	int ncache;
 };
@@ -707,22 +708,50 @@ static char *col_dup(sqlite3_stmt *st, int i)
 
 int jnl_begin(struct jnl *j, struct mx_err *err)
 {
+	if (j->batch)
+		return exec(j, "SAVEPOINT jnl", "starting a transaction", err);
 	return exec(j, "BEGIN IMMEDIATE", "starting a transaction", err);
-}
-
-int jnl_commit(struct jnl *j, struct mx_err *err)
-{
-	int rc = exec(j, "COMMIT", "committing", err);
-
-	if (rc)
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
 }
 
 void jnl_abort(struct jnl *j)
 {
 	/* Nothing to report: a failed ROLLBACK means SQLite already rolled back. */
+	if (j->batch) {
+		sqlite3_exec(j->db, "ROLLBACK TO jnl", NULL, NULL, NULL);
+		sqlite3_exec(j->db, "RELEASE jnl", NULL, NULL, NULL);
+		return;
+	}
 	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int jnl_commit(struct jnl *j, struct mx_err *err)
+{
+	int rc = exec(j, j->batch ? "RELEASE jnl" : "COMMIT", "committing", err);
+
+	if (rc)
+		jnl_abort(j);
+	return rc;
+}
+
+int jnl_batch_begin(struct jnl *j, struct mx_err *err)
+{
+	int rc = exec(j, "BEGIN IMMEDIATE", "starting a transaction", err);
+
+	j->batch = !rc;
+	return rc;
+}
+
+int jnl_batch_commit(struct jnl *j, struct mx_err *err)
+{
+	int rc;
+
+	if (!j->batch)
+		return MX_OK;
+	j->batch = false;
+	rc = exec(j, "COMMIT", "committing", err);
+	if (rc)
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 void jnl_run_clear(struct jnl_run *r)
@@ -1095,7 +1124,7 @@ int jnl_run_delete(struct jnl *j, long long run_id, struct mx_err *err)
 		rc = done(j, st, "deleting a run", err);
 	}
 	if (rc) {
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		jnl_abort(j);
 		return rc;
 	}
 	return jnl_commit(j, err);
@@ -1358,7 +1387,7 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 
 	gethostname(host, sizeof(host) - 1);
 	boot_id(boot, sizeof(boot));
-	rc = exec(j, "BEGIN IMMEDIATE", "locking", err);
+	rc = jnl_begin(j, err);
 	if (rc)
 		return rc;
 	rc =
@@ -1377,7 +1406,7 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 	    (!owner_boot || !strcmp(owner_boot, boot))) {
 		free(owner_host);
 		free(owner_boot);
-		return exec(j, "COMMIT", "locking", err);
+		return jnl_commit(j, err);
 	}
 	if (owner_host && owner_alive(pid, owner_host, owner_boot)) {
 		rc = mx_err_set(err, MX_ELOCKED,
@@ -1410,11 +1439,11 @@ int jnl_lock(struct jnl *j, const char *domain, long long run_id, long long now,
 		goto fail;
 	free(owner_host);
 	free(owner_boot);
-	return exec(j, "COMMIT", "locking", err);
+	return jnl_commit(j, err);
 fail:
 	free(owner_host);
 	free(owner_boot);
-	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	jnl_abort(j);
 	return rc;
 }
 

@@ -37,6 +37,14 @@ int jnl_commit(struct jnl *j, struct mx_err *err);
 /* Drops the open transaction's writes (after one of them failed): none of them lands. */
 void jnl_abort(struct jnl *j);
 
+/* One transaction around many (`run --file` starting every run of its list): until
+ * jnl_batch_commit, each jnl_begin/jnl_commit/jnl_abort (and jnl_lock) is a savepoint inside
+ * it, so that the whole list is journaled at once or not at all. It holds the database's
+ * write lock throughout: other processes' writes wait (SQLite's busy timeout, 5 s). */
+int jnl_batch_begin(struct jnl *j, struct mx_err *err);
+/* Ends the batch; on failure none of it lands. Does nothing without a batch. */
+int jnl_batch_commit(struct jnl *j, struct mx_err *err);
+
 /* One run as stored. Strings are owned by the struct (jnl_run_clear frees them). */
 struct jnl_run {
 	long long id;

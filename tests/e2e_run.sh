@@ -17,6 +17,23 @@ final_mx() { echo "$D. MX 3600 0 $T."; }
 mxline() { Z dump "$D" | grep "^$D\. MX "; }
 others() { Z dump "$D" | grep -v -E "^($D\. MX|_mta-sts\.$D\. TXT) "; }
 
+# ctrl_c_when_waiting LIST N — `run --file $workdir/LIST` on the real clock in the background
+# (state LIST.db, output LIST.out and LIST.err); Ctrl-C once N of its runs wait. Sets rc.
+ctrl_c_when_waiting() {
+	local p
+	(MXCUTOVER_CLOCK= exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf \
+		"$MX_RESOLVER_CONF" --cacert "$MX_CACERT" --state "$workdir/$1.db" run --file \
+		"$workdir/$1" --provider pdns --yes </dev/null >"$workdir/$1.out" 2>"$workdir/$1.err") &
+	p=$!
+	for _ in $(seq 1 200); do
+		[ "$(mx --state "$workdir/$1.db" --json status 2>/dev/null | grep -c '"state": "waiting"')" -eq "$2" ] && break
+		sleep 0.1
+	done
+	kill -INT $p
+	wait $p
+	rc=$?
+}
+
 # 1. PowerDNS, with MTA-STS: the staged policy is published (as a person would) before the
 #    run reaches its gate; a monitor watches both servers throughout.
 fresh --mtasts enforce
@@ -222,17 +239,7 @@ for i in 1 2; do
 	echo "$D $T" >>"$workdir/intr"
 	intr+=("$D")
 done
-(MXCUTOVER_CLOCK= exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
-	--cacert "$MX_CACERT" --state "$workdir/intr.db" run --file "$workdir/intr" \
-	--provider pdns --yes </dev/null >"$workdir/intr.out" 2>"$workdir/intr.err") &
-p=$!
-for _ in $(seq 1 200); do
-	[ "$(mx --state "$workdir/intr.db" --json status 2>/dev/null | grep -c '"state": "waiting"')" -eq 2 ] && break
-	sleep 0.1
-done
-kill -INT $p
-wait $p
-rc=$?
+ctrl_c_when_waiting intr 2
 [ $rc -eq 1 ] || fail "Ctrl-C of two waiting runs: exit $rc, want 1 ($(tail -1 "$workdir/intr.err"))"
 tail -1 "$workdir/intr.err" | grep -q "2 of 2 domains did not finish (.*; \`mxcutover resume\` continues them all); " ||
 	fail "Ctrl-C of two runs: last line: $(tail -1 "$workdir/intr.err")"
@@ -267,17 +274,7 @@ for i in 1 2; do
 	echo "$D $T" >>"$workdir/intr5"
 done
 echo "fallback.test fallback-test.o-v1.mx.microsoft.test" >>"$workdir/intr5"
-(MXCUTOVER_CLOCK= exec "$MXCUTOVER" --config "$MX_CONFIG" --resolver-conf "$MX_RESOLVER_CONF" \
-	--cacert "$MX_CACERT" --state "$workdir/intr5.db" run --file "$workdir/intr5" \
-	--provider pdns --yes </dev/null >"$workdir/intr5.out" 2>"$workdir/intr5.err") &
-p=$!
-for _ in $(seq 1 200); do
-	[ "$(mx --state "$workdir/intr5.db" --json status 2>/dev/null | grep -c '"state": "waiting"')" -eq 2 ] && break
-	sleep 0.1
-done
-kill -INT $p
-wait $p
-rc=$?
+ctrl_c_when_waiting intr5 2
 [ $rc -eq 1 ] || fail "Ctrl-C next to a blocked run: exit $rc, want 1 ($(tail -1 "$workdir/intr5.err"))"
 grep -q 'safe where it is.*fallback.test' "$workdir/intr5.err" &&
 	fail "the blocked run is not called resumable: $(grep fallback "$workdir/intr5.err")"
@@ -363,6 +360,29 @@ expect_status 0 mx --state "$workdir/half.db" run --file "$workdir/half" --provi
 for D in "${half[@]}"; do
 	T=${D//./-}.o-v1.mx.microsoft.test
 	[ "$(mxline)" = "$(final_mx)" ] || fail "the same command after Ctrl-C: $D: $(mxline)"
+done
+
+# 4e'. A kill while a list's runs are being started (SIGKILL right after the second of three
+#      is journaled): with --yes the list is journaled in one transaction, so no run is left
+#      for some domains and none for others; the same command then starts all three.
+: >"$workdir/kill"
+killed=()
+for i in 1 2 3; do
+	fresh --mtasts none
+	echo "$D $T" >>"$workdir/kill"
+	killed+=("$D")
+done
+MXCUTOVER_CRASH_AT=start:${killed[1]} mx --state "$workdir/kill.db" run --file "$workdir/kill" \
+	--provider pdns --yes </dev/null >"$workdir/kill.out" 2>&1
+rc=$?
+[ $rc -eq 137 ] || fail "killed while starting: exit $rc, want 137 (SIGKILL)"
+[ "$(mx --state "$workdir/kill.db" --json status | grep -c '"domain"')" -eq 0 ] ||
+	fail "killed while starting: runs left for some domains: $(mx --state "$workdir/kill.db" status)"
+expect_status 0 mx --state "$workdir/kill.db" run --file "$workdir/kill" --provider pdns --yes \
+	</dev/null >"$workdir/kill2.out" 2>&1
+for D in "${killed[@]}"; do
+	T=${D//./-}.o-v1.mx.microsoft.test
+	[ "$(mxline)" = "$(final_mx)" ] || fail "the same command after the kill: $D: $(mxline)"
 done
 
 # 4f. Ctrl-C while 60 runs are in preflight, their lookups in flight (real clock), at seven
