@@ -721,10 +721,12 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 		started++;
 	}
 	if (jnl_batch_commit(f.jnl, &err)) {
+		/* A failed commit may still have landed (a sync that failed after the write): the
+		 * same command again is right either way, as a run that changed nothing is
+		 * superseded. */
 		status = mx_cli_reason(MX_EXIT_RUNTIME,
-		    "the %d runs started could not be written to the state database (%s); none "
-		    "was started and nothing was changed — fix the state database and run the "
-		    "same command again",
+		    "the start of %d runs could not be recorded (%s); no step ran and nothing was "
+		    "changed — fix the state database, then run the same command again",
 		    started, err.msg);
 		goto out;
 	}

@@ -1924,6 +1924,7 @@ static enum res do_snapshot(struct run *r, struct mx_err *err)
 	    jnl_snapshot_put(r->e->cfg.jnl, r->row.id, r->snap_sts.name, "TXT", "provider",
 		sts_text, checksum, err) ||
 	    jnl_commit(r->e->cfg.jnl, err)) {
+		jnl_abort(r->e->cfg.jnl); /* none of the snapshot lands */
 		res = jnl_failed(r, err);
 		goto out;
 	}
@@ -1956,8 +1957,10 @@ static int exo_mark(struct run *r, int *field, int state, const char *what, stru
 	if (jnl_begin(r->e->cfg.jnl, err) || save_vars(r, err) ||
 	    jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain,
 		state == 1 ? "exchange_intent" : "exchange_done", what, (long long)now(r), err) ||
-	    jnl_commit(r->e->cfg.jnl, err))
+	    jnl_commit(r->e->cfg.jnl, err)) {
+		jnl_abort(r->e->cfg.jnl);
 		return MX_EIO;
+	}
 	return MX_OK;
 }
 
@@ -3004,6 +3007,7 @@ static void finish(struct run *r, enum mx_run_state st)
 	    jnl_audit(r->e->cfg.jnl, r->row.id, r->row.domain, mx_run_state_name(st), NULL,
 		(long long)now(r), &err) ||
 	    jnl_commit(r->e->cfg.jnl, &err)) {
+		jnl_abort(r->e->cfg.jnl);
 		jnl_failed(r, &err);
 		r->exit = MX_EXIT_RUNTIME;
 		jnl_unlock(r->e->cfg.jnl, r->row.domain);
