@@ -34,6 +34,16 @@ ctrl_c_when_waiting() {
 	rc=$?
 }
 
+# completes_again LIST — the same `run --file $workdir/LIST --yes` (state LIST.db) again
+# finishes every domain listed ("DOMAIN TARGET" lines).
+completes_again() {
+	expect_status 0 mx --state "$workdir/$1.db" run --file "$workdir/$1" --provider pdns --yes \
+		</dev/null >"$workdir/$1.again" 2>&1
+	while read -r D T; do
+		[ "$(mxline </dev/null)" = "$(final_mx)" ] || fail "the same command again ($1): $D: $(mxline </dev/null)"
+	done <"$workdir/$1"
+}
+
 # 1. PowerDNS, with MTA-STS: the staged policy is published (as a person would) before the
 #    run reaches its gate; a monitor watches both servers throughout.
 fresh --mtasts enforce
@@ -355,12 +365,7 @@ for i in 0 1; do
 done
 [ "$(mx --state "$workdir/half.db" --json status | grep -c '"domain"')" -eq 1 ] ||
 	fail "Ctrl-C while starting: one run journaled: $(mx --state "$workdir/half.db" status)"
-expect_status 0 mx --state "$workdir/half.db" run --file "$workdir/half" --provider pdns --yes \
-	</dev/null >"$workdir/half2.out" 2>&1
-for D in "${half[@]}"; do
-	T=${D//./-}.o-v1.mx.microsoft.test
-	[ "$(mxline)" = "$(final_mx)" ] || fail "the same command after Ctrl-C: $D: $(mxline)"
-done
+completes_again half
 
 # 4e'. A kill while a list's runs are being started (SIGKILL right after the second of three
 #      is journaled): with --yes the list is journaled in one transaction, so no run is left
@@ -378,12 +383,7 @@ rc=$?
 [ $rc -eq 137 ] || fail "killed while starting: exit $rc, want 137 (SIGKILL)"
 [ "$(mx --state "$workdir/kill.db" --json status | grep -c '"domain"')" -eq 0 ] ||
 	fail "killed while starting: runs left for some domains: $(mx --state "$workdir/kill.db" status)"
-expect_status 0 mx --state "$workdir/kill.db" run --file "$workdir/kill" --provider pdns --yes \
-	</dev/null >"$workdir/kill2.out" 2>&1
-for D in "${killed[@]}"; do
-	T=${D//./-}.o-v1.mx.microsoft.test
-	[ "$(mxline)" = "$(final_mx)" ] || fail "the same command after the kill: $D: $(mxline)"
-done
+completes_again kill
 
 # 4f. Ctrl-C while 60 runs are in preflight, their lookups in flight (real clock), at seven
 #     moments: never a crash (a stopped run's lookups used to be answered
