@@ -66,8 +66,10 @@ struct chk_work {
 	struct query_ctx *queries; /* in flight, freed with the work if the job stops early */
 	struct dns_answer *a[Q_COUNT];
 	char nx_name[300];
-	bool zone_missing;     /* the domain does not exist (NXDOMAIN at the apex) */
-	bool mx_not_microsoft; /* mx.target's judgement: the MX is neither legacy nor new */
+	bool zone_missing;	/* the domain does not exist (NXDOMAIN at the apex) */
+	const char *outer_zone; /* the domain is a name inside this zone, not an apex (borrowed
+				 * from the SOA answer) */
+	bool mx_not_microsoft;	/* mx.target's judgement: the MX is neither legacy nor new */
 	/* NS host address lookups, then per-server direct queries */
 	int ns_lookups;
 	struct ns_server *srv;
@@ -295,6 +297,19 @@ static void eval_dnssec(struct chk_work *w)
 		    "%s does not exist in DNS (NXDOMAIN); check the spelling", d->domain);
 		return;
 	}
+	/* No SOA at the name: its records live in an enclosing zone, whose DNSKEY, name
+	 * servers and provider zone are not the domain's own. */
+	if (w->a[Q_SOA] && w->a[Q_SOA]->nodata && w->a[Q_SOA]->zone &&
+	    strcmp(w->a[Q_SOA]->zone, d->domain) && sec != DNS_SEC_BOGUS) {
+		w->outer_zone = w->a[Q_SOA]->zone;
+		json_object_set_new(detail, "zone", json_string(w->outer_zone));
+		set_result(d, CHK_ZONE_DNSSEC, CHK_FAIL, detail,
+		    "%s is not a zone of its own but a name inside zone %s (no SOA at %s); "
+		    "mxcutover moves the MX at a zone's apex — delegate %s as a signed zone "
+		    "(NS and DS in %s) or change its MX by hand",
+		    d->domain, w->outer_zone, d->domain, d->domain, w->outer_zone);
+		return;
+	}
 	switch (sec) {
 	case DNS_SEC_SECURE:
 		set_result(d, CHK_ZONE_DNSSEC, CHK_PASS, detail,
@@ -400,7 +415,14 @@ static void eval_ns(struct chk_work *w)
 	}
 	d->facts.mx_ttl_max = ttl_max;
 	json_object_set_new(detail, "servers", servers);
-	if (w->nsrv == 0 && unjudged(w, CHK_NS_CONSISTENCY, w->a[Q_NS], "the NS answer", detail)) {
+	if (w->outer_zone) {
+		json_object_set_new(detail, "not_judged_because", json_string("zone.dnssec"));
+		set_result(d, CHK_NS_CONSISTENCY, CHK_SKIP, detail,
+		    "not judged: %s has no name servers of its own, it is a name inside zone %s "
+		    "(see zone.dnssec)",
+		    d->domain, w->outer_zone);
+	} else if (w->nsrv == 0 &&
+		   unjudged(w, CHK_NS_CONSISTENCY, w->a[Q_NS], "the NS answer", detail)) {
 		/* reported as not judged */
 	} else if (w->nsrv == 0)
 		set_result(d, CHK_NS_CONSISTENCY, CHK_FAIL, detail,

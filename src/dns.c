@@ -222,6 +222,7 @@ void dns_answer_free(struct dns_answer *a)
 	free(a->qname);
 	free(a->why_bogus);
 	free(a->server);
+	free(a->zone);
 	free(a);
 }
 
@@ -285,11 +286,13 @@ struct dns_answer *dns_answer_dup(const struct dns_answer *a)
 	d->qname = NULL;
 	d->why_bogus = NULL;
 	d->server = NULL;
+	d->zone = NULL;
 	d->rr = NULL;
 	d->n = 0;
 	bad |= dup_str(&d->qname, a->qname);
 	bad |= dup_str(&d->why_bogus, a->why_bogus);
 	bad |= dup_str(&d->server, a->server);
+	bad |= dup_str(&d->zone, a->zone);
 	if (a->n) {
 		d->rr = calloc(a->n, sizeof(*d->rr));
 		if (!d->rr)
@@ -435,8 +438,9 @@ static int rr_convert(struct dns_rr *o, const ldns_rr *rr)
 	return rr_fill(o, rr);
 }
 
-/* RFC 2308 §5: a negative answer lives for min(SOA TTL, SOA MINIMUM) of the authority SOA. */
-static uint32_t negative_ttl(const ldns_pkt *pkt)
+/* RFC 2308 §5: a negative answer lives for min(SOA TTL, SOA MINIMUM) of the authority SOA.
+ * *zone gets that SOA's owner, the zone that holds the name (NULL without one). */
+static uint32_t negative_ttl(const ldns_pkt *pkt, char **zone)
 {
 	const ldns_rr_list *auth = ldns_pkt_authority(pkt);
 
@@ -447,6 +451,7 @@ static uint32_t negative_ttl(const ldns_pkt *pkt)
 		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
 			continue;
 		min = rd_int(rr, 6, 4);
+		*zone = dname_str(ldns_rr_owner(rr));
 		return ldns_rr_ttl(rr) < min ? ldns_rr_ttl(rr) : min;
 	}
 	return 0;
@@ -482,7 +487,7 @@ static struct dns_answer *answer_from_pkt(const ldns_pkt *pkt, const char *qname
 			a->ttl = a->rr[a->n - 1].ttl;
 	}
 	if (a->n == 0)
-		a->ttl = negative_ttl(pkt);
+		a->ttl = negative_ttl(pkt, &a->zone);
 	a->nodata = a->rcode == LDNS_RCODE_NOERROR && a->n == 0;
 	return a;
 fail:

@@ -87,6 +87,8 @@ struct dns_answer {
 			    * with no RR of qtype, the negative TTL min(SOA TTL, SOA MINIMUM) of the
 			    * authority SOA (RFC 2308 §5), 0 without one */
 	char *server;	   /* direct queries: "ip@port" asked; NULL for resolver answers */
+	char *zone;	   /* with no RR of qtype: the owner of the authority SOA, the zone that
+			    * holds qname (lower-case, no trailing dot); NULL without one */
 	size_t n;	   /* RRs of qtype (a CNAME chain is followed by the resolver) */
 	struct dns_rr *rr; /* n entries */
 };

@@ -168,6 +168,17 @@ policy "$D" enforce "$L" "$DT"
 expect_status 1 mx --json check "$D" --target-mx "$DT" >"$J"
 json_check "$J" "st('$D','mtasts.covers_current')=='pass' and dom('$D')['blocked_by']==['mx.current']"
 
+# A name inside a zone (an accepted subdomain whose MX lives in the parent's zone) is not an
+# apex: zone.dnssec fails naming the enclosing zone, ns.consistency is not judged (its
+# advice, "check the delegation", would be wrong), the rest is judged as usual.
+Z set "$D" "eu.$D." MX 3600 "0 $L."
+expect_status 1 mx --json check "eu.$D" >"$J"
+json_check "$J" "st('eu.$D','zone.dnssec')=='fail' and check('eu.$D','zone.dnssec')['detail']['zone']=='$D' and 'not a zone of its own' in check('eu.$D','zone.dnssec')['summary']"
+json_check "$J" "st('eu.$D','ns.consistency')=='skip' and check('eu.$D','ns.consistency')['detail']['not_judged_because']=='zone.dnssec'"
+json_check "$J" "st('eu.$D','mx.current')=='pass' and dom('eu.$D')['blocked_by']==['zone.dnssec']"
+expect_status 1 mx --json check "$D" >"$J"
+json_check "$J" "st('$D','zone.dnssec')=='pass' and 'zone' not in check('$D','zone.dnssec')['detail']"
+
 # --file with targets and comments; --target-mx with several domains is a usage error.
 printf '# tenant\ncontoso.test %s\nfabrikam.test  # no target\n' "$T" >"$workdir/list"
 expect_status 1 mx --json check --file "$workdir/list" >"$J"

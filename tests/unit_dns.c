@@ -224,7 +224,7 @@ static void test_negative(void)
 	const char *soa[] = {"contoso.test. 3600 IN SOA ns1.contoso.test. hostmaster.contoso.test. "
 			     "1 7200 3600 1209600 300",
 	    NULL};
-	struct dns_answer *a;
+	struct dns_answer *a, *d;
 	struct mx_err err = {0};
 	const unsigned char junk[] = {0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x05};
 
@@ -233,11 +233,21 @@ static void test_negative(void)
 	CHECK(a->nxdomain && !a->nodata);
 	CHECK_INT(a->n, 0);
 	CHECK_INT(a->ttl, 300);
+	CHECK_STR(a->zone, "contoso.test");
 	dns_answer_free(a);
 
 	a = convert("contoso.test", DNS_T_TLSA, 0, NULL, soa);
 	CHECK(a->nodata && !a->nxdomain);
 	CHECK_INT(a->n, 0);
+	dns_answer_free(a);
+
+	/* No SOA at a name inside the zone: the authority SOA names the zone that holds it. */
+	a = convert("eu.contoso.test", DNS_T_SOA, 0, NULL, soa);
+	CHECK(a->nodata);
+	CHECK_STR(a->zone, "contoso.test");
+	d = dns_answer_dup(a);
+	CHECK(d && d->zone && d->zone != a->zone && !strcmp(d->zone, "contoso.test"));
+	dns_answer_free(d);
 	dns_answer_free(a);
 
 	a = convert("contoso.test", DNS_T_A, LDNS_RCODE_SERVFAIL, NULL, NULL);
