@@ -89,6 +89,7 @@ static const struct cmd commands[] = {
 	mx_cmd_plan},
     {"run",
 	"run DOMAIN [--target-mx HOST] --provider NAME [--yes] [--plan FILE]\n"
+	"       mxcutover run [DOMAIN] --plan FILE [--yes]\n"
 	"       mxcutover run --file FILE --provider NAME [--yes]",
 	"Moves the domain's MX to the target host, step by step, with the right waits; every\n"
 	"step is journaled first, so a crash or Ctrl-C leaves a run `resume` continues.\n"
@@ -99,7 +100,8 @@ static const struct cmd commands[] = {
 	"  --yes             no prompts: the start and the inbound test are answered yes; every\n"
 	"                    other gate is verified, polled until gate_timeout\n"
 	"  --plan FILE       a reviewed `plan --format json`: refuse when the zone, the settings\n"
-	"                    or the mxcutover version differ from the plan's\n",
+	"                    or the mxcutover version differ from the plan's; the domain, the\n"
+	"                    target and the provider not given are the plan's\n",
 	mx_cmd_run},
     {"resume", "resume [DOMAIN...] [--file FILE] [--provider NAME] [--yes]",
 	"Continues unfinished runs (all of them when no domain is named) from their journal, in\n"

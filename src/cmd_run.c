@@ -598,8 +598,10 @@ static int need_person(struct mx_app *app, const char *cmd, bool yes)
 int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 {
 	const char *target = NULL, *provider = NULL, *file = NULL, *plan_path = NULL;
-	char **domains = NULL, **targets = NULL, *plan = NULL;
+	char **domains = NULL, **targets = NULL, *plan = NULL, *plan_domain[1] = {NULL}, **pargv;
+	json_t *pdoc = NULL;
 	size_t n = 0, i = 0;
+	int pargc;
 	bool yes = false;
 	struct front f;
 	struct mx_err err;
@@ -631,11 +633,51 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			return MX_EXIT_USAGE;
 		}
 	}
+	pargv = argv + idx;
+	pargc = argc - idx;
 	if (app->json)
 		app->msg = stderr;
-	if (!provider)
-		return mx_cli_usage_error("run", "--provider NAME is required");
-	if (mx_cli_domains(file, argv + idx, argc - idx, target, &domains, &targets, &n, &err)) {
+	/* A reviewed plan is the run: what the command line leaves out (the domain, the target,
+	 * the provider) is the plan's; what it names must be the plan's (the engine compares the
+	 * domain and, at the snapshot, the target; the provider is compared here). */
+	if (plan_path) {
+		const char *pp;
+
+		if (!(plan = read_file(plan_path, &err))) {
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
+		pdoc = json_loads(plan, 0, NULL);
+		pp = json_string_value(json_object_get(pdoc, "provider"));
+		if (provider && pp && strcmp(provider, pp)) {
+			status = mx_cli_usage_error("run",
+			    "--provider %s is not the provider of the reviewed plan %s (%s); drop "
+			    "--provider, or make and review a plan through %s",
+			    provider, plan_path, pp, provider);
+			goto out;
+		}
+		if (!provider)
+			provider = pp;
+		if (!file && idx == argc && json_string_value(json_object_get(pdoc, "domain"))) {
+			plan_domain[0] = strdup(json_string_value(json_object_get(pdoc, "domain")));
+			if (!plan_domain[0]) {
+				mx_err_set(&err, MX_ENOMEM, "out of memory");
+				status = mx_cli_fail(app, &err);
+				goto out;
+			}
+			pargv = plan_domain;
+			pargc = 1;
+		}
+		if (!target && !file && pargc == 1 &&
+		    json_string_value(json_object_get(pdoc, "target")) &&
+		    *json_string_value(json_object_get(pdoc, "target")))
+			target = json_string_value(json_object_get(pdoc, "target"));
+	}
+	if (!provider) {
+		status = mx_cli_usage_error("run", "--provider NAME is required");
+		goto out;
+	}
+	if (mx_cli_domains(file, pargv, pargc, target, &domains, &targets, &n, &err)) {
 		status = err.rc == MX_EINVAL ? mx_cli_usage_error("run", "%s", err.msg)
 					     : mx_cli_fail(app, &err);
 		goto out;
@@ -651,10 +693,6 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 	status = need_person(app, "run", yes);
 	if (status)
 		goto out;
-	if (plan_path && !(plan = read_file(plan_path, &err))) {
-		status = mx_cli_fail(app, &err);
-		goto out;
-	}
 	catch_signals();
 	if (front_open(&f, app, yes, &err)) {
 		status = mx_cli_fail(app, &err);
@@ -747,6 +785,8 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 	}
 out:
 	front_close(&f);
+	json_decref(pdoc);
+	free(plan_domain[0]);
 	free(plan);
 	mx_cli_list_free(domains, targets, n);
 	return status;

@@ -71,8 +71,8 @@ first=1
 for k in $keys; do
 	[ "$k" = mtasts_finalize ] && policy mtasts_finalize
 	if [ $first = 1 ]; then
-		MXCUTOVER_CRASH_AT=$k:done mx run "$D" --target-mx "$T" --provider pdns --yes \
-			--plan "$P" >>"$workdir/fwd.log" 2>&1
+		# The reviewed plan alone names the domain, the target and the provider.
+		MXCUTOVER_CRASH_AT=$k:done mx run --plan "$P" --yes >>"$workdir/fwd.log" 2>&1
 		first=0
 	else
 		MXCUTOVER_CRASH_AT=$k:done mx resume "$D" --yes >>"$workdir/fwd.log" 2>&1
@@ -147,6 +147,14 @@ done
 
 # 3. A plan made with other settings, or edited, is refused before anything is written.
 fresh
+# A provider other than the plan's, or the plan of another domain: a usage error.
+expect_status 2 mx run --plan "$P" --provider bind --yes >"$workdir/prov.log" 2>&1
+grep -q "^mxcutover run: --provider bind is not the provider of the reviewed plan $P (pdns)" \
+	"$workdir/prov.log" || fail "another provider named: $(tail -1 "$workdir/prov.log")"
+expect_status 2 mx run contoso.test --plan "$P" --yes >"$workdir/dom.log" 2>&1
+grep -q "the --plan file is the plan of $D, not of contoso.test" "$workdir/dom.log" ||
+	fail "another domain named: $(tail -1 "$workdir/dom.log")"
+mx status "$D" 2>&1 | grep -q "^$D has no run" || fail "a refused plan left a run"
 sed 's/^low_ttl.*/low_ttl = 120/' "$MX_CONFIG" >"$workdir/other.conf"
 "$MXCUTOVER" --config "$workdir/other.conf" --resolver-conf "$MX_RESOLVER_CONF" \
 	--cacert "$MX_CACERT" --state "$workdir/state.db" plan "$D" --target-mx "$T" \
