@@ -24,7 +24,19 @@ struct pdns {
 	char *api_key;	 /* the secret; only ever put into the X-API-Key header */
 	char *zone_id;	 /* PowerDNS's id of p->zone: its name, or looked up (pdns_zone_id) */
 	bool zone_known; /* the server confirmed zone_id (the lookup, or a 200 on the zone) */
+	/* The records PowerDNS holds disabled in the MX and the TXT RRset, read with the whole
+	 * zone before the first write of each: no resolver sees them, and every write keeps them
+	 * (a REPLACE would drop them). */
+	struct kept {
+		bool read; /* an RRset of this type was read (name says which) */
+		struct mx_rrset set;
+	} kept[2];
 };
+
+static struct kept *kept_slot(struct pdns *d, uint16_t type)
+{
+	return type == DNS_T_MX ? &d->kept[0] : type == DNS_T_TXT ? &d->kept[1] : NULL;
+}
 
 /* ------------------------------------------------------------------ pure helpers */
 
@@ -225,6 +237,12 @@ out:
 int pdns_rrset_parse(
     const char *body, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
 {
+	return pdns_rrset_parse_kept(body, name, type, out, NULL, err);
+}
+
+int pdns_rrset_parse_kept(const char *body, const char *name, uint16_t type, struct mx_rrset *out,
+    struct mx_rrset *disabled, struct mx_err *err)
+{
 	json_t *root = json_loads(body ? body : "", 0, NULL), *rrsets, *set;
 	const char *tname = pdns_type_name(type);
 	size_t i;
@@ -233,6 +251,11 @@ int pdns_rrset_parse(
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	out->type = type;
+	if (disabled) {
+		memset(disabled, 0, sizeof(*disabled));
+		snprintf(disabled->name, sizeof(disabled->name), "%s", name);
+		disabled->type = type;
+	}
 	rrsets = json_object_get(root, "rrsets");
 	if (!tname || !json_is_array(rrsets)) {
 		rc = mx_err_set(err, MX_EPROVIDER,
@@ -258,12 +281,15 @@ int pdns_rrset_parse(
 			goto out;
 		}
 		out->ttl = (uint32_t)json_integer_value(json_object_get(set, "ttl"));
+		if (disabled)
+			disabled->ttl = out->ttl;
 		json_array_foreach(records, j, rec)
 		{
 			const char *content = json_string_value(json_object_get(rec, "content"));
+			bool off = json_is_true(json_object_get(rec, "disabled"));
 			char *value;
 
-			if (json_is_true(json_object_get(rec, "disabled")))
+			if (off && !disabled)
 				continue;
 			value = content ? pdns_content_to_value(type, content) : NULL;
 			if (!value) {
@@ -274,7 +300,7 @@ int pdns_rrset_parse(
 				    tname, content ? content : "(no content)", name);
 				goto out;
 			}
-			rc = prov_rrset_add(out, value, err);
+			rc = prov_rrset_add(off ? disabled : out, value, err);
 			free(value);
 			if (rc)
 				goto out;
@@ -283,18 +309,58 @@ int pdns_rrset_parse(
 	if (!out->n)
 		out->ttl = 0;
 	prov_rrset_sort(out);
+	if (disabled)
+		prov_rrset_sort(disabled);
 out:
-	if (rc)
+	if (rc) {
 		prov_rrset_clear(out);
+		if (disabled)
+			prov_rrset_clear(disabled);
+	}
 	json_decref(root);
 	return rc;
 }
 
+/* Appends the records of set to records, each {"content", "disabled": off}; skips a value
+ * that skip holds (PowerDNS refuses the same record twice in an RRset). */
+static int patch_records(json_t *records, const struct mx_rrset *set, const struct mx_rrset *skip,
+    bool off, struct mx_err *err)
+{
+	const char *tname = pdns_type_name(set->type);
+
+	for (size_t i = 0; i < set->n; i++) {
+		char *content;
+		bool dup = false;
+
+		for (size_t k = 0; skip && k < skip->n && !dup; k++)
+			dup = !strcmp(skip->values[k], set->values[i]);
+		if (dup)
+			continue;
+		content = pdns_value_to_content(set->type, set->values[i]);
+		if (!content)
+			return mx_err_set(err, MX_EINVAL,
+			    "powerdns: the %s value \"%.80s\" for %s is malformed", tname,
+			    set->values[i], set->name);
+		json_array_append_new(
+		    records, json_pack("{s:s, s:b}", "content", content, "disabled", off));
+		free(content);
+	}
+	return MX_OK;
+}
+
 char *pdns_patch_body(const struct mx_rrset *want, struct mx_err *err)
+{
+	return pdns_patch_body_kept(want, NULL, err);
+}
+
+char *pdns_patch_body_kept(
+    const struct mx_rrset *want, const struct mx_rrset *disabled, struct mx_err *err)
 {
 	const char *tname = pdns_type_name(want->type);
 	json_t *root = NULL, *records = json_array();
 	char *fqdn = NULL, *out = NULL;
+	bool keep = disabled && disabled->n && !strcmp(disabled->name, want->name) &&
+		    disabled->type == want->type;
 
 	if (!tname) {
 		mx_err_set(err, MX_EINVAL, "powerdns: this adapter writes only MX and TXT RRsets");
@@ -305,23 +371,17 @@ char *pdns_patch_body(const struct mx_rrset *want, struct mx_err *err)
 		mx_err_set(err, MX_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < want->n; i++) {
-		char *content = pdns_value_to_content(want->type, want->values[i]);
-
-		if (!content) {
-			mx_err_set(err, MX_EINVAL,
-			    "powerdns: the %s value \"%.80s\" for %s is malformed", tname,
-			    want->values[i], want->name);
-			goto out;
-		}
-		json_array_append_new(
-		    records, json_pack("{s:s, s:b}", "content", content, "disabled", 0));
-		free(content);
-	}
-	if (want->n)
+	if (patch_records(records, want, NULL, false, err) ||
+	    (keep && patch_records(records, disabled, want, true, err)))
+		goto out;
+	/* Without a record to serve, the disabled ones stay, at the TTL they had. */
+	if (want->n || keep)
 		root = json_pack("{s:[{s:s, s:s, s:I, s:s, s:O}]}", "rrsets", "name", fqdn, "type",
-		    tname, "ttl", (json_int_t)want->ttl, "changetype", "REPLACE", "records",
-		    records);
+		    tname, "ttl",
+		    (json_int_t)(want->n	 ? want->ttl
+				 : disabled->ttl ? disabled->ttl
+						 : 3600),
+		    "changetype", "REPLACE", "records", records);
 	else
 		root = json_pack("{s:[{s:s, s:s, s:s}]}", "rrsets", "name", fqdn, "type", tname,
 		    "changetype", "DELETE");
@@ -615,8 +675,11 @@ static char *pdns_zone_path(struct pdns *d)
 	return path;
 }
 
-static int pdns_read_rrset(
-    struct prov *p, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
+/* Reads one RRset. whole: without the rrset_name/rrset_type filter, which PowerDNS 4.7 applies
+ * to the disabled records too (it leaves them out): the whole zone, whose disabled records of
+ * the RRset are then kept for the writes (d->kept). */
+static int pdns_read(struct prov *p, const char *name, uint16_t type, bool whole,
+    struct mx_rrset *out, struct mx_err *err)
 {
 	struct pdns *d = p->priv;
 	struct http_response *resp = NULL;
@@ -647,8 +710,11 @@ static int pdns_read_rrset(
 			rc = mx_err_set(err, MX_ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = pdns_get(p, &resp, err, "%s?rrsets=true&rrset_name=%s&rrset_type=%s", zpath,
-		    esc, pdns_type_name(type));
+		if (whole)
+			rc = pdns_get(p, &resp, err, "%s?rrsets=true", zpath);
+		else
+			rc = pdns_get(p, &resp, err, "%s?rrsets=true&rrset_name=%s&rrset_type=%s",
+			    zpath, esc, pdns_type_name(type));
 		if (rc)
 			goto out;
 		/* Not found under the id taken from its name: ask the server (the precise
@@ -664,7 +730,19 @@ static int pdns_read_rrset(
 		rc = pdns_status_error(p, resp, what, err);
 		goto out;
 	}
-	rc = pdns_rrset_parse(resp->body, name, type, out, err);
+	{
+		struct kept *k = whole ? kept_slot(d, type) : NULL;
+		struct mx_rrset off;
+
+		rc = pdns_rrset_parse_kept(resp->body, name, type, out, &off, err);
+		if (!rc && k) {
+			prov_rrset_clear(&k->set);
+			k->set = off;
+			k->read = true;
+		} else if (!rc) {
+			prov_rrset_clear(&off);
+		}
+	}
 out:
 	http_response_free(resp);
 	free(zpath);
@@ -673,11 +751,18 @@ out:
 	return rc;
 }
 
+static int pdns_read_rrset(
+    struct prov *p, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err)
+{
+	return pdns_read(p, name, type, false, out, err);
+}
+
 static int pdns_replace_rrset(
     struct prov *p, const struct mx_rrset *expect, const struct mx_rrset *want, struct mx_err *err)
 {
 	struct pdns *d = p->priv;
 	struct http_response *resp = NULL;
+	struct kept *k;
 	char *path = NULL, *body = NULL;
 	char what[300];
 	int rc;
@@ -695,7 +780,18 @@ static int pdns_replace_rrset(
 	rc = pdns_zone_confirmed(p, err);
 	if (rc)
 		goto out;
-	body = pdns_patch_body(want, err);
+	/* The RRset's disabled records, read with the whole zone before this process's first
+	 * write of it; later writes keep what the first one kept. */
+	k = kept_slot(d, want->type);
+	if (k && (!k->read || strcmp(k->set.name, want->name))) {
+		struct mx_rrset now;
+
+		rc = pdns_read(p, want->name, want->type, true, &now, err);
+		prov_rrset_clear(&now);
+		if (rc)
+			goto out;
+	}
+	body = pdns_patch_body_kept(want, k ? &k->set : NULL, err);
 	if (!body) {
 		rc = err ? err->rc : MX_EINVAL;
 		goto out;
@@ -816,6 +912,8 @@ static void pdns_close(struct prov *p)
 	free(d->server);
 	free(d->zone_id);
 	mx_secret_free(d->api_key);
+	prov_rrset_clear(&d->kept[0].set);
+	prov_rrset_clear(&d->kept[1].set);
 	free(d);
 	p->priv = NULL;
 }

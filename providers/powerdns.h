@@ -45,11 +45,21 @@ int pdns_zone_id_parse(const char *body, const char *zone, char **id, struct mx_
  * is not the expected JSON or a record cannot be parsed. */
 int pdns_rrset_parse(
     const char *body, const char *name, uint16_t type, struct mx_rrset *out, struct mx_err *err);
+/* The same, and *disabled (when not NULL; empty on entry) gets the RRset's disabled records
+ * and its TTL: PowerDNS keeps them, no resolver sees them, and a write must not drop them. */
+int pdns_rrset_parse_kept(const char *body, const char *name, uint16_t type, struct mx_rrset *out,
+    struct mx_rrset *disabled, struct mx_err *err);
 
 /* The PATCH /zones/{id} body that makes the zone hold *want: one rrset, changetype REPLACE
  * with want's records and TTL, or DELETE when want->n == 0. Caller frees with free(); NULL
  * with err set when a value is malformed or memory ran out. */
 char *pdns_patch_body(const struct mx_rrset *want, struct mx_err *err);
+/* The same, keeping *disabled (the RRset's disabled records as read, may be NULL): they are
+ * sent again with "disabled": true beside want's records (a value want holds is not sent
+ * twice), and when want has no record the RRset is replaced by them alone, at their TTL,
+ * instead of deleted. */
+char *pdns_patch_body_kept(
+    const struct mx_rrset *want, const struct mx_rrset *disabled, struct mx_err *err);
 
 /* PowerDNS's "error" text from an error response body, or NULL. Caller frees with free(). */
 char *pdns_error_text(const char *body);

@@ -438,6 +438,23 @@ expect_status 3 mx resume "$D" --yes >"$workdir/drift.log" 2>&1
 grep -q 'changed behind our back' "$workdir/drift.log" || fail "drift message: $(cat "$workdir/drift.log")"
 grep -q 'intruder.elsewhere.test' "$workdir/drift.log" || fail "drift message says what changed"
 
+# 6b. PowerDNS keeps disabled records in an RRset (served never): every write of the run and
+# of its rollback keeps them, so the rollback restores the RRset exactly.
+fresh --mtasts none
+Z disable "$D" "$D" MX "10 backup.elsewhere.test."
+start_mx=$(mxline)
+MXCUTOVER_CRASH_AT=swap:done mx run "$D" --target-mx "$T" --provider pdns --yes 2>/dev/null
+[ "$(Z disabled "$D" "$D" MX)" = "10 backup.elsewhere.test." ] ||
+	fail "the run's writes dropped a disabled record: '$(Z disabled "$D" "$D" MX)'"
+expect_status 0 mx rollback "$D" --yes >"$workdir/dis.log" 2>&1
+[ "$(mxline)" = "$start_mx" ] || fail "rollback with a disabled record: $(mxline)"
+[ "$(Z disabled "$D" "$D" MX)" = "10 backup.elsewhere.test." ] ||
+	fail "the rollback dropped a disabled record: '$(Z disabled "$D" "$D" MX)'"
+expect_status 0 mx run "$D" --target-mx "$T" --provider pdns --yes >"$workdir/dis2.log" 2>&1
+[ "$(mxline)" = "$(final_mx)" ] || fail "run with a disabled record: $(mxline)"
+[ "$(Z disabled "$D" "$D" MX)" = "10 backup.elsewhere.test." ] ||
+	fail "a complete run dropped a disabled record: '$(Z disabled "$D" "$D" MX)'"
+
 # 7. A reviewed plan whose zone changed since is refused.
 fresh --mtasts none
 mx plan "$D" --target-mx "$T" --provider pdns --format json -o "$workdir/p2.json"

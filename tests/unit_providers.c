@@ -275,6 +275,78 @@ static void test_rrset_parse(void)
 	CHECK_INT(s.n, 0);
 }
 
+/* Disabled records are kept apart, and every write sends them back: a REPLACE beside the
+ * records served, a REPLACE by them alone where the RRset would have been deleted. */
+static void test_disabled_kept(void)
+{
+	const char *mx[] = {
+	    "0 contoso-com.mail.protection.outlook.com", "5 disabled.example", NULL};
+	const char *mx1[] = {"0 contoso-com.mail.protection.outlook.com", NULL};
+	struct mx_err err = {0};
+	struct mx_rrset s, off, want;
+	json_t *root, *set, *recs;
+	char *body;
+
+	CHECK_INT(pdns_rrset_parse_kept(zone_json, "contoso.com", DNS_T_MX, &s, &off, &err), MX_OK);
+	CHECK_INT(s.n, 2);
+	CHECK_INT(off.n, 1);
+	CHECK_INT(off.ttl, 3600);
+	CHECK_STR(off.name, "contoso.com");
+	if (off.n == 1)
+		CHECK_STR(off.values[0], "5 disabled.example");
+	prov_rrset_clear(&s);
+
+	/* Beside the records served; a value served is not sent twice. */
+	set_values(&want, "contoso.com", DNS_T_MX, 30, mx);
+	body = pdns_patch_body_kept(&want, &off, &err);
+	root = json_loads(body ? body : "", 0, NULL);
+	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	recs = json_object_get(set, "records");
+	CHECK_INT(json_array_size(recs), 2);
+	CHECK(json_is_false(json_object_get(json_array_get(recs, 1), "disabled")));
+	json_decref(root);
+	free(body);
+	prov_rrset_clear(&want);
+
+	set_values(&want, "contoso.com", DNS_T_MX, 30, mx1);
+	body = pdns_patch_body_kept(&want, &off, &err);
+	root = json_loads(body ? body : "", 0, NULL);
+	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	recs = json_object_get(set, "records");
+	CHECK_INT(json_array_size(recs), 2);
+	CHECK_INT(json_integer_value(json_object_get(set, "ttl")), 30);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(recs, 1), "content")),
+	    "5 disabled.example.");
+	CHECK(json_is_true(json_object_get(json_array_get(recs, 1), "disabled")));
+	json_decref(root);
+	free(body);
+
+	prov_rrset_clear(&want);
+
+	/* Nothing left to serve: the disabled records stay, at their TTL, instead of a DELETE. */
+	set_values(&want, "contoso.com", DNS_T_MX, 30, (const char *[]){NULL});
+	body = pdns_patch_body_kept(&want, &off, &err);
+	root = json_loads(body ? body : "", 0, NULL);
+	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	CHECK_STR(json_string_value(json_object_get(set, "changetype")), "REPLACE");
+	CHECK_INT(json_integer_value(json_object_get(set, "ttl")), 3600);
+	CHECK_INT(json_array_size(json_object_get(set, "records")), 1);
+	json_decref(root);
+	free(body);
+	prov_rrset_clear(&want);
+
+	/* Another RRset's disabled records are not this one's. */
+	set_values(&want, "www.contoso.com", DNS_T_MX, 30, (const char *[]){NULL});
+	body = pdns_patch_body_kept(&want, &off, &err);
+	root = json_loads(body ? body : "", 0, NULL);
+	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	CHECK_STR(json_string_value(json_object_get(set, "changetype")), "DELETE");
+	json_decref(root);
+	free(body);
+	prov_rrset_clear(&want);
+	prov_rrset_clear(&off);
+}
+
 static void test_patch_body(void)
 {
 	const char *mx[] = {"0 a.example", "20 x.mx.microsoft", NULL};
@@ -528,6 +600,7 @@ int main(void)
 	test_content();
 	test_zone_id();
 	test_rrset_parse();
+	test_disabled_kept();
 	test_patch_body();
 	test_open();
 	test_retry_after();

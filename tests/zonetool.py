@@ -6,6 +6,9 @@
 #   zonetool.py set ZONE NAME TYPE TTL VALUE...    (values in PowerDNS content syntax)
 #   zonetool.py dump ZONE                          (sorted RRsets, one per line)
 #   zonetool.py del ZONE NAME TYPE                 (deletes an RRset)
+#   zonetool.py disable ZONE NAME TYPE VALUE       (adds VALUE to the RRset as a disabled
+#                                                   record: PowerDNS keeps it, serves it never)
+#   zonetool.py disabled ZONE NAME TYPE            (the RRset's disabled records, sorted)
 #   zonetool.py dane-off TARGET                    (withdraws the target's TLSA, as Microsoft
 #                                                   does after Disable-SmtpDaneInbound)
 #   zonetool.py monitor ZONE STOPFILE              (exit 1 on an empty MX or a dead host)
@@ -33,6 +36,18 @@ def main():
     elif cmd == "del":
         zone, name, rtype = sys.argv[2], sys.argv[3], sys.argv[4]
         api.patch(zone, [{"name": L.fqdn(name), "type": rtype, "changetype": "DELETE"}])
+    elif cmd in ("disable", "disabled"):
+        zone, name, rtype = sys.argv[2], L.fqdn(sys.argv[3]), sys.argv[4]
+        z = api.req("GET", "/zones/" + L.fqdn(zone))
+        rs = next((r for r in z["rrsets"] if r["name"] == name and r["type"] == rtype), None)
+        if cmd == "disabled":
+            for c in sorted(r["content"] for r in (rs or {"records": []})["records"] if r["disabled"]):
+                print(c)
+        else:
+            recs = [{"content": r["content"], "disabled": r["disabled"]} for r in rs["records"]]
+            recs.append({"content": sys.argv[5], "disabled": True})
+            api.patch(zone, [{"name": name, "type": rtype, "ttl": rs["ttl"], "changetype": "REPLACE",
+                              "records": recs}])
     elif cmd == "dane-off":
         api.patch(L.ENDPOINT_SUFFIX, [{"name": L.fqdn("_25._tcp." + sys.argv[2]), "type": "TLSA",
                                        "changetype": "DELETE"}])
