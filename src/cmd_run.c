@@ -648,6 +648,14 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			goto out;
 		}
 		pdoc = json_loads(plan, 0, NULL);
+		if (!json_is_object(pdoc)) {
+			mx_err_set(&err, MX_EINVAL,
+			    "--plan %s is not a plan document; write one with `mxcutover plan "
+			    "DOMAIN --format json -o FILE`",
+			    plan_path);
+			status = mx_cli_fail(app, &err);
+			goto out;
+		}
 		pp = json_string_value(json_object_get(pdoc, "provider"));
 		if (provider && pp && strcmp(provider, pp)) {
 			status = mx_cli_usage_error("run",
@@ -674,7 +682,8 @@ int mx_cmd_run(struct mx_app *app, int argc, char **argv)
 			target = json_string_value(json_object_get(pdoc, "target"));
 	}
 	if (!provider) {
-		status = mx_cli_usage_error("run", "--provider NAME is required");
+		status = mx_cli_usage_error("run", "--provider NAME is required%s",
+		    plan_path ? " (the --plan file names none)" : "");
 		goto out;
 	}
 	if (mx_cli_domains(file, pargv, pargc, target, &domains, &targets, &n, &err)) {

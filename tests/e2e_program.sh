@@ -154,6 +154,10 @@ grep -q "^mxcutover run: --provider bind is not the provider of the reviewed pla
 expect_status 2 mx run contoso.test --plan "$P" --yes >"$workdir/dom.log" 2>&1
 grep -q "the --plan file is the plan of $D, not of contoso.test" "$workdir/dom.log" ||
 	fail "another domain named: $(tail -1 "$workdir/dom.log")"
+echo '[1, 2]' >"$workdir/notplan.json"
+expect_status 2 mx run --plan "$workdir/notplan.json" --yes >"$workdir/np.log" 2>&1
+grep -q "^mxcutover: --plan $workdir/notplan.json is not a plan document" "$workdir/np.log" ||
+	fail "not a plan: $(tail -1 "$workdir/np.log")"
 mx status "$D" 2>&1 | grep -q "^$D has no run" || fail "a refused plan left a run"
 sed 's/^low_ttl.*/low_ttl = 120/' "$MX_CONFIG" >"$workdir/other.conf"
 "$MXCUTOVER" --config "$workdir/other.conf" --resolver-conf "$MX_RESOLVER_CONF" \
