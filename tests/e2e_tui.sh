@@ -663,5 +663,16 @@ wait_for l "^mxcutover: $G stopped at wait_old_ttl \(waiting\) and is safe where
 wait_for l "^EXIT=1$"
 STATE=
 
+# 11. At 80 columns a domain with more than one MX host keeps the " +" of its CURRENT MX cell
+# when the first host is cut to fit.
+STATE=$workdir/w80.db
+start w80 -- fallback.test
+tm resize-window -t w80 -x 80 -y 24
+# The first host is the first of the answer, whose order the servers choose.
+wait_for w80 "^ fallback.test +secure +(0|10) [a-z.-]+… \+ +enforce " 30
+keys w80 q
+wait_for w80 "^EXIT=0$"
+STATE=
+
 tm kill-server 2>/dev/null
 finish

@@ -325,7 +325,8 @@ static void draw_domains(struct tui *t)
 			put(y, x, wsec - 1, sel ? base : role(t, c), b);
 			x += wsec;
 			badge_mx(d, b, sizeof(b), &c);
-			put_cut(t, y, x, wmx - 1, sel ? base : role(t, c), b);
+			/* " +": more hosts than the first, kept when the host is cut */
+			put_cut_tail(t, y, x, wmx - 1, sel ? base : role(t, c), b, " +");
 			x += wmx;
 			badge_mtasts(d, b, sizeof(b), &c);
 			put(y, x, 8, sel ? base : role(t, c), b);

@@ -398,3 +398,18 @@ int put_cut(const struct tui *t, int y, int x, int w, attr_t a, const char *s)
 	used = put(y, x, w - 1, a, s);
 	return used + put(y, x + used, 1, a, sym(t, "…", "~"));
 }
+
+int put_cut_tail(
+    const struct tui *t, int y, int x, int w, attr_t a, const char *s, const char *tail)
+{
+	size_t ls = strlen(s), lt = strlen(tail);
+	int tw = text_cols(tail), used;
+	char *head;
+
+	if (ls < lt || strcmp(s + ls - lt, tail) || text_cols(s) <= w || w < tw + 2 ||
+	    !(head = strndup(s, ls - lt)))
+		return put_cut(t, y, x, w, a, s);
+	used = put_cut(t, y, x, w - tw, a, head);
+	free(head);
+	return used + put(y, x + used, tw, a, tail);
+}

@@ -194,6 +194,9 @@ const char *sym(const struct tui *t, const char *utf8, const char *ascii);
 int put(int y, int x, int w, attr_t a, const char *s);
 /* The same, and when s does not fit its last column shows … (cut). */
 int put_cut(const struct tui *t, int y, int x, int w, attr_t a, const char *s);
+/* put_cut, but a text that ends in tail (a marker such as " +") keeps it when cut. */
+int put_cut_tail(
+    const struct tui *t, int y, int x, int w, attr_t a, const char *s, const char *tail);
 int putf(int y, int x, int w, attr_t a, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void fill(int y, attr_t a);
 /* Splits text into lines of at most w columns (at spaces when possible; '\n' breaks).
