@@ -275,6 +275,24 @@ static void test_rrset_parse(void)
 	CHECK_INT(s.n, 0);
 }
 
+/* The one rrset of the PATCH body pdns_patch_body_kept makes for NAME MX VALUES at TTL,
+ * keeping *off; *root owns it (json_decref). */
+static json_t *kept_patch(const char *name, const char *const *values, uint32_t ttl,
+    const struct mx_rrset *off, json_t **root)
+{
+	struct mx_err err = {0};
+	struct mx_rrset want;
+	char *body;
+
+	set_values(&want, name, DNS_T_MX, ttl, values);
+	body = pdns_patch_body_kept(&want, off, &err);
+	CHECK(body != NULL);
+	*root = json_loads(body ? body : "", 0, NULL);
+	free(body);
+	prov_rrset_clear(&want);
+	return json_array_get(json_object_get(*root, "rrsets"), 0);
+}
+
 /* Disabled records are kept apart, and every write sends them back: a REPLACE beside the
  * records served, a REPLACE by them alone where the RRset would have been deleted. */
 static void test_disabled_kept(void)
@@ -282,10 +300,10 @@ static void test_disabled_kept(void)
 	const char *mx[] = {
 	    "0 contoso-com.mail.protection.outlook.com", "5 disabled.example", NULL};
 	const char *mx1[] = {"0 contoso-com.mail.protection.outlook.com", NULL};
+	const char *none[] = {NULL};
 	struct mx_err err = {0};
-	struct mx_rrset s, off, want;
+	struct mx_rrset s, off;
 	json_t *root, *set, *recs;
-	char *body;
 
 	CHECK_INT(pdns_rrset_parse_kept(zone_json, "contoso.com", DNS_T_MX, &s, &off, &err), MX_OK);
 	CHECK_INT(s.n, 2);
@@ -297,21 +315,13 @@ static void test_disabled_kept(void)
 	prov_rrset_clear(&s);
 
 	/* Beside the records served; a value served is not sent twice. */
-	set_values(&want, "contoso.com", DNS_T_MX, 30, mx);
-	body = pdns_patch_body_kept(&want, &off, &err);
-	root = json_loads(body ? body : "", 0, NULL);
-	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	set = kept_patch("contoso.com", mx, 30, &off, &root);
 	recs = json_object_get(set, "records");
 	CHECK_INT(json_array_size(recs), 2);
 	CHECK(json_is_false(json_object_get(json_array_get(recs, 1), "disabled")));
 	json_decref(root);
-	free(body);
-	prov_rrset_clear(&want);
 
-	set_values(&want, "contoso.com", DNS_T_MX, 30, mx1);
-	body = pdns_patch_body_kept(&want, &off, &err);
-	root = json_loads(body ? body : "", 0, NULL);
-	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	set = kept_patch("contoso.com", mx1, 30, &off, &root);
 	recs = json_object_get(set, "records");
 	CHECK_INT(json_array_size(recs), 2);
 	CHECK_INT(json_integer_value(json_object_get(set, "ttl")), 30);
@@ -319,31 +329,18 @@ static void test_disabled_kept(void)
 	    "5 disabled.example.");
 	CHECK(json_is_true(json_object_get(json_array_get(recs, 1), "disabled")));
 	json_decref(root);
-	free(body);
-
-	prov_rrset_clear(&want);
 
 	/* Nothing left to serve: the disabled records stay, at their TTL, instead of a DELETE. */
-	set_values(&want, "contoso.com", DNS_T_MX, 30, (const char *[]){NULL});
-	body = pdns_patch_body_kept(&want, &off, &err);
-	root = json_loads(body ? body : "", 0, NULL);
-	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	set = kept_patch("contoso.com", none, 30, &off, &root);
 	CHECK_STR(json_string_value(json_object_get(set, "changetype")), "REPLACE");
 	CHECK_INT(json_integer_value(json_object_get(set, "ttl")), 3600);
 	CHECK_INT(json_array_size(json_object_get(set, "records")), 1);
 	json_decref(root);
-	free(body);
-	prov_rrset_clear(&want);
 
 	/* Another RRset's disabled records are not this one's. */
-	set_values(&want, "www.contoso.com", DNS_T_MX, 30, (const char *[]){NULL});
-	body = pdns_patch_body_kept(&want, &off, &err);
-	root = json_loads(body ? body : "", 0, NULL);
-	set = json_array_get(json_object_get(root, "rrsets"), 0);
+	set = kept_patch("www.contoso.com", none, 30, &off, &root);
 	CHECK_STR(json_string_value(json_object_get(set, "changetype")), "DELETE");
 	json_decref(root);
-	free(body);
-	prov_rrset_clear(&want);
 	prov_rrset_clear(&off);
 }
 
