@@ -639,7 +639,8 @@ static int cf_apply(struct prov *p, const struct mx_rrset *want, const struct cf
 		method = "POST";
 		rc = asprintf(&path, "/zones/%s/dns_records", d->zone_id) < 0;
 	} else {
-		method = op->kind == CF_OP_UPDATE ? "PUT" : "DELETE";
+		/* PATCH changes the fields sent and keeps the record's comment and tags. */
+		method = op->kind == CF_OP_UPDATE ? "PATCH" : "DELETE";
 		rc = asprintf(&path, "/zones/%s/dns_records/%s", d->zone_id, op->id) < 0;
 	}
 	if (rc) {

@@ -32,6 +32,11 @@ done
 CF=http://127.0.0.1:$(cat "$workdir/cf.port")
 AZ=http://127.0.0.1:$(cat "$workdir/az.port")
 cf() { python3 "$FAKES/cloudflare_api.py" --ctl "$CF" "$1" >/dev/null || fail "cf ctl $1"; }
+# cf_api METHOD PATH [BODY]: the fake's API itself, as a person's script would call it.
+cf_api() {
+	curl -sf -X "$1" -H "Authorization: Bearer cf-edit-token-0123456789" \
+		-H "Content-Type: application/json" ${3:+--data "$3"} "$CF/client/v4$2"
+}
 az() { python3 "$FAKES/azure_api.py" --ctl "$AZ" "$1"; }
 cf '{"token": "cf-edit-token-0123456789"}'
 cf '{"token": "cf-read-token-0123456789", "edit": false}'
@@ -122,9 +127,10 @@ python3 "$FAKES/cloudflare_api.py" --log "$CF" >"$workdir/cf-req.log"
 grep -q "page=2" "$workdir/cf-req.log" || fail "cloudflare listing went past page 1"
 [ "$(grep -c 'GET /client/v4/zones?name=' "$workdir/cf-req.log")" -eq 1 ] ||
 	fail "the zone id is looked up once per run"
-# The adapter minimises calls: lower_ttl 1 PUT, add_target 1 POST (+1 retried after 503),
-# swap 2 PUT, remove_legacy 1 DELETE, raise_ttl 1 PUT.
-[ "$(grep -c '^PUT ' "$workdir/cf-req.log")" -eq 4 ] || fail "cloudflare updates: $(grep -c '^PUT ' "$workdir/cf-req.log"), want 4"
+# The adapter minimises calls: lower_ttl 1 PATCH, add_target 1 POST (+1 retried after 503),
+# swap 2 PATCH, remove_legacy 1 DELETE, raise_ttl 1 PATCH.
+[ "$(grep -c '^PATCH ' "$workdir/cf-req.log")" -eq 4 ] || fail "cloudflare updates: $(grep -c '^PATCH ' "$workdir/cf-req.log"), want 4"
+grep -q '^PUT ' "$workdir/cf-req.log" && fail "cloudflare: an update by PUT drops the record's comment and tags"
 [ "$(grep -c '^POST ' "$workdir/cf-req.log")" -eq 2 ] || fail "cloudflare creates: $(grep -c '^POST ' "$workdir/cf-req.log"), want 2"
 [ "$(grep -c '^DELETE ' "$workdir/cf-req.log")" -eq 1 ] || fail "cloudflare deletes: $(grep -c '^DELETE ' "$workdir/cf-req.log"), want 1"
 mx --json status "$D" | grep -q '"state": "done"' || fail "cloudflare run status done"
@@ -146,6 +152,23 @@ python3 "$FAKES/cloudflare_api.py" --log "$CF" | grep -E '^(POST|DELETE) ' >"$wo
 	[ "$(tail -1 "$workdir/cf-rb-req.log" | cut -d' ' -f1)" = DELETE ] ||
 	fail "rollback creates before it deletes: $(cat "$workdir/cf-rb-req.log")"
 cf '{"max_per_page": 5000, "stale_reads": false}'
+
+# 1b. A record's comment and tags survive the updates of a run and of its rollback: the legacy
+#     MX record is updated in place (TTL lowered, preference 30 at the swap, both back on
+#     rollback), never replaced whole.
+fresh --mtasts none
+cf "{\"zone\": \"$D\"}"
+zid=$(cf_api GET "/zones?name=$D" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"][0]["id"])')
+rid=$(cf_api GET "/zones/$zid/dns_records?type=MX&name=$D" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"][0]["id"])')
+cf_api PATCH "/zones/$zid/dns_records/$rid" '{"comment": "inbound via EXO, ticket 42", "tags": ["team:mail"]}' >/dev/null
+MXCUTOVER_CRASH_AT=swap:done mx run "$D" --target-mx "$T" --provider cf --yes >"$workdir/cf-note.log" 2>&1
+expect_status 0 mx rollback "$D" --yes >>"$workdir/cf-note.log" 2>&1
+[ "$(mxline)" = "$D. MX 3600 0 $L." ] || fail "cloudflare rollback with a comment: $(mxline)"
+cf_api GET "/zones/$zid/dns_records?type=MX&name=$D" | python3 -c '
+import json, sys
+r = next(r for r in json.load(sys.stdin)["result"] if r["id"] == sys.argv[1])
+assert r["comment"] == "inbound via EXO, ticket 42" and r["tags"] == ["team:mail"], r' "$rid" ||
+	fail "cloudflare: the legacy record lost its comment or tags"
 
 # 2. Cloudflare errors through the binary: exit 3 and one sentence naming provider, status
 #    and fix; the zone untouched.

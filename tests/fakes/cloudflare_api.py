@@ -64,7 +64,8 @@ def new_record(zone_id, zone, doc):
            "name": doc["name"].rstrip(".").lower(), "type": doc["type"],
            "content": doc["content"], "ttl": doc.get("ttl", 1), "proxiable": False,
            "proxied": False, "locked": False, "meta": {"auto_added": False},
-           "comment": None, "tags": [], "created_on": cloud_fake.now_iso(),
+           "comment": doc.get("comment"), "tags": list(doc.get("tags") or []),
+           "created_on": cloud_fake.now_iso(),
            "modified_on": cloud_fake.now_iso()}
     if doc["type"] == "MX":
         rec["priority"] = doc["priority"]

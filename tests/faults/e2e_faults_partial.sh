@@ -95,7 +95,7 @@ final=$(plan_mx pw "$D1" final)
 #    second update is refused. (The zones' MX TTL is Cloudflare's minimum already, so
 #    lower_ttl writes nothing; add_target creates a record.)
 for d in "$D1" "$D2"; do
-	rules '[{"method": "PUT", "skip": 1, "times": 1, "kind": "403"}]'
+	rules '[{"method": "PATCH", "skip": 1, "times": 1, "kind": "403"}]'
 	t=$(grep "^$d " "$workdir/pw.list" | cut -d' ' -f2)
 	mxc "$workdir/faulty.conf" run "$d" --target-mx "$t" --provider cf --yes \
 		>"$workdir/$d.run.out" 2>"$workdir/$d.run.err"
@@ -149,7 +149,7 @@ mxc "$workdir/direct.conf" run "$D3" --target-mx "$T3" --provider cf --yes >"$wo
 	fail "$D3: the run without faults: $(tail -1 "$workdir/r3.out")"
 # Microsoft withdraws the TLSA after Disable-SmtpDaneInbound (the rollback's first gate).
 Z dane-off "$T3"
-rules '[{"method": "PUT", "times": 1, "kind": "403"}]'
+rules '[{"method": "PATCH", "times": 1, "kind": "403"}]'
 mxc "$workdir/faulty.conf" rollback "$D3" --yes >"$workdir/rb.out" 2>"$workdir/rb.err"
 rc=$?
 [ $rc -eq 3 ] || fail "$D3: a rollback refused halfway: exit $rc, want 3 ($(tail -1 "$workdir/rb.err"))"
