@@ -32,7 +32,8 @@
 struct az_seen {
 	bool valid;
 	struct mx_rrset set;
-	char *etag; /* NULL: the set did not exist */
+	char *etag;	/* NULL: the set did not exist */
+	char *metadata; /* its metadata (compact JSON), kept by a write; NULL: none */
 };
 
 struct az {
@@ -148,7 +149,22 @@ out:
 	return rc;
 }
 
+char *az_metadata_of(const char *body)
+{
+	json_t *root = json_loads(body ? body : "", 0, NULL);
+	json_t *m = json_object_get(json_object_get(root, "properties"), "metadata");
+	char *out = json_is_object(m) && json_object_size(m) ? json_dumps(m, JSON_COMPACT) : NULL;
+
+	json_decref(root);
+	return out;
+}
+
 char *az_rrset_body(const struct mx_rrset *want, struct mx_err *err)
+{
+	return az_rrset_body_meta(want, NULL, err);
+}
+
+char *az_rrset_body_meta(const struct mx_rrset *want, const char *metadata, struct mx_err *err)
 {
 	json_t *recs = json_array(), *root = NULL;
 	char *out = NULL;
@@ -189,6 +205,14 @@ char *az_rrset_body(const struct mx_rrset *want, struct mx_err *err)
 	}
 	root = json_pack("{s:{s:I, s:O}}", "properties", "TTL", (json_int_t)want->ttl,
 	    want->type == DNS_T_MX ? "MXRecords" : "TXTRecords", recs);
+	/* A PUT replaces the record set whole: its metadata goes with it unless sent again. */
+	if (root && metadata) {
+		json_t *m = json_loads(metadata, 0, NULL);
+
+		if (json_is_object(m))
+			json_object_set(json_object_get(root, "properties"), "metadata", m);
+		json_decref(m);
+	}
 	out = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	if (!out)
 		mx_err_set(err, MX_ENOMEM, "out of memory (or a TXT value is not UTF-8)");
@@ -543,14 +567,17 @@ static struct az_seen *az_seen_slot(struct az *d, uint16_t type)
 	return &d->seen[type == DNS_T_MX ? 0 : 1];
 }
 
-/* Remembers set and etag (taking ownership of etag) as the state of set->name/type. */
-static void az_remember(struct az *d, const struct mx_rrset *set, char *etag)
+/* Remembers set, etag and metadata (taking ownership of both) as the state of
+ * set->name/type. */
+static void az_remember(struct az *d, const struct mx_rrset *set, char *etag, char *metadata)
 {
 	struct az_seen *s = az_seen_slot(d, set->type);
 
 	prov_rrset_clear(&s->set);
 	free(s->etag);
+	free(s->metadata);
 	s->etag = etag;
+	s->metadata = metadata;
 	s->valid = !prov_rrset_copy(&s->set, set, NULL);
 }
 
@@ -581,7 +608,7 @@ static int az_get(struct prov *p, const char *name, uint16_t type, struct mx_rrs
 	if (!rc) {
 		char *copy = *etag ? strdup(*etag) : NULL;
 
-		az_remember(d, out, copy);
+		az_remember(d, out, copy, resp->status == 200 ? az_metadata_of(resp->body) : NULL);
 	}
 out:
 	http_response_free(resp);
@@ -698,7 +725,10 @@ static int az_replace_rrset(
 		goto out;
 	}
 	if (want->n) {
-		body = az_rrset_body(want, err);
+		/* The metadata of the state compared (the engine's read, or the read above). */
+		body = az_rrset_body_meta(want,
+		    seen->valid && !strcasecmp(seen->set.name, want->name) ? seen->metadata : NULL,
+		    err);
 		if (!body) {
 			rc = err ? err->rc : MX_EINVAL;
 			goto out;
@@ -834,6 +864,7 @@ static void az_close(struct prov *p)
 	for (int i = 0; i < 2; i++) {
 		prov_rrset_clear(&d->seen[i].set);
 		free(d->seen[i].etag);
+		free(d->seen[i].metadata);
 	}
 	free(d);
 	p->priv = NULL;

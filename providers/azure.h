@@ -46,6 +46,12 @@ int az_rrset_parse(const char *body, const char *name, uint16_t type, struct mx_
  * TXTRecords with the text split into strings of at most 255 bytes. Caller frees; NULL
  * with err set when a value is malformed. */
 char *az_rrset_body(const struct mx_rrset *want, struct mx_err *err);
+/* The same, with the record set's metadata (compact JSON of an object, may be NULL) sent
+ * again: a PUT replaces the record set whole, its metadata included. */
+char *az_rrset_body_meta(const struct mx_rrset *want, const char *metadata, struct mx_err *err);
+/* The metadata of a record set document (properties.metadata) as compact JSON, or NULL when
+ * it has none (absent or empty). Caller frees. */
+char *az_metadata_of(const char *body);
 
 /* The access token and its lifetime from the token endpoint's answer. Caller frees *token
  * with mx_secret_free. MX_EPROVIDER when body is not the documented object. */

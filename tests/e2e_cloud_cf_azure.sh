@@ -287,6 +287,20 @@ json_check "$workdir/az-exp.json" 'st(doc["domains"][0]["domain"], "provider.acc
 after_tokens=$(az '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_issued"])')
 [ $((after_tokens - before_tokens)) -eq 2 ] || fail "an expired token is renewed once: $((after_tokens - before_tokens)) tokens"
 
+# 3b. A record set's metadata (tags set in the portal) survives the writes of a run and of its
+#     rollback: every PUT, which replaces the record set whole, sends it again.
+fresh --mtasts none
+az "{\"zone\": \"$D\"}" >/dev/null
+meta() { az "{\"metadata\": {\"zone\": \"$D\", \"type\": \"MX\", \"rel\": \"@\"${1:-}}}" |
+	python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["metadata"], sort_keys=True))'; }
+meta ', "metadata": {"owner": "mail-team", "ticket": "42"}' >/dev/null
+want_meta='{"owner": "mail-team", "ticket": "42"}'
+MXCUTOVER_CRASH_AT=swap:done mx run "$D" --target-mx "$T" --provider az --yes >"$workdir/az-meta.log" 2>&1
+[ "$(meta)" = "$want_meta" ] || fail "azure: the run's writes dropped the metadata: $(meta)"
+expect_status 0 mx rollback "$D" --yes >>"$workdir/az-meta.log" 2>&1
+[ "$(mxline)" = "$D. MX 3600 0 $L." ] || fail "azure rollback with metadata: $(mxline)"
+[ "$(meta)" = "$want_meta" ] || fail "azure: the rollback dropped the metadata: $(meta)"
+
 # 4. Azure: a record set changed between our read and our write → If-Match fails (412), the
 #    run stops with the conflict and the intruder survives.
 fresh --mtasts none

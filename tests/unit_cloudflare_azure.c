@@ -421,6 +421,40 @@ static void test_az_parse(void)
 	CHECK(tok == NULL);
 }
 
+/* A record set's metadata is read from its document and sent again with a PUT. */
+static void test_az_metadata(void)
+{
+	const char *mx[] = {"0 t.mx.test", NULL};
+	struct mx_err err = {0};
+	struct mx_rrset want;
+	char *meta, *body;
+	json_t *j;
+
+	meta = az_metadata_of("{\"etag\":\"e\",\"properties\":{\"TTL\":60,"
+			      "\"metadata\":{\"owner\":\"mail-team\"},\"MXRecords\":[]}}");
+	CHECK_STR(meta, "{\"owner\":\"mail-team\"}");
+	CHECK(az_metadata_of("{\"properties\":{\"metadata\":{}}}") == NULL);
+	CHECK(az_metadata_of("{\"properties\":{}}") == NULL);
+	CHECK(az_metadata_of("not json") == NULL);
+
+	set_values(&want, "contoso.com", DNS_T_MX, 30, mx);
+	body = az_rrset_body_meta(&want, meta, &err);
+	j = json_loads(body ? body : "", 0, NULL);
+	CHECK_STR(json_string_value(json_object_get(
+		      json_object_get(json_object_get(j, "properties"), "metadata"), "owner")),
+	    "mail-team");
+	CHECK_INT(json_integer_value(json_object_get(json_object_get(j, "properties"), "TTL")), 30);
+	json_decref(j);
+	free(body);
+	body = az_rrset_body_meta(&want, NULL, &err);
+	j = json_loads(body ? body : "", 0, NULL);
+	CHECK(json_object_get(json_object_get(j, "properties"), "metadata") == NULL);
+	json_decref(j);
+	free(body);
+	prov_rrset_clear(&want);
+	free(meta);
+}
+
 static const struct az_names names = {
     "az", "contoso.com", "tenant-1", "client-1", "sub-1", "rg-dns"};
 
@@ -650,6 +684,7 @@ int main(void)
 	test_cf_errors();
 	test_cf_bucket();
 	test_az_parse();
+	test_az_metadata();
 	test_az_errors();
 	test_az_permissions();
 	test_open();

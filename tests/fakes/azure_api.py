@@ -9,7 +9,9 @@
 # Control through POST /_ctl (see cloud_fake.py): {"zone": NAME} (imports NAME's MX/TXT from
 # PowerDNS), {"role": "contributor"|"reader"|"none"}, {"token_lifetime": S},
 # {"expire_tokens": true}, {"race": {"zone", "type", "rel", "ttl", "records"}} (that record
-# set is written by "someone else" just before our next write to it), "inject", "stale_reads".
+# set is written by "someone else" just before our next write to it), {"metadata": {"zone",
+# "type", "rel"[, "metadata"]}} (sets a record set's metadata as the portal does, and answers
+# it in "metadata"), "inject", "stale_reads".
 # Every answer to /_ctl carries "tokens_issued".
 #   azure_api.py --port-file FILE TENANT CLIENT_ID SECRET_FILE SUBSCRIPTION RESOURCE_GROUP
 import json
@@ -97,7 +99,8 @@ def mirror(zone_name, rtype, rel, rs):
 
 
 def rs_doc(path, zone_name, rtype, rel, rs):
-    props = {"metadata": {}, "TTL": rs["ttl"], "fqdn": fqdn(zone_name, rel) + ".",
+    props = {"metadata": rs.get("metadata") or {}, "TTL": rs["ttl"],
+             "fqdn": fqdn(zone_name, rel) + ".",
              "provisioningState": "Succeeded", "targetResource": {}}
     props["MXRecords" if rtype == "MX" else "TXTRecords"] = rs["records"]
     return {"id": path, "name": rel, "type": "Microsoft.Network/dnszones/" + rtype,
@@ -122,7 +125,15 @@ class AzureHandler(cloud_fake.Handler):
                 import_zone(doc["zone"])
             if "race" in doc:
                 STATE["race"] = doc["race"]
-            return {"tokens_issued": STATE["tokens_issued"]}
+            out = {"tokens_issued": STATE["tokens_issued"]}
+            if "metadata" in doc:
+                m = doc["metadata"]
+                rs = ZONES[m["zone"]]["sets"].get((m["type"], m["rel"]))
+                if rs is not None and "metadata" in m:  # as the portal sets it: a new ETag
+                    rs["metadata"] = m["metadata"]
+                    rs["etag"] = str(uuid.uuid4())
+                out["metadata"] = rs.get("metadata") or {} if rs is not None else None
+            return out
 
     def handle_api(self, method, path, query, body):
         if method == "POST" and path.endswith("/oauth2/v2.0/token"):
@@ -296,7 +307,9 @@ class AzureHandler(cloud_fake.Handler):
         except (ValueError, KeyError, TypeError, AssertionError):
             return self.reply(400, arm_error("BadRequest", "The record set is invalid."))
         self.before_change(zone)
-        rs = {"etag": str(uuid.uuid4()), "ttl": ttl, "records": recs}
+        # A PUT replaces the record set whole: metadata it does not send is gone.
+        rs = {"etag": str(uuid.uuid4()), "ttl": ttl, "records": recs,
+              "metadata": props.get("metadata") or {}}
         sets[key] = rs
         mirror(zone_name, rtype, rel, rs)
         self.reply(201 if cur is None else 200, rs_doc(path, zone_name, rtype, rel, rs),
