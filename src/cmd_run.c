@@ -1087,6 +1087,10 @@ int mx_cmd_status(struct mx_app *app, int argc, char **argv)
 		return mx_cli_usage_error("status", "name at most one domain");
 	if (idx < argc && mx_domain_normalize(argv[idx], "domain", norm, sizeof(norm), &err))
 		return mx_cli_usage_error("status", "%s", err.msg);
+	/* status needs no settings, but a config named with --config that is missing or broken
+	 * is a mistake to say, as every other command does. */
+	if (app->config_given && mx_cli_load_config(app, &err))
+		return mx_cli_usage_error("status", "%s", err.msg);
 	/* Looking creates nothing: without a database there are no runs. */
 	if (jnl_open_ro(app->state_path, &j, &err) || (j && jnl_run_list(j, &runs, &n, &err))) {
 		status = mx_cli_fail(app, &err);

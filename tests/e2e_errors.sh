@@ -47,7 +47,7 @@ for json in "" --json; do
 	# Config: one line naming the file and line, exit 2.
 	for cmd in "check $D" "plan $D --target-mx $T --provider pdns" \
 		"run $D --target-mx $T --provider pdns --yes" "resume --yes" "rollback $D --yes" \
-		"outbound $D"; do
+		"outbound $D" "status" "status $D"; do
 		# shellcheck disable=SC2086
 		run "$MXCUTOVER" --config "$workdir/bad.conf" --state "$workdir/c.db" $json $cmd
 		expect 2 1 "bad.conf line 2: low_ttl" "${cmd%% *} $json config"
